@@ -1,0 +1,767 @@
+"""Scenarios with the official Python client (`elasticsearch` 9.x) against a fresh keyward.
+
+Expectations come from shared/reference/elasticsearch-api-keys.md (the § numbers below) and the
+YAML tests; where keyward answers differently, the reference decides.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import re
+import time
+import urllib.parse
+from typing import Any, Callable, Iterator
+
+import pytest
+from elasticsearch import ApiError, Elasticsearch
+
+ID_RE = re.compile(r"^[A-Za-z0-9_-]{20}$")
+SECRET_RE = re.compile(r"^[A-Za-z0-9_-]{22}$")
+DAY_MS = 86_400_000
+
+ROLE_A = {"cluster": ["all"], "indices": [{"names": ["index-a"], "privileges": ["read"]}]}
+# The same descriptor as get shows it (§7.3).
+ROLE_A_SHOWN = {
+    "cluster": ["all"],
+    "indices": [{"names": ["index-a"], "privileges": ["read"], "allow_restricted_indices": False}],
+    "applications": [],
+    "run_as": [],
+    "metadata": {},
+    "transient_metadata": {"enabled": True},
+}
+ROLE_B = {"cluster": ["monitor"]}
+ROLE_B_SHOWN = {
+    "cluster": ["monitor"],
+    "indices": [],
+    "applications": [],
+    "run_as": [],
+    "metadata": {},
+    "transient_metadata": {"enabled": True},
+}
+
+
+# -- fixtures and helpers --------------------------------------------------------------------
+
+
+def make_client(url: str, **auth: Any) -> Elasticsearch:
+    return Elasticsearch(url, max_retries=0, retry_on_timeout=False, request_timeout=30, **auth)
+
+
+@pytest.fixture
+def es(keyward_server: Any) -> Iterator[Elasticsearch]:
+    """The superuser `elastic`, by basic auth."""
+    client = make_client(
+        keyward_server.url, basic_auth=(keyward_server.user, keyward_server.password)
+    )
+    yield client
+    client.close()
+
+
+@pytest.fixture
+def key_client(keyward_server: Any) -> Iterator[Callable[[str], Elasticsearch]]:
+    """Builds clients that authenticate with `Authorization: ApiKey <encoded>`."""
+    clients: list[Elasticsearch] = []
+
+    def build(encoded: str) -> Elasticsearch:
+        client = make_client(keyward_server.url, api_key=encoded)
+        clients.append(client)
+        return client
+
+    yield build
+    for client in clients:
+        client.close()
+
+
+def now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+def api_error(call: Callable[[], Any]) -> ApiError:
+    with pytest.raises(ApiError) as info:
+        call()
+    return info.value
+
+
+def check_error(err: ApiError, status: int, error_type: str, reason_part: str) -> None:
+    """A full error envelope (§1.1) with this status, type, and a reason containing `reason_part`."""
+    body = err.body
+    assert err.meta.status == status, body
+    assert isinstance(body, dict) and isinstance(body.get("error"), dict), body
+    assert body.get("status") == status, body
+    error = body["error"]
+    assert error.get("type") == error_type, body
+    assert reason_part in (error.get("reason") or ""), body
+    root = error.get("root_cause")
+    assert isinstance(root, list) and root and root[0].get("type"), body
+
+
+def error_text(err: ApiError) -> str:
+    return str(err.body)
+
+
+def create(es: Elasticsearch, name: str = "my-key", **fields: Any) -> dict[str, Any]:
+    return es.security.create_api_key(name=name, **fields).body
+
+
+def raw_request(url: str, method: str, path: str, headers: dict[str, str]) -> http.client.HTTPResponse:
+    parsed = urllib.parse.urlsplit(url)
+    conn = http.client.HTTPConnection(parsed.hostname, parsed.port, timeout=30)
+    conn.request(method, path, headers=headers)
+    response = conn.getresponse()
+    response.read()
+    conn.close()
+    return response
+
+
+# -- create (§2, §8.1) -----------------------------------------------------------------------
+
+
+def test_create_returns_id_secret_and_encoded(es: Elasticsearch) -> None:
+    before = now_ms()
+    resp = es.security.create_api_key(
+        name="my-api-key",
+        expiration="1d",
+        role_descriptors={"role-a": ROLE_A},
+        metadata={"application": "myapp", "nested": {"n": 5}},
+    )
+    after = now_ms()
+    key = resp.body
+    assert resp.meta.status == 200
+    assert set(key) == {"id", "name", "expiration", "api_key", "encoded"}
+    assert ID_RE.match(key["id"]), key
+    assert SECRET_RE.match(key["api_key"]), key
+    assert key["name"] == "my-api-key"
+    expected = base64.b64encode(f"{key['id']}:{key['api_key']}".encode()).decode()
+    assert key["encoded"] == expected
+    assert len(key["encoded"]) == 60 and key["encoded"].endswith("==")
+    assert before + DAY_MS <= key["expiration"] <= after + DAY_MS
+
+
+def test_create_without_expiration_never_expires(es: Elasticsearch) -> None:
+    key = create(es, "forever")
+    assert set(key) == {"id", "name", "api_key", "encoded"}
+    (shown,) = es.security.get_api_key(id=key["id"]).body["api_keys"]
+    assert "expiration" not in shown
+
+
+def test_each_key_gets_its_own_id_and_secret(es: Elasticsearch) -> None:
+    first, second = create(es, "same-name"), create(es, "same-name")
+    assert first["id"] != second["id"]
+    assert first["api_key"] != second["api_key"]
+
+
+def test_create_with_refresh_parameter(es: Elasticsearch) -> None:
+    key = es.security.create_api_key(name="refreshed", refresh="wait_for").body
+    assert ID_RE.match(key["id"])
+
+
+# -- authenticating with a key (§5, §8.11) ---------------------------------------------------
+
+
+def test_key_authenticates_as_its_owner(es: Elasticsearch, key_client: Any) -> None:
+    key = create(es, "auth-key", role_descriptors={"role-a": ROLE_A})
+    client = key_client(key["encoded"])
+    health = client.cluster.health().body
+    assert health["status"] in ("green", "yellow")
+    me = client.security.authenticate().body
+    assert me["username"] == "elastic"
+    assert me["roles"] == []
+    assert me["enabled"] is True
+    assert me["authentication_realm"] == {"name": "_es_api_key", "type": "_es_api_key"}
+    assert me["lookup_realm"] == {"name": "_es_api_key", "type": "_es_api_key"}
+    assert me["authentication_type"] == "api_key"
+    assert me["api_key"]["id"] == key["id"]
+    assert me["api_key"]["name"] == "auth-key"
+    # No secret or metadata is echoed back; 9.x may add `managed_by`.
+    assert set(me["api_key"]) <= {"id", "name", "managed_by"}
+    assert me["api_key"].get("managed_by", "elasticsearch") == "elasticsearch"
+
+
+def test_superuser_authenticates_with_basic_auth(es: Elasticsearch) -> None:
+    me = es.security.authenticate().body
+    assert me["username"] == "elastic"
+    assert me["enabled"] is True
+    assert "api_key" not in me
+
+
+def test_key_without_descriptors_can_create_only_empty_derived_keys(
+    es: Elasticsearch, key_client: Any
+) -> None:
+    client = key_client(create(es, "parent")["encoded"])
+    err = api_error(lambda: client.security.create_api_key(name="child"))
+    assert err.meta.status == 400, err.body
+    assert "creating derived api keys requires an explicit role descriptor that is empty" in (
+        error_text(err)
+    )
+    child = client.security.create_api_key(name="child", role_descriptors={"none": {}}).body
+    assert ID_RE.match(child["id"])
+
+
+# -- get (§8.3) ------------------------------------------------------------------------------
+
+
+def test_get_by_id_shows_the_key(es: Elasticsearch) -> None:
+    before = now_ms()
+    key = create(
+        es,
+        "shown-key",
+        expiration="1d",
+        role_descriptors={"role-a": ROLE_A},
+        metadata={"string": "bean", "number": 5, "boolean": True},
+    )
+    after = now_ms()
+    resp = es.security.get_api_key(id=key["id"])
+    assert resp.meta.status == 200
+    (shown,) = resp.body["api_keys"]
+    assert shown["id"] == key["id"]
+    assert shown["name"] == "shown-key"
+    assert shown["type"] == "rest"
+    assert before <= shown["creation"] <= after
+    assert shown["expiration"] == key["expiration"]
+    assert shown["invalidated"] is False
+    assert "invalidation" not in shown
+    assert shown["username"] == "elastic"
+    assert isinstance(shown["realm"], str) and shown["realm"]
+    assert shown["metadata"] == {"string": "bean", "number": 5, "boolean": True}
+    assert shown["role_descriptors"] == {"role-a": ROLE_A_SHOWN}
+    assert "limited_by" not in shown
+    assert "access" not in shown
+
+
+def test_get_fields_in_elasticsearch_order(es: Elasticsearch) -> None:
+    key = create(es, "ordered", expiration="1d", metadata={"a": 1})
+    (shown,) = es.security.get_api_key(id=key["id"]).body["api_keys"]
+    order = [
+        "id", "name", "type", "creation", "expiration", "invalidated", "invalidation",
+        "username", "realm", "realm_type", "metadata", "role_descriptors",
+    ]  # fmt: skip
+    present = [f for f in order if f in shown]
+    assert list(shown)[: len(present)] == present
+
+
+def test_key_without_descriptors_shows_empty_descriptors_and_metadata(es: Elasticsearch) -> None:
+    key = create(es, "bare", role_descriptors={})
+    (shown,) = es.security.get_api_key(id=key["id"]).body["api_keys"]
+    assert shown["role_descriptors"] == {}
+    assert shown["metadata"] == {}
+
+
+def test_get_unknown_id_is_404_with_an_empty_list(es: Elasticsearch) -> None:
+    create(es, "exists")
+    err = api_error(lambda: es.security.get_api_key(id="AAAAAAAAAAAAAAAAAAAA"))
+    assert err.meta.status == 404
+    assert err.body == {"api_keys": []}
+
+
+def test_get_by_name_exact_prefix_and_all(es: Elasticsearch) -> None:
+    for name in ("app-one", "app-two", "other"):
+        create(es, name)
+
+    def names(**params: Any) -> list[str]:
+        return sorted(k["name"] for k in es.security.get_api_key(**params).body["api_keys"])
+
+    assert names(name="app-one") == ["app-one"]
+    assert names(name="app-*") == ["app-one", "app-two"]
+    assert names(name="*") == ["app-one", "app-two", "other"]
+    assert names() == ["app-one", "app-two", "other"]
+    resp = es.security.get_api_key(name="nothing-like-this")
+    assert resp.meta.status == 200 and resp.body == {"api_keys": []}
+
+
+def test_get_by_owner_username_and_realm(es: Elasticsearch) -> None:
+    ids = sorted(create(es, f"k{i}")["id"] for i in range(3))
+    realm = es.security.get_api_key(id=ids[0]).body["api_keys"][0]["realm"]
+
+    def ids_of(**params: Any) -> list[str]:
+        return sorted(k["id"] for k in es.security.get_api_key(**params).body["api_keys"])
+
+    assert ids_of(owner=True) == ids
+    assert ids_of(username="elastic") == ids
+    assert ids_of(realm_name=realm) == ids
+    assert ids_of(username="elastic", realm_name=realm) == ids
+    assert ids_of(username="somebody-else") == []
+    assert ids_of(realm_name="no-such-realm") == []
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {"id": "x", "username": "elastic"},
+            "username or realm name must not be specified when the api key id or api key name "
+            "is specified",
+        ),
+        (
+            {"name": "x", "realm_name": "r"},
+            "username or realm name must not be specified when the api key id or api key name "
+            "is specified",
+        ),
+        (
+            {"owner": True, "username": "elastic"},
+            "neither username nor realm-name may be specified when retrieving owned API keys",
+        ),
+        ({"id": "x", "name": "y"}, "only one of [api key id, api key name] can be specified"),
+    ],
+)
+def test_get_rejects_conflicting_parameters(
+    es: Elasticsearch, params: dict[str, Any], message: str
+) -> None:
+    err = api_error(lambda: es.security.get_api_key(**params))
+    check_error(err, 400, "action_request_validation_exception", message)
+
+
+def test_get_with_limited_by(es: Elasticsearch) -> None:
+    key = create(es, "limited", role_descriptors={"role-a": ROLE_A})
+    (shown,) = es.security.get_api_key(id=key["id"], with_limited_by=True).body["api_keys"]
+    limited_by = shown["limited_by"]
+    assert isinstance(limited_by, list) and len(limited_by) == 1
+    assert isinstance(limited_by[0], dict) and limited_by[0]
+    for descriptor in limited_by[0].values():
+        assert "cluster" in descriptor and "indices" in descriptor
+    assert shown["role_descriptors"] == {"role-a": ROLE_A_SHOWN}
+
+
+def test_get_active_only(es: Elasticsearch) -> None:
+    live, dead = create(es, "live")["id"], create(es, "dead")["id"]
+    before = now_ms()
+    es.security.invalidate_api_key(ids=[dead])
+    after = now_ms()
+    everything = {k["id"]: k for k in es.security.get_api_key().body["api_keys"]}
+    assert set(everything) == {live, dead}
+    assert everything[dead]["invalidated"] is True
+    assert before <= everything[dead]["invalidation"] <= after
+    active = es.security.get_api_key(active_only=True).body["api_keys"]
+    assert [k["id"] for k in active] == [live]
+    err = api_error(lambda: es.security.get_api_key(id=dead, active_only=True))
+    assert (err.meta.status, err.body) == (404, {"api_keys": []})
+
+
+def test_key_reads_its_own_info(es: Elasticsearch, key_client: Any) -> None:
+    key = create(es, "self-reader", role_descriptors={"role-a": ROLE_A})
+    client = key_client(key["encoded"])
+    (shown,) = client.security.get_api_key(id=key["id"]).body["api_keys"]
+    assert (shown["id"], shown["name"], shown["username"]) == (key["id"], "self-reader", "elastic")
+
+
+# -- invalidate (§8.5) -----------------------------------------------------------------------
+
+
+def test_invalidate_by_ids_then_again(es: Elasticsearch) -> None:
+    a, b, c = (create(es, f"k{i}")["id"] for i in range(3))
+    resp = es.security.invalidate_api_key(ids=[a, b]).body
+    assert sorted(resp["invalidated_api_keys"]) == sorted([a, b])
+    assert resp["previously_invalidated_api_keys"] == []
+    assert resp["error_count"] == 0
+    assert "error_details" not in resp
+    again = es.security.invalidate_api_key(ids=[a, b]).body
+    assert again == {
+        "invalidated_api_keys": [],
+        "previously_invalidated_api_keys": [],
+        "error_count": 0,
+    }
+    (still,) = es.security.get_api_key(id=c).body["api_keys"]
+    assert still["invalidated"] is False
+
+
+def test_invalidate_response_field_order(es: Elasticsearch) -> None:
+    key = create(es, "k")["id"]
+    resp = es.security.invalidate_api_key(ids=[key]).body
+    assert list(resp) == ["invalidated_api_keys", "previously_invalidated_api_keys", "error_count"]
+
+
+def test_invalidate_unknown_id_is_not_an_error(es: Elasticsearch) -> None:
+    resp = es.security.invalidate_api_key(ids=["AAAAAAAAAAAAAAAAAAAA"]).body
+    assert resp["invalidated_api_keys"] == [] and resp["error_count"] == 0
+
+
+def test_invalidate_by_name(es: Elasticsearch) -> None:
+    twins = sorted(create(es, "twin")["id"] for _ in range(2))
+    other = create(es, "other")["id"]
+    resp = es.security.invalidate_api_key(name="twin").body
+    assert sorted(resp["invalidated_api_keys"]) == twins
+    (shown,) = es.security.get_api_key(id=other).body["api_keys"]
+    assert shown["invalidated"] is False
+
+
+def test_invalidate_by_owner(es: Elasticsearch) -> None:
+    ids = sorted(create(es, f"k{i}")["id"] for i in range(2))
+    resp = es.security.invalidate_api_key(owner=True).body
+    assert sorted(resp["invalidated_api_keys"]) == ids
+
+
+def test_invalidate_by_username(es: Elasticsearch) -> None:
+    ids = sorted(create(es, f"k{i}")["id"] for i in range(2))
+    assert es.security.invalidate_api_key(username="nobody").body["invalidated_api_keys"] == []
+    resp = es.security.invalidate_api_key(username="elastic").body
+    assert sorted(resp["invalidated_api_keys"]) == ids
+
+
+def test_invalidate_by_realm_name(es: Elasticsearch) -> None:
+    ids = sorted(create(es, f"k{i}")["id"] for i in range(2))
+    realm = es.security.get_api_key(id=ids[0]).body["api_keys"][0]["realm"]
+    resp = es.security.invalidate_api_key(realm_name=realm).body
+    assert sorted(resp["invalidated_api_keys"]) == ids
+
+
+@pytest.mark.parametrize(
+    "params, message",
+    [
+        (
+            {},
+            "One of [api key id(s), api key name, username, realm name] must be specified if "
+            "[owner] flag is false",
+        ),
+        (
+            {"ids": ["x"], "username": "elastic"},
+            "username or realm name must not be specified when the api key id(s) or api key name "
+            "are specified",
+        ),
+        (
+            {"owner": True, "realm_name": "r"},
+            "neither username nor realm-name may be specified when invalidating owned API keys",
+        ),
+        (
+            {"ids": ["x"], "name": "y"},
+            "only one of [api key id(s), api key name] can be specified",
+        ),
+    ],
+)
+def test_invalidate_rejects_bad_criteria(
+    es: Elasticsearch, params: dict[str, Any], message: str
+) -> None:
+    err = api_error(lambda: es.security.invalidate_api_key(**params))
+    check_error(err, 400, "action_request_validation_exception", message)
+
+
+def test_invalidate_rejects_empty_ids(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.invalidate_api_key(ids=[]))
+    assert err.meta.status == 400, err.body
+    assert "Field [ids] cannot be an empty array" in error_text(err)
+
+
+# -- a key that no longer authenticates (§1.2) -----------------------------------------------
+
+
+CHALLENGES = ['Basic realm="security"', 'Bearer realm="security"', "ApiKey"]
+GENERIC_401 = (
+    "unable to authenticate with provided credentials and anonymous access is not allowed for "
+    "this request"
+)
+
+
+def check_401(err: ApiError, detail: str) -> None:
+    check_error(err, 401, "security_exception", GENERIC_401)
+    error = err.body["error"]
+    assert error.get("additional_unsuccessful_credentials") == f"API key: {detail}", err.body
+    shown = error.get("header", {}).get("WWW-Authenticate")
+    assert isinstance(shown, list) and len(shown) == 3, err.body
+    for challenge, value in zip(CHALLENGES, shown):
+        assert value.startswith(challenge), shown
+    sent = err.meta.headers.get("WWW-Authenticate") or ""
+    for challenge in CHALLENGES:
+        assert challenge in sent, sent
+
+
+def test_invalidated_key_is_refused_with_401(es: Elasticsearch, key_client: Any, keyward_server: Any) -> None:
+    key = create(es, "doomed")
+    client = key_client(key["encoded"])
+    assert client.security.authenticate().body["api_key"]["id"] == key["id"]
+    es.security.invalidate_api_key(ids=[key["id"]])
+    err = api_error(lambda: client.security.authenticate())
+    check_401(err, f"api key [{key['id']}] has been invalidated")
+    # Three separate WWW-Authenticate header lines, not one folded line.
+    raw = raw_request(
+        keyward_server.url, "GET", "/_security/_authenticate",
+        {"Authorization": f"ApiKey {key['encoded']}"},
+    )  # fmt: skip
+    assert raw.status == 401
+    lines = [v for k, v in raw.getheaders() if k.lower() == "www-authenticate"]
+    assert len(lines) == 3 and all(v.startswith(c) for c, v in zip(CHALLENGES, lines)), lines
+
+
+def test_wrong_secret_is_refused(es: Elasticsearch, key_client: Any) -> None:
+    key = create(es, "k")
+    wrong = base64.b64encode(f"{key['id']}:{'x' * 22}".encode()).decode()
+    err = api_error(lambda: key_client(wrong).security.authenticate())
+    check_401(err, f"invalid credentials for API key [{key['id']}]")
+
+
+def test_unknown_key_id_is_refused(es: Elasticsearch, key_client: Any) -> None:
+    unknown = base64.b64encode(f"AAAAAAAAAAAAAAAAAAAA:{'x' * 22}".encode()).decode()
+    err = api_error(lambda: key_client(unknown).security.authenticate())
+    check_401(err, "unable to find apikey with id AAAAAAAAAAAAAAAAAAAA")
+
+
+def test_expired_key_is_refused(es: Elasticsearch, key_client: Any) -> None:
+    key = create(es, "short-lived", expiration="1s")
+    client = key_client(key["encoded"])
+    deadline = time.monotonic() + 10
+    while True:  # poll until the expiry instant has passed (it is whole seconds from creation)
+        try:
+            client.security.authenticate()
+        except ApiError as err:
+            check_401(err, "api key is expired")
+            break
+        assert time.monotonic() < deadline, "key still authenticates 10s after a 1s expiration"
+        time.sleep(0.1)
+
+
+def test_missing_credentials(keyward_server: Any) -> None:
+    client = make_client(keyward_server.url)
+    try:
+        err = api_error(lambda: client.security.authenticate())
+    finally:
+        client.close()
+    check_error(
+        err,
+        401,
+        "security_exception",
+        "missing authentication credentials for REST request [/_security/_authenticate]",
+    )
+
+
+def test_wrong_password(keyward_server: Any) -> None:
+    client = make_client(keyward_server.url, basic_auth=("elastic", "not-the-password"))
+    try:
+        err = api_error(lambda: client.security.authenticate())
+    finally:
+        client.close()
+    assert err.meta.status == 401
+    assert err.body["error"]["type"] == "security_exception"
+
+
+# -- update (§8.6) ---------------------------------------------------------------------------
+
+
+def test_update_descriptors_and_metadata(es: Elasticsearch) -> None:
+    key = create(es, "upd", role_descriptors={"role-a": ROLE_A}, metadata={"step": 1})
+    resp = es.security.update_api_key(
+        id=key["id"], role_descriptors={"role-b": ROLE_B}, metadata={"step": 2}
+    )
+    assert resp.body == {"updated": True}
+    (shown,) = es.security.get_api_key(id=key["id"]).body["api_keys"]
+    assert shown["metadata"] == {"step": 2}
+    assert shown["role_descriptors"] == {"role-b": ROLE_B_SHOWN}
+    # The same values again, or nothing at all, change nothing.
+    again = es.security.update_api_key(
+        id=key["id"], role_descriptors={"role-b": ROLE_B}, metadata={"step": 2}
+    )
+    assert again.body == {"updated": False}
+    assert es.security.update_api_key(id=key["id"]).body == {"updated": False}
+
+
+def test_update_metadata_only_keeps_descriptors(es: Elasticsearch) -> None:
+    key = create(es, "upd", role_descriptors={"role-a": ROLE_A}, metadata={"a": 1})
+    assert es.security.update_api_key(id=key["id"], metadata={"b": 2}).body == {"updated": True}
+    (shown,) = es.security.get_api_key(id=key["id"]).body["api_keys"]
+    assert shown["metadata"] == {"b": 2}  # replaced, not merged
+    assert shown["role_descriptors"] == {"role-a": ROLE_A_SHOWN}
+
+
+def test_update_with_empty_fields_clears_them(es: Elasticsearch) -> None:
+    key = create(es, "upd", role_descriptors={"role-a": ROLE_A}, metadata={"a": 1})
+    resp = es.security.update_api_key(id=key["id"], role_descriptors={}, metadata={})
+    assert resp.body == {"updated": True}
+    (shown,) = es.security.get_api_key(id=key["id"]).body["api_keys"]
+    assert shown["metadata"] == {} and shown["role_descriptors"] == {}
+
+
+def test_update_expiration(es: Elasticsearch) -> None:
+    key = create(es, "upd", expiration="1d")
+    before = now_ms()
+    assert es.security.update_api_key(id=key["id"], expiration="2d").body == {"updated": True}
+    after = now_ms()
+    (shown,) = es.security.get_api_key(id=key["id"]).body["api_keys"]
+    assert before + 2 * DAY_MS <= shown["expiration"] <= after + 2 * DAY_MS
+
+
+@pytest.mark.parametrize("expiration", ["0", "-1", "0s"])
+def test_update_rejects_non_positive_expiration(es: Elasticsearch, expiration: str) -> None:
+    key = create(es, "upd")
+    err = api_error(lambda: es.security.update_api_key(id=key["id"], expiration=expiration))
+    check_error(
+        err, 400, "action_request_validation_exception", "API key expiration must be in the future"
+    )
+
+
+def test_update_unknown_key_is_404(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.update_api_key(id="AAAAAAAAAAAAAAAAAAAA", metadata={}))
+    check_error(
+        err,
+        404,
+        "resource_not_found_exception",
+        "no API key owned by requesting user found for ID [AAAAAAAAAAAAAAAAAAAA]",
+    )
+
+
+def test_update_invalidated_key_is_400(es: Elasticsearch) -> None:
+    key = create(es, "upd")
+    es.security.invalidate_api_key(ids=[key["id"]])
+    err = api_error(lambda: es.security.update_api_key(id=key["id"], metadata={"a": 1}))
+    check_error(
+        err, 400, "illegal_argument_exception", f"cannot update invalidated API key [{key['id']}]"
+    )
+
+
+def test_a_key_cannot_update_keys(es: Elasticsearch, key_client: Any) -> None:
+    key = create(es, "self")
+    client = key_client(key["encoded"])
+    err = api_error(lambda: client.security.update_api_key(id=key["id"], metadata={"a": 1}))
+    assert err.meta.status == 400, err.body
+    assert (
+        "authentication via API key not supported: only the owner user can update an API key"
+        in error_text(err)
+    )
+
+
+# -- bulk update (§8.7) ----------------------------------------------------------------------
+
+
+def test_bulk_update(es: Elasticsearch) -> None:
+    a = create(es, "a", metadata={"k": "a"})["id"]
+    b = create(es, "b", metadata={"k": "b"})["id"]
+    resp = es.security.bulk_update_api_keys(ids=[a, b], metadata={"k": "new"}).body
+    assert resp == {"updated": [a, b], "noops": []}
+    again = es.security.bulk_update_api_keys(ids=[a, b], metadata={"k": "new"}).body
+    assert again == {"updated": [], "noops": [a, b]}
+    for key_id in (a, b):
+        (shown,) = es.security.get_api_key(id=key_id).body["api_keys"]
+        assert shown["metadata"] == {"k": "new"}
+
+
+def test_bulk_update_reports_errors_per_key(es: Elasticsearch) -> None:
+    changed = create(es, "changed")["id"]
+    same = create(es, "same", metadata={"x": 1})["id"]
+    dead = create(es, "dead")["id"]
+    es.security.invalidate_api_key(ids=[dead])
+    unknown = "AAAAAAAAAAAAAAAAAAAA"
+    resp = es.security.bulk_update_api_keys(
+        ids=[changed, same, unknown, dead], metadata={"x": 1}
+    ).body
+    assert resp["updated"] == [changed]
+    assert resp["noops"] == [same]
+    errors = resp["errors"]
+    assert errors["count"] == 2
+    assert set(errors["details"]) == {unknown, dead}
+    assert errors["details"][unknown]["type"] == "resource_not_found_exception"
+    assert errors["details"][unknown]["reason"] == (
+        f"no API key owned by requesting user found for ID [{unknown}]"
+    )
+    assert errors["details"][dead]["type"] == "illegal_argument_exception"
+    assert errors["details"][dead]["reason"] == f"cannot update invalidated API key [{dead}]"
+
+
+def test_bulk_update_rejects_empty_ids(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.bulk_update_api_keys(ids=[]))
+    assert err.meta.status == 400, err.body
+    assert "Field [ids] cannot be empty" in error_text(err)
+
+
+# -- clear cache (§8.10) ---------------------------------------------------------------------
+
+
+def test_clear_api_key_cache(es: Elasticsearch, key_client: Any) -> None:
+    key = create(es, "cached")
+    client = key_client(key["encoded"])
+    client.security.authenticate()
+    for ids in (key["id"], "*", [key["id"], "AAAAAAAAAAAAAAAAAAAA"]):
+        body = es.security.clear_api_key_cache(ids=ids).body
+        nodes = body["_nodes"]
+        assert nodes["failed"] == 0
+        assert nodes["total"] == nodes["successful"] >= 1
+        assert isinstance(body["cluster_name"], str) and body["cluster_name"]
+        assert isinstance(body["nodes"], dict) and len(body["nodes"]) == nodes["total"]
+        for node in body["nodes"].values():
+            assert "name" in node
+    # The key still works once its cache entry is gone.
+    assert client.security.authenticate().body["api_key"]["id"] == key["id"]
+
+
+# -- request validation (§1.4, §7.2, §8.1) ---------------------------------------------------
+
+
+def test_unknown_field_is_x_content_parse_exception(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.create_api_key(body={"name": "k", "bogus": 1}))
+    check_error(err, 400, "x_content_parse_exception", "unknown field [bogus]")
+
+
+@pytest.mark.parametrize(
+    "name, message",
+    [
+        ("_hidden", "api key name may not begin with an underscore"),
+        (" padded", "api key name may not begin or end with whitespace"),
+        ("padded ", "api key name may not begin or end with whitespace"),
+        ("x" * 257, "api key name may not be more than 256 characters long"),
+        ("", "api key name is required"),
+    ],
+)
+def test_invalid_names(es: Elasticsearch, name: str, message: str) -> None:
+    err = api_error(lambda: es.security.create_api_key(name=name))
+    check_error(err, 400, "action_request_validation_exception", message)
+    assert err.body["error"]["reason"].startswith("Validation Failed: 1: "), err.body
+
+
+def test_name_of_256_characters_is_fine(es: Elasticsearch) -> None:
+    assert create(es, "x" * 256)["name"] == "x" * 256
+
+
+def test_metadata_keys_may_not_start_with_underscore(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.create_api_key(name="k", metadata={"_x": 1}))
+    check_error(
+        err, 400, "action_request_validation_exception", "API key metadata keys may not start with [_]"
+    )
+
+
+def test_unknown_cluster_privilege(es: Elasticsearch) -> None:
+    err = api_error(
+        lambda: es.security.create_api_key(
+            name="k", role_descriptors={"r": {"cluster": ["not_a_privilege"]}}
+        )
+    )
+    check_error(
+        err,
+        400,
+        "action_request_validation_exception",
+        "unknown cluster privilege [not_a_privilege]. a privilege must be either one of the "
+        "predefined cluster privilege names [",
+    )
+
+
+def test_unknown_index_privilege(es: Elasticsearch) -> None:
+    err = api_error(
+        lambda: es.security.create_api_key(
+            name="k",
+            role_descriptors={"r": {"indices": [{"names": ["i"], "privileges": ["not_a_priv"]}]}},
+        )
+    )
+    assert err.meta.status == 400, err.body
+    assert "unknown index privilege [not_a_priv]" in error_text(err)
+
+
+def test_description_is_not_allowed_in_key_descriptors(es: Elasticsearch) -> None:
+    err = api_error(
+        lambda: es.security.create_api_key(
+            name="k", role_descriptors={"r": {"cluster": [], "description": "d"}}
+        )
+    )
+    assert err.meta.status == 400, err.body
+    assert "failed to parse role [r]. unexpected field [description]" in error_text(err)
+
+
+@pytest.mark.parametrize("expiration", ["1.5d", "1w", "10", "soon"])
+def test_bad_expiration(es: Elasticsearch, expiration: str) -> None:
+    err = api_error(lambda: es.security.create_api_key(name="k", expiration=expiration))
+    assert err.meta.status == 400, err.body
+    assert "failed to parse" in error_text(err)
+
+
+# -- cluster-level APIs the clients need -----------------------------------------------------
+
+
+def test_info_and_health(es: Elasticsearch) -> None:
+    info = es.info().body
+    assert info["version"]["number"].startswith("9.")
+    health = es.cluster.health().body
+    assert health["status"] in ("green", "yellow")
+    assert isinstance(health["cluster_name"], str)

@@ -1,0 +1,195 @@
+"""The two ways a YAML step reaches the server.
+
+* `HttpTransport`: a request built from the rest-api-spec files, sent with `http.client`
+  (standard library only).
+* `ClientTransport`: the official Python client, `client.options(headers=…).<ns>.<api>(**args)`;
+  its exceptions are turned back into status, headers and body.
+
+Both return a `Response` for every HTTP answer, error statuses included: deciding what an error
+means (`catch`, `ignore`) is the runner's job.
+"""
+
+from __future__ import annotations
+
+import base64
+import http.client
+import json
+import urllib.parse
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+from .spec import (
+    CLIENT_ONLY_ARGS,
+    ApiSpecs,
+    ParamError,
+    RequestBuilder,
+    UnknownApiError,
+    canonical_api,
+)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    body: Any = None
+    # What was sent, for failure messages: "POST /_security/api_key".
+    request_line: str = ""
+
+    def header_values(self, name: str) -> list[str]:
+        return [v for k, v in self.headers if k.lower() == name.lower()]
+
+    @property
+    def text(self) -> str:
+        if isinstance(self.body, str):
+            return self.body
+        return json.dumps(self.body, separators=(",", ":"), ensure_ascii=False)
+
+
+class Transport(Protocol):
+    name: str
+
+    def perform(self, api: str, args: dict[str, Any], headers: dict[str, str]) -> Response:
+        """Sends one API call; raises ParamError or UnknownApiError before sending."""
+        ...
+
+    def close(self) -> None: ...
+
+
+def basic_auth_header(user: str, password: str) -> str:
+    token = base64.b64encode(f"{user}:{password}".encode("utf-8")).decode("ascii")
+    return f"Basic {token}"
+
+
+def decode_body(raw: bytes, content_type: str | None) -> Any:
+    """JSON when it parses as JSON, else text; an empty body is None."""
+    if not raw:
+        return None
+    text = raw.decode("utf-8", errors="replace")
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+class HttpTransport:
+    """Raw HTTP from the rest-api-spec, using only the standard library."""
+
+    name = "http"
+
+    def __init__(
+        self, base_url: str, user: str, password: str, specs: ApiSpecs, timeout: float = 30.0
+    ) -> None:
+        parsed = urllib.parse.urlsplit(base_url)
+        if parsed.scheme != "http":
+            raise ValueError(f"only http:// URLs are supported, got {base_url}")
+        self.host = parsed.hostname or "127.0.0.1"
+        self.port = parsed.port or 80
+        self.base_path = parsed.path.rstrip("/")
+        self.default_auth = basic_auth_header(user, password)
+        self.builder = RequestBuilder(specs)
+        self.timeout = timeout
+
+    def perform(self, api: str, args: dict[str, Any], headers: dict[str, str]) -> Response:
+        request = self.builder.build(api, args)
+        send_headers = {"Accept": "application/json"}
+        if not any(k.lower() == "authorization" for k in headers):
+            send_headers["Authorization"] = self.default_auth
+        if request.content_type:
+            send_headers["Content-Type"] = request.content_type
+        send_headers.update(headers)
+        target = self.base_path + request.target
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        try:
+            conn.request(request.method, target, body=request.body, headers=send_headers)
+            raw = conn.getresponse()
+            data = raw.read()
+            return Response(
+                status=raw.status,
+                headers=list(raw.getheaders()),
+                body=decode_body(data, raw.getheader("Content-Type")),
+                request_line=f"{request.method} {target}",
+            )
+        finally:
+            conn.close()
+
+    def close(self) -> None:
+        pass
+
+
+class ClientTransport:
+    """The official `elasticsearch` Python client (9.x)."""
+
+    name = "client"
+
+    def __init__(self, base_url: str, user: str, password: str, timeout: float = 30.0) -> None:
+        from elasticsearch import Elasticsearch
+
+        self.client = Elasticsearch(
+            base_url,
+            basic_auth=(user, password),
+            request_timeout=timeout,
+            max_retries=0,
+            retry_on_timeout=False,
+        )
+
+    def perform(self, api: str, args: dict[str, Any], headers: dict[str, str]) -> Response:
+        import elasticsearch
+
+        api = canonical_api(api)
+        namespace, _, method_name = api.rpartition(".")
+        target: Any = self.client.options(headers=headers) if headers else self.client
+        for part in namespace.split(".") if namespace else []:
+            target = getattr(target, part, None)
+            if target is None:
+                raise UnknownApiError(f"the Python client has no namespace [{namespace}]")
+        method = getattr(target, method_name, None)
+        if method is None or not callable(method):
+            raise UnknownApiError(f"the Python client has no method [{api}]")
+
+        kwargs = {k: v for k, v in args.items() if v is not None and k not in CLIENT_ONLY_ARGS}
+        if isinstance(kwargs.get("body"), str):
+            try:
+                kwargs["body"] = json.loads(kwargs["body"])
+            except ValueError as exc:
+                raise ParamError(f"body is not JSON: {exc}") from exc
+        kwargs = {_python_name(k): v for k, v in kwargs.items()}
+        line = f"client.{api}({', '.join(sorted(kwargs))})"
+        try:
+            result = method(**kwargs)
+        except (TypeError, ValueError) as exc:
+            # Raised by the client before sending: a missing or unknown argument.
+            raise ParamError(f"{line}: {exc}") from exc
+        except elasticsearch.UnsupportedProductError as exc:
+            # The client refuses a successful answer without `X-Elastic-Product: Elasticsearch`.
+            raise RuntimeError(f"{line}: the client rejected the response: {exc}") from exc
+        except elasticsearch.ApiError as exc:
+            return Response(
+                status=exc.meta.status,
+                headers=_header_pairs(exc.meta.headers),
+                body=exc.body,
+                request_line=line,
+            )
+        return Response(
+            status=result.meta.status,
+            headers=_header_pairs(result.meta.headers),
+            body=result.body,
+            request_line=line,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+
+def _python_name(name: str) -> str:
+    """The client renames arguments that clash with Python keywords (`from` → `from_`)."""
+    return "from_" if name == "from" else name
+
+
+def _header_pairs(headers: Any) -> list[tuple[str, str]]:
+    if headers is None:
+        return []
+    try:
+        return [(k, v) for k, v in headers.items()]
+    except AttributeError:
+        return []

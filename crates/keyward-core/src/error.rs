@@ -1,0 +1,100 @@
+//! The domain error: each variant is one of Elasticsearch's error types, so the HTTP layer can
+//! map it without guessing.
+
+use std::fmt;
+
+/// Errors raised while parsing or validating domain input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum Error {
+    /// Request validation failed (`action_request_validation_exception`, 400).
+    #[error("{0}")]
+    Validation(ValidationErrors),
+    /// A value is not acceptable (`illegal_argument_exception`, 400).
+    #[error("{0}")]
+    IllegalArgument(String),
+    /// A JSON document has the wrong structure (`x_content_parse_exception`, 400).
+    #[error("{reason}")]
+    XContentParse {
+        /// What went wrong, in Elasticsearch's words.
+        reason: String,
+        /// The underlying cause, rendered as `caused_by` when present.
+        caused_by: Option<Box<Error>>,
+    },
+    /// A value could not be parsed (`parse_exception`, 400).
+    #[error("{0}")]
+    Parse(String),
+}
+
+impl Error {
+    /// An `x_content_parse_exception` without a cause.
+    pub fn x_content(reason: impl Into<String>) -> Error {
+        Error::XContentParse { reason: reason.into(), caused_by: None }
+    }
+
+    /// An `illegal_argument_exception`.
+    pub fn illegal_argument(reason: impl Into<String>) -> Error {
+        Error::IllegalArgument(reason.into())
+    }
+
+    /// A validation failure with a single message.
+    pub fn validation(message: impl Into<String>) -> Error {
+        let mut errors = ValidationErrors::default();
+        errors.add(message);
+        Error::Validation(errors)
+    }
+}
+
+/// The messages of one failed request validation, rendered as Elasticsearch does:
+/// `Validation Failed: 1: first;2: second;`.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ValidationErrors {
+    messages: Vec<String>,
+}
+
+impl ValidationErrors {
+    /// Records one failure message.
+    pub fn add(&mut self, message: impl Into<String>) {
+        self.messages.push(message.into());
+    }
+
+    /// True when nothing failed.
+    pub fn is_empty(&self) -> bool {
+        self.messages.is_empty()
+    }
+
+    /// The recorded messages, in order.
+    pub fn messages(&self) -> &[String] {
+        &self.messages
+    }
+
+    /// `Ok(())` when empty, otherwise the validation error.
+    pub fn into_result(self) -> Result<(), Error> {
+        if self.is_empty() { Ok(()) } else { Err(Error::Validation(self)) }
+    }
+}
+
+impl fmt::Display for ValidationErrors {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("Validation Failed: ")?;
+        for (index, message) in self.messages.iter().enumerate() {
+            write!(f, "{}: {};", index + 1, message)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn validation_errors_render_like_elasticsearch() {
+        let mut errors = ValidationErrors::default();
+        errors.add("api key name is required");
+        errors.add("API key metadata keys may not start with [_]");
+        assert_eq!(
+            errors.to_string(),
+            "Validation Failed: 1: api key name is required;2: API key metadata keys may not start with [_];"
+        );
+    }
+}

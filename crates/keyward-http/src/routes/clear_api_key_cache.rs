@@ -1,0 +1,24 @@
+//! `security.clear_api_key_cache` (`POST /_security/api_key/{ids}/_clear_cache`).
+
+use axum::http::StatusCode;
+use keyward_service::ClearCacheTarget;
+use serde_json::json;
+
+use super::{Ctx, Reply};
+
+pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+    ctx.allow_params(&[])?;
+    let ids: Vec<String> =
+        ctx.param("ids").split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
+    let target = if ids.iter().any(|id| id == "*") { ClearCacheTarget::All } else { ClearCacheTarget::Ids(ids) };
+    ctx.state.service.clear_api_key_cache(&ctx.subject, target).await?;
+    let node = &ctx.state.node;
+    Ok((
+        StatusCode::OK,
+        json!({
+            "_nodes": { "total": 1, "successful": 1, "failed": 0 },
+            "cluster_name": node.cluster_name,
+            "nodes": { node.node_id.clone(): { "name": node.node_name } }
+        }),
+    ))
+}

@@ -1,0 +1,48 @@
+//! `cluster.health`: keyward is a one-node cluster that is always green.
+
+use axum::http::StatusCode;
+use keyward_core::privilege::actions;
+use serde_json::json;
+
+use super::{Ctx, Reply};
+
+/// Parameters of `cluster.health` (rest-api-spec); accepted, and trivially satisfied.
+const PARAMS: &[&str] = &[
+    "expand_wildcards",
+    "level",
+    "local",
+    "master_timeout",
+    "timeout",
+    "wait_for_active_shards",
+    "wait_for_nodes",
+    "wait_for_events",
+    "wait_for_no_relocating_shards",
+    "wait_for_no_initializing_shards",
+    "wait_for_status",
+];
+
+pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+    ctx.allow_params(PARAMS)?;
+    ctx.state.service.require_full(&ctx.subject, actions::CLUSTER_HEALTH)?;
+    Ok((
+        StatusCode::OK,
+        json!({
+            "cluster_name": ctx.state.node.cluster_name,
+            "status": "green",
+            "timed_out": false,
+            "number_of_nodes": 1,
+            "number_of_data_nodes": 1,
+            "active_primary_shards": 0,
+            "active_shards": 0,
+            "relocating_shards": 0,
+            "initializing_shards": 0,
+            "unassigned_shards": 0,
+            "unassigned_primary_shards": 0,
+            "delayed_unassigned_shards": 0,
+            "number_of_pending_tasks": 0,
+            "number_of_in_flight_fetch": 0,
+            "task_max_waiting_in_queue_millis": 0,
+            "active_shards_percent_as_number": 100.0
+        }),
+    ))
+}

@@ -1,0 +1,212 @@
+//! Routing: one module per rest-api-spec action, a route table mapping paths and methods to
+//! them, and the request pipeline every route shares (negotiate, route, authenticate, handle,
+//! render).
+
+mod authenticate;
+mod bulk_update_api_keys;
+mod clear_api_key_cache;
+mod cluster_health;
+mod create_api_key;
+mod get_api_key;
+mod info;
+mod invalidate_api_key;
+mod update_api_key;
+
+use std::sync::Arc;
+
+use axum::body::{Body, to_bytes};
+use axum::extract::{Request, State};
+use axum::http::{Method, StatusCode};
+use axum::response::Response;
+use bytes::Bytes;
+use keyward_service::Authentication;
+use serde_json::Value;
+
+use crate::AppState;
+use crate::compat::Rendering;
+use crate::error::EsError;
+use crate::wire::QueryParams;
+
+/// What a handler answers: a status and a JSON body.
+pub(crate) type Reply = Result<(StatusCode, Value), EsError>;
+
+/// Everything a handler gets.
+pub(crate) struct Ctx {
+    pub(crate) state: AppState,
+    pub(crate) subject: Arc<Authentication>,
+    pub(crate) params: Vec<(&'static str, String)>,
+    pub(crate) query: QueryParams,
+    pub(crate) body: Bytes,
+    pub(crate) path: String,
+}
+
+impl Ctx {
+    /// A path parameter.
+    pub(crate) fn param(&self, name: &str) -> &str {
+        self.params.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_str()).unwrap_or("")
+    }
+
+    /// Rejects query parameters the action does not take.
+    pub(crate) fn allow_params(&self, allowed: &[&str]) -> Result<(), EsError> {
+        self.query.check_allowed(&self.path, allowed)
+    }
+}
+
+/// The actions keyward serves, named after their rest-api-spec entries.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Action {
+    ClusterHealth,
+    Info,
+    SecurityAuthenticate,
+    SecurityBulkUpdateApiKeys,
+    SecurityClearApiKeyCache,
+    SecurityCreateApiKey,
+    SecurityGetApiKey,
+    SecurityInvalidateApiKey,
+    SecurityUpdateApiKey,
+}
+
+struct Route {
+    path: &'static [&'static str],
+    methods: &'static [(Method, Action)],
+}
+
+/// Paths as in `../shared/spec/rest-api-spec`; `{name}` segments are parameters. Literal
+/// segments win over parameters when both match.
+const ROUTES: &[Route] = &[
+    Route { path: &[], methods: &[(Method::GET, Action::Info)] },
+    Route { path: &["_cluster", "health"], methods: &[(Method::GET, Action::ClusterHealth)] },
+    Route { path: &["_cluster", "health", "{index}"], methods: &[(Method::GET, Action::ClusterHealth)] },
+    Route { path: &["_security", "_authenticate"], methods: &[(Method::GET, Action::SecurityAuthenticate)] },
+    Route {
+        path: &["_security", "api_key"],
+        methods: &[
+            (Method::POST, Action::SecurityCreateApiKey),
+            (Method::PUT, Action::SecurityCreateApiKey),
+            (Method::GET, Action::SecurityGetApiKey),
+            (Method::DELETE, Action::SecurityInvalidateApiKey),
+        ],
+    },
+    Route { path: &["_security", "api_key", "_bulk_update"], methods: &[(Method::POST, Action::SecurityBulkUpdateApiKeys)] },
+    Route { path: &["_security", "api_key", "{id}"], methods: &[(Method::PUT, Action::SecurityUpdateApiKey)] },
+    Route {
+        path: &["_security", "api_key", "{ids}", "_clear_cache"],
+        methods: &[(Method::POST, Action::SecurityClearApiKeyCache)],
+    },
+];
+
+/// The single entry point: every request passes through here.
+pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+    let (parts, body) = request.into_parts();
+    let method = parts.method;
+    let path = parts.uri.path().to_owned();
+    let uri = match parts.uri.query() {
+        Some(query) => format!("{path}?{query}"),
+        None => path.clone(),
+    };
+    let query = match QueryParams::parse(parts.uri.query()) {
+        Ok(query) => query,
+        Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
+    };
+    let body = match read_body(body, state.max_content_length).await {
+        Ok(body) => body,
+        Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
+    };
+    let (rendering, negotiated) = Rendering::negotiate(&method, &parts.headers, &query, !body.is_empty());
+    let result = match negotiated {
+        Ok(()) => handle(state, &method, &path, &uri, &parts.headers, query, body).await,
+        Err(err) => Err(err),
+    };
+    match result {
+        Ok((status, value)) => rendering.respond(status, &value, None),
+        Err(err) => {
+            if let Some(cause) = err.internal_cause() {
+                tracing::error!(%method, path, cause, "request failed");
+            }
+            rendering.respond(err.status(), &err.body(), Some(&err))
+        }
+    }
+}
+
+async fn handle(
+    state: AppState,
+    method: &Method,
+    path: &str,
+    uri: &str,
+    headers: &axum::http::HeaderMap,
+    query: QueryParams,
+    body: Bytes,
+) -> Reply {
+    let (action, params) = route(method, path, uri)?;
+    let subject = crate::authn::authenticate(&state.service, headers, uri).await?;
+    let ctx = Ctx { state, subject, params, query, body, path: path.to_owned() };
+    match action {
+        Action::ClusterHealth => cluster_health::handle(&ctx).await,
+        Action::Info => info::handle(&ctx).await,
+        Action::SecurityAuthenticate => authenticate::handle(&ctx).await,
+        Action::SecurityBulkUpdateApiKeys => bulk_update_api_keys::handle(&ctx).await,
+        Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(&ctx).await,
+        Action::SecurityCreateApiKey => create_api_key::handle(&ctx).await,
+        Action::SecurityGetApiKey => get_api_key::handle(&ctx).await,
+        Action::SecurityInvalidateApiKey => invalidate_api_key::handle(&ctx).await,
+        Action::SecurityUpdateApiKey => update_api_key::handle(&ctx).await,
+    }
+}
+
+/// Finds the action for a method and path: Elasticsearch's 400 "no handler" when no path
+/// matches, 405 with `Allow` when the path exists for other methods. `HEAD` is served by the
+/// `GET` handler without a body.
+fn route(method: &Method, path: &str, uri: &str) -> Result<(Action, Vec<(&'static str, String)>), EsError> {
+    let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
+    let mut candidates: Vec<(usize, &Route, Vec<(&'static str, String)>)> = ROUTES
+        .iter()
+        .filter_map(|route| matches(route, &segments).map(|params| (params.len(), route, params)))
+        .collect();
+    if candidates.is_empty() {
+        return Err(EsError::no_handler(uri, method.as_str()));
+    }
+    // Fewest parameters first: literal segments win.
+    candidates.sort_by_key(|(parameters, _, _)| *parameters);
+    let wanted = if method == Method::HEAD { &Method::GET } else { method };
+    for (_, route, params) in &candidates {
+        if let Some((_, action)) = route.methods.iter().find(|(allowed, _)| allowed == wanted) {
+            return Ok((*action, params.clone()));
+        }
+    }
+    let mut allowed: Vec<&str> = candidates
+        .iter()
+        .flat_map(|(_, route, _)| route.methods.iter().map(|(method, _)| method.as_str()))
+        .collect();
+    if allowed.contains(&"GET") {
+        allowed.push("HEAD");
+    }
+    allowed.sort_unstable();
+    allowed.dedup();
+    Err(EsError::method_not_allowed(uri, method.as_str(), &allowed))
+}
+
+fn matches(route: &Route, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
+    if route.path.len() != segments.len() {
+        return None;
+    }
+    let mut params = Vec::new();
+    for (pattern, segment) in route.path.iter().zip(segments) {
+        if let Some(name) = pattern.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
+            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned();
+            params.push((name, decoded));
+        } else if pattern != segment {
+            return None;
+        }
+    }
+    Some(params)
+}
+
+async fn read_body(body: Body, limit: usize) -> Result<Bytes, EsError> {
+    to_bytes(body, limit).await.map_err(|_| {
+        EsError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "content_too_long_exception",
+            format!("request body exceeds the maximum content length of [{limit}] bytes"),
+        )
+    })
+}

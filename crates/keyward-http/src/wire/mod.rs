@@ -1,0 +1,188 @@
+//! Request parsing as Elasticsearch does it: strict JSON objects with named parsers, query
+//! parameters with Elasticsearch's boolean rules, and the request/response shapes of each API.
+
+pub(crate) mod api_key;
+
+use std::collections::BTreeMap;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+
+use crate::error::EsError;
+
+/// Parses a JSON request body. `None` when the body is empty.
+pub(crate) fn parse_body(body: &Bytes) -> Result<Option<Value>, EsError> {
+    if body.iter().all(u8::is_ascii_whitespace) {
+        return Ok(None);
+    }
+    serde_json::from_slice(body).map(Some).map_err(|err| {
+        EsError::x_content(format!("[{}:{}] failed to parse the request body as JSON", err.line(), err.column()))
+            .caused_by(EsError::new(axum::http::StatusCode::BAD_REQUEST, "json_parse_exception", err.to_string()))
+    })
+}
+
+/// A required body: Elasticsearch's `request body is required` when it is missing.
+pub(crate) fn require_body(body: &Bytes) -> Result<Value, EsError> {
+    parse_body(body)?.ok_or_else(|| EsError::parse("request body is required"))
+}
+
+/// Reads the fields of one JSON object for a named parser, rejecting fields it does not take.
+pub(crate) struct ObjectReader<'a> {
+    parser: &'static str,
+    fields: &'a Map<String, Value>,
+    taken: Vec<&'static str>,
+}
+
+impl<'a> ObjectReader<'a> {
+    /// Starts reading `value`, which must be an object.
+    pub(crate) fn new(value: &'a Value, parser: &'static str) -> Result<ObjectReader<'a>, EsError> {
+        match value {
+            Value::Object(fields) => Ok(ObjectReader { parser, fields, taken: Vec::new() }),
+            other => Err(EsError::x_content(format!(
+                "[{parser}] Expected START_OBJECT but was: {}",
+                token_name(other)
+            ))),
+        }
+    }
+
+    /// The raw value of `name` (`None` when absent or null).
+    pub(crate) fn value(&mut self, name: &'static str) -> Option<&'a Value> {
+        self.taken.push(name);
+        self.fields.get(name).filter(|value| !value.is_null())
+    }
+
+    /// An optional string field.
+    pub(crate) fn string(&mut self, name: &'static str) -> Result<Option<String>, EsError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(text.clone())),
+            Some(Value::Number(number)) => Ok(Some(number.to_string())),
+            Some(Value::Bool(flag)) => Ok(Some(flag.to_string())),
+            Some(other) => Err(self.wrong_type(name, other)),
+        }
+    }
+
+    /// An optional boolean field: JSON booleans and the strings `"true"`/`"false"`.
+    pub(crate) fn boolean(&mut self, name: &'static str) -> Result<Option<bool>, EsError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::Bool(flag)) => Ok(Some(*flag)),
+            Some(Value::String(text)) if text == "true" => Ok(Some(true)),
+            Some(Value::String(text)) if text == "false" => Ok(Some(false)),
+            Some(other) => Err(self.wrong_type(name, other)),
+        }
+    }
+
+    /// An optional object field.
+    pub(crate) fn object(&mut self, name: &'static str) -> Result<Option<&'a Map<String, Value>>, EsError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::Object(object)) => Ok(Some(object)),
+            Some(other) => Err(self.wrong_type(name, other)),
+        }
+    }
+
+    /// An optional array of strings; a single string counts as a one-element array.
+    pub(crate) fn strings(&mut self, name: &'static str) -> Result<Option<Vec<String>>, EsError> {
+        match self.value(name) {
+            None => Ok(None),
+            Some(Value::String(text)) => Ok(Some(vec![text.clone()])),
+            Some(Value::Array(items)) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(text) => Ok(text.clone()),
+                    other => Err(self.wrong_type(name, other)),
+                })
+                .collect::<Result<Vec<_>, _>>()
+                .map(Some),
+            Some(other) => Err(self.wrong_type(name, other)),
+        }
+    }
+
+    /// Fails on the first field nobody asked for, as Elasticsearch's strict parsers do.
+    pub(crate) fn finish(self) -> Result<(), EsError> {
+        match self.fields.keys().find(|key| !self.taken.contains(&key.as_str())) {
+            Some(unknown) => Err(EsError::x_content(format!("[{}] unknown field [{unknown}]", self.parser))),
+            None => Ok(()),
+        }
+    }
+
+    fn wrong_type(&self, name: &str, value: &Value) -> EsError {
+        EsError::x_content(format!("[{}] failed to parse field [{name}]", self.parser)).caused_by(
+            EsError::illegal_argument(format!("[{name}] doesn't support values of type: {}", token_name(value))),
+        )
+    }
+}
+
+/// Jackson's name for the token a JSON value starts with, as Elasticsearch quotes it.
+pub(crate) fn token_name(value: &Value) -> &'static str {
+    match value {
+        Value::Null => "VALUE_NULL",
+        Value::Bool(_) => "VALUE_BOOLEAN",
+        Value::Number(_) => "VALUE_NUMBER",
+        Value::String(_) => "VALUE_STRING",
+        Value::Array(_) => "START_ARRAY",
+        Value::Object(_) => "START_OBJECT",
+    }
+}
+
+/// The query string, decoded.
+#[derive(Debug, Clone, Default)]
+pub(crate) struct QueryParams {
+    params: BTreeMap<String, String>,
+}
+
+/// Parameters every endpoint accepts.
+const GLOBAL_PARAMS: &[&str] = &["pretty", "human", "error_trace", "filter_path", "format"];
+
+impl QueryParams {
+    /// Parses a raw query string.
+    pub(crate) fn parse(query: Option<&str>) -> Result<QueryParams, EsError> {
+        let pairs: Vec<(String, String)> = match query {
+            Some(query) => serde_urlencoded::from_str(query)
+                .map_err(|err| EsError::illegal_argument(format!("invalid query string: {err}")))?,
+            None => Vec::new(),
+        };
+        Ok(QueryParams { params: pairs.into_iter().collect() })
+    }
+
+    /// Rejects parameters the endpoint does not take, with Elasticsearch's message.
+    pub(crate) fn check_allowed(&self, path: &str, allowed: &[&str]) -> Result<(), EsError> {
+        let unknown: Vec<&str> = self
+            .params
+            .keys()
+            .map(String::as_str)
+            .filter(|name| !allowed.contains(name) && !GLOBAL_PARAMS.contains(name))
+            .collect();
+        match unknown.as_slice() {
+            [] => Ok(()),
+            [one] => Err(EsError::illegal_argument(format!("request [{path}] contains unrecognized parameter: [{one}]"))),
+            many => Err(EsError::illegal_argument(format!(
+                "request [{path}] contains unrecognized parameters: {}",
+                many.iter().map(|name| format!("[{name}]")).collect::<Vec<_>>().join(", ")
+            ))),
+        }
+    }
+
+    /// A raw parameter value.
+    pub(crate) fn raw(&self, name: &str) -> Option<&str> {
+        self.params.get(name).map(String::as_str)
+    }
+
+    /// A parameter whose blank value counts as absent.
+    pub(crate) fn string(&self, name: &str) -> Option<String> {
+        self.raw(name).map(str::trim).filter(|value| !value.is_empty()).map(str::to_owned)
+    }
+
+    /// A boolean parameter: `true`, `false`, or present without a value (true).
+    pub(crate) fn flag(&self, name: &str) -> Result<bool, EsError> {
+        match self.raw(name) {
+            None => Ok(false),
+            Some("" | "true") => Ok(true),
+            Some("false") => Ok(false),
+            Some(other) => Err(EsError::illegal_argument(format!(
+                "Failed to parse value [{other}] as only [true] or [false] are allowed."
+            ))),
+        }
+    }
+}

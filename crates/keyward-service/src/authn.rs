@@ -1,0 +1,239 @@
+//! Authentication: who is calling, and how. `ApiKey` credentials are checked against the store
+//! (through the cache), `Basic` credentials against the stored users.
+
+use std::sync::Arc;
+
+use keyward_core::api_key::{ApiKeyType, Creator, is_expired};
+use keyward_core::authz::{Permission, RolePermission};
+use keyward_core::credential::{ApiKeyCredential, BasicCredential, Credential};
+use keyward_core::hash::verify_secret;
+use keyward_core::role::RoleDescriptors;
+use keyward_store::ApiKeyRecord;
+use serde_json::{Map, Value};
+
+use crate::ApiKeyService;
+
+/// The realm name and type Elasticsearch reports for API key authentication.
+pub const API_KEY_REALM: &str = "_es_api_key";
+
+/// An authenticated subject: the user it acts as, how it authenticated, and what it may do.
+#[derive(Debug)]
+pub struct Authentication {
+    /// The effective user: for an API key, the key's owner.
+    pub user: User,
+    /// The realm that authenticated the credential (`_es_api_key` for keys).
+    pub authentication_realm: Realm,
+    /// The realm the user was looked up in.
+    pub lookup_realm: Realm,
+    /// The realm that owns the user's keys: for a user its own realm, for an API key the realm of
+    /// the key's owner. Ownership checks compare this.
+    pub owner_realm: Realm,
+    /// Set when the subject authenticated with an API key.
+    pub api_key: Option<ApiKeyRef>,
+    /// What the subject may do.
+    pub permission: Permission,
+}
+
+/// A user as `_authenticate` shows it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct User {
+    /// The username.
+    pub username: String,
+    /// Role names (always empty for API keys).
+    pub roles: Vec<String>,
+    /// Full name.
+    pub full_name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// User metadata.
+    pub metadata: Map<String, Value>,
+    /// Whether the user is enabled.
+    pub enabled: bool,
+}
+
+/// A realm's name and type.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Realm {
+    /// The realm name.
+    pub name: String,
+    /// The realm type.
+    pub realm_type: String,
+}
+
+/// The API key a subject authenticated with.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiKeyRef {
+    /// The key id.
+    pub id: String,
+    /// The key name.
+    pub name: String,
+    /// The key type.
+    pub key_type: ApiKeyType,
+}
+
+/// Why a credential did not authenticate, with Elasticsearch's messages.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AuthenticationFailure {
+    /// No credential was presented.
+    Missing,
+    /// An `ApiKey` credential was well-formed but did not authenticate; the message is the API
+    /// key service's (`api key is expired`, …).
+    ApiKey(String),
+    /// Authentication must stop with exactly this reason (e.g. a cross-cluster key on REST).
+    Terminated(String),
+    /// The credential could not be decoded; the cause as the decoder words it.
+    Malformed(String),
+    /// A username and password did not authenticate.
+    User(String),
+    /// A credential type keyward does not handle (bearer tokens, unknown schemes).
+    Unsupported,
+}
+
+impl std::fmt::Display for AuthenticationFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            AuthenticationFailure::Missing => f.write_str("missing authentication credentials"),
+            AuthenticationFailure::ApiKey(message) => write!(f, "API key: {message}"),
+            AuthenticationFailure::Terminated(message) => f.write_str(message),
+            AuthenticationFailure::Malformed(cause) => write!(f, "error attempting to authenticate request: {cause}"),
+            AuthenticationFailure::User(username) => write!(f, "unable to authenticate user [{username}]"),
+            AuthenticationFailure::Unsupported => f.write_str("unsupported credential"),
+        }
+    }
+}
+
+impl Authentication {
+    /// True when the subject authenticated with an API key.
+    pub fn is_api_key(&self) -> bool {
+        self.api_key.is_some()
+    }
+
+    /// True when `creator` is this subject's effective user in this subject's owner realm.
+    pub fn owns(&self, creator: &Creator) -> bool {
+        creator.principal == self.user.username && creator.realm == self.owner_realm.name
+    }
+}
+
+impl ApiKeyService {
+    /// Authenticates a decoded `Authorization` credential.
+    pub async fn authenticate(&self, credential: Credential) -> Result<Arc<Authentication>, AuthenticationFailure> {
+        match credential {
+            Credential::ApiKey(credential) if self.inner.config.enabled => self.authenticate_api_key(credential).await,
+            Credential::ApiKey(_) => Err(AuthenticationFailure::Missing),
+            Credential::Basic(credential) => self.authenticate_user(credential).await,
+            Credential::Bearer | Credential::Other => Err(AuthenticationFailure::Unsupported),
+        }
+    }
+
+    async fn authenticate_api_key(&self, credential: ApiKeyCredential) -> Result<Arc<Authentication>, AuthenticationFailure> {
+        let id = credential.id.as_str();
+        let secret = credential.secret.expose().as_bytes();
+        let now = self.now();
+        let cache = &self.inner.keys;
+        if let Some(entry) = cache.get(id, now) {
+            // One key has one secret: a different secret than the verified one is wrong without
+            // any need to hash it slowly.
+            if !entry.matches(&cache.digest(secret)) {
+                return Err(AuthenticationFailure::ApiKey(format!("invalid credentials for API key [{id}]")));
+            }
+            return accept(entry.authentication.clone(), entry.expiration, now);
+        }
+
+        let record = match self.inner.store.api_key(id).await {
+            Ok(Some(record)) => record,
+            Ok(None) => return Err(AuthenticationFailure::ApiKey(format!("unable to find apikey with id {id}"))),
+            Err(err) => {
+                tracing::warn!(api_key_id = id, error = %err, "api key lookup failed");
+                return Err(AuthenticationFailure::ApiKey(format!(
+                    "apikey authentication for id {id} encountered a failure"
+                )));
+            }
+        };
+        if record.invalidated {
+            return Err(AuthenticationFailure::ApiKey(format!("api key [{id}] has been invalidated")));
+        }
+        if !verify(secret, &record.hash).await {
+            return Err(AuthenticationFailure::ApiKey(format!("invalid credentials for API key [{id}]")));
+        }
+        let authentication = match authentication_for_key(&record) {
+            Ok(authentication) => Arc::new(authentication),
+            Err(err) => {
+                tracing::error!(api_key_id = id, error = %err, "stored api key cannot be read");
+                return Err(AuthenticationFailure::ApiKey(format!(
+                    "apikey authentication for id {id} encountered a failure"
+                )));
+            }
+        };
+        cache.insert(record.id.clone(), secret, authentication.clone(), record.expiration, now);
+        accept(authentication, record.expiration, now)
+    }
+}
+
+/// The checks that follow a verified secret: the key type (terminating) then expiry.
+fn accept(
+    authentication: Arc<Authentication>,
+    expiration: Option<i64>,
+    now: i64,
+) -> Result<Arc<Authentication>, AuthenticationFailure> {
+    if let Some(key) = &authentication.api_key
+        && key.key_type != ApiKeyType::Rest
+    {
+        return Err(AuthenticationFailure::Terminated(format!(
+            "authentication expected API key type of [rest], but API key [{}] has type [{}]",
+            key.id, key.key_type
+        )));
+    }
+    if is_expired(expiration, now) {
+        return Err(AuthenticationFailure::ApiKey("api key is expired".to_owned()));
+    }
+    Ok(authentication)
+}
+
+/// Verifies a secret against a stored hash. `{SSHA256}` costs about a microsecond and runs
+/// inline; slow hashes (PBKDF2, bcrypt) run on the blocking pool so they never stall the runtime.
+pub(crate) async fn verify(secret: &[u8], stored: &str) -> bool {
+    if stored.starts_with("{SSHA256}") {
+        return verify_secret(secret, stored);
+    }
+    let secret = zeroize::Zeroizing::new(secret.to_vec());
+    let stored = stored.to_owned();
+    tokio::task::spawn_blocking(move || verify_secret(&secret, &stored)).await.unwrap_or(false)
+}
+
+/// Builds the subject an API key authenticates as, from its stored record.
+pub(crate) fn authentication_for_key(record: &ApiKeyRecord) -> Result<Authentication, keyward_core::Error> {
+    let assigned = RoleDescriptors::from_stored(&parse_stored(&record.role_descriptors)?)?;
+    let limited_by = RoleDescriptors::from_stored(&parse_stored(&record.limited_by)?)?;
+    let assigned = (!assigned.is_empty()).then(|| Arc::new(RolePermission::new(assigned)));
+    let creator = &record.creator;
+    Ok(Authentication {
+        user: User {
+            username: creator.principal.clone(),
+            roles: Vec::new(),
+            full_name: creator.full_name.clone(),
+            email: creator.email.clone(),
+            metadata: creator.metadata.clone(),
+            enabled: true,
+        },
+        authentication_realm: api_key_realm(),
+        lookup_realm: api_key_realm(),
+        owner_realm: Realm { name: creator.realm.clone(), realm_type: creator.realm_type.clone() },
+        api_key: Some(ApiKeyRef { id: record.id.clone(), name: record.name.clone(), key_type: record.key_type }),
+        permission: Permission::Limited { assigned, limited_by: Arc::new(RolePermission::new(limited_by)) },
+    })
+}
+
+fn api_key_realm() -> Realm {
+    Realm { name: API_KEY_REALM.to_owned(), realm_type: API_KEY_REALM.to_owned() }
+}
+
+/// Parses JSON text the service itself stored.
+pub(crate) fn parse_stored(text: &str) -> Result<Value, keyward_core::Error> {
+    serde_json::from_str(text).map_err(|err| keyward_core::Error::Parse(format!("stored document is not JSON: {err}")))
+}
+
+impl ApiKeyService {
+    async fn authenticate_user(&self, credential: BasicCredential) -> Result<Arc<Authentication>, AuthenticationFailure> {
+        self.authenticate_password(&credential.username, credential.password.as_bytes()).await
+    }
+}

@@ -1,0 +1,118 @@
+//! The caches in front of the store: verified API keys and verified user passwords.
+//!
+//! An entry holds a salted SHA-256 digest of the secret that was verified, never the secret, and
+//! the ready-built [`Authentication`], so a cache hit costs one hash, one constant-time compare
+//! and an `Arc` clone. Entries are evicted on invalidate, update and clear-cache, and expire a
+//! `ttl` after their last use.
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::Duration;
+
+use keyward_core::EpochMillis;
+use sha2::{Digest, Sha256};
+use subtle::ConstantTimeEq;
+
+use crate::authn::Authentication;
+
+/// A digest of a secret under this process's cache salt.
+pub(crate) type SecretDigest = [u8; 32];
+
+/// One verified credential.
+pub(crate) struct Verified {
+    pub(crate) authentication: Arc<Authentication>,
+    /// The key's expiration, checked on every hit.
+    pub(crate) expiration: Option<EpochMillis>,
+    digest: SecretDigest,
+    expires_at: AtomicI64,
+}
+
+/// A bounded cache of verified credentials keyed by API key id or username.
+pub(crate) struct VerifiedCache {
+    entries: Option<quick_cache::sync::Cache<String, Arc<Verified>>>,
+    ttl_ms: i64,
+    salt: [u8; 16],
+}
+
+/// Verified API keys.
+pub(crate) type KeyCache = VerifiedCache;
+/// Verified user passwords.
+pub(crate) type UserCache = VerifiedCache;
+
+impl VerifiedCache {
+    /// A cache of at most `capacity` entries, each valid `ttl` after its last use; a zero `ttl`
+    /// disables caching altogether.
+    pub(crate) fn new(capacity: usize, ttl: Duration) -> VerifiedCache {
+        let mut salt = [0u8; 16];
+        keyward_core::SecretSource::fill(&mut crate::OsRandom, &mut salt);
+        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+        let entries = (ttl_ms > 0 && capacity > 0).then(|| quick_cache::sync::Cache::new(capacity));
+        VerifiedCache { entries, ttl_ms, salt }
+    }
+
+    /// The salted digest of `secret`.
+    pub(crate) fn digest(&self, secret: &[u8]) -> SecretDigest {
+        let mut hasher = Sha256::new();
+        hasher.update(self.salt);
+        hasher.update(secret);
+        hasher.finalize().into()
+    }
+
+    /// The live entry for `key`, if any; refreshes its expiry.
+    pub(crate) fn get(&self, key: &str, now: EpochMillis) -> Option<Arc<Verified>> {
+        let entries = self.entries.as_ref()?;
+        let entry = entries.get(key)?;
+        let expires_at = entry.expires_at.load(Ordering::Relaxed);
+        if expires_at <= now {
+            entries.remove(key);
+            return None;
+        }
+        // Refresh at most once a second so hits on one hot key do not all write the same line.
+        let refreshed = now.saturating_add(self.ttl_ms);
+        if refreshed - expires_at > 1000 {
+            entry.expires_at.store(refreshed, Ordering::Relaxed);
+        }
+        Some(entry)
+    }
+
+    /// Remembers a successful verification of `secret` for `key`.
+    pub(crate) fn insert(
+        &self,
+        key: String,
+        secret: &[u8],
+        authentication: Arc<Authentication>,
+        expiration: Option<EpochMillis>,
+        now: EpochMillis,
+    ) {
+        if let Some(entries) = &self.entries {
+            let entry = Verified {
+                authentication,
+                expiration,
+                digest: self.digest(secret),
+                expires_at: AtomicI64::new(now.saturating_add(self.ttl_ms)),
+            };
+            entries.insert(key, Arc::new(entry));
+        }
+    }
+
+    /// Forgets `key`.
+    pub(crate) fn remove(&self, key: &str) {
+        if let Some(entries) = &self.entries {
+            entries.remove(key);
+        }
+    }
+
+    /// Forgets everything.
+    pub(crate) fn clear(&self) {
+        if let Some(entries) = &self.entries {
+            entries.clear();
+        }
+    }
+}
+
+impl Verified {
+    /// Whether `digest` is the digest of the secret this entry verified (constant time).
+    pub(crate) fn matches(&self, digest: &SecretDigest) -> bool {
+        self.digest.ct_eq(digest).into()
+    }
+}

@@ -1,0 +1,123 @@
+//! The API key service: authenticates credentials, authorizes each call, and creates, reads,
+//! updates and invalidates keys, one store transaction per write.
+//!
+//! It sees storage only through [`keyward_store::Store`] and knows nothing about HTTP: it speaks
+//! in commands and domain results, and its [`Error`] says *what* went wrong, leaving status codes
+//! to the HTTP layer. It owns the caches (authentication, users), the expired-key remover and the
+//! [`Clock`]. No state is global: two services on two nodes share only their store.
+
+mod api_keys;
+mod authn;
+mod cache;
+mod config;
+mod error;
+mod remover;
+mod roles;
+mod users;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicI64, Ordering};
+use std::time::{SystemTime, UNIX_EPOCH};
+
+use keyward_core::{EpochMillis, SecretSource};
+use keyward_store::Store;
+
+pub use api_keys::{
+    ApiKeyInfo, BulkUpdateResult, ClearCacheTarget, CreateApiKey, CreatedApiKey, GetApiKeys, InvalidateApiKeys,
+    InvalidateResult, UpdateApiKey,
+};
+pub use authn::{ApiKeyRef, Authentication, AuthenticationFailure, Realm, User};
+pub use config::ServiceConfig;
+pub use error::{Error, Unauthorized};
+pub use users::{BootstrapPassword, RESERVED_REALM};
+
+/// The API key service. Cheap to clone: clones share caches and the store.
+#[derive(Clone)]
+pub struct ApiKeyService {
+    inner: Arc<Inner>,
+}
+
+struct Inner {
+    store: Arc<dyn Store>,
+    config: ServiceConfig,
+    clock: Arc<dyn Clock>,
+    keys: cache::KeyCache,
+    users: cache::UserCache,
+    roles: roles::RoleResolver,
+    last_removal: AtomicI64,
+}
+
+impl std::fmt::Debug for ApiKeyService {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyService").field("config", &self.inner.config).finish_non_exhaustive()
+    }
+}
+
+impl ApiKeyService {
+    /// A service over `store` with the given settings and clock.
+    pub fn new(store: Arc<dyn Store>, config: ServiceConfig, clock: Arc<dyn Clock>) -> ApiKeyService {
+        let keys = cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
+        let users = cache::UserCache::new(config.user_cache_ttl);
+        ApiKeyService {
+            inner: Arc::new(Inner {
+                store,
+                config,
+                clock,
+                keys,
+                users,
+                roles: roles::RoleResolver::default(),
+                last_removal: AtomicI64::new(i64::MIN),
+            }),
+        }
+    }
+
+    /// The settings this service runs with.
+    pub fn config(&self) -> &ServiceConfig {
+        &self.inner.config
+    }
+
+    /// The store behind the service.
+    pub fn store(&self) -> &Arc<dyn Store> {
+        &self.inner.store
+    }
+
+    fn now(&self) -> EpochMillis {
+        self.inner.clock.now()
+    }
+
+    fn mark_removal(&self, now: EpochMillis) {
+        self.inner.last_removal.store(now, Ordering::Relaxed);
+    }
+}
+
+/// The source of "now" for every decision about expiry and retention.
+pub trait Clock: Send + Sync + 'static {
+    /// Milliseconds since the Unix epoch.
+    fn now(&self) -> EpochMillis;
+}
+
+/// The wall clock.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SystemClock;
+
+impl Clock for SystemClock {
+    fn now(&self) -> EpochMillis {
+        SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .map(|elapsed| i64::try_from(elapsed.as_millis()).unwrap_or(i64::MAX))
+            .unwrap_or(0)
+    }
+}
+
+/// Randomness from the operating system's CSPRNG, for key material and salts.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct OsRandom;
+
+impl SecretSource for OsRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        // The OS generator failing is not something a request can recover from; without it no
+        // key may be created, so aborting the request thread is the only safe answer.
+        #[allow(clippy::expect_used)] // invariant: getrandom only fails when the OS has no entropy source
+        getrandom::fill(buf).expect("the operating system's random number generator failed");
+    }
+}

@@ -1,0 +1,56 @@
+//! The expired-key remover: deletes keys that have been invalidated or expired for longer than
+//! `delete.retention_period`, on a timer and after invalidations, at most once per
+//! `delete.interval`.
+
+use std::time::Duration;
+
+use keyward_core::EpochMillis;
+
+use crate::ApiKeyService;
+
+impl ApiKeyService {
+    /// Runs the remover now: deletes keys inactive since before `now - retention`. Returns how
+    /// many were deleted.
+    pub async fn remove_inactive_api_keys(&self) -> Result<u64, crate::Error> {
+        let now = self.now();
+        self.mark_removal(now);
+        let retention = i64::try_from(self.inner.config.delete_retention_period.as_millis()).unwrap_or(i64::MAX);
+        let deleted = self.inner.store.delete_inactive_api_keys(now.saturating_sub(retention)).await?;
+        if deleted > 0 {
+            tracing::info!(deleted, "removed inactive api keys past their retention period");
+        }
+        Ok(deleted)
+    }
+
+    /// Starts the remover's timer; it runs every `delete.interval` until the runtime stops.
+    pub fn spawn_remover(&self) -> tokio::task::JoinHandle<()> {
+        let service = self.clone();
+        let interval = self.inner.config.delete_interval.max(Duration::from_secs(1));
+        tokio::spawn(async move {
+            let mut ticker = tokio::time::interval(interval);
+            loop {
+                ticker.tick().await;
+                if let Err(err) = service.remove_inactive_api_keys().await {
+                    tracing::warn!(error = %err, "inactive api key removal failed");
+                }
+            }
+        })
+    }
+
+    /// After an invalidation, runs the remover in the background unless it ran within the last
+    /// `delete.interval`.
+    pub(crate) fn after_invalidation(&self, now: EpochMillis) {
+        let interval = i64::try_from(self.inner.config.delete_interval.as_millis()).unwrap_or(i64::MAX);
+        let last = self.inner.last_removal.load(std::sync::atomic::Ordering::Relaxed);
+        if now.saturating_sub(last) < interval {
+            return;
+        }
+        self.mark_removal(now);
+        let service = self.clone();
+        tokio::spawn(async move {
+            if let Err(err) = service.remove_inactive_api_keys().await {
+                tracing::warn!(error = %err, "inactive api key removal failed");
+            }
+        });
+    }
+}

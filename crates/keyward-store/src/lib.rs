@@ -1,0 +1,206 @@
+//! Storage for keyward: the [`Store`] trait every backend implements, its record types, the
+//! embedded SQLite engine, and (feature `testsuite`) the contract tests every backend must pass.
+//!
+//! Stores know formats and transactions, nothing about HTTP or about the rules of the API key
+//! service: they persist what the service has already validated. Every write method is one
+//! transaction, acknowledged only once it is durable.
+
+use async_trait::async_trait;
+use keyward_core::EpochMillis;
+use keyward_core::api_key::{ApiKeyType, Creator};
+
+pub mod embedded;
+#[cfg(feature = "testsuite")]
+pub mod testsuite;
+
+pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
+
+/// A stored API key: the fields of Elasticsearch's `api_key` document (reference §3.1).
+#[derive(Clone, PartialEq)]
+pub struct ApiKeyRecord {
+    /// The key id (document `_id`).
+    pub id: String,
+    /// The key name.
+    pub name: String,
+    /// `rest` or `cross_cluster`.
+    pub key_type: ApiKeyType,
+    /// When the key was created.
+    pub creation: EpochMillis,
+    /// When the key expires; `None` for never.
+    pub expiration: Option<EpochMillis>,
+    /// Whether the key has been invalidated.
+    pub invalidated: bool,
+    /// When the key was invalidated.
+    pub invalidation: Option<EpochMillis>,
+    /// The self-describing hash of the secret (`{SSHA256}…`, `{PBKDF2}…`, `$2a$…`).
+    pub hash: String,
+    /// The key's own role descriptors, as the normalised JSON object text.
+    pub role_descriptors: String,
+    /// The owner's role descriptors at create/update time, as the normalised JSON object text.
+    pub limited_by: String,
+    /// The user metadata object as JSON text, `None` when the key has none.
+    pub metadata: Option<String>,
+    /// The owner.
+    pub creator: Creator,
+    /// The key format version (`keyward_core::api_key::API_KEY_FORMAT_VERSION` when written now).
+    pub format_version: i64,
+    /// The certificate identity pattern of a cross-cluster key.
+    pub certificate_identity: Option<String>,
+    /// Incremented by the store on every write; updates use it for optimistic concurrency.
+    pub seq: i64,
+}
+
+impl std::fmt::Debug for ApiKeyRecord {
+    // The hash is not a secret, but it is verification material: keep it out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyRecord")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .field("key_type", &self.key_type)
+            .field("creation", &self.creation)
+            .field("expiration", &self.expiration)
+            .field("invalidated", &self.invalidated)
+            .field("invalidation", &self.invalidation)
+            .field("creator", &self.creator.principal)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which keys a find or invalidate selects. Every criterion that is set must hold.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct ApiKeyFilter {
+    /// Only these ids.
+    pub ids: Option<Vec<String>>,
+    /// Only keys whose name matches.
+    pub name: Option<NamePattern>,
+    /// Only keys owned by this principal.
+    pub username: Option<String>,
+    /// Only keys whose owner was authenticated by this realm.
+    pub realm: Option<String>,
+    /// Leave out invalidated keys.
+    pub exclude_invalidated: bool,
+    /// Leave out keys expired at this instant (`expiration <= instant`).
+    pub exclude_expired_at: Option<EpochMillis>,
+    /// Only keys of this type.
+    pub key_type: Option<ApiKeyType>,
+}
+
+/// A name criterion: Elasticsearch's get API accepts an exact name, `*`, or a trailing-`*` prefix.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NamePattern {
+    /// Any name.
+    All,
+    /// Exactly this name.
+    Exact(String),
+    /// Names starting with this prefix.
+    Prefix(String),
+}
+
+/// A stored user (the reserved `elastic` user now; native users later).
+#[derive(Clone, PartialEq)]
+pub struct UserRecord {
+    /// The username.
+    pub username: String,
+    /// Self-describing password hash (bcrypt or PBKDF2).
+    pub password_hash: String,
+    /// Role names.
+    pub roles: Vec<String>,
+    /// Full name.
+    pub full_name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// User metadata object as JSON text.
+    pub metadata: String,
+    /// Disabled users cannot authenticate.
+    pub enabled: bool,
+    /// Incremented by the store on every write.
+    pub seq: i64,
+}
+
+impl std::fmt::Debug for UserRecord {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserRecord")
+            .field("username", &self.username)
+            .field("roles", &self.roles)
+            .field("enabled", &self.enabled)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What became of one conditional update.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UpdateOutcome {
+    /// Written.
+    Updated,
+    /// The key changed (or vanished) since it was read: nothing written.
+    Conflict,
+}
+
+/// Errors a store can raise. None of them is a client's mistake.
+#[derive(Debug, thiserror::Error)]
+pub enum Error {
+    /// A record with this id already exists.
+    #[error("document with id [{0}] already exists")]
+    AlreadyExists(String),
+    /// The data directory is used by another process.
+    #[error("data directory [{path}] is locked by another keyward process")]
+    Locked {
+        /// The data directory.
+        path: String,
+    },
+    /// The store is shutting down or its writer has stopped.
+    #[error("the store is closed")]
+    Closed,
+    /// Stored data could not be read back.
+    #[error("corrupt record: {0}")]
+    Corrupt(String),
+    /// The database engine failed.
+    #[error("database error: {0}")]
+    Database(String),
+    /// Filesystem failure.
+    #[error("io error: {0}")]
+    Io(#[from] std::io::Error),
+}
+
+/// The persistence every keyward backend provides. All methods are safe to call from async code:
+/// implementations never block the runtime.
+#[async_trait]
+pub trait Store: Send + Sync + 'static {
+    /// Inserts a new key; `AlreadyExists` if the id is taken. Durable when it returns.
+    async fn create_api_key(&self, record: ApiKeyRecord) -> Result<(), Error>;
+
+    /// The key with this id, if any.
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, Error>;
+
+    /// Every key the filter selects, ordered by creation time then id.
+    async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, Error>;
+
+    /// Replaces each record whose stored `seq` still equals the given record's `seq` (the value
+    /// it was read with), all in one transaction; the outcome of each, in order.
+    async fn update_api_keys(&self, records: Vec<ApiKeyRecord>) -> Result<Vec<UpdateOutcome>, Error>;
+
+    /// Marks the given keys invalidated at `now` unless already invalidated; the ids it changed.
+    async fn invalidate_api_keys(&self, ids: &[String], now: EpochMillis) -> Result<Vec<String>, Error>;
+
+    /// Deletes keys expired at or before `cutoff` and keys invalidated at or before `cutoff`
+    /// (reference §4.4); how many were deleted.
+    async fn delete_inactive_api_keys(&self, cutoff: EpochMillis) -> Result<u64, Error>;
+
+    /// Writes keys in bulk without per-key durability acknowledgements (one transaction per
+    /// batch); for loading fixtures and benchmarks. Fails on a duplicate id.
+    async fn import_api_keys(&self, records: Vec<ApiKeyRecord>) -> Result<(), Error>;
+
+    /// The user with this name, if any.
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, Error>;
+
+    /// Inserts or replaces a user.
+    async fn put_user(&self, user: UserRecord) -> Result<(), Error>;
+
+    /// A value from the store's own metadata table (cluster uuid, node name).
+    async fn meta(&self, key: &str) -> Result<Option<String>, Error>;
+
+    /// Sets a metadata value unless one is already there; the value now stored.
+    async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error>;
+}

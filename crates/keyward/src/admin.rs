@@ -1,0 +1,102 @@
+//! The admin socket: a Unix socket in the data directory (mode 0600) through which offline-style
+//! commands such as `reset-password` reach a running server. Whoever can write the data directory
+//! already owns every key in it, so the socket grants nothing new — the same trust Elasticsearch
+//! places in its config directory for `elasticsearch-reset-password`.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+
+use anyhow::Context;
+use keyward_service::ApiKeyService;
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
+use tokio::net::{UnixListener, UnixStream};
+use zeroize::Zeroizing;
+
+const SOCKET: &str = "keyward.sock";
+
+#[derive(Deserialize, Serialize)]
+struct ResetRequest {
+    username: String,
+    password: Option<String>,
+}
+
+#[derive(Deserialize, Serialize)]
+struct ResetResponse {
+    password: Option<String>,
+    error: Option<String>,
+}
+
+fn socket_path(data_dir: &Path) -> PathBuf {
+    data_dir.join(SOCKET)
+}
+
+/// Starts serving the admin socket.
+pub(crate) fn spawn(data_dir: &Path, service: ApiKeyService) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+    let path = socket_path(data_dir);
+    // A stale socket from a crashed server: we hold the store lock, so nobody else serves it.
+    let _ = std::fs::remove_file(&path);
+    let listener = UnixListener::bind(&path).with_context(|| format!("cannot bind the admin socket [{}]", path.display()))?;
+    std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
+        .with_context(|| format!("cannot restrict the admin socket [{}]", path.display()))?;
+    Ok(tokio::spawn(async move {
+        loop {
+            match listener.accept().await {
+                Ok((stream, _)) => {
+                    let service = service.clone();
+                    tokio::spawn(async move {
+                        if let Err(err) = answer(stream, service).await {
+                            tracing::warn!(error = %err, "admin socket request failed");
+                        }
+                    });
+                }
+                Err(err) => tracing::warn!(error = %err, "admin socket accept failed"),
+            }
+        }
+    }))
+}
+
+/// Removes the socket file on shutdown.
+pub(crate) fn remove_socket(data_dir: &Path) {
+    let _ = std::fs::remove_file(socket_path(data_dir));
+}
+
+async fn answer(stream: UnixStream, service: ApiKeyService) -> anyhow::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut line = Zeroizing::new(String::new());
+    BufReader::new(read).read_line(&mut line).await?;
+    let request: ResetRequest = serde_json::from_str(&line)?;
+    let response = match service.reset_password(&request.username, request.password.map(Zeroizing::new)).await {
+        Ok(password) => ResetResponse { password: Some(password.as_str().to_owned()), error: None },
+        Err(err) => ResetResponse { password: None, error: Some(err.to_string()) },
+    };
+    let mut text = Zeroizing::new(serde_json::to_string(&response)?);
+    text.push('\n');
+    write.write_all(text.as_bytes()).await?;
+    Ok(())
+}
+
+/// Asks the running server to reset a password.
+pub(crate) async fn request_reset(
+    data_dir: &Path,
+    username: &str,
+    password: Option<Zeroizing<String>>,
+) -> anyhow::Result<Zeroizing<String>> {
+    let path = socket_path(data_dir);
+    let stream = UnixStream::connect(&path).await.with_context(|| {
+        format!("the data directory is locked by a running keyward, but its admin socket [{}] does not answer", path.display())
+    })?;
+    let (read, mut write) = stream.into_split();
+    let request = ResetRequest { username: username.to_owned(), password: password.map(|password| password.as_str().to_owned()) };
+    let mut text = Zeroizing::new(serde_json::to_string(&request)?);
+    text.push('\n');
+    write.write_all(text.as_bytes()).await?;
+    let mut line = Zeroizing::new(String::new());
+    BufReader::new(read).read_line(&mut line).await?;
+    let response: ResetResponse = serde_json::from_str(&line).context("unexpected answer from the admin socket")?;
+    match (response.password, response.error) {
+        (Some(password), _) => Ok(Zeroizing::new(password)),
+        (None, Some(error)) => anyhow::bail!("{error}"),
+        (None, None) => anyhow::bail!("unexpected answer from the admin socket"),
+    }
+}

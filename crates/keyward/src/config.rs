@@ -1,0 +1,280 @@
+//! keyward's configuration: Elasticsearch's setting names, read from defaults, then a YAML file
+//! (`--config`, flat dotted or nested like `elasticsearch.yml`), then `-E name=value` flags, and
+//! parsed once into typed sub-configs. This module is the only place that reads the environment.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use anyhow::{Context, bail};
+use keyward_core::duration::TimeValue;
+use keyward_core::hash::HashAlgorithm;
+use keyward_service::ServiceConfig;
+use zeroize::Zeroizing;
+
+/// Every setting keyward knows, with its default (`None`: no default).
+const SETTINGS: &[(&str, Option<&str>, &str)] = &[
+    ("cluster.name", Some("keyward"), "The cluster name reported by `GET /` and cluster health."),
+    ("node.name", Some("keyward-0"), "This node's name."),
+    ("http.host", Some("127.0.0.1"), "The address the HTTP API binds to."),
+    ("http.port", Some("9200"), "The HTTP port, or a range such as 9200-9300 (the first free one is used); 0 picks any free port."),
+    ("http.max_content_length", Some("100mb"), "The largest request body accepted."),
+    ("path.data", Some("./data"), "The data directory: the embedded store, its lock file and the admin socket."),
+    ("xpack.security.enabled", Some("true"), "Security cannot be turned off in keyward; only `true` is accepted."),
+    ("xpack.security.authc.api_key.enabled", Some("true"), "When false, every API key API fails and ApiKey credentials are ignored."),
+    ("xpack.security.authc.api_key.hashing.algorithm", Some("ssha256"), "How new keys' secrets are hashed: ssha256, bcrypt*, pbkdf2*, pbkdf2_stretch*."),
+    ("xpack.security.authc.api_key.cache.ttl", Some("1d"), "How long a verified key stays cached after its last use; 0 disables the cache."),
+    ("xpack.security.authc.api_key.cache.max_keys", Some("25000"), "The most keys the authentication cache holds."),
+    ("xpack.security.authc.api_key.cache.hash_algo", Some("ssha256"), "Accepted for compatibility; keyward's cache always keeps a salted SHA-256 digest."),
+    ("xpack.security.authc.api_key.doc_cache.ttl", Some("5m"), "Accepted for compatibility; keyward caches key documents together with verified secrets."),
+    ("xpack.security.authc.api_key.delete.retention_period", Some("7d"), "How long invalidated and expired keys are kept before deletion."),
+    ("xpack.security.authc.api_key.delete.interval", Some("24h"), "The least time between two runs of the inactive-key remover."),
+    ("xpack.security.authc.api_key.delete.timeout", Some("-1"), "Accepted for compatibility; deletions are single local transactions."),
+    ("keyward.store.read_connections", Some("4"), "Read connections of the embedded store."),
+    ("keyward.log.level", Some("info"), "Log filter (tracing EnvFilter syntax); RUST_LOG overrides it."),
+];
+
+/// Raw settings by name, after precedence is applied.
+#[derive(Debug, Clone)]
+pub(crate) struct Settings {
+    values: BTreeMap<String, String>,
+}
+
+impl Settings {
+    /// Defaults, then the file, then the `-E` flags; fails on unknown names.
+    pub(crate) fn load(file: Option<&Path>, flags: &[String]) -> anyhow::Result<Settings> {
+        let mut values: BTreeMap<String, String> = SETTINGS
+            .iter()
+            .filter_map(|(name, default, _)| default.map(|value| ((*name).to_owned(), value.to_owned())))
+            .collect();
+        if let Some(file) = file {
+            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read config file [{}]", file.display()))?;
+            let yaml: serde_yaml::Value =
+                serde_yaml::from_str(&text).with_context(|| format!("config file [{}] is not valid YAML", file.display()))?;
+            let mut flat = BTreeMap::new();
+            flatten("", &yaml, &mut flat)?;
+            for (name, value) in flat {
+                check_known(&name)?;
+                values.insert(name, value);
+            }
+        }
+        for flag in flags {
+            let Some((name, value)) = flag.split_once('=') else {
+                bail!("setting [{flag}] must be in the form name=value");
+            };
+            let name = name.trim();
+            check_known(name)?;
+            values.insert(name.to_owned(), value.trim().to_owned());
+        }
+        Ok(Settings { values })
+    }
+
+    fn raw(&self, name: &str) -> &str {
+        self.values.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    fn time(&self, name: &str) -> anyhow::Result<Duration> {
+        let value = TimeValue::parse(self.raw(name), name).map_err(|err| anyhow::anyhow!("{err}"))?;
+        Ok(value.as_std().unwrap_or(Duration::ZERO))
+    }
+
+    fn boolean(&self, name: &str) -> anyhow::Result<bool> {
+        match self.raw(name) {
+            "true" => Ok(true),
+            "false" => Ok(false),
+            other => bail!("failed to parse value [{other}] for setting [{name}] as only [true] or [false] are allowed"),
+        }
+    }
+
+    /// A byte size such as `100mb`, `512kb` or `1024` (bytes).
+    fn byte_size(&self, name: &str) -> anyhow::Result<usize> {
+        let text = self.raw(name).trim().to_ascii_lowercase();
+        let (digits, unit) = match text.find(|c: char| !c.is_ascii_digit()) {
+            Some(at) => text.split_at(at),
+            None => (text.as_str(), "b"),
+        };
+        let multiplier: usize = match unit {
+            "b" => 1,
+            "kb" => 1 << 10,
+            "mb" => 1 << 20,
+            "gb" => 1 << 30,
+            _ => bail!("failed to parse value [{text}] for setting [{name}] as a size in bytes"),
+        };
+        let count: usize =
+            digits.parse().map_err(|_| anyhow::anyhow!("failed to parse value [{text}] for setting [{name}] as a size in bytes"))?;
+        count.checked_mul(multiplier).ok_or_else(|| anyhow::anyhow!("setting [{name}] is too large"))
+    }
+
+    fn number(&self, name: &str) -> anyhow::Result<usize> {
+        self.raw(name)
+            .parse()
+            .map_err(|_| anyhow::anyhow!("failed to parse value [{}] for setting [{name}]", self.raw(name)))
+    }
+
+    /// Prints the effective configuration, one `name: value` line each (no secrets live here).
+    pub(crate) fn show(&self) -> String {
+        SETTINGS
+            .iter()
+            .map(|(name, _, help)| format!("# {help}\n{name}: {}\n", self.raw(name)))
+            .collect()
+    }
+}
+
+fn check_known(name: &str) -> anyhow::Result<()> {
+    if SETTINGS.iter().any(|(known, _, _)| *known == name) {
+        Ok(())
+    } else {
+        bail!(
+            "unknown setting [{name}] please check that any required plugins are installed, or check the breaking changes documentation for removed settings"
+        )
+    }
+}
+
+fn flatten(prefix: &str, value: &serde_yaml::Value, out: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
+    match value {
+        serde_yaml::Value::Mapping(map) => {
+            for (key, child) in map {
+                let key = match key {
+                    serde_yaml::Value::String(key) => key.clone(),
+                    serde_yaml::Value::Number(key) => key.to_string(),
+                    serde_yaml::Value::Bool(key) => key.to_string(),
+                    other => bail!("config key {other:?} is not a string"),
+                };
+                let name = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
+                flatten(&name, child, out)?;
+            }
+        }
+        serde_yaml::Value::Null if prefix.is_empty() => {}
+        serde_yaml::Value::String(text) => {
+            out.insert(prefix.to_owned(), text.clone());
+        }
+        serde_yaml::Value::Number(number) => {
+            out.insert(prefix.to_owned(), number.to_string());
+        }
+        serde_yaml::Value::Bool(flag) => {
+            out.insert(prefix.to_owned(), flag.to_string());
+        }
+        other => bail!("setting [{prefix}] has an unsupported value {other:?}"),
+    }
+    Ok(())
+}
+
+/// The HTTP listener's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct HttpConfig {
+    pub(crate) host: String,
+    /// Ports to try in order.
+    pub(crate) ports: std::ops::RangeInclusive<u16>,
+    /// The largest request body accepted, in bytes.
+    pub(crate) max_content_length: usize,
+}
+
+/// The store's settings.
+#[derive(Debug, Clone)]
+pub(crate) struct StoreConfig {
+    pub(crate) data_dir: PathBuf,
+    pub(crate) read_connections: usize,
+}
+
+/// Everything `serve` needs, typed.
+#[derive(Debug, Clone)]
+pub(crate) struct Config {
+    pub(crate) http: HttpConfig,
+    pub(crate) store: StoreConfig,
+    pub(crate) service: ServiceConfig,
+    pub(crate) log_filter: String,
+}
+
+impl Config {
+    /// Parses every setting into its type; the error names the setting.
+    pub(crate) fn from_settings(settings: &Settings) -> anyhow::Result<Config> {
+        if !settings.boolean("xpack.security.enabled")? {
+            bail!("setting [xpack.security.enabled] cannot be false: keyward always enforces security");
+        }
+        let port = settings.raw("http.port");
+        let ports = match port.split_once('-') {
+            Some((low, high)) => parse_port(low, port)?..=parse_port(high, port)?,
+            None => {
+                let port_number = parse_port(port, port)?;
+                port_number..=port_number
+            }
+        };
+        let algorithm_name = "xpack.security.authc.api_key.hashing.algorithm";
+        let hashing_algorithm = HashAlgorithm::from_name(settings.raw(algorithm_name))
+            .map_err(|err| anyhow::anyhow!("invalid value for setting [{algorithm_name}]: {err}"))?;
+        if !hashing_algorithm.is_allowed_for_api_keys() {
+            bail!(
+                "invalid value for setting [{algorithm_name}]: [{}] is not a secure hashing algorithm for API keys; use ssha256, bcrypt, pbkdf2 or pbkdf2_stretch",
+                hashing_algorithm.name()
+            );
+        }
+        HashAlgorithm::from_name(settings.raw("xpack.security.authc.api_key.cache.hash_algo"))
+            .map_err(|err| anyhow::anyhow!("invalid value for setting [xpack.security.authc.api_key.cache.hash_algo]: {err}"))?;
+        settings.time("xpack.security.authc.api_key.doc_cache.ttl")?;
+        settings.time("xpack.security.authc.api_key.delete.timeout")?;
+        let service = ServiceConfig {
+            enabled: settings.boolean("xpack.security.authc.api_key.enabled")?,
+            hashing_algorithm,
+            cache_ttl: settings.time("xpack.security.authc.api_key.cache.ttl")?,
+            cache_max_keys: settings.number("xpack.security.authc.api_key.cache.max_keys")?,
+            delete_retention_period: settings.time("xpack.security.authc.api_key.delete.retention_period")?,
+            delete_interval: settings.time("xpack.security.authc.api_key.delete.interval")?,
+            cluster_name: settings.raw("cluster.name").to_owned(),
+            node_name: settings.raw("node.name").to_owned(),
+            ..ServiceConfig::default()
+        };
+        Ok(Config {
+            http: HttpConfig {
+                host: settings.raw("http.host").to_owned(),
+                ports,
+                max_content_length: settings.byte_size("http.max_content_length")?,
+            },
+            store: StoreConfig {
+                data_dir: PathBuf::from(settings.raw("path.data")),
+                read_connections: settings.number("keyward.store.read_connections")?.max(1),
+            },
+            service,
+            log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| settings.raw("keyward.log.level").to_owned()),
+        })
+    }
+}
+
+fn parse_port(text: &str, setting: &str) -> anyhow::Result<u16> {
+    text.trim().parse().map_err(|_| anyhow::anyhow!("failed to parse value [{setting}] for setting [http.port]"))
+}
+
+/// The bootstrap password for the `elastic` user, from `ELASTIC_PASSWORD`.
+pub(crate) fn elastic_password() -> Option<Zeroizing<String>> {
+    std::env::var("ELASTIC_PASSWORD").ok().filter(|password| !password.is_empty()).map(Zeroizing::new)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn flags_override_file_and_unknown_names_are_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keyward.yml");
+        std::fs::write(&file, "http:\n  port: 9300\nxpack.security.authc.api_key.cache.ttl: 5m\n").unwrap();
+        let settings = Settings::load(Some(&file), &["http.port=9400".to_owned()]).unwrap();
+        let config = Config::from_settings(&settings).unwrap();
+        assert_eq!(config.http.ports, 9400..=9400);
+        assert_eq!(config.service.cache_ttl, Duration::from_secs(300));
+
+        let err = Settings::load(None, &["http.prot=1".to_owned()]).unwrap_err();
+        assert!(err.to_string().starts_with("unknown setting [http.prot]"), "{err}");
+        std::fs::write(&file, "bogus:\n  name: 1\n").unwrap();
+        let err = Settings::load(Some(&file), &[]).unwrap_err();
+        assert!(err.to_string().starts_with("unknown setting [bogus.name]"), "{err}");
+    }
+
+    #[test]
+    fn bad_values_name_the_setting() {
+        let settings = Settings::load(None, &["xpack.security.authc.api_key.hashing.algorithm=md5".to_owned()]).unwrap();
+        let err = Config::from_settings(&settings).unwrap_err();
+        assert!(err.to_string().contains("xpack.security.authc.api_key.hashing.algorithm"), "{err}");
+        let settings = Settings::load(None, &["http.port=9200-9210".to_owned()]).unwrap();
+        assert_eq!(Config::from_settings(&settings).unwrap().http.ports, 9200..=9210);
+    }
+}

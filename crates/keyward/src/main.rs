@@ -1,0 +1,262 @@
+//! The `keyward` binary: `serve` runs the server on the embedded store; `reset-password` sets the
+//! `elastic` user's password like `elasticsearch-reset-password`; `config show` prints the
+//! effective settings.
+
+mod admin;
+mod config;
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use anyhow::Context;
+use clap::{Args, Parser, Subcommand};
+use keyward_http::{AppState, NodeInfo};
+use keyward_service::{ApiKeyService, BootstrapPassword, SystemClock};
+use keyward_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
+use tokio::net::TcpListener;
+use zeroize::Zeroizing;
+
+use crate::config::{Config, Settings};
+
+#[derive(Debug, Parser)]
+#[command(name = "keyward", version, about = "An Elasticsearch-compatible API key service")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Runs the server.
+    Serve(SettingsArgs),
+    /// Resets a reserved user's password, like `elasticsearch-reset-password`.
+    ResetPassword(ResetPasswordArgs),
+    /// Configuration commands.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Prints the effective configuration.
+    Show(SettingsArgs),
+}
+
+#[derive(Debug, Args)]
+struct SettingsArgs {
+    /// A YAML settings file (flat dotted names or nested, like elasticsearch.yml).
+    #[arg(long = "config", value_name = "FILE")]
+    config: Option<PathBuf>,
+    /// Sets a setting by its Elasticsearch name, e.g. -E http.port=9200.
+    #[arg(short = 'E', value_name = "NAME=VALUE")]
+    settings: Vec<String>,
+}
+
+#[derive(Debug, Args)]
+struct ResetPasswordArgs {
+    /// The user whose password to reset.
+    #[arg(short = 'u', long = "username")]
+    username: String,
+    /// Prompt for the new password instead of generating one.
+    #[arg(short = 'i', long = "interactive")]
+    interactive: bool,
+    /// Generate the new password (the default).
+    #[arg(short = 'a', long = "auto", conflicts_with = "interactive")]
+    auto: bool,
+    /// Do not ask for confirmation.
+    #[arg(short = 'b', long = "batch")]
+    batch: bool,
+    /// Print only the new password.
+    #[arg(short = 's', long = "silent")]
+    silent: bool,
+    #[command(flatten)]
+    settings: SettingsArgs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Serve(args) => load(&args).and_then(serve),
+        Command::ResetPassword(args) => reset_password(args),
+        Command::Config { command: ConfigCommand::Show(args) } => {
+            Settings::load(args.config.as_deref(), &args.settings).map(|settings| print!("{}", settings.show()))
+        }
+    };
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("keyward: {err:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn load(args: &SettingsArgs) -> anyhow::Result<Config> {
+    let settings = Settings::load(args.config.as_deref(), &args.settings)?;
+    Config::from_settings(&settings)
+}
+
+fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
+    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+}
+
+fn serve(config: Config) -> anyhow::Result<()> {
+    let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
+        .with_context(|| format!("invalid log filter [{}]", config.log_filter))?;
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    runtime()?.block_on(run(config))
+}
+
+async fn run(config: Config) -> anyhow::Result<()> {
+    let store = open_store(&config)?;
+    let service = ApiKeyService::new(store.clone(), config.service.clone(), Arc::new(SystemClock));
+    let bootstrap = match config::elastic_password() {
+        Some(password) => BootstrapPassword::Given(password),
+        None => BootstrapPassword::Generate,
+    };
+    if let Some(password) = service.bootstrap(bootstrap).await.context("cannot create the elastic user")? {
+        // Shown once, on stderr, as Elasticsearch does on its first start.
+        eprintln!(
+            "\nkeyward: the [elastic] superuser was created. Its password (change it with `keyward reset-password -u elastic`):\n\n  {}\n",
+            password.as_str()
+        );
+    }
+    let node = Arc::new(NodeInfo {
+        node_name: config.service.node_name.clone(),
+        node_id: store.meta_init("node_id", &random_id()).await?,
+        cluster_name: config.service.cluster_name.clone(),
+        cluster_uuid: store.meta_init("cluster_uuid", &random_id()).await?,
+    });
+    let listener = bind(&config).await?;
+    let address = listener.local_addr().context("cannot read the bound address")?;
+    let admin = admin::spawn(&config.store.data_dir, service.clone())?;
+    let remover = service.spawn_remover();
+    let app = keyward_http::router(AppState { service, node, max_content_length: config.http.max_content_length });
+    tracing::info!(%address, data = %config.store.data_dir.display(), "keyward started");
+    {
+        let mut stdout = std::io::stdout().lock();
+        writeln!(stdout, "keyward listening on http://{address}").context("cannot write to stdout")?;
+        stdout.flush().context("cannot write to stdout")?;
+    }
+    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the HTTP server failed")?;
+    remover.abort();
+    admin.abort();
+    admin::remove_socket(&config.store.data_dir);
+    tracing::info!("keyward stopped");
+    Ok(())
+}
+
+fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    let mut options = EmbeddedStoreOptions::new(config.store.data_dir.clone());
+    options.read_connections = config.store.read_connections;
+    let store = EmbeddedStore::open(options)
+        .with_context(|| format!("cannot open the data directory [{}]", config.store.data_dir.display()))?;
+    Ok(Arc::new(store))
+}
+
+async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
+    let mut last_error = None;
+    for port in config.http.ports.clone() {
+        let address = format!("{}:{port}", config.http.host);
+        let candidates: Vec<SocketAddr> = match tokio::net::lookup_host(&address).await {
+            Ok(candidates) => candidates.collect(),
+            Err(err) => {
+                last_error = Some(anyhow::anyhow!("cannot resolve [{address}]: {err}"));
+                continue;
+            }
+        };
+        for candidate in candidates {
+            match TcpListener::bind(candidate).await {
+                Ok(listener) => return Ok(listener),
+                Err(err) => last_error = Some(anyhow::anyhow!("cannot bind [{candidate}]: {err}")),
+            }
+        }
+    }
+    Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no port to bind in [http.port]")))
+}
+
+async fn shutdown_signal() {
+    let interrupt = tokio::signal::ctrl_c();
+    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+        Ok(terminate) => terminate,
+        Err(err) => {
+            tracing::warn!(error = %err, "cannot listen for SIGTERM");
+            let _ = interrupt.await;
+            return;
+        }
+    };
+    tokio::select! {
+        _ = interrupt => {}
+        _ = terminate.recv() => {}
+    }
+}
+
+fn random_id() -> String {
+    use base64::Engine;
+    let mut bytes = [0u8; 16];
+    keyward_core::SecretSource::fill(&mut keyward_service::OsRandom, &mut bytes);
+    base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
+}
+
+fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
+    let config = load(&args.settings)?;
+    let _ = args.auto;
+    if !args.batch && !args.interactive {
+        eprintln!(
+            "This tool will reset the password of the [{}] user to an autogenerated value.\nThe password will be printed in the console.",
+            args.username
+        );
+        if !confirm()? {
+            anyhow::bail!("aborted");
+        }
+    }
+    let password = if args.interactive { Some(prompt_password(&args.username)?) } else { None };
+    let new_password = runtime()?.block_on(async {
+        match EmbeddedStore::open(EmbeddedStoreOptions::new(config.store.data_dir.clone())) {
+            Ok(store) => {
+                // No server holds the data directory: change it offline.
+                let service = ApiKeyService::new(Arc::new(store), config.service.clone(), Arc::new(SystemClock));
+                service.reset_password(&args.username, password).await.map_err(|err| anyhow::anyhow!("{err}"))
+            }
+            Err(keyward_store::Error::Locked { .. }) => {
+                admin::request_reset(&config.store.data_dir, &args.username, password).await
+            }
+            Err(err) => Err(anyhow::anyhow!(err))
+                .with_context(|| format!("cannot open the data directory [{}]", config.store.data_dir.display())),
+        }
+    })?;
+    if args.silent {
+        println!("{}", new_password.as_str());
+    } else if args.interactive {
+        println!("Password for the [{}] user successfully reset.", args.username);
+    } else {
+        println!("Password for the [{}] user successfully reset.\nNew value: {}", args.username, new_password.as_str());
+    }
+    Ok(())
+}
+
+fn confirm() -> anyhow::Result<bool> {
+    eprint!("Please confirm that you would like to continue [y/N] ");
+    std::io::stderr().flush().ok();
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).context("cannot read the confirmation")?;
+    Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
+}
+
+fn prompt_password(username: &str) -> anyhow::Result<Zeroizing<String>> {
+    let first = Zeroizing::new(
+        rpassword::prompt_password(format!("Enter password for [{username}]: ")).context("cannot read the password")?,
+    );
+    let second = Zeroizing::new(
+        rpassword::prompt_password(format!("Re-enter password for [{username}]: ")).context("cannot read the password")?,
+    );
+    if first != second {
+        anyhow::bail!("passwords do not match");
+    }
+    Ok(first)
+}
