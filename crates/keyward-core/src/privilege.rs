@@ -1,0 +1,408 @@
+//! Cluster and index privileges: the names Elasticsearch accepts, which actions each cluster
+//! privilege grants, and how far (everything, or only the caller's own API keys).
+//!
+//! A privilege is a set of action-name patterns (`cluster:admin/xpack/security/api_key/*`). The
+//! full automaton model arrives with the users-and-roles work; what lives here answers the
+//! questions the API key service asks today, from the same tables.
+
+/// Action names keyward checks, exactly as Elasticsearch names them.
+pub mod actions {
+    /// `GET /`.
+    pub const MAIN: &str = "cluster:monitor/main";
+    /// `GET /_cluster/health`.
+    pub const CLUSTER_HEALTH: &str = "cluster:monitor/health";
+    /// `GET /_security/_authenticate`; every authenticated subject may call it.
+    pub const AUTHENTICATE: &str = "cluster:admin/xpack/security/user/authenticate";
+    /// Create a REST API key.
+    pub const CREATE_API_KEY: &str = "cluster:admin/xpack/security/api_key/create";
+    /// Grant an API key on behalf of a user.
+    pub const GRANT_API_KEY: &str = "cluster:admin/xpack/security/api_key/grant";
+    /// Get API key information.
+    pub const GET_API_KEY: &str = "cluster:admin/xpack/security/api_key/get";
+    /// Query API keys.
+    pub const QUERY_API_KEY: &str = "cluster:admin/xpack/security/api_key/query";
+    /// Invalidate API keys.
+    pub const INVALIDATE_API_KEY: &str = "cluster:admin/xpack/security/api_key/invalidate";
+    /// Update one API key.
+    pub const UPDATE_API_KEY: &str = "cluster:admin/xpack/security/api_key/update";
+    /// Update API keys in bulk.
+    pub const BULK_UPDATE_API_KEY: &str = "cluster:admin/xpack/security/api_key/bulk_update";
+    /// Create a cross-cluster API key.
+    pub const CREATE_CROSS_CLUSTER_API_KEY: &str = "cluster:admin/xpack/security/cross_cluster/api_key/create";
+    /// Update a cross-cluster API key.
+    pub const UPDATE_CROSS_CLUSTER_API_KEY: &str = "cluster:admin/xpack/security/cross_cluster/api_key/update";
+    /// Clear a security cache (the API key cache among them).
+    pub const CLEAR_SECURITY_CACHE: &str = "cluster:admin/xpack/security/cache/clear";
+}
+
+/// Cluster privilege names Elasticsearch predefines, sorted as it lists them in errors.
+pub const CLUSTER_PRIVILEGE_NAMES: &[&str] = &[
+    "all",
+    "cancel_task",
+    "create_snapshot",
+    "cross_cluster_replication",
+    "cross_cluster_search",
+    "delegate_pki",
+    "grant_api_key",
+    "manage",
+    "manage_api_key",
+    "manage_autoscaling",
+    "manage_behavioral_analytics",
+    "manage_ccr",
+    "manage_data_frame_transforms",
+    "manage_data_stream_global_retention",
+    "manage_enrich",
+    "manage_esql",
+    "manage_ilm",
+    "manage_index_templates",
+    "manage_inference",
+    "manage_ingest_pipelines",
+    "manage_logstash_pipelines",
+    "manage_ml",
+    "manage_oidc",
+    "manage_own_api_key",
+    "manage_pipeline",
+    "manage_rollup",
+    "manage_saml",
+    "manage_search_application",
+    "manage_search_query_rules",
+    "manage_search_synonyms",
+    "manage_security",
+    "manage_service_account",
+    "manage_slm",
+    "manage_token",
+    "manage_transform",
+    "manage_user_profile",
+    "manage_watcher",
+    "monitor",
+    "monitor_data_frame_transforms",
+    "monitor_data_stream_global_retention",
+    "monitor_enrich",
+    "monitor_esql",
+    "monitor_inference",
+    "monitor_ml",
+    "monitor_rollup",
+    "monitor_snapshot",
+    "monitor_stats",
+    "monitor_text_structure",
+    "monitor_transform",
+    "monitor_watcher",
+    "none",
+    "post_behavioral_analytics_event",
+    "read_ccr",
+    "read_fleet_secrets",
+    "read_ilm",
+    "read_pipeline",
+    "read_security",
+    "read_slm",
+    "transport_client",
+    "write_connector_secrets",
+    "write_fleet_secrets",
+];
+
+/// Index privilege names Elasticsearch predefines.
+pub const INDEX_PRIVILEGE_NAMES: &[&str] = &[
+    "all",
+    "auto_configure",
+    "create",
+    "create_doc",
+    "create_index",
+    "cross_cluster_replication",
+    "cross_cluster_replication_internal",
+    "delete",
+    "delete_index",
+    "index",
+    "maintenance",
+    "manage",
+    "manage_data_stream_lifecycle",
+    "manage_follow_index",
+    "manage_ilm",
+    "manage_leader_index",
+    "monitor",
+    "none",
+    "read",
+    "read_cross_cluster",
+    "view_index_metadata",
+    "write",
+];
+
+/// Checks a cluster privilege name: a predefined name or a pattern over cluster actions.
+pub fn validate_cluster_privilege(name: &str) -> Result<(), String> {
+    let lower = name.to_ascii_lowercase();
+    if CLUSTER_PRIVILEGE_NAMES.contains(&lower.as_str()) || is_cluster_action_pattern(name) {
+        return Ok(());
+    }
+    Err(format!(
+        "unknown cluster privilege [{lower}]. a privilege must be either one of the predefined cluster privilege \
+         names [{}] or a pattern over one of the available cluster actions",
+        CLUSTER_PRIVILEGE_NAMES.join(",")
+    ))
+}
+
+/// Checks an index privilege name: a predefined name or a pattern over index actions.
+pub fn validate_index_privilege(name: &str) -> Result<(), String> {
+    let lower = name.to_ascii_lowercase();
+    if INDEX_PRIVILEGE_NAMES.contains(&lower.as_str()) || name.starts_with("indices:") {
+        return Ok(());
+    }
+    Err(format!(
+        "unknown index privilege [{lower}]. a privilege must be either one of the predefined fixed indices \
+         privileges [{}] or a pattern over one of the available index actions",
+        INDEX_PRIVILEGE_NAMES.join(",")
+    ))
+}
+
+fn is_cluster_action_pattern(name: &str) -> bool {
+    name.starts_with("cluster:") || name.starts_with("indices:admin/template/") || name.starts_with("indices:admin/index_template/")
+}
+
+/// How far a permission grants an action. Ordered: a weaker grant compares less.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum ClusterGrant {
+    /// Not granted.
+    None,
+    /// Granted only for API keys the subject owns (`manage_own_api_key`).
+    OwnApiKeys,
+    /// Granted.
+    Full,
+}
+
+const SECURITY_ACTIONS: &str = "cluster:admin/xpack/security/*";
+const API_KEY_ACTIONS: &str = "cluster:admin/xpack/security/api_key/*";
+
+/// The action patterns one predefined privilege grants fully, and those it excludes.
+struct PrivilegeActions {
+    grants: &'static [&'static str],
+    excludes: &'static [&'static str],
+}
+
+fn privilege_actions(name: &str) -> PrivilegeActions {
+    const NONE: PrivilegeActions = PrivilegeActions { grants: &[], excludes: &[] };
+    match name {
+        "all" => PrivilegeActions { grants: &["cluster:*", "indices:admin/template/*", "indices:admin/index_template/*"], excludes: &[] },
+        "manage" => PrivilegeActions {
+            grants: &["cluster:*", "indices:admin/template/*", "indices:admin/index_template/*"],
+            excludes: &[SECURITY_ACTIONS, "cluster:admin/xpack/ml/*"],
+        },
+        "monitor" => PrivilegeActions { grants: &["cluster:monitor/*"], excludes: &[] },
+        "manage_security" => PrivilegeActions { grants: &[SECURITY_ACTIONS], excludes: &[] },
+        "manage_api_key" => PrivilegeActions { grants: &[API_KEY_ACTIONS], excludes: &[] },
+        "grant_api_key" => PrivilegeActions { grants: &["cluster:admin/xpack/security/api_key/grant*"], excludes: &[] },
+        "read_security" => PrivilegeActions {
+            grants: &[
+                "cluster:admin/xpack/security/*/get",
+                "cluster:admin/xpack/security/*/get/*",
+                "cluster:admin/xpack/security/*/query",
+                "cluster:admin/xpack/security/*/query/*",
+                "cluster:admin/xpack/security/api_key/get",
+                "cluster:admin/xpack/security/api_key/query",
+                "cluster:admin/xpack/security/user/has_privileges",
+                "cluster:admin/xpack/security/user/list_privileges",
+            ],
+            excludes: &[],
+        },
+        "manage_token" => PrivilegeActions { grants: &["cluster:admin/xpack/security/token/*"], excludes: &[] },
+        "manage_ilm" => PrivilegeActions { grants: &["cluster:admin/ilm/*"], excludes: &[] },
+        "read_ilm" => PrivilegeActions { grants: &["cluster:admin/ilm/get", "cluster:admin/ilm/operation_mode/get"], excludes: &[] },
+        "manage_slm" => PrivilegeActions { grants: &["cluster:admin/slm/*"], excludes: &[] },
+        "manage_ml" => PrivilegeActions { grants: &["cluster:admin/xpack/ml/*", "cluster:monitor/xpack/ml/*"], excludes: &[] },
+        "monitor_ml" => PrivilegeActions { grants: &["cluster:monitor/xpack/ml/*"], excludes: &[] },
+        "manage_watcher" => PrivilegeActions { grants: &["cluster:admin/xpack/watcher/*", "cluster:monitor/xpack/watcher/*"], excludes: &[] },
+        "monitor_watcher" => PrivilegeActions { grants: &["cluster:monitor/xpack/watcher/*"], excludes: &[] },
+        "manage_ingest_pipelines" | "manage_pipeline" => {
+            PrivilegeActions { grants: &["cluster:admin/ingest/pipeline/*"], excludes: &[] }
+        }
+        "read_pipeline" => PrivilegeActions { grants: &["cluster:admin/ingest/pipeline/get"], excludes: &[] },
+        "manage_index_templates" => {
+            PrivilegeActions { grants: &["indices:admin/template/*", "indices:admin/index_template/*"], excludes: &[] }
+        }
+        "cancel_task" => PrivilegeActions { grants: &["cluster:admin/tasks/cancel"], excludes: &[] },
+        "manage_enrich" => PrivilegeActions { grants: &["cluster:admin/xpack/enrich/*"], excludes: &[] },
+        "monitor_enrich" => PrivilegeActions { grants: &["cluster:monitor/xpack/enrich/*"], excludes: &[] },
+        "manage_user_profile" => PrivilegeActions { grants: &["cluster:admin/xpack/security/profile/*"], excludes: &[] },
+        "manage_service_account" => PrivilegeActions { grants: &["cluster:admin/xpack/security/service_account/*"], excludes: &[] },
+        _ => NONE,
+    }
+}
+
+/// The cluster privileges of a set of role descriptors, ready to check actions against.
+#[derive(Debug, Clone, Default)]
+pub struct ClusterPermission {
+    /// Action patterns granted fully, each with the patterns its privilege excludes.
+    full: Vec<(&'static [&'static str], &'static [&'static str])>,
+    /// Raw action patterns granted fully.
+    raw: Vec<String>,
+    /// Whether `manage_own_api_key` is among the privileges.
+    own_api_keys: bool,
+}
+
+impl ClusterPermission {
+    /// The permission granted by the union of these privilege names and action patterns.
+    pub fn from_privileges<'a>(privileges: impl IntoIterator<Item = &'a str>) -> ClusterPermission {
+        let mut permission = ClusterPermission::default();
+        for privilege in privileges {
+            let lower = privilege.to_ascii_lowercase();
+            if lower == "manage_own_api_key" {
+                permission.own_api_keys = true;
+            } else if CLUSTER_PRIVILEGE_NAMES.contains(&lower.as_str()) {
+                let actions = privilege_actions(&lower);
+                if !actions.grants.is_empty() {
+                    permission.full.push((actions.grants, actions.excludes));
+                }
+            } else if is_cluster_action_pattern(privilege) {
+                permission.raw.push(privilege.to_owned());
+            }
+        }
+        permission
+    }
+
+    /// How far this permission grants `action`.
+    pub fn check(&self, action: &str) -> ClusterGrant {
+        let full = self.full.iter().any(|(grants, excludes)| {
+            grants.iter().any(|pattern| wildcard_match(pattern, action))
+                && !excludes.iter().any(|pattern| wildcard_match(pattern, action))
+        }) || self.raw.iter().any(|pattern| wildcard_match(pattern, action));
+        if full {
+            ClusterGrant::Full
+        } else if self.own_api_keys && wildcard_match(API_KEY_ACTIONS, action) && action != actions::GRANT_API_KEY {
+            ClusterGrant::OwnApiKeys
+        } else {
+            ClusterGrant::None
+        }
+    }
+}
+
+/// The predefined cluster privileges that grant `action` fully, as Elasticsearch names them in a
+/// 403 reason (most specific first).
+pub fn privileges_granting(action: &str) -> Vec<&'static str> {
+    const ORDER: &[&str] = &["monitor", "manage_api_key", "manage_security", "read_security", "manage", "all"];
+    let mut names: Vec<&'static str> = Vec::new();
+    if action.starts_with("cluster:admin/xpack/security/api_key/") && action != actions::GRANT_API_KEY {
+        // The conditional privilege is named too, for actions it can grant.
+        let specific = ["manage_api_key", "manage_security", "all"];
+        names.extend(specific);
+        if matches!(action, actions::GET_API_KEY | actions::QUERY_API_KEY) {
+            names.insert(2, "read_security");
+        }
+        return names;
+    }
+    for name in ORDER {
+        let actions = privilege_actions(name);
+        let granted = actions.grants.iter().any(|pattern| wildcard_match(pattern, action))
+            && !actions.excludes.iter().any(|pattern| wildcard_match(pattern, action));
+        if granted {
+            names.push(name);
+        }
+    }
+    names
+}
+
+/// Matches `text` against a pattern where `*` stands for any run of characters and `?` for one.
+pub fn wildcard_match(pattern: &str, text: &str) -> bool {
+    let pattern = pattern.as_bytes();
+    let text = text.as_bytes();
+    let (mut p, mut t) = (0, 0);
+    let mut backtrack: Option<(usize, usize)> = None;
+    while t < text.len() {
+        match pattern.get(p) {
+            Some(b'*') => {
+                backtrack = Some((p, t));
+                p += 1;
+            }
+            Some(&c) if c == b'?' || c == text[t] => {
+                p += 1;
+                t += 1;
+            }
+            _ => match backtrack {
+                Some((star, matched)) => {
+                    p = star + 1;
+                    t = matched + 1;
+                    backtrack = Some((star, matched + 1));
+                }
+                None => return false,
+            },
+        }
+    }
+    pattern[p..].iter().all(|&c| c == b'*')
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wildcards_match_like_elasticsearch_automata() {
+        assert!(wildcard_match("cluster:*", "cluster:monitor/health"));
+        assert!(wildcard_match("cluster:admin/xpack/security/api_key/grant*", "cluster:admin/xpack/security/api_key/grant"));
+        assert!(wildcard_match("a?c", "abc"));
+        assert!(wildcard_match("*/get", "cluster:admin/xpack/security/role/get"));
+        assert!(!wildcard_match("cluster:monitor/*", "cluster:admin/xpack/security/api_key/create"));
+        assert!(!wildcard_match("abc", "abcd"));
+    }
+
+    #[test]
+    fn manage_does_not_reach_security_actions() {
+        let manage = ClusterPermission::from_privileges(["manage"]);
+        assert_eq!(manage.check(actions::CLUSTER_HEALTH), ClusterGrant::Full);
+        assert_eq!(manage.check(actions::CREATE_API_KEY), ClusterGrant::None);
+        let all = ClusterPermission::from_privileges(["all"]);
+        assert_eq!(all.check(actions::CREATE_API_KEY), ClusterGrant::Full);
+    }
+
+    #[test]
+    fn own_api_key_privilege_is_conditional_and_cannot_grant() {
+        let own = ClusterPermission::from_privileges(["manage_own_api_key"]);
+        assert_eq!(own.check(actions::CREATE_API_KEY), ClusterGrant::OwnApiKeys);
+        assert_eq!(own.check(actions::INVALIDATE_API_KEY), ClusterGrant::OwnApiKeys);
+        assert_eq!(own.check(actions::GRANT_API_KEY), ClusterGrant::None);
+        assert_eq!(own.check(actions::CLUSTER_HEALTH), ClusterGrant::None);
+        let both = ClusterPermission::from_privileges(["manage_own_api_key", "manage_api_key"]);
+        assert_eq!(both.check(actions::GET_API_KEY), ClusterGrant::Full);
+    }
+
+    #[test]
+    fn manage_api_key_cannot_create_cross_cluster_keys_or_clear_caches() {
+        let keys = ClusterPermission::from_privileges(["manage_api_key"]);
+        assert_eq!(keys.check(actions::CREATE_CROSS_CLUSTER_API_KEY), ClusterGrant::None);
+        assert_eq!(keys.check(actions::CLEAR_SECURITY_CACHE), ClusterGrant::None);
+        let security = ClusterPermission::from_privileges(["manage_security"]);
+        assert_eq!(security.check(actions::CREATE_CROSS_CLUSTER_API_KEY), ClusterGrant::Full);
+        assert_eq!(security.check(actions::CLEAR_SECURITY_CACHE), ClusterGrant::Full);
+    }
+
+    #[test]
+    fn read_security_reads_all_keys_but_writes_none() {
+        let read = ClusterPermission::from_privileges(["read_security"]);
+        assert_eq!(read.check(actions::GET_API_KEY), ClusterGrant::Full);
+        assert_eq!(read.check(actions::CREATE_API_KEY), ClusterGrant::None);
+    }
+
+    #[test]
+    fn raw_action_patterns_are_privileges() {
+        let raw = ClusterPermission::from_privileges(["cluster:monitor/*"]);
+        assert_eq!(raw.check(actions::CLUSTER_HEALTH), ClusterGrant::Full);
+        assert_eq!(raw.check(actions::CREATE_API_KEY), ClusterGrant::None);
+        assert!(validate_cluster_privilege("cluster:admin/xpack/security/*").is_ok());
+    }
+
+    #[test]
+    fn unknown_privileges_are_named_in_the_error() {
+        let error = validate_cluster_privilege("Bogus").unwrap_err();
+        assert!(error.starts_with("unknown cluster privilege [bogus]. a privilege must be either one of the predefined"));
+        assert!(error.ends_with("or a pattern over one of the available cluster actions"));
+        assert!(validate_cluster_privilege("MONITOR").is_ok());
+        assert!(validate_index_privilege("read").is_ok());
+        assert!(validate_index_privilege("indices:data/read/*").is_ok());
+        assert!(validate_index_privilege("reed").unwrap_err().starts_with("unknown index privilege [reed]"));
+    }
+
+    #[test]
+    fn denial_reasons_name_the_granting_privileges() {
+        assert_eq!(privileges_granting(actions::CLUSTER_HEALTH), vec!["monitor", "manage", "all"]);
+        assert_eq!(privileges_granting(actions::INVALIDATE_API_KEY), vec!["manage_api_key", "manage_security", "all"]);
+        assert_eq!(
+            privileges_granting(actions::GET_API_KEY),
+            vec!["manage_api_key", "manage_security", "read_security", "all"]
+        );
+    }
+}
