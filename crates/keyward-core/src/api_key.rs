@@ -113,10 +113,19 @@ mod tests {
         assert_eq!(name_errors(Some("my-key")), Vec::<String>::new());
         assert_eq!(name_errors(None), ["api key name is required"]);
         assert_eq!(name_errors(Some("")), ["api key name is required"]);
-        assert_eq!(name_errors(Some(" x")), ["api key name may not begin or end with whitespace"]);
-        assert_eq!(name_errors(Some("_x")), ["api key name may not begin with an underscore"]);
+        assert_eq!(
+            name_errors(Some(" x")),
+            ["api key name may not begin or end with whitespace"]
+        );
+        assert_eq!(
+            name_errors(Some("_x")),
+            ["api key name may not begin with an underscore"]
+        );
         let long = "a".repeat(257);
-        assert_eq!(name_errors(Some(&long)), ["api key name may not be more than 256 characters long"]);
+        assert_eq!(
+            name_errors(Some(&long)),
+            ["api key name may not be more than 256 characters long"]
+        );
         assert_eq!(name_errors(Some(&"é".repeat(256))), Vec::<String>::new());
     }
 

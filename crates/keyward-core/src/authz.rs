@@ -20,9 +20,15 @@ impl RolePermission {
     /// Builds the permission granted by the union of `descriptors`.
     pub fn new(descriptors: RoleDescriptors) -> RolePermission {
         let cluster = ClusterPermission::from_privileges(
-            descriptors.0.iter().flat_map(|(_, descriptor)| descriptor.cluster.iter().map(String::as_str)),
+            descriptors
+                .0
+                .iter()
+                .flat_map(|(_, descriptor)| descriptor.cluster.iter().map(String::as_str)),
         );
-        RolePermission { descriptors, cluster }
+        RolePermission {
+            descriptors,
+            cluster,
+        }
     }
 
     /// The descriptors this permission was built from.
@@ -57,7 +63,10 @@ impl Permission {
     pub fn check_cluster(&self, action: &str) -> ClusterGrant {
         match self {
             Permission::Roles(roles) => roles.check_cluster(action),
-            Permission::Limited { assigned, limited_by } => {
+            Permission::Limited {
+                assigned,
+                limited_by,
+            } => {
                 let owner = limited_by.check_cluster(action);
                 match assigned {
                     Some(assigned) => owner.min(assigned.check_cluster(action)),

@@ -28,7 +28,10 @@ pub enum Error {
 impl Error {
     /// An `x_content_parse_exception` without a cause.
     pub fn x_content(reason: impl Into<String>) -> Error {
-        Error::XContentParse { reason: reason.into(), caused_by: None }
+        Error::XContentParse {
+            reason: reason.into(),
+            caused_by: None,
+        }
     }
 
     /// An `illegal_argument_exception`.
@@ -69,7 +72,11 @@ impl ValidationErrors {
 
     /// `Ok(())` when empty, otherwise the validation error.
     pub fn into_result(self) -> Result<(), Error> {
-        if self.is_empty() { Ok(()) } else { Err(Error::Validation(self)) }
+        if self.is_empty() {
+            Ok(())
+        } else {
+            Err(Error::Validation(self))
+        }
     }
 }
 

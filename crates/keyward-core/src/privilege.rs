@@ -28,9 +28,11 @@ pub mod actions {
     /// Update API keys in bulk.
     pub const BULK_UPDATE_API_KEY: &str = "cluster:admin/xpack/security/api_key/bulk_update";
     /// Create a cross-cluster API key.
-    pub const CREATE_CROSS_CLUSTER_API_KEY: &str = "cluster:admin/xpack/security/cross_cluster/api_key/create";
+    pub const CREATE_CROSS_CLUSTER_API_KEY: &str =
+        "cluster:admin/xpack/security/cross_cluster/api_key/create";
     /// Update a cross-cluster API key.
-    pub const UPDATE_CROSS_CLUSTER_API_KEY: &str = "cluster:admin/xpack/security/cross_cluster/api_key/update";
+    pub const UPDATE_CROSS_CLUSTER_API_KEY: &str =
+        "cluster:admin/xpack/security/cross_cluster/api_key/update";
     /// Clear a security cache (the API key cache among them).
     pub const CLEAR_SECURITY_CACHE: &str = "cluster:admin/xpack/security/cache/clear";
 }
@@ -153,7 +155,9 @@ pub fn validate_index_privilege(name: &str) -> Result<(), String> {
 }
 
 fn is_cluster_action_pattern(name: &str) -> bool {
-    name.starts_with("cluster:") || name.starts_with("indices:admin/template/") || name.starts_with("indices:admin/index_template/")
+    name.starts_with("cluster:")
+        || name.starts_with("indices:admin/template/")
+        || name.starts_with("indices:admin/index_template/")
 }
 
 /// How far a permission grants an action. Ordered: a weaker grant compares less.
@@ -177,17 +181,43 @@ struct PrivilegeActions {
 }
 
 fn privilege_actions(name: &str) -> PrivilegeActions {
-    const NONE: PrivilegeActions = PrivilegeActions { grants: &[], excludes: &[] };
+    const NONE: PrivilegeActions = PrivilegeActions {
+        grants: &[],
+        excludes: &[],
+    };
     match name {
-        "all" => PrivilegeActions { grants: &["cluster:*", "indices:admin/template/*", "indices:admin/index_template/*"], excludes: &[] },
+        "all" => PrivilegeActions {
+            grants: &[
+                "cluster:*",
+                "indices:admin/template/*",
+                "indices:admin/index_template/*",
+            ],
+            excludes: &[],
+        },
         "manage" => PrivilegeActions {
-            grants: &["cluster:*", "indices:admin/template/*", "indices:admin/index_template/*"],
+            grants: &[
+                "cluster:*",
+                "indices:admin/template/*",
+                "indices:admin/index_template/*",
+            ],
             excludes: &[SECURITY_ACTIONS, "cluster:admin/xpack/ml/*"],
         },
-        "monitor" => PrivilegeActions { grants: &["cluster:monitor/*"], excludes: &[] },
-        "manage_security" => PrivilegeActions { grants: &[SECURITY_ACTIONS], excludes: &[] },
-        "manage_api_key" => PrivilegeActions { grants: &[API_KEY_ACTIONS], excludes: &[] },
-        "grant_api_key" => PrivilegeActions { grants: &["cluster:admin/xpack/security/api_key/grant*"], excludes: &[] },
+        "monitor" => PrivilegeActions {
+            grants: &["cluster:monitor/*"],
+            excludes: &[],
+        },
+        "manage_security" => PrivilegeActions {
+            grants: &[SECURITY_ACTIONS],
+            excludes: &[],
+        },
+        "manage_api_key" => PrivilegeActions {
+            grants: &[API_KEY_ACTIONS],
+            excludes: &[],
+        },
+        "grant_api_key" => PrivilegeActions {
+            grants: &["cluster:admin/xpack/security/api_key/grant*"],
+            excludes: &[],
+        },
         "read_security" => PrivilegeActions {
             grants: &[
                 "cluster:admin/xpack/security/*/get",
@@ -201,26 +231,76 @@ fn privilege_actions(name: &str) -> PrivilegeActions {
             ],
             excludes: &[],
         },
-        "manage_token" => PrivilegeActions { grants: &["cluster:admin/xpack/security/token/*"], excludes: &[] },
-        "manage_ilm" => PrivilegeActions { grants: &["cluster:admin/ilm/*"], excludes: &[] },
-        "read_ilm" => PrivilegeActions { grants: &["cluster:admin/ilm/get", "cluster:admin/ilm/operation_mode/get"], excludes: &[] },
-        "manage_slm" => PrivilegeActions { grants: &["cluster:admin/slm/*"], excludes: &[] },
-        "manage_ml" => PrivilegeActions { grants: &["cluster:admin/xpack/ml/*", "cluster:monitor/xpack/ml/*"], excludes: &[] },
-        "monitor_ml" => PrivilegeActions { grants: &["cluster:monitor/xpack/ml/*"], excludes: &[] },
-        "manage_watcher" => PrivilegeActions { grants: &["cluster:admin/xpack/watcher/*", "cluster:monitor/xpack/watcher/*"], excludes: &[] },
-        "monitor_watcher" => PrivilegeActions { grants: &["cluster:monitor/xpack/watcher/*"], excludes: &[] },
-        "manage_ingest_pipelines" | "manage_pipeline" => {
-            PrivilegeActions { grants: &["cluster:admin/ingest/pipeline/*"], excludes: &[] }
-        }
-        "read_pipeline" => PrivilegeActions { grants: &["cluster:admin/ingest/pipeline/get"], excludes: &[] },
-        "manage_index_templates" => {
-            PrivilegeActions { grants: &["indices:admin/template/*", "indices:admin/index_template/*"], excludes: &[] }
-        }
-        "cancel_task" => PrivilegeActions { grants: &["cluster:admin/tasks/cancel"], excludes: &[] },
-        "manage_enrich" => PrivilegeActions { grants: &["cluster:admin/xpack/enrich/*"], excludes: &[] },
-        "monitor_enrich" => PrivilegeActions { grants: &["cluster:monitor/xpack/enrich/*"], excludes: &[] },
-        "manage_user_profile" => PrivilegeActions { grants: &["cluster:admin/xpack/security/profile/*"], excludes: &[] },
-        "manage_service_account" => PrivilegeActions { grants: &["cluster:admin/xpack/security/service_account/*"], excludes: &[] },
+        "manage_token" => PrivilegeActions {
+            grants: &["cluster:admin/xpack/security/token/*"],
+            excludes: &[],
+        },
+        "manage_ilm" => PrivilegeActions {
+            grants: &["cluster:admin/ilm/*"],
+            excludes: &[],
+        },
+        "read_ilm" => PrivilegeActions {
+            grants: &[
+                "cluster:admin/ilm/get",
+                "cluster:admin/ilm/operation_mode/get",
+            ],
+            excludes: &[],
+        },
+        "manage_slm" => PrivilegeActions {
+            grants: &["cluster:admin/slm/*"],
+            excludes: &[],
+        },
+        "manage_ml" => PrivilegeActions {
+            grants: &["cluster:admin/xpack/ml/*", "cluster:monitor/xpack/ml/*"],
+            excludes: &[],
+        },
+        "monitor_ml" => PrivilegeActions {
+            grants: &["cluster:monitor/xpack/ml/*"],
+            excludes: &[],
+        },
+        "manage_watcher" => PrivilegeActions {
+            grants: &[
+                "cluster:admin/xpack/watcher/*",
+                "cluster:monitor/xpack/watcher/*",
+            ],
+            excludes: &[],
+        },
+        "monitor_watcher" => PrivilegeActions {
+            grants: &["cluster:monitor/xpack/watcher/*"],
+            excludes: &[],
+        },
+        "manage_ingest_pipelines" | "manage_pipeline" => PrivilegeActions {
+            grants: &["cluster:admin/ingest/pipeline/*"],
+            excludes: &[],
+        },
+        "read_pipeline" => PrivilegeActions {
+            grants: &["cluster:admin/ingest/pipeline/get"],
+            excludes: &[],
+        },
+        "manage_index_templates" => PrivilegeActions {
+            grants: &["indices:admin/template/*", "indices:admin/index_template/*"],
+            excludes: &[],
+        },
+        "cancel_task" => PrivilegeActions {
+            grants: &["cluster:admin/tasks/cancel"],
+            excludes: &[],
+        },
+        "manage_enrich" => PrivilegeActions {
+            grants: &["cluster:admin/xpack/enrich/*"],
+            excludes: &[],
+        },
+        "monitor_enrich" => PrivilegeActions {
+            grants: &["cluster:monitor/xpack/enrich/*"],
+            excludes: &[],
+        },
+        "manage_user_profile" => PrivilegeActions {
+            grants: &["cluster:admin/xpack/security/profile/*"],
+            excludes: &[],
+        },
+        "manage_service_account" => PrivilegeActions {
+            grants: &["cluster:admin/xpack/security/service_account/*"],
+            excludes: &[],
+        },
         _ => NONE,
     }
 }
@@ -260,11 +340,19 @@ impl ClusterPermission {
     pub fn check(&self, action: &str) -> ClusterGrant {
         let full = self.full.iter().any(|(grants, excludes)| {
             grants.iter().any(|pattern| wildcard_match(pattern, action))
-                && !excludes.iter().any(|pattern| wildcard_match(pattern, action))
-        }) || self.raw.iter().any(|pattern| wildcard_match(pattern, action));
+                && !excludes
+                    .iter()
+                    .any(|pattern| wildcard_match(pattern, action))
+        }) || self
+            .raw
+            .iter()
+            .any(|pattern| wildcard_match(pattern, action));
         if full {
             ClusterGrant::Full
-        } else if self.own_api_keys && wildcard_match(API_KEY_ACTIONS, action) && action != actions::GRANT_API_KEY {
+        } else if self.own_api_keys
+            && wildcard_match(API_KEY_ACTIONS, action)
+            && action != actions::GRANT_API_KEY
+        {
             ClusterGrant::OwnApiKeys
         } else {
             ClusterGrant::None
@@ -275,9 +363,18 @@ impl ClusterPermission {
 /// The predefined cluster privileges that grant `action` fully, as Elasticsearch names them in a
 /// 403 reason (most specific first).
 pub fn privileges_granting(action: &str) -> Vec<&'static str> {
-    const ORDER: &[&str] = &["monitor", "manage_api_key", "manage_security", "read_security", "manage", "all"];
+    const ORDER: &[&str] = &[
+        "monitor",
+        "manage_api_key",
+        "manage_security",
+        "read_security",
+        "manage",
+        "all",
+    ];
     let mut names: Vec<&'static str> = Vec::new();
-    if action.starts_with("cluster:admin/xpack/security/api_key/") && action != actions::GRANT_API_KEY {
+    if action.starts_with("cluster:admin/xpack/security/api_key/")
+        && action != actions::GRANT_API_KEY
+    {
         // The conditional privilege is named too, for actions it can grant.
         let specific = ["manage_api_key", "manage_security", "all"];
         names.extend(specific);
@@ -288,8 +385,14 @@ pub fn privileges_granting(action: &str) -> Vec<&'static str> {
     }
     for name in ORDER {
         let actions = privilege_actions(name);
-        let granted = actions.grants.iter().any(|pattern| wildcard_match(pattern, action))
-            && !actions.excludes.iter().any(|pattern| wildcard_match(pattern, action));
+        let granted = actions
+            .grants
+            .iter()
+            .any(|pattern| wildcard_match(pattern, action))
+            && !actions
+                .excludes
+                .iter()
+                .any(|pattern| wildcard_match(pattern, action));
         if granted {
             names.push(name);
         }
@@ -333,10 +436,19 @@ mod tests {
     #[test]
     fn wildcards_match_like_elasticsearch_automata() {
         assert!(wildcard_match("cluster:*", "cluster:monitor/health"));
-        assert!(wildcard_match("cluster:admin/xpack/security/api_key/grant*", "cluster:admin/xpack/security/api_key/grant"));
+        assert!(wildcard_match(
+            "cluster:admin/xpack/security/api_key/grant*",
+            "cluster:admin/xpack/security/api_key/grant"
+        ));
         assert!(wildcard_match("a?c", "abc"));
-        assert!(wildcard_match("*/get", "cluster:admin/xpack/security/role/get"));
-        assert!(!wildcard_match("cluster:monitor/*", "cluster:admin/xpack/security/api_key/create"));
+        assert!(wildcard_match(
+            "*/get",
+            "cluster:admin/xpack/security/role/get"
+        ));
+        assert!(!wildcard_match(
+            "cluster:monitor/*",
+            "cluster:admin/xpack/security/api_key/create"
+        ));
         assert!(!wildcard_match("abc", "abcd"));
     }
 
@@ -353,7 +465,10 @@ mod tests {
     fn own_api_key_privilege_is_conditional_and_cannot_grant() {
         let own = ClusterPermission::from_privileges(["manage_own_api_key"]);
         assert_eq!(own.check(actions::CREATE_API_KEY), ClusterGrant::OwnApiKeys);
-        assert_eq!(own.check(actions::INVALIDATE_API_KEY), ClusterGrant::OwnApiKeys);
+        assert_eq!(
+            own.check(actions::INVALIDATE_API_KEY),
+            ClusterGrant::OwnApiKeys
+        );
         assert_eq!(own.check(actions::GRANT_API_KEY), ClusterGrant::None);
         assert_eq!(own.check(actions::CLUSTER_HEALTH), ClusterGrant::None);
         let both = ClusterPermission::from_privileges(["manage_own_api_key", "manage_api_key"]);
@@ -363,11 +478,23 @@ mod tests {
     #[test]
     fn manage_api_key_cannot_create_cross_cluster_keys_or_clear_caches() {
         let keys = ClusterPermission::from_privileges(["manage_api_key"]);
-        assert_eq!(keys.check(actions::CREATE_CROSS_CLUSTER_API_KEY), ClusterGrant::None);
-        assert_eq!(keys.check(actions::CLEAR_SECURITY_CACHE), ClusterGrant::None);
+        assert_eq!(
+            keys.check(actions::CREATE_CROSS_CLUSTER_API_KEY),
+            ClusterGrant::None
+        );
+        assert_eq!(
+            keys.check(actions::CLEAR_SECURITY_CACHE),
+            ClusterGrant::None
+        );
         let security = ClusterPermission::from_privileges(["manage_security"]);
-        assert_eq!(security.check(actions::CREATE_CROSS_CLUSTER_API_KEY), ClusterGrant::Full);
-        assert_eq!(security.check(actions::CLEAR_SECURITY_CACHE), ClusterGrant::Full);
+        assert_eq!(
+            security.check(actions::CREATE_CROSS_CLUSTER_API_KEY),
+            ClusterGrant::Full
+        );
+        assert_eq!(
+            security.check(actions::CLEAR_SECURITY_CACHE),
+            ClusterGrant::Full
+        );
     }
 
     #[test]
@@ -388,18 +515,30 @@ mod tests {
     #[test]
     fn unknown_privileges_are_named_in_the_error() {
         let error = validate_cluster_privilege("Bogus").unwrap_err();
-        assert!(error.starts_with("unknown cluster privilege [bogus]. a privilege must be either one of the predefined"));
+        assert!(error.starts_with(
+            "unknown cluster privilege [bogus]. a privilege must be either one of the predefined"
+        ));
         assert!(error.ends_with("or a pattern over one of the available cluster actions"));
         assert!(validate_cluster_privilege("MONITOR").is_ok());
         assert!(validate_index_privilege("read").is_ok());
         assert!(validate_index_privilege("indices:data/read/*").is_ok());
-        assert!(validate_index_privilege("reed").unwrap_err().starts_with("unknown index privilege [reed]"));
+        assert!(
+            validate_index_privilege("reed")
+                .unwrap_err()
+                .starts_with("unknown index privilege [reed]")
+        );
     }
 
     #[test]
     fn denial_reasons_name_the_granting_privileges() {
-        assert_eq!(privileges_granting(actions::CLUSTER_HEALTH), vec!["monitor", "manage", "all"]);
-        assert_eq!(privileges_granting(actions::INVALIDATE_API_KEY), vec!["manage_api_key", "manage_security", "all"]);
+        assert_eq!(
+            privileges_granting(actions::CLUSTER_HEALTH),
+            vec!["monitor", "manage", "all"]
+        );
+        assert_eq!(
+            privileges_granting(actions::INVALIDATE_API_KEY),
+            vec!["manage_api_key", "manage_security", "all"]
+        );
         assert_eq!(
             privileges_granting(actions::GET_API_KEY),
             vec!["manage_api_key", "manage_security", "read_security", "all"]

@@ -141,7 +141,11 @@ fn object(role: &str, field: &str, value: &Value) -> Result<Map<String, Value>, 
     }
 }
 
-fn parse_indices_entry(role: &str, value: &Value, remote: bool) -> Result<(IndicesPrivileges, Vec<String>), Error> {
+fn parse_indices_entry(
+    role: &str,
+    value: &Value,
+    remote: bool,
+) -> Result<(IndicesPrivileges, Vec<String>), Error> {
     let what = if remote { "remote indices" } else { "indices" };
     let Value::Object(entry) = value else {
         return Err(parse_error(format!(
@@ -205,7 +209,9 @@ fn parse_indices_entry(role: &str, value: &Value, remote: bool) -> Result<(Indic
         }
     }
     let Some(names) = names else {
-        return Err(parse_error(format!("failed to parse {what} privileges for role [{role}]. missing required [names] field")));
+        return Err(parse_error(format!(
+            "failed to parse {what} privileges for role [{role}]. missing required [names] field"
+        )));
     };
     let Some(privileges) = privileges else {
         return Err(parse_error(format!(
@@ -217,11 +223,24 @@ fn parse_indices_entry(role: &str, value: &Value, remote: bool) -> Result<(Indic
             "failed to parse {what} privileges for role [{role}]. missing required [clusters] field"
         )));
     }
-    Ok((IndicesPrivileges { names, privileges, field_security, query, allow_restricted_indices }, clusters.unwrap_or_default()))
+    Ok((
+        IndicesPrivileges {
+            names,
+            privileges,
+            field_security,
+            query,
+            allow_restricted_indices,
+        },
+        clusters.unwrap_or_default(),
+    ))
 }
 
 /// Parses one descriptor in Elasticsearch's role format.
-pub fn parse_role_descriptor(name: &str, value: &Value, context: DescriptorContext) -> Result<RoleDescriptor, Error> {
+pub fn parse_role_descriptor(
+    name: &str,
+    value: &Value,
+    context: DescriptorContext,
+) -> Result<RoleDescriptor, Error> {
     let Value::Object(fields) = value else {
         return Err(parse_error(format!(
             "failed to parse role [{name}]. expected an object but found [{}] instead",
@@ -240,13 +259,19 @@ pub fn parse_role_descriptor(name: &str, value: &Value, context: DescriptorConte
                     )));
                 };
                 for entry in entries {
-                    descriptor.indices.push(parse_indices_entry(name, entry, false)?.0);
+                    descriptor
+                        .indices
+                        .push(parse_indices_entry(name, entry, false)?.0);
                 }
             }
-            "applications" | "application" => descriptor.applications = object_array(name, field, value)?,
+            "applications" | "application" => {
+                descriptor.applications = object_array(name, field, value)?
+            }
             "run_as" => descriptor.run_as = string_array(name, field, value)?,
             "metadata" => descriptor.metadata = object(name, field, value)?,
-            "transient_metadata" => descriptor.transient_metadata = Some(object(name, field, value)?),
+            "transient_metadata" => {
+                descriptor.transient_metadata = Some(object(name, field, value)?)
+            }
             "global" => descriptor.global = Some(Value::Object(object(name, field, value)?)),
             "remote_indices" => {
                 let entries = object_array(name, field, value)?;
@@ -271,13 +296,21 @@ pub fn parse_role_descriptor(name: &str, value: &Value, context: DescriptorConte
                     )));
                 }
             },
-            other => return Err(parse_error(format!("failed to parse role [{name}]. unexpected field [{other}]"))),
+            other => {
+                return Err(parse_error(format!(
+                    "failed to parse role [{name}]. unexpected field [{other}]"
+                )));
+            }
         }
     }
     // The default transient metadata is the absence of any: keep one representation of it.
-    if descriptor.transient_metadata.as_ref().is_some_and(|transient| {
-        transient.len() == 1 && transient.get("enabled") == Some(&Value::Bool(true))
-    }) {
+    if descriptor
+        .transient_metadata
+        .as_ref()
+        .is_some_and(|transient| {
+            transient.len() == 1 && transient.get("enabled") == Some(&Value::Bool(true))
+        })
+    {
         descriptor.transient_metadata = None;
     }
     Ok(descriptor)
@@ -293,7 +326,10 @@ fn indices_json(indices: &IndicesPrivileges) -> Map<String, Value> {
     if let Some(query) = &indices.query {
         object.insert("query".to_owned(), Value::String(query.clone()));
     }
-    object.insert("allow_restricted_indices".to_owned(), Value::Bool(indices.allow_restricted_indices));
+    object.insert(
+        "allow_restricted_indices".to_owned(),
+        Value::Bool(indices.allow_restricted_indices),
+    );
     object
 }
 
@@ -310,9 +346,17 @@ impl RoleDescriptor {
         object.insert("cluster".to_owned(), json!(self.cluster));
         object.insert(
             "indices".to_owned(),
-            Value::Array(self.indices.iter().map(|entry| Value::Object(indices_json(entry))).collect()),
+            Value::Array(
+                self.indices
+                    .iter()
+                    .map(|entry| Value::Object(indices_json(entry)))
+                    .collect(),
+            ),
         );
-        object.insert("applications".to_owned(), Value::Array(self.applications.clone()));
+        object.insert(
+            "applications".to_owned(),
+            Value::Array(self.applications.clone()),
+        );
         object.insert("run_as".to_owned(), json!(self.run_as));
         object.insert("metadata".to_owned(), Value::Object(self.metadata.clone()));
         let transient = self.transient_metadata.clone().unwrap_or_else(|| {
@@ -325,10 +369,16 @@ impl RoleDescriptor {
             object.insert("global".to_owned(), global.clone());
         }
         if let Some(remote_indices) = &self.remote_indices {
-            object.insert("remote_indices".to_owned(), Value::Array(remote_indices.clone()));
+            object.insert(
+                "remote_indices".to_owned(),
+                Value::Array(remote_indices.clone()),
+            );
         }
         if let Some(remote_cluster) = &self.remote_cluster {
-            object.insert("remote_cluster".to_owned(), Value::Array(remote_cluster.clone()));
+            object.insert(
+                "remote_cluster".to_owned(),
+                Value::Array(remote_cluster.clone()),
+            );
         }
         if let Some(restriction) = &self.restriction {
             object.insert("restriction".to_owned(), restriction.clone());
@@ -345,9 +395,19 @@ impl RoleDescriptor {
             || !self.indices.is_empty()
             || !self.applications.is_empty()
             || !self.run_as.is_empty()
-            || self.remote_indices.as_ref().is_some_and(|entries| !entries.is_empty())
-            || self.remote_cluster.as_ref().is_some_and(|entries| !entries.is_empty())
-            || self.global.as_ref().and_then(Value::as_object).is_some_and(|global| !global.is_empty())
+            || self
+                .remote_indices
+                .as_ref()
+                .is_some_and(|entries| !entries.is_empty())
+            || self
+                .remote_cluster
+                .as_ref()
+                .is_some_and(|entries| !entries.is_empty())
+            || self
+                .global
+                .as_ref()
+                .and_then(Value::as_object)
+                .is_some_and(|global| !global.is_empty())
     }
 
     fn validate(&self, errors: &mut ValidationErrors) {
@@ -362,11 +422,18 @@ impl RoleDescriptor {
         if let Some(remote_indices) = &self.remote_indices {
             for entry in remote_indices {
                 if let Some(clusters) = entry.get("clusters").and_then(Value::as_array)
-                    && clusters.iter().any(|cluster| cluster.as_str().is_some_and(str::is_empty))
+                    && clusters
+                        .iter()
+                        .any(|cluster| cluster.as_str().is_some_and(str::is_empty))
                 {
                     errors.add("remote index cluster alias cannot be an empty string");
                 }
-                for privilege in entry.get("privileges").and_then(Value::as_array).into_iter().flatten() {
+                for privilege in entry
+                    .get("privileges")
+                    .and_then(Value::as_array)
+                    .into_iter()
+                    .flatten()
+                {
                     if let Some(privilege) = privilege.as_str()
                         && let Err(message) = validate_index_privilege(privilege)
                     {
@@ -376,7 +443,12 @@ impl RoleDescriptor {
             }
         }
         for entry in self.remote_cluster.iter().flatten() {
-            for privilege in entry.get("privileges").and_then(Value::as_array).into_iter().flatten() {
+            for privilege in entry
+                .get("privileges")
+                .and_then(Value::as_array)
+                .into_iter()
+                .flatten()
+            {
                 let name = privilege.as_str().unwrap_or_default();
                 if !REMOTE_CLUSTER_PRIVILEGES.contains(&name) {
                     errors.add(format!(
@@ -389,8 +461,11 @@ impl RoleDescriptor {
         if self.metadata.keys().any(|key| key.starts_with('_')) {
             errors.add("role descriptor metadata keys may not start with [_]");
         }
-        if let Some(workflows) =
-            self.restriction.as_ref().and_then(|restriction| restriction.get("workflows")).and_then(Value::as_array)
+        if let Some(workflows) = self
+            .restriction
+            .as_ref()
+            .and_then(|restriction| restriction.get("workflows"))
+            .and_then(Value::as_array)
         {
             for workflow in workflows {
                 let name = workflow.as_str().unwrap_or_default();
@@ -410,10 +485,14 @@ fn validate_indices(entry: &IndicesPrivileges, errors: &mut ValidationErrors) {
     }
     for name in &entry.names {
         if name.contains("::") {
-            errors.add(format!("selectors [::] are not allowed in the index name expression [{name}]"));
+            errors.add(format!(
+                "selectors [::] are not allowed in the index name expression [{name}]"
+            ));
         } else if name.is_empty() {
             errors.add(format!("invalid index name expression [{name}]"));
-        } else if !(name.starts_with('/') && name.ends_with('/')) && name.chars().any(char::is_uppercase) {
+        } else if !(name.starts_with('/') && name.ends_with('/'))
+            && name.chars().any(char::is_uppercase)
+        {
             errors.add(format!("index name must be lowercase [{name}]"));
         }
     }
@@ -434,7 +513,12 @@ impl RoleDescriptors {
         };
         roles
             .iter()
-            .map(|(name, descriptor)| Ok((name.clone(), parse_role_descriptor(name, descriptor, context)?)))
+            .map(|(name, descriptor)| {
+                Ok((
+                    name.clone(),
+                    parse_role_descriptor(name, descriptor, context)?,
+                ))
+            })
             .collect::<Result<Vec<_>, Error>>()
             .map(RoleDescriptors)
     }
@@ -442,14 +526,19 @@ impl RoleDescriptors {
     /// Reads descriptors keyward stored itself (normalised form; descriptions allowed).
     pub fn from_stored(value: &Value) -> Result<RoleDescriptors, Error> {
         let Value::Object(roles) = value else {
-            return Err(parse_error("stored role descriptors are not an object".to_owned()));
+            return Err(parse_error(
+                "stored role descriptors are not an object".to_owned(),
+            ));
         };
         let mut descriptors = Vec::with_capacity(roles.len());
         for (name, descriptor) in roles {
             let mut descriptor_value = descriptor.clone();
             // Restrictions live in key descriptors; read them back whatever the context.
-            let restriction = descriptor_value.as_object_mut().and_then(|fields| fields.remove("restriction"));
-            let mut parsed = parse_role_descriptor(name, &descriptor_value, DescriptorContext::Role)?;
+            let restriction = descriptor_value
+                .as_object_mut()
+                .and_then(|fields| fields.remove("restriction"));
+            let mut parsed =
+                parse_role_descriptor(name, &descriptor_value, DescriptorContext::Role)?;
             parsed.restriction = restriction;
             descriptors.push((name.clone(), parsed));
         }
@@ -461,7 +550,11 @@ impl RoleDescriptors {
         for (_, descriptor) in &self.0 {
             descriptor.validate(errors);
         }
-        let restricted = self.0.iter().filter(|(_, descriptor)| descriptor.restriction.is_some()).count();
+        let restricted = self
+            .0
+            .iter()
+            .filter(|(_, descriptor)| descriptor.restriction.is_some())
+            .count();
         if restricted > 1 {
             errors.add("more than one role descriptor with restriction is not supported");
         } else if restricted == 1 && self.0.len() > 1 {
@@ -471,7 +564,10 @@ impl RoleDescriptors {
 
     /// The normalised JSON object, keyed by role name.
     pub fn to_json(&self) -> Map<String, Value> {
-        self.0.iter().map(|(name, descriptor)| (name.clone(), Value::Object(descriptor.to_json()))).collect()
+        self.0
+            .iter()
+            .map(|(name, descriptor)| (name.clone(), Value::Object(descriptor.to_json())))
+            .collect()
     }
 
     /// True when there are no descriptors.
@@ -481,7 +577,9 @@ impl RoleDescriptors {
 
     /// Whether any descriptor grants anything.
     pub fn grants_any_privilege(&self) -> bool {
-        self.0.iter().any(|(_, descriptor)| descriptor.grants_any_privilege())
+        self.0
+            .iter()
+            .any(|(_, descriptor)| descriptor.grants_any_privilege())
     }
 
     /// Equality regardless of order.
@@ -494,7 +592,15 @@ impl RoleDescriptors {
         RoleDescriptors(
             self.0
                 .iter()
-                .map(|(name, descriptor)| (name.clone(), RoleDescriptor { description: None, ..descriptor.clone() }))
+                .map(|(name, descriptor)| {
+                    (
+                        name.clone(),
+                        RoleDescriptor {
+                            description: None,
+                            ..descriptor.clone()
+                        },
+                    )
+                })
                 .collect(),
         )
     }
@@ -511,7 +617,14 @@ pub fn superuser_role() -> RoleDescriptor {
     };
     let restricted_indices = IndicesPrivileges {
         names: vec!["*".to_owned()],
-        privileges: ["monitor", "read", "view_index_metadata", "read_cross_cluster"].map(str::to_owned).to_vec(),
+        privileges: [
+            "monitor",
+            "read",
+            "view_index_metadata",
+            "read_cross_cluster",
+        ]
+        .map(str::to_owned)
+        .to_vec(),
         field_security: None,
         query: None,
         allow_restricted_indices: true,
@@ -531,7 +644,9 @@ pub fn superuser_role() -> RoleDescriptor {
         metadata,
         transient_metadata: None,
         global: None,
-        remote_cluster: Some(vec![json!({"privileges": ["monitor_enrich", "monitor_stats"], "clusters": ["*"]})]),
+        remote_cluster: Some(vec![
+            json!({"privileges": ["monitor_enrich", "monitor_stats"], "clusters": ["*"]}),
+        ]),
         restriction: None,
         description: Some("Grants full access to cluster management and data indices.".to_owned()),
     }
@@ -559,7 +674,10 @@ mod tests {
     fn query_objects_become_strings_and_survive_storage() {
         let descriptors = parse(json!({"r": {"indices": [{"names": ["a"], "privileges": ["read"], "query": {"match_all": {}}}]}}))
             .unwrap();
-        assert_eq!(descriptors.0[0].1.indices[0].query.as_deref(), Some(r#"{"match_all":{}}"#));
+        assert_eq!(
+            descriptors.0[0].1.indices[0].query.as_deref(),
+            Some(r#"{"match_all":{}}"#)
+        );
         let stored = RoleDescriptors::from_stored(&Value::Object(descriptors.to_json())).unwrap();
         assert_eq!(stored, descriptors);
     }
@@ -567,11 +685,22 @@ mod tests {
     #[test]
     fn descriptions_are_rejected_in_api_key_descriptors() {
         let error = parse(json!({"r": {"description": "x"}})).unwrap_err();
-        assert_eq!(error.to_string(), "failed to parse role [r]. unexpected field [description]");
+        assert_eq!(
+            error.to_string(),
+            "failed to parse role [r]. unexpected field [description]"
+        );
         let error = parse(json!({"r": {"cluster": "all"}})).unwrap_err();
-        assert!(error.to_string().contains("expected field [cluster] value to be an array"));
+        assert!(
+            error
+                .to_string()
+                .contains("expected field [cluster] value to be an array")
+        );
         let error = parse(json!({"r": {"indices": [{"privileges": ["read"]}]}})).unwrap_err();
-        assert!(error.to_string().ends_with("missing required [names] field"));
+        assert!(
+            error
+                .to_string()
+                .ends_with("missing required [names] field")
+        );
     }
 
     #[test]
@@ -587,27 +716,46 @@ mod tests {
         assert!(messages[0].starts_with("unknown cluster privilege [bogus]"));
         assert!(messages[1].starts_with("unknown index privilege [reed]"));
         assert_eq!(messages[2], "index name must be lowercase [Upper]");
-        assert_eq!(messages[3], "role descriptor metadata keys may not start with [_]");
+        assert_eq!(
+            messages[3],
+            "role descriptor metadata keys may not start with [_]"
+        );
     }
 
     #[test]
     fn restriction_rules_hold_across_descriptors() {
         let restricted = json!({"restriction": {"workflows": ["search_application_query"]}});
         let mut errors = ValidationErrors::default();
-        parse(json!({"a": restricted, "b": {}})).unwrap().validate(&mut errors);
-        assert_eq!(errors.messages(), ["combining role descriptors with and without restriction is not supported"]);
+        parse(json!({"a": restricted, "b": {}}))
+            .unwrap()
+            .validate(&mut errors);
+        assert_eq!(
+            errors.messages(),
+            ["combining role descriptors with and without restriction is not supported"]
+        );
         let mut errors = ValidationErrors::default();
-        parse(json!({"a": restricted, "b": restricted})).unwrap().validate(&mut errors);
-        assert_eq!(errors.messages(), ["more than one role descriptor with restriction is not supported"]);
+        parse(json!({"a": restricted, "b": restricted}))
+            .unwrap()
+            .validate(&mut errors);
+        assert_eq!(
+            errors.messages(),
+            ["more than one role descriptor with restriction is not supported"]
+        );
         let mut errors = ValidationErrors::default();
-        parse(json!({"a": restricted})).unwrap().validate(&mut errors);
+        parse(json!({"a": restricted}))
+            .unwrap()
+            .validate(&mut errors);
         assert!(errors.is_empty());
     }
 
     #[test]
     fn empty_descriptors_grant_nothing_and_order_does_not_matter() {
         assert!(!parse(json!({"a": {}})).unwrap().grants_any_privilege());
-        assert!(parse(json!({"a": {"run_as": ["x"]}})).unwrap().grants_any_privilege());
+        assert!(
+            parse(json!({"a": {"run_as": ["x"]}}))
+                .unwrap()
+                .grants_any_privilege()
+        );
         let one = parse(json!({"a": {"cluster": ["all"]}, "b": {}})).unwrap();
         let two = parse(json!({"b": {}, "a": {"cluster": ["all"]}})).unwrap();
         assert!(one.set_equal(&two));
@@ -616,7 +764,8 @@ mod tests {
 
     #[test]
     fn superuser_round_trips_through_storage() {
-        let roles = RoleDescriptors(vec![("superuser".to_owned(), superuser_role())]).without_descriptions();
+        let roles = RoleDescriptors(vec![("superuser".to_owned(), superuser_role())])
+            .without_descriptions();
         let stored = RoleDescriptors::from_stored(&Value::Object(roles.to_json())).unwrap();
         assert_eq!(stored, roles);
         assert!(roles.grants_any_privilege());

@@ -16,7 +16,10 @@ pub(crate) async fn authenticate(
     uri: &str,
 ) -> Result<Arc<Authentication>, EsError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
-        return Err(EsError::authentication_failed(&AuthenticationFailure::Missing, uri));
+        return Err(EsError::authentication_failed(
+            &AuthenticationFailure::Missing,
+            uri,
+        ));
     };
     let credential = parse_authorization(value.as_bytes()).map_err(|err| {
         let cause = match err {
@@ -24,5 +27,8 @@ pub(crate) async fn authenticate(
         };
         EsError::authentication_failed(&AuthenticationFailure::Malformed(cause), uri)
     })?;
-    service.authenticate(credential).await.map_err(|failure| EsError::authentication_failed(&failure, uri))
+    service
+        .authenticate(credential)
+        .await
+        .map_err(|failure| EsError::authentication_failed(&failure, uri))
 }

@@ -43,7 +43,11 @@ impl Rendering {
             Err(err) => return (rendering, Err(err)),
         };
         if let Some(MediaType::Compatible(version)) = accept {
-            rendering.content_type = if version == 8 { COMPATIBLE_8 } else { COMPATIBLE_9 };
+            rendering.content_type = if version == 8 {
+                COMPATIBLE_8
+            } else {
+                COMPATIBLE_9
+            };
         }
         let content_type = match media_type(headers.get(header::CONTENT_TYPE)) {
             Ok(content_type) => content_type,
@@ -53,16 +57,31 @@ impl Rendering {
             match content_type {
                 Some(MediaType::Json | MediaType::Compatible(_)) => {}
                 Some(MediaType::Other(other)) => {
-                    return (rendering, Err(not_acceptable(format!("Content-Type header [{other}] is not supported"))));
+                    return (
+                        rendering,
+                        Err(not_acceptable(format!(
+                            "Content-Type header [{other}] is not supported"
+                        ))),
+                    );
                 }
-                None => return (rendering, Err(not_acceptable("Content-Type header is missing".to_owned()))),
+                None => {
+                    return (
+                        rendering,
+                        Err(not_acceptable("Content-Type header is missing".to_owned())),
+                    );
+                }
             }
         }
         (rendering, Ok(()))
     }
 
     /// Renders a JSON body as the final response.
-    pub(crate) fn respond(&self, status: StatusCode, body: &Value, error: Option<&EsError>) -> Response {
+    pub(crate) fn respond(
+        &self,
+        status: StatusCode,
+        body: &Value,
+        error: Option<&EsError>,
+    ) -> Response {
         let filtered;
         let body = match &self.filter_path {
             Some(filter) => {
@@ -71,13 +90,27 @@ impl Rendering {
             }
             None => body,
         };
-        let text = if self.pretty { pretty(body) } else { body.to_string() };
+        let text = if self.pretty {
+            pretty(body)
+        } else {
+            body.to_string()
+        };
         let length = text.len();
-        let mut response = Response::new(if self.head { Body::empty() } else { Body::from(text) });
+        let mut response = Response::new(if self.head {
+            Body::empty()
+        } else {
+            Body::from(text)
+        });
         *response.status_mut() = status;
         let headers = response.headers_mut();
-        headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(self.content_type));
-        headers.insert("x-elastic-product", HeaderValue::from_static("Elasticsearch"));
+        headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static(self.content_type),
+        );
+        headers.insert(
+            "x-elastic-product",
+            HeaderValue::from_static("Elasticsearch"),
+        );
         if self.head {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
@@ -90,7 +123,12 @@ impl Rendering {
 
 /// A 406 in Elasticsearch's plain form.
 fn not_acceptable(reason: String) -> EsError {
-    EsError::new(StatusCode::NOT_ACCEPTABLE, "media_type_header_exception", reason).plain()
+    EsError::new(
+        StatusCode::NOT_ACCEPTABLE,
+        "media_type_header_exception",
+        reason,
+    )
+    .plain()
 }
 
 enum MediaType {
@@ -140,10 +178,17 @@ fn pretty(value: &Value) -> String {
         fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
             self.0.end_array(w)
         }
-        fn begin_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        fn begin_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
             self.0.begin_array_value(w, first)
         }
-        fn end_array_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        fn end_array_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+        ) -> std::io::Result<()> {
             self.0.end_array_value(w)
         }
         fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
@@ -152,18 +197,31 @@ fn pretty(value: &Value) -> String {
         fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
             self.0.end_object(w)
         }
-        fn begin_object_key<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        fn begin_object_key<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+            first: bool,
+        ) -> std::io::Result<()> {
             self.0.begin_object_key(w, first)
         }
-        fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        fn begin_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+        ) -> std::io::Result<()> {
             w.write_all(b" : ")
         }
-        fn end_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        fn end_object_value<W: ?Sized + std::io::Write>(
+            &mut self,
+            w: &mut W,
+        ) -> std::io::Result<()> {
             self.0.end_object_value(w)
         }
     }
     let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(&mut out, Jackson(serde_json::ser::PrettyFormatter::new()));
+    let mut serializer = serde_json::Serializer::with_formatter(
+        &mut out,
+        Jackson(serde_json::ser::PrettyFormatter::new()),
+    );
     if serde::Serialize::serialize(value, &mut serializer).is_err() {
         return value.to_string();
     }
@@ -176,7 +234,11 @@ fn pretty(value: &Value) -> String {
 pub(crate) fn filter_path(value: &Value, filter: &str) -> Value {
     let mut includes = Vec::new();
     let mut excludes = Vec::new();
-    for path in filter.split(',').map(str::trim).filter(|path| !path.is_empty()) {
+    for path in filter
+        .split(',')
+        .map(str::trim)
+        .filter(|path| !path.is_empty())
+    {
         match path.strip_prefix('-') {
             Some(path) => excludes.push(segments(path)),
             None => includes.push(segments(path)),
@@ -204,7 +266,9 @@ fn segments(path: &str) -> Vec<String> {
 fn advance<'p>(paths: &[&'p [String]], key: &str) -> Option<Vec<&'p [String]>> {
     let mut next = Vec::new();
     for path in paths {
-        let Some((first, rest)) = path.split_first() else { continue };
+        let Some((first, rest)) = path.split_first() else {
+            continue;
+        };
         if first == "**" {
             // `**` may match nothing (try the rest here) or this key and more below.
             next.push(*path);
@@ -249,7 +313,10 @@ fn include(value: &Value, paths: &[&[String]]) -> Option<Value> {
             (!kept.is_empty()).then_some(Value::Object(kept))
         }
         Value::Array(items) => {
-            let kept: Vec<Value> = items.iter().filter_map(|item| include(item, paths)).collect();
+            let kept: Vec<Value> = items
+                .iter()
+                .filter_map(|item| include(item, paths))
+                .collect();
             (!kept.is_empty()).then_some(Value::Array(kept))
         }
         _ => None,
@@ -273,7 +340,9 @@ fn exclude(value: &Value, paths: &[&[String]]) -> Value {
             }
             Value::Object(kept)
         }
-        Value::Array(items) => Value::Array(items.iter().map(|item| exclude(item, paths)).collect()),
+        Value::Array(items) => {
+            Value::Array(items.iter().map(|item| exclude(item, paths)).collect())
+        }
         other => other.clone(),
     }
 }
@@ -321,16 +390,31 @@ mod tests {
     #[test]
     fn filter_path_includes_excludes_and_wildcards() {
         check("total", json!({"total": 2}));
-        check("api_keys.id", json!({"api_keys": [{"id": "a"}, {"id": "b"}]}));
-        check("api_keys.*e", json!({"api_keys": [{"name": "x"}, {"name": "y"}]}));
+        check(
+            "api_keys.id",
+            json!({"api_keys": [{"id": "a"}, {"id": "b"}]}),
+        );
+        check(
+            "api_keys.*e",
+            json!({"api_keys": [{"name": "x"}, {"name": "y"}]}),
+        );
         check("**.tier", json!({"api_keys": [{"metadata": {"tier": 1}}]}));
-        check("_nodes.failed,total", json!({"total": 2, "_nodes": {"failed": 0}}));
-        check("-api_keys,-_nodes.total", json!({"total": 2, "_nodes": {"failed": 0}}));
+        check(
+            "_nodes.failed,total",
+            json!({"total": 2, "_nodes": {"failed": 0}}),
+        );
+        check(
+            "-api_keys,-_nodes.total",
+            json!({"total": 2, "_nodes": {"failed": 0}}),
+        );
         check("nothing", json!({}));
     }
 
     #[test]
     fn pretty_output_looks_like_jackson() {
-        assert_eq!(pretty(&json!({"a": [1], "b": {}})), "{\n  \"a\" : [\n    1\n  ],\n  \"b\" : { }\n}\n".replace("{ }", "{}"));
+        assert_eq!(
+            pretty(&json!({"a": [1], "b": {}})),
+            "{\n  \"a\" : [\n    1\n  ],\n  \"b\" : { }\n}\n".replace("{ }", "{}")
+        );
     }
 }

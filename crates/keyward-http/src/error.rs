@@ -5,7 +5,11 @@ use keyward_service::{AuthenticationFailure, Error as ServiceError};
 use serde_json::{Map, Value, json};
 
 /// The `WWW-Authenticate` challenges every 401 carries, in Elasticsearch's order.
-pub(crate) const WWW_AUTHENTICATE: [&str; 3] = [r#"Basic realm="security", charset="UTF-8""#, r#"Bearer realm="security""#, "ApiKey"];
+pub(crate) const WWW_AUTHENTICATE: [&str; 3] = [
+    r#"Basic realm="security", charset="UTF-8""#,
+    r#"Bearer realm="security""#,
+    "ApiKey",
+];
 
 /// An Elasticsearch error response: status, `type`, `reason`, optional cause, extra fields and
 /// headers. Rendered as `{"error": {...root_cause...}, "status": N}`.
@@ -42,7 +46,11 @@ impl EsError {
 
     /// 400 `illegal_argument_exception`.
     pub fn illegal_argument(reason: impl Into<String>) -> EsError {
-        EsError::new(StatusCode::BAD_REQUEST, "illegal_argument_exception", reason)
+        EsError::new(
+            StatusCode::BAD_REQUEST,
+            "illegal_argument_exception",
+            reason,
+        )
     }
 
     /// 400 `x_content_parse_exception`.
@@ -57,7 +65,11 @@ impl EsError {
 
     /// A 500 whose real cause is logged, not sent.
     pub fn internal(cause: impl std::fmt::Display) -> EsError {
-        let mut error = EsError::new(StatusCode::INTERNAL_SERVER_ERROR, "exception", "internal server error");
+        let mut error = EsError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "exception",
+            "internal server error",
+        );
         error.internal = Some(cause.to_string());
         error
     }
@@ -78,7 +90,10 @@ impl EsError {
         let mut error = EsError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method_not_allowed",
-            format!("Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: [{}]", allowed.join(", ")),
+            format!(
+                "Incorrect HTTP method for uri [{uri}] and method [{method}], allowed: [{}]",
+                allowed.join(", ")
+            ),
         );
         error.plain = true;
         error.allow = Some(allowed.join(","));
@@ -146,7 +161,10 @@ impl EsError {
             object.insert(name.clone(), value.clone());
         }
         if self.challenge {
-            object.insert("header".to_owned(), json!({ "WWW-Authenticate": WWW_AUTHENTICATE }));
+            object.insert(
+                "header".to_owned(),
+                json!({ "WWW-Authenticate": WWW_AUTHENTICATE }),
+            );
         }
         if let Some(cause) = &self.caused_by {
             object.insert("caused_by".to_owned(), cause.to_object());
@@ -182,7 +200,10 @@ impl EsError {
     pub(crate) fn apply_headers(&self, headers: &mut HeaderMap) {
         if self.challenge {
             for challenge in WWW_AUTHENTICATE {
-                headers.append(header::WWW_AUTHENTICATE, HeaderValue::from_static(challenge));
+                headers.append(
+                    header::WWW_AUTHENTICATE,
+                    HeaderValue::from_static(challenge),
+                );
             }
         }
         if let Some(allow) = &self.allow
@@ -196,9 +217,11 @@ impl EsError {
 impl From<keyward_core::Error> for EsError {
     fn from(err: keyward_core::Error) -> EsError {
         match err {
-            keyward_core::Error::Validation(errors) => {
-                EsError::new(StatusCode::BAD_REQUEST, "action_request_validation_exception", errors.to_string())
-            }
+            keyward_core::Error::Validation(errors) => EsError::new(
+                StatusCode::BAD_REQUEST,
+                "action_request_validation_exception",
+                errors.to_string(),
+            ),
             keyward_core::Error::IllegalArgument(reason) => EsError::illegal_argument(reason),
             keyward_core::Error::XContentParse { reason, caused_by } => {
                 let error = EsError::x_content(reason);
@@ -216,21 +239,31 @@ impl From<ServiceError> for EsError {
     fn from(err: ServiceError) -> EsError {
         match err {
             ServiceError::Domain(err) => EsError::from(err),
-            ServiceError::Unauthorized(denied) => {
-                EsError::new(StatusCode::FORBIDDEN, "security_exception", denied.to_string())
+            ServiceError::Unauthorized(denied) => EsError::new(
+                StatusCode::FORBIDDEN,
+                "security_exception",
+                denied.to_string(),
+            ),
+            ServiceError::Forbidden(reason) => {
+                EsError::new(StatusCode::FORBIDDEN, "security_exception", reason)
             }
-            ServiceError::Forbidden(reason) => EsError::new(StatusCode::FORBIDDEN, "security_exception", reason),
             ServiceError::Unauthenticated(failure) => EsError::authentication_failed(&failure, ""),
-            ServiceError::NotFound(reason) => {
-                EsError::new(StatusCode::NOT_FOUND, "resource_not_found_exception", reason)
-            }
-            ServiceError::FeatureNotEnabled => {
-                EsError::new(StatusCode::BAD_REQUEST, "feature_not_enabled_exception", "api keys are not enabled")
-                    .with_field("feature", Value::String("api_keys".to_owned()))
-            }
-            ServiceError::Rejected(reason) => {
-                EsError::new(StatusCode::TOO_MANY_REQUESTS, "es_rejected_execution_exception", reason)
-            }
+            ServiceError::NotFound(reason) => EsError::new(
+                StatusCode::NOT_FOUND,
+                "resource_not_found_exception",
+                reason,
+            ),
+            ServiceError::FeatureNotEnabled => EsError::new(
+                StatusCode::BAD_REQUEST,
+                "feature_not_enabled_exception",
+                "api keys are not enabled",
+            )
+            .with_field("feature", Value::String("api_keys".to_owned())),
+            ServiceError::Rejected(reason) => EsError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "es_rejected_execution_exception",
+                reason,
+            ),
             ServiceError::Store(err) => EsError::internal(err),
             ServiceError::Internal(reason) => EsError::internal(reason),
         }

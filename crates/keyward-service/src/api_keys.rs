@@ -5,7 +5,9 @@
 
 use std::sync::Arc;
 
-use keyward_core::api_key::{API_KEY_FORMAT_VERSION, ApiKeyType, Creator, is_expired, validate_metadata, validate_name};
+use keyward_core::api_key::{
+    API_KEY_FORMAT_VERSION, ApiKeyType, Creator, is_expired, validate_metadata, validate_name,
+};
 use keyward_core::authz::Permission;
 use keyward_core::credential::{ApiKeyId, ApiKeySecret, encode_api_key};
 use keyward_core::duration::TimeValue;
@@ -49,7 +51,10 @@ pub struct CreatedApiKey {
 
 impl std::fmt::Debug for CreatedApiKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("CreatedApiKey").field("id", &self.id).field("name", &self.name).finish_non_exhaustive()
+        f.debug_struct("CreatedApiKey")
+            .field("id", &self.id)
+            .field("name", &self.name)
+            .finish_non_exhaustive()
     }
 }
 
@@ -165,7 +170,11 @@ const UPDATE_ATTEMPTS: usize = 3;
 
 impl ApiKeyService {
     /// Creates a REST API key owned by `subject`.
-    pub async fn create_api_key(&self, subject: &Authentication, request: CreateApiKey) -> Result<CreatedApiKey, Error> {
+    pub async fn create_api_key(
+        &self,
+        subject: &Authentication,
+        request: CreateApiKey,
+    ) -> Result<CreatedApiKey, Error> {
         self.require_enabled()?;
         let mut errors = ValidationErrors::default();
         validate_name(request.name.as_deref(), &mut errors);
@@ -179,14 +188,18 @@ impl ApiKeyService {
         self.authorize(subject, actions::CREATE_API_KEY)?;
 
         let role_descriptors = request.role_descriptors.unwrap_or_default();
-        if subject.is_api_key() && (role_descriptors.is_empty() || role_descriptors.grants_any_privilege()) {
+        if subject.is_api_key()
+            && (role_descriptors.is_empty() || role_descriptors.grants_any_privilege())
+        {
             return Err(Error::illegal_argument(
                 "creating derived api keys requires an explicit role descriptor that is empty (has no privileges)",
             ));
         }
         let name = request.name.unwrap_or_default();
         let now = self.now();
-        let expiration = request.expiration.map(|duration| expiration_from(now, duration));
+        let expiration = request
+            .expiration
+            .map(|duration| expiration_from(now, duration));
         let limited_by = limited_by_snapshot(subject);
 
         let mut rng = OsRandom;
@@ -204,7 +217,9 @@ impl ApiKeyService {
             hash,
             role_descriptors: Value::Object(role_descriptors.to_json()).to_string(),
             limited_by: Value::Object(limited_by.to_json()).to_string(),
-            metadata: request.metadata.map(|metadata| Value::Object(metadata).to_string()),
+            metadata: request
+                .metadata
+                .map(|metadata| Value::Object(metadata).to_string()),
             creator: creator_of(subject),
             format_version: API_KEY_FORMAT_VERSION,
             certificate_identity: None,
@@ -221,12 +236,22 @@ impl ApiKeyService {
             now,
         );
         let encoded = Zeroizing::new(encode_api_key(&id, &secret));
-        Ok(CreatedApiKey { id, name, expiration, secret, encoded })
+        Ok(CreatedApiKey {
+            id,
+            name,
+            expiration,
+            secret,
+            encoded,
+        })
     }
 
     /// Retrieves keys. An empty result for a given `id` is Elasticsearch's 404; the caller
     /// decides the status.
-    pub async fn get_api_keys(&self, subject: &Authentication, request: GetApiKeys) -> Result<Vec<ApiKeyInfo>, Error> {
+    pub async fn get_api_keys(
+        &self,
+        subject: &Authentication,
+        request: GetApiKeys,
+    ) -> Result<Vec<ApiKeyInfo>, Error> {
         self.require_enabled()?;
         let mut errors = ValidationErrors::default();
         let by_key = request.id.is_some() || request.name.is_some();
@@ -235,7 +260,9 @@ impl ApiKeyService {
             errors.add("username or realm name must not be specified when the api key id or api key name is specified");
         }
         if request.owner && by_owner {
-            errors.add("neither username nor realm-name may be specified when retrieving owned API keys");
+            errors.add(
+                "neither username nor realm-name may be specified when retrieving owned API keys",
+            );
         }
         if request.id.is_some() && request.name.is_some() {
             errors.add("only one of [api key id, api key name] can be specified");
@@ -245,8 +272,12 @@ impl ApiKeyService {
         let grant = self.authorize(subject, actions::GET_API_KEY)?;
         let own_only = grant == ClusterGrant::OwnApiKeys;
         if own_only {
-            let allowed = self.own_key_request(subject, request.owner, &request.username, &request.realm_name)
-                || matches!((&subject.api_key, &request.id), (Some(key), Some(id)) if &key.id == id);
+            let allowed = self.own_key_request(
+                subject,
+                request.owner,
+                &request.username,
+                &request.realm_name,
+            ) || matches!((&subject.api_key, &request.id), (Some(key), Some(id)) if &key.id == id);
             if !allowed || (subject.is_api_key() && request.with_limited_by) {
                 return Err(self.deny(subject, actions::GET_API_KEY));
             }
@@ -277,7 +308,11 @@ impl ApiKeyService {
     }
 
     /// Invalidates keys.
-    pub async fn invalidate_api_keys(&self, subject: &Authentication, request: InvalidateApiKeys) -> Result<InvalidateResult, Error> {
+    pub async fn invalidate_api_keys(
+        &self,
+        subject: &Authentication,
+        request: InvalidateApiKeys,
+    ) -> Result<InvalidateResult, Error> {
         self.require_enabled()?;
         let mut errors = ValidationErrors::default();
         let by_key = request.ids.is_some() || request.name.is_some();
@@ -289,7 +324,9 @@ impl ApiKeyService {
             errors.add("username or realm name must not be specified when the api key id(s) or api key name are specified");
         }
         if request.owner && by_owner {
-            errors.add("neither username nor realm-name may be specified when invalidating owned API keys");
+            errors.add(
+                "neither username nor realm-name may be specified when invalidating owned API keys",
+            );
         }
         if request.ids.is_some() && request.name.is_some() {
             errors.add("only one of [api key id(s), api key name] can be specified");
@@ -300,7 +337,14 @@ impl ApiKeyService {
         let own_only = grant == ClusterGrant::OwnApiKeys;
         if own_only {
             let own_key = matches!((&subject.api_key, &request.ids), (Some(key), Some(ids)) if ids.iter().all(|id| id == &key.id));
-            if !own_key && !self.own_key_request(subject, request.owner, &request.username, &request.realm_name) {
+            if !own_key
+                && !self.own_key_request(
+                    subject,
+                    request.owner,
+                    &request.username,
+                    &request.realm_name,
+                )
+            {
                 return Err(self.deny(subject, actions::INVALIDATE_API_KEY));
             }
         }
@@ -318,8 +362,10 @@ impl ApiKeyService {
             filter.realm = Some(subject.owner_realm.name.clone());
         }
         let records = self.inner.store.find_api_keys(&filter).await?;
-        let may_invalidate_cross_cluster =
-            subject.permission.check_cluster(actions::CREATE_CROSS_CLUSTER_API_KEY) == ClusterGrant::Full;
+        let may_invalidate_cross_cluster = subject
+            .permission
+            .check_cluster(actions::CREATE_CROSS_CLUSTER_API_KEY)
+            == ClusterGrant::Full;
         let mut result = InvalidateResult::default();
         let mut selected = Vec::new();
         for record in records {
@@ -343,14 +389,22 @@ impl ApiKeyService {
         for id in &selected {
             self.inner.keys.remove(id);
         }
-        result.previously_invalidated = selected.into_iter().filter(|id| !changed.contains(id)).collect();
+        result.previously_invalidated = selected
+            .into_iter()
+            .filter(|id| !changed.contains(id))
+            .collect();
         result.invalidated = changed;
         self.after_invalidation(now);
         Ok(result)
     }
 
     /// Updates one of the caller's own keys; `Ok(false)` when nothing needed changing.
-    pub async fn update_api_key(&self, subject: &Authentication, id: &str, request: UpdateApiKey) -> Result<bool, Error> {
+    pub async fn update_api_key(
+        &self,
+        subject: &Authentication,
+        id: &str,
+        request: UpdateApiKey,
+    ) -> Result<bool, Error> {
         self.require_enabled()?;
         validate_update(&request)?;
         self.authorize(subject, actions::UPDATE_API_KEY)?;
@@ -370,7 +424,8 @@ impl ApiKeyService {
         if ids.is_empty() {
             errors.add("Field [ids] cannot be empty");
         }
-        if let Err(Error::Domain(keyward_core::Error::Validation(more))) = validate_update(&request) {
+        if let Err(Error::Domain(keyward_core::Error::Validation(more))) = validate_update(&request)
+        {
             for message in more.messages() {
                 errors.add(message.clone());
             }
@@ -395,7 +450,11 @@ impl ApiKeyService {
     }
 
     /// Drops cache entries so the next use of those keys is checked against the store.
-    pub async fn clear_api_key_cache(&self, subject: &Authentication, target: ClearCacheTarget) -> Result<(), Error> {
+    pub async fn clear_api_key_cache(
+        &self,
+        subject: &Authentication,
+        target: ClearCacheTarget,
+    ) -> Result<(), Error> {
         self.require_enabled()?;
         self.require_full(subject, actions::CLEAR_SECURITY_CACHE)?;
         match target {
@@ -413,8 +472,17 @@ impl ApiKeyService {
         }
     }
 
-    async fn update_one(&self, subject: &Authentication, id: &str, request: &UpdateApiKey) -> Result<bool, Error> {
-        let not_found = || Error::NotFound(format!("no API key owned by requesting user found for ID [{id}]"));
+    async fn update_one(
+        &self,
+        subject: &Authentication,
+        id: &str,
+        request: &UpdateApiKey,
+    ) -> Result<bool, Error> {
+        let not_found = || {
+            Error::NotFound(format!(
+                "no API key owned by requesting user found for ID [{id}]"
+            ))
+        };
         for _ in 0..UPDATE_ATTEMPTS {
             let Some(stored) = self.inner.store.api_key(id).await? else {
                 return Err(not_found());
@@ -428,7 +496,13 @@ impl ApiKeyService {
                 return Ok(false);
             };
             let authentication = authentication_for_key(&updated)?;
-            match self.inner.store.update_api_keys(vec![updated]).await?.first() {
+            match self
+                .inner
+                .store
+                .update_api_keys(vec![updated])
+                .await?
+                .first()
+            {
                 Some(UpdateOutcome::Updated) => {
                     self.inner.keys.remove(id);
                     drop(authentication);
@@ -437,10 +511,18 @@ impl ApiKeyService {
                 Some(UpdateOutcome::Conflict) | None => continue,
             }
         }
-        Err(Error::Internal(format!("api key [{id}] kept changing during the update")))
+        Err(Error::Internal(format!(
+            "api key [{id}] kept changing during the update"
+        )))
     }
 
-    fn own_key_request(&self, subject: &Authentication, owner: bool, username: &Option<String>, realm: &Option<String>) -> bool {
+    fn own_key_request(
+        &self,
+        subject: &Authentication,
+        owner: bool,
+        username: &Option<String>,
+        realm: &Option<String>,
+    ) -> bool {
         owner
             || (username.as_deref() == Some(subject.user.username.as_str())
                 && realm.as_deref() == Some(subject.owner_realm.name.as_str()))
@@ -465,13 +547,21 @@ impl ApiKeyService {
     }
 
     fn require_enabled(&self) -> Result<(), Error> {
-        if self.inner.config.enabled { Ok(()) } else { Err(Error::FeatureNotEnabled) }
+        if self.inner.config.enabled {
+            Ok(())
+        } else {
+            Err(Error::FeatureNotEnabled)
+        }
     }
 
     async fn hash_secret(&self, secret: &ApiKeySecret) -> Result<String, Error> {
         let algorithm = self.inner.config.hashing_algorithm;
         if algorithm == HashAlgorithm::Ssha256 {
-            return Ok(hash_secret(algorithm, secret.expose().as_bytes(), &mut OsRandom));
+            return Ok(hash_secret(
+                algorithm,
+                secret.expose().as_bytes(),
+                &mut OsRandom,
+            ));
         }
         let material = Zeroizing::new(secret.expose().as_bytes().to_vec());
         tokio::task::spawn_blocking(move || hash_secret(algorithm, &material, &mut OsRandom))
@@ -511,9 +601,14 @@ fn creator_of(subject: &Authentication) -> Creator {
 fn limited_by_snapshot(subject: &Authentication) -> RoleDescriptors {
     match &subject.permission {
         Permission::Roles(roles) => roles.descriptors().without_descriptions(),
-        Permission::Limited { assigned, limited_by } => {
-            assigned.as_ref().unwrap_or(limited_by).descriptors().without_descriptions()
-        }
+        Permission::Limited {
+            assigned,
+            limited_by,
+        } => assigned
+            .as_ref()
+            .unwrap_or(limited_by)
+            .descriptors()
+            .without_descriptions(),
     }
 }
 
@@ -543,7 +638,11 @@ fn validate_update(request: &UpdateApiKey) -> Result<(), Error> {
     Ok(errors.into_result()?)
 }
 
-fn check_updatable(stored: &ApiKeyRecord, expected: ApiKeyType, now: EpochMillis) -> Result<(), Error> {
+fn check_updatable(
+    stored: &ApiKeyRecord,
+    expected: ApiKeyType,
+    now: EpochMillis,
+) -> Result<(), Error> {
     if stored.key_type != expected {
         return Err(Error::illegal_argument(format!(
             "cannot update API key of type [{}] while expected type is [{}]",
@@ -551,13 +650,22 @@ fn check_updatable(stored: &ApiKeyRecord, expected: ApiKeyType, now: EpochMillis
         )));
     }
     if stored.invalidated {
-        return Err(Error::illegal_argument(format!("cannot update invalidated API key [{}]", stored.id)));
+        return Err(Error::illegal_argument(format!(
+            "cannot update invalidated API key [{}]",
+            stored.id
+        )));
     }
     if is_expired(stored.expiration, now) {
-        return Err(Error::illegal_argument(format!("cannot update expired API key [{}]", stored.id)));
+        return Err(Error::illegal_argument(format!(
+            "cannot update expired API key [{}]",
+            stored.id
+        )));
     }
     if stored.name.is_empty() {
-        return Err(Error::illegal_argument(format!("cannot update legacy API key [{}] without name", stored.id)));
+        return Err(Error::illegal_argument(format!(
+            "cannot update legacy API key [{}] without name",
+            stored.id
+        )));
     }
     Ok(())
 }
@@ -573,7 +681,8 @@ fn updated_record(
     let creator = creator_of(subject);
     let limited_by = limited_by_snapshot(subject);
     let stored_limited_by = RoleDescriptors::from_stored(&parse_stored(&stored.limited_by)?)?;
-    let stored_descriptors = RoleDescriptors::from_stored(&parse_stored(&stored.role_descriptors)?)?;
+    let stored_descriptors =
+        RoleDescriptors::from_stored(&parse_stored(&stored.role_descriptors)?)?;
     let stored_metadata = match &stored.metadata {
         Some(text) => match parse_stored(text)? {
             Value::Object(map) => Some(map),
@@ -584,8 +693,14 @@ fn updated_record(
     let noop = stored.format_version == API_KEY_FORMAT_VERSION
         && request.expiration.is_none()
         && stored.creator == creator
-        && request.metadata.as_ref().is_none_or(|metadata| Some(metadata) == stored_metadata.as_ref())
-        && request.role_descriptors.as_ref().is_none_or(|descriptors| descriptors.set_equal(&stored_descriptors))
+        && request
+            .metadata
+            .as_ref()
+            .is_none_or(|metadata| Some(metadata) == stored_metadata.as_ref())
+        && request
+            .role_descriptors
+            .as_ref()
+            .is_none_or(|descriptors| descriptors.set_equal(&stored_descriptors))
         && limited_by.set_equal(&stored_limited_by);
     if noop {
         return Ok(None);

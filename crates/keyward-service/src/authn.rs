@@ -14,7 +14,7 @@ use serde_json::{Map, Value};
 use crate::ApiKeyService;
 
 /// The realm name and type Elasticsearch reports for API key authentication.
-pub const API_KEY_REALM: &str = "_es_api_key";
+pub(crate) const API_KEY_REALM: &str = "_es_api_key";
 
 /// An authenticated subject: the user it acts as, how it authenticated, and what it may do.
 #[derive(Debug)]
@@ -95,8 +95,12 @@ impl std::fmt::Display for AuthenticationFailure {
             AuthenticationFailure::Missing => f.write_str("missing authentication credentials"),
             AuthenticationFailure::ApiKey(message) => write!(f, "API key: {message}"),
             AuthenticationFailure::Terminated(message) => f.write_str(message),
-            AuthenticationFailure::Malformed(cause) => write!(f, "error attempting to authenticate request: {cause}"),
-            AuthenticationFailure::User(username) => write!(f, "unable to authenticate user [{username}]"),
+            AuthenticationFailure::Malformed(cause) => {
+                write!(f, "error attempting to authenticate request: {cause}")
+            }
+            AuthenticationFailure::User(username) => {
+                write!(f, "unable to authenticate user [{username}]")
+            }
             AuthenticationFailure::Unsupported => f.write_str("unsupported credential"),
         }
     }
@@ -116,16 +120,24 @@ impl Authentication {
 
 impl ApiKeyService {
     /// Authenticates a decoded `Authorization` credential.
-    pub async fn authenticate(&self, credential: Credential) -> Result<Arc<Authentication>, AuthenticationFailure> {
+    pub async fn authenticate(
+        &self,
+        credential: Credential,
+    ) -> Result<Arc<Authentication>, AuthenticationFailure> {
         match credential {
-            Credential::ApiKey(credential) if self.inner.config.enabled => self.authenticate_api_key(credential).await,
+            Credential::ApiKey(credential) if self.inner.config.enabled => {
+                self.authenticate_api_key(credential).await
+            }
             Credential::ApiKey(_) => Err(AuthenticationFailure::Missing),
             Credential::Basic(credential) => self.authenticate_user(credential).await,
             Credential::Bearer | Credential::Other => Err(AuthenticationFailure::Unsupported),
         }
     }
 
-    async fn authenticate_api_key(&self, credential: ApiKeyCredential) -> Result<Arc<Authentication>, AuthenticationFailure> {
+    async fn authenticate_api_key(
+        &self,
+        credential: ApiKeyCredential,
+    ) -> Result<Arc<Authentication>, AuthenticationFailure> {
         let id = credential.id.as_str();
         let secret = credential.secret.expose().as_bytes();
         let now = self.now();
@@ -134,14 +146,20 @@ impl ApiKeyService {
             // One key has one secret: a different secret than the verified one is wrong without
             // any need to hash it slowly.
             if !entry.matches(&cache.digest(secret)) {
-                return Err(AuthenticationFailure::ApiKey(format!("invalid credentials for API key [{id}]")));
+                return Err(AuthenticationFailure::ApiKey(format!(
+                    "invalid credentials for API key [{id}]"
+                )));
             }
             return accept(entry.authentication.clone(), entry.expiration, now);
         }
 
         let record = match self.inner.store.api_key(id).await {
             Ok(Some(record)) => record,
-            Ok(None) => return Err(AuthenticationFailure::ApiKey(format!("unable to find apikey with id {id}"))),
+            Ok(None) => {
+                return Err(AuthenticationFailure::ApiKey(format!(
+                    "unable to find apikey with id {id}"
+                )));
+            }
             Err(err) => {
                 tracing::warn!(api_key_id = id, error = %err, "api key lookup failed");
                 return Err(AuthenticationFailure::ApiKey(format!(
@@ -150,10 +168,14 @@ impl ApiKeyService {
             }
         };
         if record.invalidated {
-            return Err(AuthenticationFailure::ApiKey(format!("api key [{id}] has been invalidated")));
+            return Err(AuthenticationFailure::ApiKey(format!(
+                "api key [{id}] has been invalidated"
+            )));
         }
         if !verify(secret, &record.hash).await {
-            return Err(AuthenticationFailure::ApiKey(format!("invalid credentials for API key [{id}]")));
+            return Err(AuthenticationFailure::ApiKey(format!(
+                "invalid credentials for API key [{id}]"
+            )));
         }
         let authentication = match authentication_for_key(&record) {
             Ok(authentication) => Arc::new(authentication),
@@ -164,7 +186,13 @@ impl ApiKeyService {
                 )));
             }
         };
-        cache.insert(record.id.clone(), secret, authentication.clone(), record.expiration, now);
+        cache.insert(
+            record.id.clone(),
+            secret,
+            authentication.clone(),
+            record.expiration,
+            now,
+        );
         accept(authentication, record.expiration, now)
     }
 }
@@ -184,7 +212,9 @@ fn accept(
         )));
     }
     if is_expired(expiration, now) {
-        return Err(AuthenticationFailure::ApiKey("api key is expired".to_owned()));
+        return Err(AuthenticationFailure::ApiKey(
+            "api key is expired".to_owned(),
+        ));
     }
     Ok(authentication)
 }
@@ -197,11 +227,15 @@ pub(crate) async fn verify(secret: &[u8], stored: &str) -> bool {
     }
     let secret = zeroize::Zeroizing::new(secret.to_vec());
     let stored = stored.to_owned();
-    tokio::task::spawn_blocking(move || verify_secret(&secret, &stored)).await.unwrap_or(false)
+    tokio::task::spawn_blocking(move || verify_secret(&secret, &stored))
+        .await
+        .unwrap_or(false)
 }
 
 /// Builds the subject an API key authenticates as, from its stored record.
-pub(crate) fn authentication_for_key(record: &ApiKeyRecord) -> Result<Authentication, keyward_core::Error> {
+pub(crate) fn authentication_for_key(
+    record: &ApiKeyRecord,
+) -> Result<Authentication, keyward_core::Error> {
     let assigned = RoleDescriptors::from_stored(&parse_stored(&record.role_descriptors)?)?;
     let limited_by = RoleDescriptors::from_stored(&parse_stored(&record.limited_by)?)?;
     let assigned = (!assigned.is_empty()).then(|| Arc::new(RolePermission::new(assigned)));
@@ -217,23 +251,41 @@ pub(crate) fn authentication_for_key(record: &ApiKeyRecord) -> Result<Authentica
         },
         authentication_realm: api_key_realm(),
         lookup_realm: api_key_realm(),
-        owner_realm: Realm { name: creator.realm.clone(), realm_type: creator.realm_type.clone() },
-        api_key: Some(ApiKeyRef { id: record.id.clone(), name: record.name.clone(), key_type: record.key_type }),
-        permission: Permission::Limited { assigned, limited_by: Arc::new(RolePermission::new(limited_by)) },
+        owner_realm: Realm {
+            name: creator.realm.clone(),
+            realm_type: creator.realm_type.clone(),
+        },
+        api_key: Some(ApiKeyRef {
+            id: record.id.clone(),
+            name: record.name.clone(),
+            key_type: record.key_type,
+        }),
+        permission: Permission::Limited {
+            assigned,
+            limited_by: Arc::new(RolePermission::new(limited_by)),
+        },
     })
 }
 
 fn api_key_realm() -> Realm {
-    Realm { name: API_KEY_REALM.to_owned(), realm_type: API_KEY_REALM.to_owned() }
+    Realm {
+        name: API_KEY_REALM.to_owned(),
+        realm_type: API_KEY_REALM.to_owned(),
+    }
 }
 
 /// Parses JSON text the service itself stored.
 pub(crate) fn parse_stored(text: &str) -> Result<Value, keyward_core::Error> {
-    serde_json::from_str(text).map_err(|err| keyward_core::Error::Parse(format!("stored document is not JSON: {err}")))
+    serde_json::from_str(text)
+        .map_err(|err| keyward_core::Error::Parse(format!("stored document is not JSON: {err}")))
 }
 
 impl ApiKeyService {
-    async fn authenticate_user(&self, credential: BasicCredential) -> Result<Arc<Authentication>, AuthenticationFailure> {
-        self.authenticate_password(&credential.username, credential.password.as_bytes()).await
+    async fn authenticate_user(
+        &self,
+        credential: BasicCredential,
+    ) -> Result<Arc<Authentication>, AuthenticationFailure> {
+        self.authenticate_password(&credential.username, credential.password.as_bytes())
+            .await
     }
 }

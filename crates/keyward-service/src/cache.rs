@@ -47,7 +47,11 @@ impl VerifiedCache {
         keyward_core::SecretSource::fill(&mut crate::OsRandom, &mut salt);
         let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
         let entries = (ttl_ms > 0 && capacity > 0).then(|| quick_cache::sync::Cache::new(capacity));
-        VerifiedCache { entries, ttl_ms, salt }
+        VerifiedCache {
+            entries,
+            ttl_ms,
+            salt,
+        }
     }
 
     /// The salted digest of `secret`.

@@ -59,10 +59,19 @@ impl std::fmt::Display for Unauthorized {
         write!(f, "action [{}] is unauthorized for ", self.action)?;
         match &self.api_key_id {
             Some(id) => write!(f, "API key id [{}] of user [{}]", id, self.username)?,
-            None => write!(f, "user [{}] with effective roles [{}]", self.username, self.roles.join(","))?,
+            None => write!(
+                f,
+                "user [{}] with effective roles [{}]",
+                self.username,
+                self.roles.join(",")
+            )?,
         }
         if !self.granted_by.is_empty() {
-            write!(f, ", this action is granted by the cluster privileges [{}]", self.granted_by.join(","))?;
+            write!(
+                f,
+                ", this action is granted by the cluster privileges [{}]",
+                self.granted_by.join(",")
+            )?;
         }
         Ok(())
     }

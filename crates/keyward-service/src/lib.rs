@@ -23,8 +23,8 @@ use keyward_core::{EpochMillis, SecretSource};
 use keyward_store::Store;
 
 pub use api_keys::{
-    ApiKeyInfo, BulkUpdateResult, ClearCacheTarget, CreateApiKey, CreatedApiKey, GetApiKeys, InvalidateApiKeys,
-    InvalidateResult, UpdateApiKey,
+    ApiKeyInfo, BulkUpdateResult, ClearCacheTarget, CreateApiKey, CreatedApiKey, GetApiKeys,
+    InvalidateApiKeys, InvalidateResult, UpdateApiKey,
 };
 pub use authn::{ApiKeyRef, Authentication, AuthenticationFailure, Realm, User};
 pub use config::ServiceConfig;
@@ -49,15 +49,21 @@ struct Inner {
 
 impl std::fmt::Debug for ApiKeyService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKeyService").field("config", &self.inner.config).finish_non_exhaustive()
+        f.debug_struct("ApiKeyService")
+            .field("config", &self.inner.config)
+            .finish_non_exhaustive()
     }
 }
 
 impl ApiKeyService {
     /// A service over `store` with the given settings and clock.
-    pub fn new(store: Arc<dyn Store>, config: ServiceConfig, clock: Arc<dyn Clock>) -> ApiKeyService {
+    pub fn new(
+        store: Arc<dyn Store>,
+        config: ServiceConfig,
+        clock: Arc<dyn Clock>,
+    ) -> ApiKeyService {
         let keys = cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
-        let users = cache::UserCache::new(config.user_cache_ttl);
+        let users = cache::UserCache::new(10_000, config.user_cache_ttl);
         ApiKeyService {
             inner: Arc::new(Inner {
                 store,
@@ -117,7 +123,8 @@ impl SecretSource for OsRandom {
     fn fill(&mut self, buf: &mut [u8]) {
         // The OS generator failing is not something a request can recover from; without it no
         // key may be created, so aborting the request thread is the only safe answer.
-        #[allow(clippy::expect_used)] // invariant: getrandom only fails when the OS has no entropy source
+        #[allow(clippy::expect_used)]
+        // invariant: getrandom only fails when the OS has no entropy source
         getrandom::fill(buf).expect("the operating system's random number generator failed");
     }
 }

@@ -14,10 +14,18 @@ impl ApiKeyService {
     pub async fn remove_inactive_api_keys(&self) -> Result<u64, crate::Error> {
         let now = self.now();
         self.mark_removal(now);
-        let retention = i64::try_from(self.inner.config.delete_retention_period.as_millis()).unwrap_or(i64::MAX);
-        let deleted = self.inner.store.delete_inactive_api_keys(now.saturating_sub(retention)).await?;
+        let retention = i64::try_from(self.inner.config.delete_retention_period.as_millis())
+            .unwrap_or(i64::MAX);
+        let deleted = self
+            .inner
+            .store
+            .delete_inactive_api_keys(now.saturating_sub(retention))
+            .await?;
         if deleted > 0 {
-            tracing::info!(deleted, "removed inactive api keys past their retention period");
+            tracing::info!(
+                deleted,
+                "removed inactive api keys past their retention period"
+            );
         }
         Ok(deleted)
     }
@@ -25,7 +33,11 @@ impl ApiKeyService {
     /// Starts the remover's timer; it runs every `delete.interval` until the runtime stops.
     pub fn spawn_remover(&self) -> tokio::task::JoinHandle<()> {
         let service = self.clone();
-        let interval = self.inner.config.delete_interval.max(Duration::from_secs(1));
+        let interval = self
+            .inner
+            .config
+            .delete_interval
+            .max(Duration::from_secs(1));
         tokio::spawn(async move {
             let mut ticker = tokio::time::interval(interval);
             loop {
@@ -40,8 +52,12 @@ impl ApiKeyService {
     /// After an invalidation, runs the remover in the background unless it ran within the last
     /// `delete.interval`.
     pub(crate) fn after_invalidation(&self, now: EpochMillis) {
-        let interval = i64::try_from(self.inner.config.delete_interval.as_millis()).unwrap_or(i64::MAX);
-        let last = self.inner.last_removal.load(std::sync::atomic::Ordering::Relaxed);
+        let interval =
+            i64::try_from(self.inner.config.delete_interval.as_millis()).unwrap_or(i64::MAX);
+        let last = self
+            .inner
+            .last_removal
+            .load(std::sync::atomic::Ordering::Relaxed);
         if now.saturating_sub(last) < interval {
             return;
         }

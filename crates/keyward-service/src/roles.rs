@@ -15,7 +15,9 @@ pub(crate) struct RoleResolver {
 impl Default for RoleResolver {
     fn default() -> RoleResolver {
         let superuser = RoleDescriptors(vec![("superuser".to_owned(), superuser_role())]);
-        RoleResolver { superuser: Arc::new(RolePermission::new(superuser)) }
+        RoleResolver {
+            superuser: Arc::new(RolePermission::new(superuser)),
+        }
     }
 }
 

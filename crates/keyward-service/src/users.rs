@@ -37,7 +37,10 @@ pub enum BootstrapPassword {
 impl ApiKeyService {
     /// Creates the `elastic` user on a store that has none. Returns the generated password when
     /// one was generated, so the caller can show it once.
-    pub async fn bootstrap(&self, password: BootstrapPassword) -> Result<Option<Zeroizing<String>>, Error> {
+    pub async fn bootstrap(
+        &self,
+        password: BootstrapPassword,
+    ) -> Result<Option<Zeroizing<String>>, Error> {
         if self.inner.store.user(ELASTIC).await?.is_some() {
             return Ok(None);
         }
@@ -52,7 +55,11 @@ impl ApiKeyService {
 
     /// Sets a reserved user's password; generates one when `password` is `None`. Returns the
     /// password now in force.
-    pub async fn reset_password(&self, username: &str, password: Option<Zeroizing<String>>) -> Result<Zeroizing<String>, Error> {
+    pub async fn reset_password(
+        &self,
+        username: &str,
+        password: Option<Zeroizing<String>>,
+    ) -> Result<Zeroizing<String>, Error> {
         if username != ELASTIC {
             return Err(Error::NotFound(format!("user [{username}] does not exist")));
         }
@@ -79,7 +86,11 @@ impl ApiKeyService {
     }
 
     /// Authenticates a username and password.
-    pub(crate) async fn authenticate_password(&self, username: &str, password: &[u8]) -> Result<Arc<Authentication>, AuthenticationFailure> {
+    pub(crate) async fn authenticate_password(
+        &self,
+        username: &str,
+        password: &[u8],
+    ) -> Result<Arc<Authentication>, AuthenticationFailure> {
         let now = self.now();
         let cache = &self.inner.users;
         if let Some(entry) = cache.get(username, now)
@@ -100,16 +111,29 @@ impl ApiKeyService {
             return Err(failed());
         }
         let authentication = Arc::new(self.authentication_for_user(&record));
-        cache.insert(username.to_owned(), password, authentication.clone(), None, now);
+        cache.insert(
+            username.to_owned(),
+            password,
+            authentication.clone(),
+            None,
+            now,
+        );
         Ok(authentication)
     }
 
     fn authentication_for_user(&self, record: &UserRecord) -> Authentication {
-        let metadata = serde_json::from_str::<Map<String, Value>>(&record.metadata).unwrap_or_default();
+        let metadata =
+            serde_json::from_str::<Map<String, Value>>(&record.metadata).unwrap_or_default();
         let realm = if record.username == ELASTIC {
-            Realm { name: RESERVED_REALM.to_owned(), realm_type: RESERVED_REALM.to_owned() }
+            Realm {
+                name: RESERVED_REALM.to_owned(),
+                realm_type: RESERVED_REALM.to_owned(),
+            }
         } else {
-            Realm { name: "default_native".to_owned(), realm_type: "native".to_owned() }
+            Realm {
+                name: "default_native".to_owned(),
+                realm_type: "native".to_owned(),
+            }
         };
         Authentication {
             user: User {

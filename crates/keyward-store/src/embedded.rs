@@ -1,0 +1,869 @@
+//! The embedded store: one SQLite database in WAL mode inside the data directory.
+//!
+//! Layout of the data directory:
+//! - `node.lock`: held with an exclusive lock for as long as a store is open, so two processes
+//!   never write the same database;
+//! - `keyward.db` (plus SQLite's `-wal` and `-shm` files): the data.
+//!
+//! Writes go through one writer thread that owns the only read-write connection. It takes
+//! whatever operations are queued (group commit), runs each inside its own savepoint so that one
+//! failing operation does not fail the others, commits once and only then answers: with
+//! `synchronous=FULL` in WAL mode the commit is fsynced, so an answer means the write is durable.
+//! Reads use a small pool of read-only connections on tokio's blocking pool; in WAL mode they
+//! never wait for the writer and always see the last commit.
+
+use std::fs::{File, OpenOptions, TryLockError};
+use std::panic::AssertUnwindSafe;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex, mpsc};
+use std::thread::JoinHandle;
+use std::time::Duration;
+
+use async_trait::async_trait;
+use keyward_core::EpochMillis;
+use keyward_core::api_key::{ApiKeyType, Creator};
+use rusqlite::types::Value;
+use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
+use serde_json::Map;
+use tokio::sync::{Semaphore, oneshot};
+
+use crate::{ApiKeyFilter, ApiKeyRecord, Error, NamePattern, Store, UpdateOutcome, UserRecord};
+
+/// How to open an [`EmbeddedStore`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct EmbeddedStoreOptions {
+    /// The data directory; created when missing.
+    pub dir: PathBuf,
+    /// How many read-only connections serve reads at the same time (at least one is used).
+    pub read_connections: usize,
+}
+
+impl EmbeddedStoreOptions {
+    /// Options for the data directory `dir`, with the default number of read connections.
+    pub fn new(dir: impl Into<PathBuf>) -> EmbeddedStoreOptions {
+        EmbeddedStoreOptions {
+            dir: dir.into(),
+            read_connections: DEFAULT_READ_CONNECTIONS,
+        }
+    }
+}
+
+/// The SQLite store. Dropping it waits for the queued writes to finish, then releases the data
+/// directory.
+pub struct EmbeddedStore {
+    // Declared before `lock`: the writer must be gone before the directory lock is released.
+    sender: Option<mpsc::Sender<Box<dyn WriteOp>>>,
+    writer: Option<JoinHandle<()>>,
+    readers: Arc<ReadPool>,
+    dir: PathBuf,
+    // Never read: holding the open file holds the lock.
+    _lock: File,
+}
+
+impl EmbeddedStore {
+    /// Opens (creating when missing) the store in `options.dir`: locks the directory, opens the
+    /// database, brings its schema up to date and starts the writer thread.
+    ///
+    /// This does blocking IO: call it at startup or inside `spawn_blocking`. It fails with
+    /// [`Error::Locked`] when another store holds the directory, and with [`Error::Corrupt`] when
+    /// the database was written by a newer keyward.
+    pub fn open(options: EmbeddedStoreOptions) -> Result<EmbeddedStore, Error> {
+        let dir = options.dir;
+        std::fs::create_dir_all(&dir)?;
+        let lock = lock_dir(&dir)?;
+        let path = dir.join(DATABASE_FILE);
+
+        let mut connection = open_writer(&path)?;
+        migrate(&mut connection, &path)?;
+
+        let read_connections = options.read_connections.max(1);
+        let mut idle = Vec::with_capacity(read_connections);
+        for _ in 0..read_connections {
+            idle.push(open_reader(&path)?);
+        }
+        let readers = Arc::new(ReadPool {
+            path,
+            size: read_connections,
+            permits: Arc::new(Semaphore::new(read_connections)),
+            idle: Mutex::new(idle),
+        });
+
+        let (sender, receiver) = mpsc::channel();
+        let writer = std::thread::Builder::new()
+            .name("keyward-store-writer".to_owned())
+            .spawn(move || run_writer(connection, receiver))?;
+
+        Ok(EmbeddedStore {
+            sender: Some(sender),
+            writer: Some(writer),
+            readers,
+            dir,
+            _lock: lock,
+        })
+    }
+
+    /// Queues `work` for the writer thread and waits until it is committed.
+    async fn write<R, F>(&self, work: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, Error> + Send + 'static,
+    {
+        let (reply, answer) = oneshot::channel();
+        let op = Box::new(Op {
+            work: Some(work),
+            result: None,
+            reply,
+        });
+        let sender = self.sender.as_ref().ok_or(Error::Closed)?;
+        sender.send(op).map_err(|_| Error::Closed)?;
+        answer.await.map_err(|_| Error::Closed)?
+    }
+
+    /// Runs `work` on a read-only connection on the blocking pool.
+    async fn read<R, F>(&self, work: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, Error> + Send + 'static,
+    {
+        self.readers.run(work).await
+    }
+}
+
+impl std::fmt::Debug for EmbeddedStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EmbeddedStore")
+            .field("dir", &self.dir)
+            .field("read_connections", &self.readers.size)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Drop for EmbeddedStore {
+    fn drop(&mut self) {
+        // Closing the channel lets the writer finish what is queued and exit; waiting for it keeps
+        // the directory locked until the last write is done.
+        self.sender.take();
+        if let Some(writer) = self.writer.take()
+            && writer.join().is_err()
+        {
+            tracing::error!(dir = %self.dir.display(), "the store writer thread panicked");
+        }
+    }
+}
+
+#[async_trait]
+impl Store for EmbeddedStore {
+    async fn create_api_key(&self, record: ApiKeyRecord) -> Result<(), Error> {
+        self.write(move |connection| insert_api_key(connection, record))
+            .await
+    }
+
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, Error> {
+        let id = id.to_owned();
+        self.read(move |connection| {
+            let sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = ?1");
+            let mut statement = connection.prepare_cached(&sql).db()?;
+            let mut rows = statement.query([&id]).db()?;
+            rows.next().db()?.map(api_key_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, Error> {
+        let Some((sql, values)) = find_query(filter)? else {
+            return Ok(Vec::new());
+        };
+        self.read(move |connection| {
+            let mut statement = connection.prepare_cached(&sql).db()?;
+            let mut rows = statement.query(params_from_iter(values)).db()?;
+            let mut records = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                records.push(api_key_from_row(row)?);
+            }
+            Ok(records)
+        })
+        .await
+    }
+
+    async fn update_api_keys(
+        &self,
+        records: Vec<ApiKeyRecord>,
+    ) -> Result<Vec<UpdateOutcome>, Error> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |connection| {
+            let mut outcomes = Vec::with_capacity(records.len());
+            for record in records {
+                let seq = record.seq;
+                let mut values = api_key_values(record)?;
+                values.push(Value::Integer(seq));
+                let mut statement = connection.prepare_cached(UPDATE_API_KEY).db()?;
+                let changed = statement.execute(params_from_iter(values)).db()?;
+                outcomes.push(if changed == 1 {
+                    UpdateOutcome::Updated
+                } else {
+                    UpdateOutcome::Conflict
+                });
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    async fn invalidate_api_keys(
+        &self,
+        ids: &[String],
+        now: EpochMillis,
+    ) -> Result<Vec<String>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let ids = ids.to_vec();
+        self.write(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "UPDATE api_keys SET invalidated = 1, invalidation = ?2, seq = seq + 1 \
+                     WHERE id = ?1 AND invalidated = 0",
+                )
+                .db()?;
+            let mut changed = Vec::new();
+            // One statement per id keeps the answer in the order asked, and a repeated id is
+            // reported once: the second time it is already invalidated.
+            for id in ids {
+                if statement.execute(params![id, now]).db()? == 1 {
+                    changed.push(id);
+                }
+            }
+            Ok(changed)
+        })
+        .await
+    }
+
+    async fn delete_inactive_api_keys(&self, cutoff: EpochMillis) -> Result<u64, Error> {
+        self.write(move |connection| {
+            // Like Elasticsearch's remover, an invalidated key without an invalidation time
+            // (written before that field existed) counts as invalidated long ago.
+            let deleted = connection
+                .prepare_cached(
+                    "DELETE FROM api_keys \
+                     WHERE (expiration IS NOT NULL AND expiration <= ?1) \
+                     OR (invalidated = 1 AND (invalidation IS NULL OR invalidation <= ?1))",
+                )
+                .db()?
+                .execute([cutoff])
+                .db()?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+
+    async fn import_api_keys(&self, records: Vec<ApiKeyRecord>) -> Result<(), Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        self.write(move |connection| {
+            records
+                .into_iter()
+                .try_for_each(|record| insert_api_key(connection, record))
+        })
+        .await
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, Error> {
+        let username = username.to_owned();
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached(
+                    "SELECT username, password_hash, roles, full_name, email, metadata, enabled, seq \
+                     FROM users WHERE username = ?1",
+                )
+                .db()?;
+            let mut rows = statement.query([&username]).db()?;
+            rows.next().db()?.map(user_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn put_user(&self, user: UserRecord) -> Result<(), Error> {
+        let roles =
+            serde_json::to_string(&user.roles).map_err(|err| Error::Database(err.to_string()))?;
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO users (username, password_hash, roles, full_name, email, metadata, enabled, seq) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1) \
+                     ON CONFLICT (username) DO UPDATE SET \
+                     password_hash = excluded.password_hash, roles = excluded.roles, \
+                     full_name = excluded.full_name, email = excluded.email, \
+                     metadata = excluded.metadata, enabled = excluded.enabled, seq = users.seq + 1",
+                )
+                .db()?
+                .execute(params![
+                    user.username,
+                    user.password_hash,
+                    roles,
+                    user.full_name,
+                    user.email,
+                    user.metadata,
+                    user.enabled,
+                ])
+                .db()?;
+            Ok(())
+        })
+        .await
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        let key = key.to_owned();
+        self.read(move |connection| select_meta(connection, &key))
+            .await
+    }
+
+    async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error> {
+        let key = key.to_owned();
+        let value = value.to_owned();
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) ON CONFLICT (key) DO NOTHING",
+                )
+                .db()?
+                .execute([&key, &value])
+                .db()?;
+            select_meta(connection, &key)?.ok_or_else(|| {
+                Error::Database(format!(
+                    "metadata [{key}] vanished right after it was written"
+                ))
+            })
+        })
+        .await
+    }
+}
+
+/// The read connections a store opens unless told otherwise.
+const DEFAULT_READ_CONNECTIONS: usize = 4;
+
+/// The database file inside the data directory.
+const DATABASE_FILE: &str = "keyward.db";
+
+/// The lock file inside the data directory.
+const LOCK_FILE: &str = "node.lock";
+
+/// How long a connection waits for a lock held by another connection before failing.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
+
+/// The most operations one group commit takes.
+const MAX_BATCH: usize = 256;
+
+/// The schema, one migration per version: after migration `n` (1-based), `user_version` is `n`.
+/// Never edit a released migration; append a new one.
+const MIGRATIONS: &[&str] = &[
+    // 1: API keys, users, store metadata.
+    "CREATE TABLE api_keys (
+        id TEXT NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL,
+        key_type TEXT NOT NULL,
+        creation INTEGER NOT NULL,
+        expiration INTEGER,
+        invalidated INTEGER NOT NULL CHECK (invalidated IN (0, 1)),
+        invalidation INTEGER,
+        hash TEXT NOT NULL,
+        role_descriptors TEXT NOT NULL,
+        limited_by TEXT NOT NULL,
+        metadata TEXT,
+        principal TEXT NOT NULL,
+        full_name TEXT,
+        email TEXT,
+        creator_metadata TEXT NOT NULL,
+        realm TEXT NOT NULL,
+        realm_type TEXT NOT NULL,
+        format_version INTEGER NOT NULL,
+        certificate_identity TEXT,
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX api_keys_creation ON api_keys (creation, id);
+    CREATE INDEX api_keys_name ON api_keys (name);
+    CREATE INDEX api_keys_owner ON api_keys (principal, realm);
+    CREATE INDEX api_keys_expiration ON api_keys (expiration);
+    CREATE INDEX api_keys_invalidation ON api_keys (invalidation);
+    CREATE TABLE users (
+        username TEXT NOT NULL PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        full_name TEXT,
+        email TEXT,
+        metadata TEXT NOT NULL,
+        enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE meta (
+        key TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;",
+];
+
+/// The `api_keys` columns in the order [`api_key_from_row`] and [`api_key_values`] use.
+const API_KEY_COLUMNS: &str = "id, name, key_type, creation, expiration, invalidated, invalidation, hash, \
+     role_descriptors, limited_by, metadata, principal, full_name, email, creator_metadata, realm, realm_type, \
+     format_version, certificate_identity, seq";
+
+/// Parameters `?1`..`?19` are [`api_key_values`]; a new key starts at `seq` 1. A taken id changes
+/// nothing, which [`insert_api_key`] reports as `AlreadyExists`.
+const INSERT_API_KEY: &str = "INSERT INTO api_keys (id, name, key_type, creation, expiration, invalidated, \
+     invalidation, hash, role_descriptors, limited_by, metadata, principal, full_name, email, creator_metadata, \
+     realm, realm_type, format_version, certificate_identity, seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1) \
+     ON CONFLICT (id) DO NOTHING";
+
+/// Parameters `?1`..`?19` are [`api_key_values`], `?20` the `seq` the record was read with.
+const UPDATE_API_KEY: &str = "UPDATE api_keys SET name = ?2, key_type = ?3, creation = ?4, expiration = ?5, \
+     invalidated = ?6, invalidation = ?7, hash = ?8, role_descriptors = ?9, limited_by = ?10, metadata = ?11, \
+     principal = ?12, full_name = ?13, email = ?14, creator_metadata = ?15, realm = ?16, realm_type = ?17, \
+     format_version = ?18, certificate_identity = ?19, seq = seq + 1 \
+     WHERE id = ?1 AND seq = ?20";
+
+/// Maps engine errors into the store's: unreadable data is `Corrupt`, anything else `Database`.
+trait SqlResultExt<T> {
+    fn db(self) -> Result<T, Error>;
+}
+
+impl<T> SqlResultExt<T> for rusqlite::Result<T> {
+    fn db(self) -> Result<T, Error> {
+        self.map_err(|err| {
+            let corrupt = matches!(
+                err,
+                rusqlite::Error::FromSqlConversionFailure(..)
+                    | rusqlite::Error::InvalidColumnType(..)
+                    | rusqlite::Error::IntegralValueOutOfRange(..)
+                    | rusqlite::Error::Utf8Error(..)
+            ) || matches!(
+                err.sqlite_error_code(),
+                Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
+            );
+            if corrupt {
+                Error::Corrupt(err.to_string())
+            } else {
+                Error::Database(err.to_string())
+            }
+        })
+    }
+}
+
+/// Takes the exclusive lock on the data directory, held until the returned file is closed.
+fn lock_dir(dir: &Path) -> Result<File, Error> {
+    let file = OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(dir.join(LOCK_FILE))?;
+    match file.try_lock() {
+        Ok(()) => Ok(file),
+        Err(TryLockError::WouldBlock) => Err(Error::Locked {
+            path: dir.display().to_string(),
+        }),
+        Err(TryLockError::Error(err)) => Err(Error::Io(err)),
+    }
+}
+
+/// Opens the one read-write connection, set up for durable WAL writes.
+fn open_writer(path: &Path) -> Result<Connection, Error> {
+    let connection = Connection::open(path).db()?;
+    connection.busy_timeout(BUSY_TIMEOUT).db()?;
+    let journal_mode: String = connection
+        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .db()?;
+    if !journal_mode.eq_ignore_ascii_case("wal") {
+        return Err(Error::Database(format!(
+            "cannot use write-ahead logging for [{}]: journal mode is [{journal_mode}]",
+            path.display()
+        )));
+    }
+    connection
+        .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
+        .db()?;
+    // An acknowledged write must be fsynced: check the setting took rather than trust it.
+    let synchronous: i64 = connection
+        .query_row("PRAGMA synchronous", [], |row| row.get(0))
+        .db()?;
+    if synchronous < 2 {
+        return Err(Error::Database(format!(
+            "cannot set synchronous=FULL for [{}]",
+            path.display()
+        )));
+    }
+    Ok(connection)
+}
+
+/// Opens a read-only connection; the database already exists and is in WAL mode.
+fn open_reader(path: &Path) -> Result<Connection, Error> {
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    let connection = Connection::open_with_flags(path, flags).db()?;
+    connection.busy_timeout(BUSY_TIMEOUT).db()?;
+    Ok(connection)
+}
+
+/// Brings the schema up to the newest version this binary knows, one transaction per migration.
+fn migrate(connection: &mut Connection, path: &Path) -> Result<(), Error> {
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .db()?;
+    let known = MIGRATIONS.len();
+    let current = usize::try_from(version).ok().filter(|version| *version <= known).ok_or_else(|| {
+        Error::Corrupt(format!(
+            "the database [{}] has schema version {version}, newer than the versions this keyward knows \
+             (up to {known}): it was written by a newer keyward",
+            path.display()
+        ))
+    })?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
+        let next = index + 1;
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .db()?;
+        transaction.execute_batch(migration).db()?;
+        transaction.pragma_update(None, "user_version", next).db()?;
+        transaction.commit().db()?;
+        tracing::info!(database = %path.display(), version = next, "migrated the store schema");
+    }
+    Ok(())
+}
+
+/// Read-only connections, handed out one per read.
+struct ReadPool {
+    path: PathBuf,
+    size: usize,
+    /// Bounds concurrent reads to the number of connections, waiting asynchronously.
+    permits: Arc<Semaphore>,
+    idle: Mutex<Vec<Connection>>,
+}
+
+impl ReadPool {
+    async fn run<R, F>(self: &Arc<ReadPool>, work: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, Error> + Send + 'static,
+    {
+        let permit = Arc::clone(&self.permits)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Closed)?;
+        let pool = Arc::clone(self);
+        tokio::task::spawn_blocking(move || {
+            let _permit = permit;
+            // A connection lost to a panicking read is replaced here.
+            let connection = match pool.take() {
+                Some(connection) => connection,
+                None => open_reader(&pool.path)?,
+            };
+            let result = work(&connection);
+            pool.put(connection);
+            result
+        })
+        .await
+        .map_err(|err| Error::Database(format!("read task failed: {err}")))?
+    }
+
+    fn take(&self) -> Option<Connection> {
+        // A poisoned lock only means a reader panicked; the list of connections is still sound.
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .pop()
+    }
+
+    fn put(&self, connection: Connection) {
+        self.idle
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
+            .push(connection);
+    }
+}
+
+/// One queued write: runs on the writer thread, answers once its batch is committed.
+trait WriteOp: Send {
+    /// Runs the operation inside the current transaction; whether it succeeded.
+    fn run(&mut self, connection: &Connection) -> bool;
+
+    /// Answers the caller: the operation's own error, the batch's error, or its result.
+    fn answer(self: Box<Self>, batch: Result<(), &str>);
+}
+
+struct Op<R, F> {
+    work: Option<F>,
+    result: Option<Result<R, Error>>,
+    reply: oneshot::Sender<Result<R, Error>>,
+}
+
+impl<R, F> WriteOp for Op<R, F>
+where
+    R: Send,
+    F: FnOnce(&Connection) -> Result<R, Error> + Send,
+{
+    fn run(&mut self, connection: &Connection) -> bool {
+        let Some(work) = self.work.take() else {
+            return false;
+        };
+        // A bug in one operation must not take the writer, and every later write, down with it.
+        let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(connection)))
+            .unwrap_or_else(|_| Err(Error::Database("a write operation panicked".to_owned())));
+        let succeeded = result.is_ok();
+        self.result = Some(result);
+        succeeded
+    }
+
+    fn answer(self: Box<Self>, batch: Result<(), &str>) {
+        let result = match (self.result, batch) {
+            (Some(Err(err)), _) => Err(err),
+            (Some(Ok(value)), Ok(())) => Ok(value),
+            (Some(Ok(_)) | None, Err(reason)) => Err(Error::Database(reason.to_owned())),
+            (None, Ok(())) => Err(Error::Database(
+                "the write operation did not run".to_owned(),
+            )),
+        };
+        // The caller may have stopped waiting; the write stands either way.
+        let _ = self.reply.send(result);
+    }
+}
+
+/// The writer thread: group commits until every sender is gone and the queue is empty.
+fn run_writer(connection: Connection, receiver: mpsc::Receiver<Box<dyn WriteOp>>) {
+    let mut batch = Vec::with_capacity(MAX_BATCH);
+    while let Ok(first) = receiver.recv() {
+        batch.push(first);
+        while batch.len() < MAX_BATCH {
+            match receiver.try_recv() {
+                Ok(op) => batch.push(op),
+                Err(_) => break,
+            }
+        }
+        let outcome = run_batch(&connection, &mut batch);
+        if let Err(reason) = &outcome {
+            tracing::error!(operations = batch.len(), error = %reason, "a store transaction failed");
+        }
+        for op in batch.drain(..) {
+            op.answer(outcome.as_ref().copied().map_err(String::as_str));
+        }
+    }
+    if let Err((_, err)) = connection.close() {
+        tracing::warn!(error = %err, "cannot close the store's write connection");
+    }
+}
+
+/// One transaction for the whole batch, one savepoint per operation.
+fn run_batch(connection: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<(), String> {
+    connection
+        .execute_batch("BEGIN IMMEDIATE")
+        .map_err(|err| format!("cannot begin a transaction: {err}"))?;
+    let result = run_ops(connection, batch).and_then(|()| {
+        connection
+            .execute_batch("COMMIT")
+            .map_err(|err| format!("cannot commit a transaction: {err}"))
+    });
+    if result.is_err()
+        && !connection.is_autocommit()
+        && let Err(err) = connection.execute_batch("ROLLBACK")
+    {
+        tracing::error!(error = %err, "cannot roll back a failed store transaction");
+    }
+    result
+}
+
+fn run_ops(connection: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<(), String> {
+    for op in batch.iter_mut() {
+        connection
+            .execute_batch("SAVEPOINT op")
+            .map_err(|err| format!("cannot start an operation: {err}"))?;
+        let undo = if op.run(connection) {
+            "RELEASE op"
+        } else {
+            "ROLLBACK TO op; RELEASE op"
+        };
+        connection
+            .execute_batch(undo)
+            .map_err(|err| format!("cannot finish an operation: {err}"))?;
+        // Some errors (disk full, I/O) make SQLite roll back the whole transaction by itself:
+        // then the operations before this one are gone too, and none of them may be acknowledged.
+        if connection.is_autocommit() {
+            return Err("the transaction was rolled back by the database".to_owned());
+        }
+    }
+    Ok(())
+}
+
+fn insert_api_key(connection: &Connection, record: ApiKeyRecord) -> Result<(), Error> {
+    let id = record.id.clone();
+    let values = api_key_values(record)?;
+    let inserted = connection
+        .prepare_cached(INSERT_API_KEY)
+        .db()?
+        .execute(params_from_iter(values))
+        .db()?;
+    if inserted == 0 {
+        return Err(Error::AlreadyExists(id));
+    }
+    Ok(())
+}
+
+/// The record's columns `id` to `certificate_identity`, in [`API_KEY_COLUMNS`] order.
+fn api_key_values(record: ApiKeyRecord) -> Result<Vec<Value>, Error> {
+    let creator_metadata = serde_json::to_string(&record.creator.metadata)
+        .map_err(|err| Error::Database(err.to_string()))?;
+    let text = |value: Option<String>| value.map_or(Value::Null, Value::Text);
+    let integer = |value: Option<i64>| value.map_or(Value::Null, Value::Integer);
+    Ok(vec![
+        Value::Text(record.id),
+        Value::Text(record.name),
+        Value::Text(record.key_type.as_str().to_owned()),
+        Value::Integer(record.creation),
+        integer(record.expiration),
+        Value::Integer(i64::from(record.invalidated)),
+        integer(record.invalidation),
+        Value::Text(record.hash),
+        Value::Text(record.role_descriptors),
+        Value::Text(record.limited_by),
+        text(record.metadata),
+        Value::Text(record.creator.principal),
+        text(record.creator.full_name),
+        text(record.creator.email),
+        Value::Text(creator_metadata),
+        Value::Text(record.creator.realm),
+        Value::Text(record.creator.realm_type),
+        Value::Integer(record.format_version),
+        text(record.certificate_identity),
+    ])
+}
+
+fn api_key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, Error> {
+    let id: String = row.get(0).db()?;
+    let key_type: String = row.get(2).db()?;
+    let key_type = key_type
+        .parse::<ApiKeyType>()
+        .map_err(|err| Error::Corrupt(format!("api key [{id}]: {err}")))?;
+    let creator_metadata: String = row.get(14).db()?;
+    let creator_metadata = serde_json::from_str::<Map<String, serde_json::Value>>(
+        &creator_metadata,
+    )
+    .map_err(|err| {
+        Error::Corrupt(format!(
+            "api key [{id}]: creator metadata is not a JSON object: {err}"
+        ))
+    })?;
+    Ok(ApiKeyRecord {
+        name: row.get(1).db()?,
+        key_type,
+        creation: row.get(3).db()?,
+        expiration: row.get(4).db()?,
+        invalidated: row.get(5).db()?,
+        invalidation: row.get(6).db()?,
+        hash: row.get(7).db()?,
+        role_descriptors: row.get(8).db()?,
+        limited_by: row.get(9).db()?,
+        metadata: row.get(10).db()?,
+        creator: Creator {
+            principal: row.get(11).db()?,
+            full_name: row.get(12).db()?,
+            email: row.get(13).db()?,
+            metadata: creator_metadata,
+            realm: row.get(15).db()?,
+            realm_type: row.get(16).db()?,
+        },
+        format_version: row.get(17).db()?,
+        certificate_identity: row.get(18).db()?,
+        seq: row.get(19).db()?,
+        id,
+    })
+}
+
+fn user_from_row(row: &Row<'_>) -> Result<UserRecord, Error> {
+    let username: String = row.get(0).db()?;
+    let roles: String = row.get(2).db()?;
+    let roles = serde_json::from_str::<Vec<String>>(&roles).map_err(|err| {
+        Error::Corrupt(format!(
+            "user [{username}]: roles are not a JSON array of strings: {err}"
+        ))
+    })?;
+    Ok(UserRecord {
+        password_hash: row.get(1).db()?,
+        roles,
+        full_name: row.get(3).db()?,
+        email: row.get(4).db()?,
+        metadata: row.get(5).db()?,
+        enabled: row.get(6).db()?,
+        seq: row.get(7).db()?,
+        username,
+    })
+}
+
+fn select_meta(connection: &Connection, key: &str) -> Result<Option<String>, Error> {
+    let mut statement = connection
+        .prepare_cached("SELECT value FROM meta WHERE key = ?1")
+        .db()?;
+    let mut rows = statement.query([key]).db()?;
+    rows.next().db()?.map(|row| row.get(0).db()).transpose()
+}
+
+/// The SQL and parameters selecting what `filter` selects, or `None` when it selects nothing.
+fn find_query(filter: &ApiKeyFilter) -> Result<Option<(String, Vec<Value>)>, Error> {
+    let mut conditions = Vec::new();
+    let mut values = Vec::new();
+    // Each criterion binds its values and refers to them by number.
+    let mut bind = |value: Value| {
+        values.push(value);
+        values.len()
+    };
+    if let Some(ids) = &filter.ids {
+        if ids.is_empty() {
+            return Ok(None);
+        }
+        // One JSON array parameter, however many ids: no limit on bound variables to hit.
+        let ids = serde_json::to_string(ids).map_err(|err| Error::Database(err.to_string()))?;
+        let ids = bind(Value::Text(ids));
+        conditions.push(format!("id IN (SELECT value FROM json_each(?{ids}))"));
+    }
+    match &filter.name {
+        None | Some(NamePattern::All) => {}
+        Some(NamePattern::Exact(name)) => {
+            let name = bind(Value::Text(name.clone()));
+            conditions.push(format!("name = ?{name}"));
+        }
+        Some(NamePattern::Prefix(prefix)) => {
+            // `substr` compares literally (no wildcards to escape, case-sensitive) and counts
+            // characters; the range condition only lets the name index narrow the scan.
+            let length = i64::try_from(prefix.chars().count())
+                .map_err(|_| Error::Database("name prefix too long".to_owned()))?;
+            let prefix = bind(Value::Text(prefix.clone()));
+            let length = bind(Value::Integer(length));
+            conditions.push(format!(
+                "name >= ?{prefix} AND substr(name, 1, ?{length}) = ?{prefix}"
+            ));
+        }
+    }
+    if let Some(username) = &filter.username {
+        let username = bind(Value::Text(username.clone()));
+        conditions.push(format!("principal = ?{username}"));
+    }
+    if let Some(realm) = &filter.realm {
+        let realm = bind(Value::Text(realm.clone()));
+        conditions.push(format!("realm = ?{realm}"));
+    }
+    if filter.exclude_invalidated {
+        conditions.push("invalidated = 0".to_owned());
+    }
+    if let Some(instant) = filter.exclude_expired_at {
+        let instant = bind(Value::Integer(instant));
+        conditions.push(format!("(expiration IS NULL OR expiration > ?{instant})"));
+    }
+    if let Some(key_type) = filter.key_type {
+        let key_type = bind(Value::Text(key_type.as_str().to_owned()));
+        conditions.push(format!("key_type = ?{key_type}"));
+    }
+    let mut sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys");
+    if !conditions.is_empty() {
+        sql.push_str(" WHERE ");
+        sql.push_str(&conditions.join(" AND "));
+    }
+    sql.push_str(" ORDER BY creation, id");
+    Ok(Some((sql, values)))
+}

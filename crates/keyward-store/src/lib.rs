@@ -179,10 +179,17 @@ pub trait Store: Send + Sync + 'static {
 
     /// Replaces each record whose stored `seq` still equals the given record's `seq` (the value
     /// it was read with), all in one transaction; the outcome of each, in order.
-    async fn update_api_keys(&self, records: Vec<ApiKeyRecord>) -> Result<Vec<UpdateOutcome>, Error>;
+    async fn update_api_keys(
+        &self,
+        records: Vec<ApiKeyRecord>,
+    ) -> Result<Vec<UpdateOutcome>, Error>;
 
     /// Marks the given keys invalidated at `now` unless already invalidated; the ids it changed.
-    async fn invalidate_api_keys(&self, ids: &[String], now: EpochMillis) -> Result<Vec<String>, Error>;
+    async fn invalidate_api_keys(
+        &self,
+        ids: &[String],
+        now: EpochMillis,
+    ) -> Result<Vec<String>, Error>;
 
     /// Deletes keys expired at or before `cutoff` and keys invalidated at or before `cutoff`
     /// (reference §4.4); how many were deleted.

@@ -1,0 +1,877 @@
+//! The contract every [`Store`] backend must honour, as plain async test functions and the
+//! [`store_contract_tests!`](crate::store_contract_tests) macro that turns them into `#[tokio::test]`s.
+//!
+//! Each test takes a fresh, empty store and panics on the first broken promise. A backend runs
+//! them all with one line in its integration tests:
+//!
+//! ```text
+//! keyward_store::store_contract_tests!(my_backend::open_fresh_store());
+//! ```
+//!
+//! where the expression is a future resolving to `(store, guard)`: `store` implements [`Store`],
+//! `guard` keeps whatever backs it (a temporary directory, a scratch database) alive until the
+//! test ends. The calling crate needs `tokio` with the `macros` and `rt` features.
+
+// Test-support code: a failed unwrap here is a failed test, reported with its location.
+#![allow(clippy::unwrap_used)]
+
+use keyward_core::EpochMillis;
+use keyward_core::api_key::{API_KEY_FORMAT_VERSION, ApiKeyType, Creator};
+use serde_json::{Map, Value};
+
+use crate::{
+    ApiKeyFilter, ApiKeyRecord, EmbeddedStore, EmbeddedStoreOptions, Error, NamePattern, Store,
+    UpdateOutcome, UserRecord,
+};
+
+/// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a
+/// future of `(store, guard)`; it is evaluated afresh in every test. The store is dropped before
+/// the guard.
+#[macro_export]
+macro_rules! store_contract_tests {
+    (@tests $make:expr; $($name:ident),* $(,)?) => {
+        $(
+            #[tokio::test]
+            async fn $name() {
+                let (store, guard) = ($make).await;
+                $crate::testsuite::$name(&store).await;
+                drop(store);
+                drop(guard);
+            }
+        )*
+    };
+    ($make:expr) => {
+        $crate::store_contract_tests!(@tests $make;
+            create_and_get_roundtrip,
+            create_sets_seq_to_one,
+            missing_api_key_is_none,
+            create_duplicate_id_is_already_exists,
+            find_with_empty_filter_returns_everything,
+            find_by_ids,
+            find_by_name,
+            find_by_prefix_is_literal,
+            find_by_prefix_counts_characters,
+            find_by_owner,
+            find_excluding_invalidated,
+            find_excluding_expired,
+            find_by_key_type,
+            find_with_combined_criteria,
+            find_orders_by_creation_then_id,
+            update_compare_and_set,
+            update_batch_outcomes_in_order,
+            invalidate_returns_changed_ids,
+            delete_inactive_cutoff_boundaries,
+            import_writes_every_key,
+            import_is_all_or_nothing,
+            users_upsert,
+            meta_init_first_writer_wins,
+        );
+    };
+}
+
+/// A plain `rest` key owned by `elastic`, created at [`CREATED`], never expiring; tests change
+/// what they need.
+pub fn sample_key(id: &str) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: id.to_owned(),
+        name: format!("key-{id}"),
+        key_type: ApiKeyType::Rest,
+        creation: CREATED,
+        expiration: None,
+        invalidated: false,
+        invalidation: None,
+        hash: "{PBKDF2_STRETCH}10000$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA==".to_owned(),
+        role_descriptors: "{}".to_owned(),
+        limited_by:
+            r#"{"superuser":{"cluster":["all"],"indices":[{"names":["*"],"privileges":["all"]}]}}"#
+                .to_owned(),
+        metadata: None,
+        creator: Creator {
+            principal: "elastic".to_owned(),
+            full_name: None,
+            email: None,
+            metadata: Map::new(),
+            realm: "reserved".to_owned(),
+            realm_type: "reserved".to_owned(),
+        },
+        format_version: API_KEY_FORMAT_VERSION,
+        certificate_identity: None,
+        seq: 1,
+    }
+}
+
+/// A user with one role, as [`Store::put_user`] would first store it.
+pub fn sample_user(username: &str) -> UserRecord {
+    UserRecord {
+        username: username.to_owned(),
+        password_hash: "$2a$10$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234".to_owned(),
+        roles: vec!["superuser".to_owned()],
+        full_name: None,
+        email: None,
+        metadata: "{}".to_owned(),
+        enabled: true,
+        seq: 1,
+    }
+}
+
+/// The creation time of [`sample_key`].
+pub const CREATED: EpochMillis = 1_700_000_000_000;
+
+/// An [`EmbeddedStore`] in a new temporary directory, which the returned guard deletes when
+/// dropped; for tests of code above the store. Panics when the store cannot be opened.
+pub async fn temp_embedded_store() -> (EmbeddedStore, tempfile::TempDir) {
+    temp_embedded_store_with(|_| {}).await
+}
+
+/// Like [`temp_embedded_store`], with the options changed by `configure` first.
+pub async fn temp_embedded_store_with(
+    configure: impl FnOnce(&mut EmbeddedStoreOptions),
+) -> (EmbeddedStore, tempfile::TempDir) {
+    let dir = match tempfile::tempdir() {
+        Ok(dir) => dir,
+        Err(err) => panic!("cannot create a temporary directory: {err}"),
+    };
+    let mut options = EmbeddedStoreOptions::new(dir.path());
+    configure(&mut options);
+    match EmbeddedStore::open(options) {
+        Ok(store) => (store, dir),
+        Err(err) => panic!(
+            "cannot open an embedded store in [{}]: {err}",
+            dir.path().display()
+        ),
+    }
+}
+
+/// Every field of a key survives a create and a get, `Some` and `None` alike.
+pub async fn create_and_get_roundtrip(store: &dyn Store) {
+    let mut full = sample_key("full");
+    full.name = "everything set: ünïcödé 🔑".to_owned();
+    full.key_type = ApiKeyType::CrossCluster;
+    full.expiration = Some(CREATED + 86_400_000);
+    full.invalidated = true;
+    full.invalidation = Some(CREATED + 1_000);
+    full.role_descriptors = r#"{"search":{"cluster":["cross_cluster_search"]}}"#.to_owned();
+    full.metadata = Some(r#"{"team":"a","tags":[1,2,{"x":null}]}"#.to_owned());
+    full.creator = Creator {
+        principal: "alice".to_owned(),
+        full_name: Some("Alice Liddell".to_owned()),
+        email: Some("alice@example.com".to_owned()),
+        metadata: json_object(r#"{"z":1,"a":{"nested":[true,"x"]},"m":null}"#),
+        realm: "file1".to_owned(),
+        realm_type: "file".to_owned(),
+    };
+    full.format_version = 8_00_00_99;
+    full.certificate_identity = Some("CN=remote,OU=.*".to_owned());
+
+    let mut minimal = sample_key("minimal");
+    minimal.metadata = None;
+    minimal.expiration = None;
+
+    for record in [full, minimal] {
+        store.create_api_key(record.clone()).await.unwrap();
+        let stored = store.api_key(&record.id).await.unwrap();
+        assert_eq!(
+            stored.as_ref(),
+            Some(&record),
+            "roundtrip of [{}]",
+            record.id
+        );
+        // Key order inside the creator's metadata is kept, as Elasticsearch keeps it.
+        let stored = stored.unwrap();
+        let keys: Vec<&String> = stored.creator.metadata.keys().collect();
+        let expected: Vec<&String> = record.creator.metadata.keys().collect();
+        assert_eq!(keys, expected);
+    }
+}
+
+/// A new key starts at `seq` 1, whatever the record says.
+pub async fn create_sets_seq_to_one(store: &dyn Store) {
+    let mut record = sample_key("k");
+    record.seq = 42;
+    store.create_api_key(record).await.unwrap();
+    assert_eq!(store.api_key("k").await.unwrap().unwrap().seq, 1);
+}
+
+/// Looking up an unknown id is not an error.
+pub async fn missing_api_key_is_none(store: &dyn Store) {
+    assert_eq!(store.api_key("nope").await.unwrap(), None);
+    store.create_api_key(sample_key("k")).await.unwrap();
+    assert_eq!(
+        store.api_key("K").await.unwrap(),
+        None,
+        "ids are case-sensitive"
+    );
+}
+
+/// Creating a taken id fails with `AlreadyExists` and leaves the first key alone.
+pub async fn create_duplicate_id_is_already_exists(store: &dyn Store) {
+    store.create_api_key(sample_key("k")).await.unwrap();
+    let mut second = sample_key("k");
+    second.name = "second".to_owned();
+    match store.create_api_key(second).await {
+        Err(Error::AlreadyExists(id)) => assert_eq!(id, "k"),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    assert_eq!(store.api_key("k").await.unwrap().unwrap().name, "key-k");
+    // The failure does not poison the store.
+    store.create_api_key(sample_key("other")).await.unwrap();
+}
+
+/// The default filter selects every key.
+pub async fn find_with_empty_filter_returns_everything(store: &dyn Store) {
+    assert_eq!(
+        ids(store, &ApiKeyFilter::default()).await,
+        Vec::<String>::new()
+    );
+    create_all(store, ["a", "b", "c"].map(sample_key)).await;
+    assert_eq!(ids(store, &ApiKeyFilter::default()).await, ["a", "b", "c"]);
+    let all = ApiKeyFilter {
+        name: Some(NamePattern::All),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &all).await, ["a", "b", "c"]);
+}
+
+/// `ids` selects exactly those ids; an empty list selects nothing; unknown ids are ignored.
+pub async fn find_by_ids(store: &dyn Store) {
+    create_all(store, ["a", "b", "c", "d"].map(sample_key)).await;
+    let by_ids = |list: &[&str]| ApiKeyFilter {
+        ids: Some(list.iter().map(|id| (*id).to_owned()).collect()),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &by_ids(&["c", "a"])).await, ["a", "c"]);
+    assert_eq!(ids(store, &by_ids(&["b", "missing", "b"])).await, ["b"]);
+    assert_eq!(ids(store, &by_ids(&[])).await, Vec::<String>::new());
+    assert_eq!(
+        ids(store, &by_ids(&["missing"])).await,
+        Vec::<String>::new()
+    );
+    let many: Vec<String> = (0..40_000)
+        .map(|n| format!("id-{n}"))
+        .chain(["d".to_owned()])
+        .collect();
+    let filter = ApiKeyFilter {
+        ids: Some(many),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &filter).await, ["d"], "a long id list works");
+}
+
+/// An exact name matches the whole name only, case-sensitively.
+pub async fn find_by_name(store: &dyn Store) {
+    create_all(
+        store,
+        [
+            named("1", "deploy"),
+            named("2", "deploy-2"),
+            named("3", "Deploy"),
+            named("4", "deploy"),
+        ],
+    )
+    .await;
+    let filter = ApiKeyFilter {
+        name: Some(NamePattern::Exact("deploy".to_owned())),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &filter).await, ["1", "4"]);
+    let filter = ApiKeyFilter {
+        name: Some(NamePattern::Prefix("deploy".to_owned())),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &filter).await, ["1", "2", "4"]);
+    let filter = ApiKeyFilter {
+        name: Some(NamePattern::Prefix(String::new())),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(
+        ids(store, &filter).await,
+        ["1", "2", "3", "4"],
+        "an empty prefix matches every name"
+    );
+}
+
+/// A prefix matches literally: SQL wildcards and escape characters in it are plain characters.
+pub async fn find_by_prefix_is_literal(store: &dyn Store) {
+    create_all(
+        store,
+        [
+            named("1", "a%b"),
+            named("2", "a_b"),
+            named("3", "axb"),
+            named("4", "a%bc"),
+            named("5", "A%b"),
+            named("6", r"a\b"),
+            named("7", "a*b"),
+            named("8", "a[b]"),
+        ],
+    )
+    .await;
+    let prefix = |prefix: &str| ApiKeyFilter {
+        name: Some(NamePattern::Prefix(prefix.to_owned())),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &prefix("a%")).await, ["1", "4"]);
+    assert_eq!(ids(store, &prefix("a_")).await, ["2"]);
+    assert_eq!(ids(store, &prefix("a%b")).await, ["1", "4"]);
+    assert_eq!(ids(store, &prefix(r"a\")).await, ["6"]);
+    assert_eq!(ids(store, &prefix("a*")).await, ["7"]);
+    assert_eq!(ids(store, &prefix("a[")).await, ["8"]);
+    assert_eq!(ids(store, &prefix("%")).await, Vec::<String>::new());
+    assert_eq!(
+        ids(store, &prefix("A")).await,
+        ["5"],
+        "prefixes are case-sensitive"
+    );
+}
+
+/// A prefix with multi-byte characters matches by characters, not bytes.
+pub async fn find_by_prefix_counts_characters(store: &dyn Store) {
+    create_all(
+        store,
+        [
+            named("1", "émile"),
+            named("2", "é"),
+            named("3", "e"),
+            named("4", "日本語キー"),
+            named("5", "🔑x"),
+        ],
+    )
+    .await;
+    let prefix = |prefix: &str| ApiKeyFilter {
+        name: Some(NamePattern::Prefix(prefix.to_owned())),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &prefix("é")).await, ["1", "2"]);
+    assert_eq!(ids(store, &prefix("émi")).await, ["1"]);
+    assert_eq!(ids(store, &prefix("日本")).await, ["4"]);
+    assert_eq!(ids(store, &prefix("🔑")).await, ["5"]);
+}
+
+/// `username` and `realm` select by owner, each alone and together.
+pub async fn find_by_owner(store: &dyn Store) {
+    create_all(
+        store,
+        [
+            owned("1", "alice", "file1"),
+            owned("2", "alice", "native1"),
+            owned("3", "bob", "file1"),
+            owned("4", "Alice", "file1"),
+        ],
+    )
+    .await;
+    let by = |username: Option<&str>, realm: Option<&str>| ApiKeyFilter {
+        username: username.map(str::to_owned),
+        realm: realm.map(str::to_owned),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &by(Some("alice"), None)).await, ["1", "2"]);
+    assert_eq!(ids(store, &by(None, Some("file1"))).await, ["1", "3", "4"]);
+    assert_eq!(ids(store, &by(Some("alice"), Some("file1"))).await, ["1"]);
+    assert_eq!(
+        ids(store, &by(Some("bob"), Some("native1"))).await,
+        Vec::<String>::new()
+    );
+    assert_eq!(
+        ids(store, &by(Some("carol"), None)).await,
+        Vec::<String>::new()
+    );
+}
+
+/// `exclude_invalidated` leaves out invalidated keys only.
+pub async fn find_excluding_invalidated(store: &dyn Store) {
+    create_all(store, ["a", "b", "c"].map(sample_key)).await;
+    store
+        .invalidate_api_keys(&["b".to_owned()], CREATED + 5)
+        .await
+        .unwrap();
+    let filter = ApiKeyFilter {
+        exclude_invalidated: true,
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &filter).await, ["a", "c"]);
+    assert_eq!(ids(store, &ApiKeyFilter::default()).await, ["a", "b", "c"]);
+}
+
+/// `exclude_expired_at` keeps keys that never expire and keys expiring strictly later.
+pub async fn find_excluding_expired(store: &dyn Store) {
+    let now = CREATED + 1_000;
+    create_all(
+        store,
+        [
+            expiring("never", None),
+            expiring("before", Some(now - 1)),
+            expiring("at", Some(now)),
+            expiring("after", Some(now + 1)),
+        ],
+    )
+    .await;
+    let filter = ApiKeyFilter {
+        exclude_expired_at: Some(now),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &filter).await, ["after", "never"]);
+    let filter = ApiKeyFilter {
+        exclude_expired_at: Some(now - 2),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(
+        ids(store, &filter).await,
+        ["after", "at", "before", "never"]
+    );
+}
+
+/// `key_type` selects one type of key.
+pub async fn find_by_key_type(store: &dyn Store) {
+    let mut cross = sample_key("cross");
+    cross.key_type = ApiKeyType::CrossCluster;
+    create_all(store, [sample_key("rest"), cross]).await;
+    let by = |key_type| ApiKeyFilter {
+        key_type: Some(key_type),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(ids(store, &by(ApiKeyType::Rest)).await, ["rest"]);
+    assert_eq!(ids(store, &by(ApiKeyType::CrossCluster)).await, ["cross"]);
+}
+
+/// Every criterion that is set must hold.
+pub async fn find_with_combined_criteria(store: &dyn Store) {
+    let now = CREATED + 1_000;
+    let mut matching = owned("match", "alice", "file1");
+    matching.name = "ci-deploy".to_owned();
+    matching.expiration = Some(now + 10);
+    let mut wrong_name = matching.clone();
+    wrong_name.id = "wrong-name".to_owned();
+    wrong_name.name = "deploy".to_owned();
+    let mut wrong_owner = matching.clone();
+    wrong_owner.id = "wrong-owner".to_owned();
+    wrong_owner.creator.principal = "bob".to_owned();
+    let mut wrong_realm = matching.clone();
+    wrong_realm.id = "wrong-realm".to_owned();
+    wrong_realm.creator.realm = "native1".to_owned();
+    let mut expired = matching.clone();
+    expired.id = "expired".to_owned();
+    expired.expiration = Some(now);
+    let mut invalidated = matching.clone();
+    invalidated.id = "invalidated".to_owned();
+    let mut cross = matching.clone();
+    cross.id = "cross".to_owned();
+    cross.key_type = ApiKeyType::CrossCluster;
+    let mut other_id = matching.clone();
+    other_id.id = "other-id".to_owned();
+    create_all(
+        store,
+        [
+            matching,
+            wrong_name,
+            wrong_owner,
+            wrong_realm,
+            expired,
+            invalidated,
+            cross,
+            other_id,
+        ],
+    )
+    .await;
+    store
+        .invalidate_api_keys(&["invalidated".to_owned()], now)
+        .await
+        .unwrap();
+
+    let everything_but_ids = ApiKeyFilter {
+        ids: None,
+        name: Some(NamePattern::Prefix("ci-".to_owned())),
+        username: Some("alice".to_owned()),
+        realm: Some("file1".to_owned()),
+        exclude_invalidated: true,
+        exclude_expired_at: Some(now),
+        key_type: Some(ApiKeyType::Rest),
+    };
+    assert_eq!(ids(store, &everything_but_ids).await, ["match", "other-id"]);
+    let with_ids = ApiKeyFilter {
+        ids: Some(vec![
+            "match".to_owned(),
+            "wrong-name".to_owned(),
+            "expired".to_owned(),
+        ]),
+        name: Some(NamePattern::Exact("ci-deploy".to_owned())),
+        ..everything_but_ids
+    };
+    assert_eq!(ids(store, &with_ids).await, ["match"]);
+}
+
+/// Results come ordered by creation time, then by id (byte order), whatever the insertion order.
+pub async fn find_orders_by_creation_then_id(store: &dyn Store) {
+    let at = |id: &str, creation: EpochMillis| {
+        let mut record = sample_key(id);
+        record.creation = creation;
+        record
+    };
+    create_all(
+        store,
+        [
+            at("b", CREATED + 1),
+            at("z", CREATED),
+            at("B", CREATED + 1),
+            at("a", CREATED + 1),
+            at("y", CREATED - 5),
+        ],
+    )
+    .await;
+    assert_eq!(
+        ids(store, &ApiKeyFilter::default()).await,
+        ["y", "z", "B", "a", "b"]
+    );
+}
+
+/// An update replaces the key when its `seq` is current and bumps `seq`; a stale `seq` or an
+/// unknown id is a conflict that writes nothing.
+pub async fn update_compare_and_set(store: &dyn Store) {
+    store.create_api_key(sample_key("k")).await.unwrap();
+    let read = store.api_key("k").await.unwrap().unwrap();
+
+    let mut changed = read.clone();
+    changed.name = "renamed".to_owned();
+    changed.role_descriptors = r#"{"r":{"cluster":["monitor"]}}"#.to_owned();
+    changed.limited_by = r#"{"owner":{"cluster":["manage_own_api_key"]}}"#.to_owned();
+    changed.metadata = Some(r#"{"v":2}"#.to_owned());
+    changed.expiration = Some(CREATED + 99);
+    changed.creator.full_name = Some("Elastic".to_owned());
+    changed.creator.metadata = json_object(r#"{"updated":true}"#);
+    changed.format_version = API_KEY_FORMAT_VERSION + 1;
+    changed.hash = "{SSHA256}bmV3aGFzaA==".to_owned();
+    assert_eq!(
+        store.update_api_keys(vec![changed.clone()]).await.unwrap(),
+        [UpdateOutcome::Updated]
+    );
+    let stored = store.api_key("k").await.unwrap().unwrap();
+    assert_eq!(
+        stored,
+        ApiKeyRecord {
+            seq: read.seq + 1,
+            ..changed.clone()
+        }
+    );
+
+    // Written with the seq read before the first update: stale.
+    let mut stale = read.clone();
+    stale.name = "lost".to_owned();
+    assert_eq!(
+        store.update_api_keys(vec![stale]).await.unwrap(),
+        [UpdateOutcome::Conflict]
+    );
+    assert_eq!(store.api_key("k").await.unwrap().unwrap().name, "renamed");
+
+    assert_eq!(
+        store
+            .update_api_keys(vec![sample_key("missing")])
+            .await
+            .unwrap(),
+        [UpdateOutcome::Conflict]
+    );
+    assert_eq!(
+        store.api_key("missing").await.unwrap(),
+        None,
+        "an update never creates"
+    );
+
+    // The current seq works again.
+    let mut again = stored.clone();
+    again.name = "again".to_owned();
+    assert_eq!(
+        store.update_api_keys(vec![again]).await.unwrap(),
+        [UpdateOutcome::Updated]
+    );
+    assert_eq!(store.api_key("k").await.unwrap().unwrap().seq, read.seq + 2);
+    assert_eq!(
+        store.update_api_keys(Vec::new()).await.unwrap(),
+        Vec::<UpdateOutcome>::new()
+    );
+}
+
+/// A bulk update answers for each record in order; conflicts do not stop the others.
+pub async fn update_batch_outcomes_in_order(store: &dyn Store) {
+    create_all(store, ["a", "b", "c"].map(sample_key)).await;
+    let mut a = store.api_key("a").await.unwrap().unwrap();
+    let mut b = store.api_key("b").await.unwrap().unwrap();
+    let mut c = store.api_key("c").await.unwrap().unwrap();
+    store
+        .invalidate_api_keys(&["b".to_owned()], CREATED)
+        .await
+        .unwrap();
+    a.name = "a2".to_owned();
+    b.name = "b2".to_owned();
+    c.name = "c2".to_owned();
+    let outcomes = store
+        .update_api_keys(vec![a, b, sample_key("x"), c])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            UpdateOutcome::Updated,
+            UpdateOutcome::Conflict,
+            UpdateOutcome::Conflict,
+            UpdateOutcome::Updated
+        ]
+    );
+    assert_eq!(store.api_key("a").await.unwrap().unwrap().name, "a2");
+    let b = store.api_key("b").await.unwrap().unwrap();
+    assert_eq!(
+        (b.name.as_str(), b.invalidated),
+        ("key-b", true),
+        "the invalidation is not overwritten"
+    );
+    assert_eq!(store.api_key("c").await.unwrap().unwrap().name, "c2");
+}
+
+/// Invalidation answers the ids it changed, in the order given, sets the time once and bumps
+/// `seq`; doing it again changes nothing.
+pub async fn invalidate_returns_changed_ids(store: &dyn Store) {
+    create_all(store, ["a", "b", "c"].map(sample_key)).await;
+    let now = CREATED + 500;
+    let asked = ["c", "missing", "a", "c"].map(str::to_owned);
+    assert_eq!(
+        store.invalidate_api_keys(&asked, now).await.unwrap(),
+        ["c", "a"]
+    );
+    for id in ["a", "c"] {
+        let key = store.api_key(id).await.unwrap().unwrap();
+        assert_eq!(
+            (key.invalidated, key.invalidation, key.seq),
+            (true, Some(now), 2),
+            "key [{id}]"
+        );
+    }
+    let untouched = store.api_key("b").await.unwrap().unwrap();
+    assert_eq!(
+        (untouched.invalidated, untouched.invalidation, untouched.seq),
+        (false, None, 1)
+    );
+
+    let all = ["a", "b", "c"].map(str::to_owned);
+    assert_eq!(
+        store.invalidate_api_keys(&all, now + 1).await.unwrap(),
+        ["b"]
+    );
+    assert_eq!(
+        store.invalidate_api_keys(&all, now + 2).await.unwrap(),
+        Vec::<String>::new()
+    );
+    let first = store.api_key("a").await.unwrap().unwrap();
+    assert_eq!(
+        (first.invalidation, first.seq),
+        (Some(now), 2),
+        "a second invalidation keeps the first time"
+    );
+    assert_eq!(
+        store.invalidate_api_keys(&[], now).await.unwrap(),
+        Vec::<String>::new()
+    );
+}
+
+/// The remover deletes keys expired or invalidated at or before the cutoff, and nothing else.
+pub async fn delete_inactive_cutoff_boundaries(store: &dyn Store) {
+    let cutoff = CREATED + 10_000;
+    let invalidated_at = |id: &str, at: Option<EpochMillis>| {
+        let mut record = sample_key(id);
+        record.invalidated = true;
+        record.invalidation = at;
+        record
+    };
+    create_all(
+        store,
+        [
+            sample_key("active"),
+            expiring("expired-before", Some(cutoff - 1)),
+            expiring("expired-at", Some(cutoff)),
+            expiring("expired-after", Some(cutoff + 1)),
+            invalidated_at("invalidated-before", Some(cutoff - 1)),
+            invalidated_at("invalidated-at", Some(cutoff)),
+            invalidated_at("invalidated-after", Some(cutoff + 1)),
+            // Written before invalidation times were recorded: Elasticsearch deletes these too.
+            invalidated_at("invalidated-undated", None),
+        ],
+    )
+    .await;
+    let mut expired_invalidated_later = expiring("expired-invalidated-later", Some(cutoff - 1));
+    expired_invalidated_later.invalidated = true;
+    expired_invalidated_later.invalidation = Some(cutoff + 100);
+    store
+        .create_api_key(expired_invalidated_later)
+        .await
+        .unwrap();
+
+    assert_eq!(store.delete_inactive_api_keys(cutoff).await.unwrap(), 6);
+    assert_eq!(
+        ids(store, &ApiKeyFilter::default()).await,
+        ["active", "expired-after", "invalidated-after"]
+    );
+    assert_eq!(store.delete_inactive_api_keys(cutoff).await.unwrap(), 0);
+    assert_eq!(store.delete_inactive_api_keys(cutoff + 1).await.unwrap(), 2);
+    assert_eq!(ids(store, &ApiKeyFilter::default()).await, ["active"]);
+}
+
+/// An import writes every key, with `seq` 1, readable like created ones.
+pub async fn import_writes_every_key(store: &dyn Store) {
+    let records: Vec<ApiKeyRecord> = (0..500)
+        .map(|n| {
+            let mut record = sample_key(&format!("imported-{n:04}"));
+            record.creation = CREATED + n;
+            record.seq = 7;
+            record
+        })
+        .collect();
+    store.import_api_keys(records.clone()).await.unwrap();
+    let found = store.find_api_keys(&ApiKeyFilter::default()).await.unwrap();
+    let expected: Vec<ApiKeyRecord> = records
+        .into_iter()
+        .map(|record| ApiKeyRecord { seq: 1, ..record })
+        .collect();
+    assert_eq!(found, expected);
+    store.import_api_keys(Vec::new()).await.unwrap();
+}
+
+/// An import with a taken id, in the store or within the import, fails whole.
+pub async fn import_is_all_or_nothing(store: &dyn Store) {
+    store.create_api_key(sample_key("taken")).await.unwrap();
+    let clash_with_store = vec![
+        sample_key("new-1"),
+        sample_key("taken"),
+        sample_key("new-2"),
+    ];
+    match store.import_api_keys(clash_with_store).await {
+        Err(Error::AlreadyExists(id)) => assert_eq!(id, "taken"),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    let clash_within = vec![
+        sample_key("new-3"),
+        sample_key("twice"),
+        sample_key("twice"),
+    ];
+    match store.import_api_keys(clash_within).await {
+        Err(Error::AlreadyExists(id)) => assert_eq!(id, "twice"),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    assert_eq!(ids(store, &ApiKeyFilter::default()).await, ["taken"]);
+}
+
+/// `put_user` inserts with `seq` 1 and replaces every field after, bumping `seq`.
+pub async fn users_upsert(store: &dyn Store) {
+    assert_eq!(store.user("elastic").await.unwrap(), None);
+    let mut user = sample_user("elastic");
+    user.seq = 9;
+    store.put_user(user.clone()).await.unwrap();
+    assert_eq!(
+        store.user("elastic").await.unwrap(),
+        Some(UserRecord { seq: 1, ..user })
+    );
+
+    let replaced = UserRecord {
+        username: "elastic".to_owned(),
+        password_hash: "{PBKDF2}10000$c2FsdA==$bmV3".to_owned(),
+        roles: vec![
+            "superuser".to_owned(),
+            "kibana_admin".to_owned(),
+            "ünï".to_owned(),
+        ],
+        full_name: Some("The Elastic User".to_owned()),
+        email: Some("elastic@example.com".to_owned()),
+        metadata: r#"{"_reserved":true}"#.to_owned(),
+        enabled: false,
+        seq: 1,
+    };
+    store.put_user(replaced.clone()).await.unwrap();
+    assert_eq!(
+        store.user("elastic").await.unwrap(),
+        Some(UserRecord {
+            seq: 2,
+            ..replaced.clone()
+        })
+    );
+
+    let mut cleared = sample_user("elastic");
+    cleared.roles = Vec::new();
+    store.put_user(cleared.clone()).await.unwrap();
+    assert_eq!(
+        store.user("elastic").await.unwrap(),
+        Some(UserRecord { seq: 3, ..cleared })
+    );
+    assert_eq!(
+        store.user("Elastic").await.unwrap(),
+        None,
+        "usernames are case-sensitive"
+    );
+}
+
+/// `meta_init` stores a value only when none is there and answers the stored one.
+pub async fn meta_init_first_writer_wins(store: &dyn Store) {
+    assert_eq!(store.meta("cluster_uuid").await.unwrap(), None);
+    assert_eq!(
+        store.meta_init("cluster_uuid", "first").await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store.meta_init("cluster_uuid", "second").await.unwrap(),
+        "first"
+    );
+    assert_eq!(
+        store.meta("cluster_uuid").await.unwrap().as_deref(),
+        Some("first")
+    );
+    assert_eq!(
+        store.meta_init("node_name", "node-1").await.unwrap(),
+        "node-1"
+    );
+    assert_eq!(
+        store.meta("node_name").await.unwrap().as_deref(),
+        Some("node-1")
+    );
+    assert_eq!(
+        store.meta("cluster_uuid").await.unwrap().as_deref(),
+        Some("first")
+    );
+}
+
+async fn create_all(store: &dyn Store, records: impl IntoIterator<Item = ApiKeyRecord>) {
+    for record in records {
+        let id = record.id.clone();
+        if let Err(err) = store.create_api_key(record).await {
+            panic!("cannot create [{id}]: {err}");
+        }
+    }
+}
+
+async fn ids(store: &dyn Store, filter: &ApiKeyFilter) -> Vec<String> {
+    match store.find_api_keys(filter).await {
+        Ok(records) => records.into_iter().map(|record| record.id).collect(),
+        Err(err) => panic!("find {filter:?} failed: {err}"),
+    }
+}
+
+fn named(id: &str, name: &str) -> ApiKeyRecord {
+    ApiKeyRecord {
+        name: name.to_owned(),
+        ..sample_key(id)
+    }
+}
+
+fn owned(id: &str, principal: &str, realm: &str) -> ApiKeyRecord {
+    let mut record = sample_key(id);
+    record.creator.principal = principal.to_owned();
+    record.creator.realm = realm.to_owned();
+    record
+}
+
+fn expiring(id: &str, expiration: Option<EpochMillis>) -> ApiKeyRecord {
+    ApiKeyRecord {
+        expiration,
+        ..sample_key(id)
+    }
+}
+
+fn json_object(text: &str) -> Map<String, Value> {
+    match serde_json::from_str(text) {
+        Ok(Value::Object(map)) => map,
+        other => panic!("not a JSON object: {other:?}"),
+    }
+}

@@ -32,11 +32,15 @@ fn socket_path(data_dir: &Path) -> PathBuf {
 }
 
 /// Starts serving the admin socket.
-pub(crate) fn spawn(data_dir: &Path, service: ApiKeyService) -> anyhow::Result<tokio::task::JoinHandle<()>> {
+pub(crate) fn spawn(
+    data_dir: &Path,
+    service: ApiKeyService,
+) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let path = socket_path(data_dir);
     // A stale socket from a crashed server: we hold the store lock, so nobody else serves it.
     let _ = std::fs::remove_file(&path);
-    let listener = UnixListener::bind(&path).with_context(|| format!("cannot bind the admin socket [{}]", path.display()))?;
+    let listener = UnixListener::bind(&path)
+        .with_context(|| format!("cannot bind the admin socket [{}]", path.display()))?;
     std::fs::set_permissions(&path, std::fs::Permissions::from_mode(0o600))
         .with_context(|| format!("cannot restrict the admin socket [{}]", path.display()))?;
     Ok(tokio::spawn(async move {
@@ -66,9 +70,18 @@ async fn answer(stream: UnixStream, service: ApiKeyService) -> anyhow::Result<()
     let mut line = Zeroizing::new(String::new());
     BufReader::new(read).read_line(&mut line).await?;
     let request: ResetRequest = serde_json::from_str(&line)?;
-    let response = match service.reset_password(&request.username, request.password.map(Zeroizing::new)).await {
-        Ok(password) => ResetResponse { password: Some(password.as_str().to_owned()), error: None },
-        Err(err) => ResetResponse { password: None, error: Some(err.to_string()) },
+    let response = match service
+        .reset_password(&request.username, request.password.map(Zeroizing::new))
+        .await
+    {
+        Ok(password) => ResetResponse {
+            password: Some(password.as_str().to_owned()),
+            error: None,
+        },
+        Err(err) => ResetResponse {
+            password: None,
+            error: Some(err.to_string()),
+        },
     };
     let mut text = Zeroizing::new(serde_json::to_string(&response)?);
     text.push('\n');
@@ -87,13 +100,17 @@ pub(crate) async fn request_reset(
         format!("the data directory is locked by a running keyward, but its admin socket [{}] does not answer", path.display())
     })?;
     let (read, mut write) = stream.into_split();
-    let request = ResetRequest { username: username.to_owned(), password: password.map(|password| password.as_str().to_owned()) };
+    let request = ResetRequest {
+        username: username.to_owned(),
+        password: password.map(|password| password.as_str().to_owned()),
+    };
     let mut text = Zeroizing::new(serde_json::to_string(&request)?);
     text.push('\n');
     write.write_all(text.as_bytes()).await?;
     let mut line = Zeroizing::new(String::new());
     BufReader::new(read).read_line(&mut line).await?;
-    let response: ResetResponse = serde_json::from_str(&line).context("unexpected answer from the admin socket")?;
+    let response: ResetResponse =
+        serde_json::from_str(&line).context("unexpected answer from the admin socket")?;
     match (response.password, response.error) {
         (Some(password), _) => Ok(Zeroizing::new(password)),
         (None, Some(error)) => anyhow::bail!("{error}"),

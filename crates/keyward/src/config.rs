@@ -14,24 +14,92 @@ use zeroize::Zeroizing;
 
 /// Every setting keyward knows, with its default (`None`: no default).
 const SETTINGS: &[(&str, Option<&str>, &str)] = &[
-    ("cluster.name", Some("keyward"), "The cluster name reported by `GET /` and cluster health."),
+    (
+        "cluster.name",
+        Some("keyward"),
+        "The cluster name reported by `GET /` and cluster health.",
+    ),
     ("node.name", Some("keyward-0"), "This node's name."),
-    ("http.host", Some("127.0.0.1"), "The address the HTTP API binds to."),
-    ("http.port", Some("9200"), "The HTTP port, or a range such as 9200-9300 (the first free one is used); 0 picks any free port."),
-    ("http.max_content_length", Some("100mb"), "The largest request body accepted."),
-    ("path.data", Some("./data"), "The data directory: the embedded store, its lock file and the admin socket."),
-    ("xpack.security.enabled", Some("true"), "Security cannot be turned off in keyward; only `true` is accepted."),
-    ("xpack.security.authc.api_key.enabled", Some("true"), "When false, every API key API fails and ApiKey credentials are ignored."),
-    ("xpack.security.authc.api_key.hashing.algorithm", Some("ssha256"), "How new keys' secrets are hashed: ssha256, bcrypt*, pbkdf2*, pbkdf2_stretch*."),
-    ("xpack.security.authc.api_key.cache.ttl", Some("1d"), "How long a verified key stays cached after its last use; 0 disables the cache."),
-    ("xpack.security.authc.api_key.cache.max_keys", Some("25000"), "The most keys the authentication cache holds."),
-    ("xpack.security.authc.api_key.cache.hash_algo", Some("ssha256"), "Accepted for compatibility; keyward's cache always keeps a salted SHA-256 digest."),
-    ("xpack.security.authc.api_key.doc_cache.ttl", Some("5m"), "Accepted for compatibility; keyward caches key documents together with verified secrets."),
-    ("xpack.security.authc.api_key.delete.retention_period", Some("7d"), "How long invalidated and expired keys are kept before deletion."),
-    ("xpack.security.authc.api_key.delete.interval", Some("24h"), "The least time between two runs of the inactive-key remover."),
-    ("xpack.security.authc.api_key.delete.timeout", Some("-1"), "Accepted for compatibility; deletions are single local transactions."),
-    ("keyward.store.read_connections", Some("4"), "Read connections of the embedded store."),
-    ("keyward.log.level", Some("info"), "Log filter (tracing EnvFilter syntax); RUST_LOG overrides it."),
+    (
+        "http.host",
+        Some("127.0.0.1"),
+        "The address the HTTP API binds to.",
+    ),
+    (
+        "http.port",
+        Some("9200"),
+        "The HTTP port, or a range such as 9200-9300 (the first free one is used); 0 picks any free port.",
+    ),
+    (
+        "http.max_content_length",
+        Some("100mb"),
+        "The largest request body accepted.",
+    ),
+    (
+        "path.data",
+        Some("./data"),
+        "The data directory: the embedded store, its lock file and the admin socket.",
+    ),
+    (
+        "xpack.security.enabled",
+        Some("true"),
+        "Security cannot be turned off in keyward; only `true` is accepted.",
+    ),
+    (
+        "xpack.security.authc.api_key.enabled",
+        Some("true"),
+        "When false, every API key API fails and ApiKey credentials are ignored.",
+    ),
+    (
+        "xpack.security.authc.api_key.hashing.algorithm",
+        Some("ssha256"),
+        "How new keys' secrets are hashed: ssha256, bcrypt*, pbkdf2*, pbkdf2_stretch*.",
+    ),
+    (
+        "xpack.security.authc.api_key.cache.ttl",
+        Some("1d"),
+        "How long a verified key stays cached after its last use; 0 disables the cache.",
+    ),
+    (
+        "xpack.security.authc.api_key.cache.max_keys",
+        Some("25000"),
+        "The most keys the authentication cache holds.",
+    ),
+    (
+        "xpack.security.authc.api_key.cache.hash_algo",
+        Some("ssha256"),
+        "Accepted for compatibility; keyward's cache always keeps a salted SHA-256 digest.",
+    ),
+    (
+        "xpack.security.authc.api_key.doc_cache.ttl",
+        Some("5m"),
+        "Accepted for compatibility; keyward caches key documents together with verified secrets.",
+    ),
+    (
+        "xpack.security.authc.api_key.delete.retention_period",
+        Some("7d"),
+        "How long invalidated and expired keys are kept before deletion.",
+    ),
+    (
+        "xpack.security.authc.api_key.delete.interval",
+        Some("24h"),
+        "The least time between two runs of the inactive-key remover.",
+    ),
+    (
+        "xpack.security.authc.api_key.delete.timeout",
+        Some("-1"),
+        "Accepted for compatibility; deletions are single local transactions.",
+    ),
+    (
+        "keyward.store.read_connections",
+        Some("4"),
+        "Read connections of the embedded store.",
+    ),
+    (
+        "keyward.log.level",
+        Some("info"),
+        "Log filter (tracing EnvFilter syntax); RUST_LOG overrides it.",
+    ),
 ];
 
 /// Raw settings by name, after precedence is applied.
@@ -45,12 +113,15 @@ impl Settings {
     pub(crate) fn load(file: Option<&Path>, flags: &[String]) -> anyhow::Result<Settings> {
         let mut values: BTreeMap<String, String> = SETTINGS
             .iter()
-            .filter_map(|(name, default, _)| default.map(|value| ((*name).to_owned(), value.to_owned())))
+            .filter_map(|(name, default, _)| {
+                default.map(|value| ((*name).to_owned(), value.to_owned()))
+            })
             .collect();
         if let Some(file) = file {
-            let text = std::fs::read_to_string(file).with_context(|| format!("cannot read config file [{}]", file.display()))?;
-            let yaml: serde_yaml::Value =
-                serde_yaml::from_str(&text).with_context(|| format!("config file [{}] is not valid YAML", file.display()))?;
+            let text = std::fs::read_to_string(file)
+                .with_context(|| format!("cannot read config file [{}]", file.display()))?;
+            let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
+                .with_context(|| format!("config file [{}] is not valid YAML", file.display()))?;
             let mut flat = BTreeMap::new();
             flatten("", &yaml, &mut flat)?;
             for (name, value) in flat {
@@ -74,7 +145,8 @@ impl Settings {
     }
 
     fn time(&self, name: &str) -> anyhow::Result<Duration> {
-        let value = TimeValue::parse(self.raw(name), name).map_err(|err| anyhow::anyhow!("{err}"))?;
+        let value =
+            TimeValue::parse(self.raw(name), name).map_err(|err| anyhow::anyhow!("{err}"))?;
         Ok(value.as_std().unwrap_or(Duration::ZERO))
     }
 
@@ -82,7 +154,9 @@ impl Settings {
         match self.raw(name) {
             "true" => Ok(true),
             "false" => Ok(false),
-            other => bail!("failed to parse value [{other}] for setting [{name}] as only [true] or [false] are allowed"),
+            other => bail!(
+                "failed to parse value [{other}] for setting [{name}] as only [true] or [false] are allowed"
+            ),
         }
     }
 
@@ -100,15 +174,23 @@ impl Settings {
             "gb" => 1 << 30,
             _ => bail!("failed to parse value [{text}] for setting [{name}] as a size in bytes"),
         };
-        let count: usize =
-            digits.parse().map_err(|_| anyhow::anyhow!("failed to parse value [{text}] for setting [{name}] as a size in bytes"))?;
-        count.checked_mul(multiplier).ok_or_else(|| anyhow::anyhow!("setting [{name}] is too large"))
+        let count: usize = digits.parse().map_err(|_| {
+            anyhow::anyhow!(
+                "failed to parse value [{text}] for setting [{name}] as a size in bytes"
+            )
+        })?;
+        count
+            .checked_mul(multiplier)
+            .ok_or_else(|| anyhow::anyhow!("setting [{name}] is too large"))
     }
 
     fn number(&self, name: &str) -> anyhow::Result<usize> {
-        self.raw(name)
-            .parse()
-            .map_err(|_| anyhow::anyhow!("failed to parse value [{}] for setting [{name}]", self.raw(name)))
+        self.raw(name).parse().map_err(|_| {
+            anyhow::anyhow!(
+                "failed to parse value [{}] for setting [{name}]",
+                self.raw(name)
+            )
+        })
     }
 
     /// Prints the effective configuration, one `name: value` line each (no secrets live here).
@@ -130,7 +212,11 @@ fn check_known(name: &str) -> anyhow::Result<()> {
     }
 }
 
-fn flatten(prefix: &str, value: &serde_yaml::Value, out: &mut BTreeMap<String, String>) -> anyhow::Result<()> {
+fn flatten(
+    prefix: &str,
+    value: &serde_yaml::Value,
+    out: &mut BTreeMap<String, String>,
+) -> anyhow::Result<()> {
     match value {
         serde_yaml::Value::Mapping(map) => {
             for (key, child) in map {
@@ -140,7 +226,11 @@ fn flatten(prefix: &str, value: &serde_yaml::Value, out: &mut BTreeMap<String, S
                     serde_yaml::Value::Bool(key) => key.to_string(),
                     other => bail!("config key {other:?} is not a string"),
                 };
-                let name = if prefix.is_empty() { key } else { format!("{prefix}.{key}") };
+                let name = if prefix.is_empty() {
+                    key
+                } else {
+                    format!("{prefix}.{key}")
+                };
                 flatten(&name, child, out)?;
             }
         }
@@ -189,7 +279,9 @@ impl Config {
     /// Parses every setting into its type; the error names the setting.
     pub(crate) fn from_settings(settings: &Settings) -> anyhow::Result<Config> {
         if !settings.boolean("xpack.security.enabled")? {
-            bail!("setting [xpack.security.enabled] cannot be false: keyward always enforces security");
+            bail!(
+                "setting [xpack.security.enabled] cannot be false: keyward always enforces security"
+            );
         }
         let port = settings.raw("http.port");
         let ports = match port.split_once('-') {
@@ -200,8 +292,10 @@ impl Config {
             }
         };
         let algorithm_name = "xpack.security.authc.api_key.hashing.algorithm";
-        let hashing_algorithm = HashAlgorithm::from_name(settings.raw(algorithm_name))
-            .map_err(|err| anyhow::anyhow!("invalid value for setting [{algorithm_name}]: {err}"))?;
+        let hashing_algorithm =
+            HashAlgorithm::from_name(settings.raw(algorithm_name)).map_err(|err| {
+                anyhow::anyhow!("invalid value for setting [{algorithm_name}]: {err}")
+            })?;
         if !hashing_algorithm.is_allowed_for_api_keys() {
             bail!(
                 "invalid value for setting [{algorithm_name}]: [{}] is not a secure hashing algorithm for API keys; use ssha256, bcrypt, pbkdf2 or pbkdf2_stretch",
@@ -217,7 +311,8 @@ impl Config {
             hashing_algorithm,
             cache_ttl: settings.time("xpack.security.authc.api_key.cache.ttl")?,
             cache_max_keys: settings.number("xpack.security.authc.api_key.cache.max_keys")?,
-            delete_retention_period: settings.time("xpack.security.authc.api_key.delete.retention_period")?,
+            delete_retention_period: settings
+                .time("xpack.security.authc.api_key.delete.retention_period")?,
             delete_interval: settings.time("xpack.security.authc.api_key.delete.interval")?,
             cluster_name: settings.raw("cluster.name").to_owned(),
             node_name: settings.raw("node.name").to_owned(),
@@ -234,18 +329,24 @@ impl Config {
                 read_connections: settings.number("keyward.store.read_connections")?.max(1),
             },
             service,
-            log_filter: std::env::var("RUST_LOG").unwrap_or_else(|_| settings.raw("keyward.log.level").to_owned()),
+            log_filter: std::env::var("RUST_LOG")
+                .unwrap_or_else(|_| settings.raw("keyward.log.level").to_owned()),
         })
     }
 }
 
 fn parse_port(text: &str, setting: &str) -> anyhow::Result<u16> {
-    text.trim().parse().map_err(|_| anyhow::anyhow!("failed to parse value [{setting}] for setting [http.port]"))
+    text.trim()
+        .parse()
+        .map_err(|_| anyhow::anyhow!("failed to parse value [{setting}] for setting [http.port]"))
 }
 
 /// The bootstrap password for the `elastic` user, from `ELASTIC_PASSWORD`.
 pub(crate) fn elastic_password() -> Option<Zeroizing<String>> {
-    std::env::var("ELASTIC_PASSWORD").ok().filter(|password| !password.is_empty()).map(Zeroizing::new)
+    std::env::var("ELASTIC_PASSWORD")
+        .ok()
+        .filter(|password| !password.is_empty())
+        .map(Zeroizing::new)
 }
 
 #[cfg(test)]
@@ -256,25 +357,46 @@ mod tests {
     fn flags_override_file_and_unknown_names_are_refused() {
         let dir = tempfile::tempdir().unwrap();
         let file = dir.path().join("keyward.yml");
-        std::fs::write(&file, "http:\n  port: 9300\nxpack.security.authc.api_key.cache.ttl: 5m\n").unwrap();
+        std::fs::write(
+            &file,
+            "http:\n  port: 9300\nxpack.security.authc.api_key.cache.ttl: 5m\n",
+        )
+        .unwrap();
         let settings = Settings::load(Some(&file), &["http.port=9400".to_owned()]).unwrap();
         let config = Config::from_settings(&settings).unwrap();
         assert_eq!(config.http.ports, 9400..=9400);
         assert_eq!(config.service.cache_ttl, Duration::from_secs(300));
 
         let err = Settings::load(None, &["http.prot=1".to_owned()]).unwrap_err();
-        assert!(err.to_string().starts_with("unknown setting [http.prot]"), "{err}");
+        assert!(
+            err.to_string().starts_with("unknown setting [http.prot]"),
+            "{err}"
+        );
         std::fs::write(&file, "bogus:\n  name: 1\n").unwrap();
         let err = Settings::load(Some(&file), &[]).unwrap_err();
-        assert!(err.to_string().starts_with("unknown setting [bogus.name]"), "{err}");
+        assert!(
+            err.to_string().starts_with("unknown setting [bogus.name]"),
+            "{err}"
+        );
     }
 
     #[test]
     fn bad_values_name_the_setting() {
-        let settings = Settings::load(None, &["xpack.security.authc.api_key.hashing.algorithm=md5".to_owned()]).unwrap();
+        let settings = Settings::load(
+            None,
+            &["xpack.security.authc.api_key.hashing.algorithm=md5".to_owned()],
+        )
+        .unwrap();
         let err = Config::from_settings(&settings).unwrap_err();
-        assert!(err.to_string().contains("xpack.security.authc.api_key.hashing.algorithm"), "{err}");
+        assert!(
+            err.to_string()
+                .contains("xpack.security.authc.api_key.hashing.algorithm"),
+            "{err}"
+        );
         let settings = Settings::load(None, &["http.port=9200-9210".to_owned()]).unwrap();
-        assert_eq!(Config::from_settings(&settings).unwrap().http.ports, 9200..=9210);
+        assert_eq!(
+            Config::from_settings(&settings).unwrap().http.ports,
+            9200..=9210
+        );
     }
 }

@@ -22,7 +22,11 @@ use zeroize::Zeroizing;
 use crate::config::{Config, Settings};
 
 #[derive(Debug, Parser)]
-#[command(name = "keyward", version, about = "An Elasticsearch-compatible API key service")]
+#[command(
+    name = "keyward",
+    version,
+    about = "An Elasticsearch-compatible API key service"
+)]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -83,9 +87,10 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => load(&args).and_then(serve),
         Command::ResetPassword(args) => reset_password(args),
-        Command::Config { command: ConfigCommand::Show(args) } => {
-            Settings::load(args.config.as_deref(), &args.settings).map(|settings| print!("{}", settings.show()))
-        }
+        Command::Config {
+            command: ConfigCommand::Show(args),
+        } => Settings::load(args.config.as_deref(), &args.settings)
+            .map(|settings| print!("{}", settings.show())),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -102,13 +107,19 @@ fn load(args: &SettingsArgs) -> anyhow::Result<Config> {
 }
 
 fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
-    tokio::runtime::Builder::new_multi_thread().enable_all().build().context("cannot start the async runtime")
+    tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("cannot start the async runtime")
 }
 
 fn serve(config: Config) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .with_context(|| format!("invalid log filter [{}]", config.log_filter))?;
-    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).init();
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .init();
     runtime()?.block_on(run(config))
 }
 
@@ -119,7 +130,11 @@ async fn run(config: Config) -> anyhow::Result<()> {
         Some(password) => BootstrapPassword::Given(password),
         None => BootstrapPassword::Generate,
     };
-    if let Some(password) = service.bootstrap(bootstrap).await.context("cannot create the elastic user")? {
+    if let Some(password) = service
+        .bootstrap(bootstrap)
+        .await
+        .context("cannot create the elastic user")?
+    {
         // Shown once, on stderr, as Elasticsearch does on its first start.
         eprintln!(
             "\nkeyward: the [elastic] superuser was created. Its password (change it with `keyward reset-password -u elastic`):\n\n  {}\n",
@@ -133,17 +148,27 @@ async fn run(config: Config) -> anyhow::Result<()> {
         cluster_uuid: store.meta_init("cluster_uuid", &random_id()).await?,
     });
     let listener = bind(&config).await?;
-    let address = listener.local_addr().context("cannot read the bound address")?;
+    let address = listener
+        .local_addr()
+        .context("cannot read the bound address")?;
     let admin = admin::spawn(&config.store.data_dir, service.clone())?;
     let remover = service.spawn_remover();
-    let app = keyward_http::router(AppState { service, node, max_content_length: config.http.max_content_length });
+    let app = keyward_http::router(AppState {
+        service,
+        node,
+        max_content_length: config.http.max_content_length,
+    });
     tracing::info!(%address, data = %config.store.data_dir.display(), "keyward started");
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "keyward listening on http://{address}").context("cannot write to stdout")?;
+        writeln!(stdout, "keyward listening on http://{address}")
+            .context("cannot write to stdout")?;
         stdout.flush().context("cannot write to stdout")?;
     }
-    axum::serve(listener, app).with_graceful_shutdown(shutdown_signal()).await.context("the HTTP server failed")?;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .context("the HTTP server failed")?;
     remover.abort();
     admin.abort();
     admin::remove_socket(&config.store.data_dir);
@@ -154,8 +179,12 @@ async fn run(config: Config) -> anyhow::Result<()> {
 fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
     let mut options = EmbeddedStoreOptions::new(config.store.data_dir.clone());
     options.read_connections = config.store.read_connections;
-    let store = EmbeddedStore::open(options)
-        .with_context(|| format!("cannot open the data directory [{}]", config.store.data_dir.display()))?;
+    let store = EmbeddedStore::open(options).with_context(|| {
+        format!(
+            "cannot open the data directory [{}]",
+            config.store.data_dir.display()
+        )
+    })?;
     Ok(Arc::new(store))
 }
 
@@ -182,14 +211,15 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
 
 async fn shutdown_signal() {
     let interrupt = tokio::signal::ctrl_c();
-    let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-        Ok(terminate) => terminate,
-        Err(err) => {
-            tracing::warn!(error = %err, "cannot listen for SIGTERM");
-            let _ = interrupt.await;
-            return;
-        }
-    };
+    let mut terminate =
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(terminate) => terminate,
+            Err(err) => {
+                tracing::warn!(error = %err, "cannot listen for SIGTERM");
+                let _ = interrupt.await;
+                return;
+            }
+        };
     tokio::select! {
         _ = interrupt => {}
         _ = terminate.recv() => {}
@@ -215,27 +245,49 @@ fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
             anyhow::bail!("aborted");
         }
     }
-    let password = if args.interactive { Some(prompt_password(&args.username)?) } else { None };
+    let password = if args.interactive {
+        Some(prompt_password(&args.username)?)
+    } else {
+        None
+    };
     let new_password = runtime()?.block_on(async {
         match EmbeddedStore::open(EmbeddedStoreOptions::new(config.store.data_dir.clone())) {
             Ok(store) => {
                 // No server holds the data directory: change it offline.
-                let service = ApiKeyService::new(Arc::new(store), config.service.clone(), Arc::new(SystemClock));
-                service.reset_password(&args.username, password).await.map_err(|err| anyhow::anyhow!("{err}"))
+                let service = ApiKeyService::new(
+                    Arc::new(store),
+                    config.service.clone(),
+                    Arc::new(SystemClock),
+                );
+                service
+                    .reset_password(&args.username, password)
+                    .await
+                    .map_err(|err| anyhow::anyhow!("{err}"))
             }
             Err(keyward_store::Error::Locked { .. }) => {
                 admin::request_reset(&config.store.data_dir, &args.username, password).await
             }
-            Err(err) => Err(anyhow::anyhow!(err))
-                .with_context(|| format!("cannot open the data directory [{}]", config.store.data_dir.display())),
+            Err(err) => Err(anyhow::anyhow!(err)).with_context(|| {
+                format!(
+                    "cannot open the data directory [{}]",
+                    config.store.data_dir.display()
+                )
+            }),
         }
     })?;
     if args.silent {
         println!("{}", new_password.as_str());
     } else if args.interactive {
-        println!("Password for the [{}] user successfully reset.", args.username);
+        println!(
+            "Password for the [{}] user successfully reset.",
+            args.username
+        );
     } else {
-        println!("Password for the [{}] user successfully reset.\nNew value: {}", args.username, new_password.as_str());
+        println!(
+            "Password for the [{}] user successfully reset.\nNew value: {}",
+            args.username,
+            new_password.as_str()
+        );
     }
     Ok(())
 }
@@ -244,16 +296,20 @@ fn confirm() -> anyhow::Result<bool> {
     eprint!("Please confirm that you would like to continue [y/N] ");
     std::io::stderr().flush().ok();
     let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).context("cannot read the confirmation")?;
+    std::io::stdin()
+        .read_line(&mut answer)
+        .context("cannot read the confirmation")?;
     Ok(matches!(answer.trim(), "y" | "Y" | "yes"))
 }
 
 fn prompt_password(username: &str) -> anyhow::Result<Zeroizing<String>> {
     let first = Zeroizing::new(
-        rpassword::prompt_password(format!("Enter password for [{username}]: ")).context("cannot read the password")?,
+        rpassword::prompt_password(format!("Enter password for [{username}]: "))
+            .context("cannot read the password")?,
     );
     let second = Zeroizing::new(
-        rpassword::prompt_password(format!("Re-enter password for [{username}]: ")).context("cannot read the password")?,
+        rpassword::prompt_password(format!("Re-enter password for [{username}]: "))
+            .context("cannot read the password")?,
     );
     if first != second {
         anyhow::bail!("passwords do not match");

@@ -12,7 +12,11 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     let body = require_body(&ctx.body)?;
     let (request, ids) = api_key::update_request(Some(&body), "bulk_update_api_key_request")?;
     let ids = ids.ok_or_else(|| EsError::x_content("Required [ids]"))?;
-    let result = ctx.state.service.bulk_update_api_keys(&ctx.subject, ids, request).await?;
+    let result = ctx
+        .state
+        .service
+        .bulk_update_api_keys(&ctx.subject, ids, request)
+        .await?;
     let mut body = Map::new();
     body.insert("updated".to_owned(), json!(result.updated));
     body.insert("noops".to_owned(), json!(result.noops));
@@ -22,7 +26,10 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
         for (id, err) in result.errors {
             details.insert(id, EsError::from(err).to_object());
         }
-        body.insert("errors".to_owned(), json!({ "count": count, "details": details }));
+        body.insert(
+            "errors".to_owned(),
+            json!({ "count": count, "details": details }),
+        );
     }
     Ok((StatusCode::OK, Value::Object(body)))
 }

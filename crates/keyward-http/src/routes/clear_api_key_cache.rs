@@ -8,10 +8,22 @@ use super::{Ctx, Reply};
 
 pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     ctx.allow_params(&[])?;
-    let ids: Vec<String> =
-        ctx.param("ids").split(',').map(str::trim).filter(|id| !id.is_empty()).map(str::to_owned).collect();
-    let target = if ids.iter().any(|id| id == "*") { ClearCacheTarget::All } else { ClearCacheTarget::Ids(ids) };
-    ctx.state.service.clear_api_key_cache(&ctx.subject, target).await?;
+    let ids: Vec<String> = ctx
+        .param("ids")
+        .split(',')
+        .map(str::trim)
+        .filter(|id| !id.is_empty())
+        .map(str::to_owned)
+        .collect();
+    let target = if ids.iter().any(|id| id == "*") {
+        ClearCacheTarget::All
+    } else {
+        ClearCacheTarget::Ids(ids)
+    };
+    ctx.state
+        .service
+        .clear_api_key_cache(&ctx.subject, target)
+        .await?;
     let node = &ctx.state.node;
     Ok((
         StatusCode::OK,

@@ -23,7 +23,9 @@ const PARAMS: &[&str] = &[
 
 pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     ctx.allow_params(PARAMS)?;
-    ctx.state.service.require_full(&ctx.subject, actions::CLUSTER_HEALTH)?;
+    ctx.state
+        .service
+        .require_full(&ctx.subject, actions::CLUSTER_HEALTH)?;
     Ok((
         StatusCode::OK,
         json!({

@@ -10,7 +10,11 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let request = api_key::create_request(&require_body(&ctx.body)?)?;
-    let created = ctx.state.service.create_api_key(&ctx.subject, request).await?;
+    let created = ctx
+        .state
+        .service
+        .create_api_key(&ctx.subject, request)
+        .await?;
     Ok((StatusCode::OK, api_key::created(&created)))
 }
 
@@ -19,6 +23,8 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
 pub(crate) fn check_refresh(value: Option<&str>) -> Result<(), EsError> {
     match value {
         None | Some("" | "true" | "false" | "wait_for") => Ok(()),
-        Some(other) => Err(EsError::illegal_argument(format!("Unknown value for refresh: [{other}]."))),
+        Some(other) => Err(EsError::illegal_argument(format!(
+            "Unknown value for refresh: [{other}]."
+        ))),
     }
 }

@@ -9,7 +9,9 @@ use crate::ES_VERSION;
 
 pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     ctx.allow_params(&[])?;
-    ctx.state.service.require_full(&ctx.subject, actions::MAIN)?;
+    ctx.state
+        .service
+        .require_full(&ctx.subject, actions::MAIN)?;
     let node = &ctx.state.node;
     Ok((
         StatusCode::OK,

@@ -43,7 +43,11 @@ pub(crate) struct Ctx {
 impl Ctx {
     /// A path parameter.
     pub(crate) fn param(&self, name: &str) -> &str {
-        self.params.iter().find(|(key, _)| *key == name).map(|(_, value)| value.as_str()).unwrap_or("")
+        self.params
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.as_str())
+            .unwrap_or("")
     }
 
     /// Rejects query parameters the action does not take.
@@ -74,10 +78,22 @@ struct Route {
 /// Paths as in `../shared/spec/rest-api-spec`; `{name}` segments are parameters. Literal
 /// segments win over parameters when both match.
 const ROUTES: &[Route] = &[
-    Route { path: &[], methods: &[(Method::GET, Action::Info)] },
-    Route { path: &["_cluster", "health"], methods: &[(Method::GET, Action::ClusterHealth)] },
-    Route { path: &["_cluster", "health", "{index}"], methods: &[(Method::GET, Action::ClusterHealth)] },
-    Route { path: &["_security", "_authenticate"], methods: &[(Method::GET, Action::SecurityAuthenticate)] },
+    Route {
+        path: &[],
+        methods: &[(Method::GET, Action::Info)],
+    },
+    Route {
+        path: &["_cluster", "health"],
+        methods: &[(Method::GET, Action::ClusterHealth)],
+    },
+    Route {
+        path: &["_cluster", "health", "{index}"],
+        methods: &[(Method::GET, Action::ClusterHealth)],
+    },
+    Route {
+        path: &["_security", "_authenticate"],
+        methods: &[(Method::GET, Action::SecurityAuthenticate)],
+    },
     Route {
         path: &["_security", "api_key"],
         methods: &[
@@ -87,8 +103,14 @@ const ROUTES: &[Route] = &[
             (Method::DELETE, Action::SecurityInvalidateApiKey),
         ],
     },
-    Route { path: &["_security", "api_key", "_bulk_update"], methods: &[(Method::POST, Action::SecurityBulkUpdateApiKeys)] },
-    Route { path: &["_security", "api_key", "{id}"], methods: &[(Method::PUT, Action::SecurityUpdateApiKey)] },
+    Route {
+        path: &["_security", "api_key", "_bulk_update"],
+        methods: &[(Method::POST, Action::SecurityBulkUpdateApiKeys)],
+    },
+    Route {
+        path: &["_security", "api_key", "{id}"],
+        methods: &[(Method::PUT, Action::SecurityUpdateApiKey)],
+    },
     Route {
         path: &["_security", "api_key", "{ids}", "_clear_cache"],
         methods: &[(Method::POST, Action::SecurityClearApiKeyCache)],
@@ -112,7 +134,8 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
         Ok(body) => body,
         Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
     };
-    let (rendering, negotiated) = Rendering::negotiate(&method, &parts.headers, &query, !body.is_empty());
+    let (rendering, negotiated) =
+        Rendering::negotiate(&method, &parts.headers, &query, !body.is_empty());
     let result = match negotiated {
         Ok(()) => handle(state, &method, &path, &uri, &parts.headers, query, body).await,
         Err(err) => Err(err),
@@ -139,7 +162,14 @@ async fn handle(
 ) -> Reply {
     let (action, params) = route(method, path, uri)?;
     let subject = crate::authn::authenticate(&state.service, headers, uri).await?;
-    let ctx = Ctx { state, subject, params, query, body, path: path.to_owned() };
+    let ctx = Ctx {
+        state,
+        subject,
+        params,
+        query,
+        body,
+        path: path.to_owned(),
+    };
     match action {
         Action::ClusterHealth => cluster_health::handle(&ctx).await,
         Action::Info => info::handle(&ctx).await,
@@ -156,8 +186,15 @@ async fn handle(
 /// Finds the action for a method and path: Elasticsearch's 400 "no handler" when no path
 /// matches, 405 with `Allow` when the path exists for other methods. `HEAD` is served by the
 /// `GET` handler without a body.
-fn route(method: &Method, path: &str, uri: &str) -> Result<(Action, Vec<(&'static str, String)>), EsError> {
-    let segments: Vec<&str> = path.split('/').filter(|segment| !segment.is_empty()).collect();
+fn route(
+    method: &Method,
+    path: &str,
+    uri: &str,
+) -> Result<(Action, Vec<(&'static str, String)>), EsError> {
+    let segments: Vec<&str> = path
+        .split('/')
+        .filter(|segment| !segment.is_empty())
+        .collect();
     let mut candidates: Vec<(usize, &Route, Vec<(&'static str, String)>)> = ROUTES
         .iter()
         .filter_map(|route| matches(route, &segments).map(|params| (params.len(), route, params)))
@@ -167,7 +204,11 @@ fn route(method: &Method, path: &str, uri: &str) -> Result<(Action, Vec<(&'stati
     }
     // Fewest parameters first: literal segments win.
     candidates.sort_by_key(|(parameters, _, _)| *parameters);
-    let wanted = if method == Method::HEAD { &Method::GET } else { method };
+    let wanted = if method == Method::HEAD {
+        &Method::GET
+    } else {
+        method
+    };
     for (_, route, params) in &candidates {
         if let Some((_, action)) = route.methods.iter().find(|(allowed, _)| allowed == wanted) {
             return Ok((*action, params.clone()));
@@ -191,8 +232,13 @@ fn matches(route: &Route, segments: &[&str]) -> Option<Vec<(&'static str, String
     }
     let mut params = Vec::new();
     for (pattern, segment) in route.path.iter().zip(segments) {
-        if let Some(name) = pattern.strip_prefix('{').and_then(|rest| rest.strip_suffix('}')) {
-            let decoded = percent_encoding::percent_decode_str(segment).decode_utf8_lossy().into_owned();
+        if let Some(name) = pattern
+            .strip_prefix('{')
+            .and_then(|rest| rest.strip_suffix('}'))
+        {
+            let decoded = percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned();
             params.push((name, decoded));
         } else if pattern != segment {
             return None;

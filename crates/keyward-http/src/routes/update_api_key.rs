@@ -10,6 +10,10 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     ctx.allow_params(&[])?;
     let body = parse_body(&ctx.body)?;
     let (request, _) = api_key::update_request(body.as_ref(), "update_api_key_request")?;
-    let updated = ctx.state.service.update_api_key(&ctx.subject, ctx.param("id"), request).await?;
+    let updated = ctx
+        .state
+        .service
+        .update_api_key(&ctx.subject, ctx.param("id"), request)
+        .await?;
     Ok((StatusCode::OK, json!({ "updated": updated })))
 }

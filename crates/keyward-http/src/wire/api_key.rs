@@ -3,7 +3,9 @@
 
 use keyward_core::duration::TimeValue;
 use keyward_core::role::{DescriptorContext, RoleDescriptors};
-use keyward_service::{ApiKeyInfo, Authentication, CreateApiKey, CreatedApiKey, InvalidateApiKeys, UpdateApiKey};
+use keyward_service::{
+    ApiKeyInfo, Authentication, CreateApiKey, CreatedApiKey, InvalidateApiKeys, UpdateApiKey,
+};
 use serde_json::{Map, Value, json};
 
 use super::ObjectReader;
@@ -17,19 +19,38 @@ pub(crate) fn create_request(body: &Value) -> Result<CreateApiKey, EsError> {
     let role_descriptors = role_descriptors(&mut reader)?;
     let metadata = reader.object("metadata")?.cloned();
     reader.finish()?;
-    Ok(CreateApiKey { name, expiration, role_descriptors, metadata })
+    Ok(CreateApiKey {
+        name,
+        expiration,
+        role_descriptors,
+        metadata,
+    })
 }
 
 /// `security.update_api_key` body; an absent body is `{}`.
-pub(crate) fn update_request(body: Option<&Value>, parser: &'static str) -> Result<(UpdateApiKey, Option<Vec<String>>), EsError> {
+pub(crate) fn update_request(
+    body: Option<&Value>,
+    parser: &'static str,
+) -> Result<(UpdateApiKey, Option<Vec<String>>), EsError> {
     let empty = Value::Object(Map::new());
     let mut reader = ObjectReader::new(body.unwrap_or(&empty), parser)?;
-    let ids = if parser == "bulk_update_api_key_request" { reader.strings("ids")? } else { None };
+    let ids = if parser == "bulk_update_api_key_request" {
+        reader.strings("ids")?
+    } else {
+        None
+    };
     let role_descriptors = role_descriptors(&mut reader)?;
     let metadata = reader.object("metadata")?.cloned();
     let expiration = expiration(&mut reader, parser)?;
     reader.finish()?;
-    Ok((UpdateApiKey { role_descriptors, metadata, expiration }, ids))
+    Ok((
+        UpdateApiKey {
+            role_descriptors,
+            metadata,
+            expiration,
+        },
+        ids,
+    ))
 }
 
 /// `security.invalidate_api_key` body (parser `invalidate_api_key`), with the id checks
@@ -38,29 +59,49 @@ pub(crate) fn invalidate_request(body: &Value) -> Result<InvalidateApiKeys, EsEr
     let mut reader = ObjectReader::new(body, "invalidate_api_key")?;
     let mut ids = reader.strings("ids")?;
     let id = reader.string("id")?;
-    let name = reader.string("name")?.filter(|name| !name.trim().is_empty());
-    let username = reader.string("username")?.filter(|name| !name.trim().is_empty());
-    let realm_name = reader.string("realm_name")?.filter(|name| !name.trim().is_empty());
+    let name = reader
+        .string("name")?
+        .filter(|name| !name.trim().is_empty());
+    let username = reader
+        .string("username")?
+        .filter(|name| !name.trim().is_empty());
+    let realm_name = reader
+        .string("realm_name")?
+        .filter(|name| !name.trim().is_empty());
     let owner = reader.boolean("owner")?.unwrap_or(false);
     reader.finish()?;
     if let Some(id) = id {
         if ids.is_some() {
-            return Err(EsError::illegal_argument("Must use either [id] or [ids], not both at the same time"));
+            return Err(EsError::illegal_argument(
+                "Must use either [id] or [ids], not both at the same time",
+            ));
         }
         ids = Some(vec![id]);
     }
     if let Some(ids) = &ids {
         check_ids(ids)?;
     }
-    Ok(InvalidateApiKeys { ids, name, username, realm_name, owner })
+    Ok(InvalidateApiKeys {
+        ids,
+        name,
+        username,
+        realm_name,
+        owner,
+    })
 }
 
 fn check_ids(ids: &[String]) -> Result<(), EsError> {
     if ids.is_empty() {
-        return Err(EsError::illegal_argument("Field [ids] cannot be an empty array"));
+        return Err(EsError::illegal_argument(
+            "Field [ids] cannot be an empty array",
+        ));
     }
-    let blank: Vec<String> =
-        ids.iter().enumerate().filter(|(_, id)| id.trim().is_empty()).map(|(index, _)| index.to_string()).collect();
+    let blank: Vec<String> = ids
+        .iter()
+        .enumerate()
+        .filter(|(_, id)| id.trim().is_empty())
+        .map(|(index, _)| index.to_string())
+        .collect();
     match blank.as_slice() {
         [] => Ok(()),
         [one] => Err(EsError::illegal_argument(format!(
@@ -76,29 +117,44 @@ fn check_ids(ids: &[String]) -> Result<(), EsError> {
 fn expiration(reader: &mut ObjectReader<'_>, parser: &str) -> Result<Option<TimeValue>, EsError> {
     match reader.string("expiration")? {
         None => Ok(None),
-        Some(text) => TimeValue::parse(&text, "expiration").map(Some).map_err(|err| {
-            EsError::x_content(format!("[{parser}] failed to parse field [expiration]")).caused_by(EsError::from(err))
-        }),
+        Some(text) => TimeValue::parse(&text, "expiration")
+            .map(Some)
+            .map_err(|err| {
+                EsError::x_content(format!("[{parser}] failed to parse field [expiration]"))
+                    .caused_by(EsError::from(err))
+            }),
     }
 }
 
 fn role_descriptors(reader: &mut ObjectReader<'_>) -> Result<Option<RoleDescriptors>, EsError> {
     match reader.value("role_descriptors") {
         None => Ok(None),
-        Some(value) => Ok(Some(RoleDescriptors::parse(value, DescriptorContext::ApiKey)?)),
+        Some(value) => Ok(Some(RoleDescriptors::parse(
+            value,
+            DescriptorContext::ApiKey,
+        )?)),
     }
 }
 
 /// The create response: `id`, `name`, `expiration` (when set), `api_key`, `encoded`.
 pub(crate) fn created(created: &CreatedApiKey) -> Value {
     let mut object = Map::new();
-    object.insert("id".to_owned(), Value::String(created.id.as_str().to_owned()));
+    object.insert(
+        "id".to_owned(),
+        Value::String(created.id.as_str().to_owned()),
+    );
     object.insert("name".to_owned(), Value::String(created.name.clone()));
     if let Some(expiration) = created.expiration {
         object.insert("expiration".to_owned(), json!(expiration));
     }
-    object.insert("api_key".to_owned(), Value::String(created.secret.expose().to_owned()));
-    object.insert("encoded".to_owned(), Value::String(created.encoded.as_str().to_owned()));
+    object.insert(
+        "api_key".to_owned(),
+        Value::String(created.secret.expose().to_owned()),
+    );
+    object.insert(
+        "encoded".to_owned(),
+        Value::String(created.encoded.as_str().to_owned()),
+    );
     Value::Object(object)
 }
 
@@ -107,7 +163,10 @@ pub(crate) fn api_key_info(info: &ApiKeyInfo) -> Value {
     let mut object = Map::new();
     object.insert("id".to_owned(), Value::String(info.id.clone()));
     object.insert("name".to_owned(), Value::String(info.name.clone()));
-    object.insert("type".to_owned(), Value::String(info.key_type.as_str().to_owned()));
+    object.insert(
+        "type".to_owned(),
+        Value::String(info.key_type.as_str().to_owned()),
+    );
     object.insert("creation".to_owned(), json!(info.creation));
     if let Some(expiration) = info.expiration {
         object.insert("expiration".to_owned(), json!(expiration));
@@ -122,9 +181,15 @@ pub(crate) fn api_key_info(info: &ApiKeyInfo) -> Value {
         object.insert("realm_type".to_owned(), Value::String(realm_type.clone()));
     }
     object.insert("metadata".to_owned(), Value::Object(info.metadata.clone()));
-    object.insert("role_descriptors".to_owned(), Value::Object(info.role_descriptors.clone()));
+    object.insert(
+        "role_descriptors".to_owned(),
+        Value::Object(info.role_descriptors.clone()),
+    );
     if let Some(limited_by) = &info.limited_by {
-        object.insert("limited_by".to_owned(), Value::Array(vec![Value::Object(limited_by.clone())]));
+        object.insert(
+            "limited_by".to_owned(),
+            Value::Array(vec![Value::Object(limited_by.clone())]),
+        );
     }
     Value::Object(object)
 }
@@ -147,15 +212,25 @@ pub(crate) fn authenticate(subject: &Authentication) -> Value {
         "lookup_realm".to_owned(),
         json!({"name": subject.lookup_realm.name, "type": subject.lookup_realm.realm_type}),
     );
-    let authentication_type = if subject.is_api_key() { "api_key" } else { "realm" };
-    object.insert("authentication_type".to_owned(), Value::String(authentication_type.to_owned()));
+    let authentication_type = if subject.is_api_key() {
+        "api_key"
+    } else {
+        "realm"
+    };
+    object.insert(
+        "authentication_type".to_owned(),
+        Value::String(authentication_type.to_owned()),
+    );
     if let Some(key) = &subject.api_key {
         let mut api_key = Map::new();
         api_key.insert("id".to_owned(), Value::String(key.id.clone()));
         if !key.name.is_empty() {
             api_key.insert("name".to_owned(), Value::String(key.name.clone()));
         }
-        api_key.insert("managed_by".to_owned(), Value::String("elasticsearch".to_owned()));
+        api_key.insert(
+            "managed_by".to_owned(),
+            Value::String("elasticsearch".to_owned()),
+        );
         object.insert("api_key".to_owned(), Value::Object(api_key));
     }
     Value::Object(object)

@@ -16,8 +16,16 @@ pub(crate) fn parse_body(body: &Bytes) -> Result<Option<Value>, EsError> {
         return Ok(None);
     }
     serde_json::from_slice(body).map(Some).map_err(|err| {
-        EsError::x_content(format!("[{}:{}] failed to parse the request body as JSON", err.line(), err.column()))
-            .caused_by(EsError::new(axum::http::StatusCode::BAD_REQUEST, "json_parse_exception", err.to_string()))
+        EsError::x_content(format!(
+            "[{}:{}] failed to parse the request body as JSON",
+            err.line(),
+            err.column()
+        ))
+        .caused_by(EsError::new(
+            axum::http::StatusCode::BAD_REQUEST,
+            "json_parse_exception",
+            err.to_string(),
+        ))
     })
 }
 
@@ -37,7 +45,11 @@ impl<'a> ObjectReader<'a> {
     /// Starts reading `value`, which must be an object.
     pub(crate) fn new(value: &'a Value, parser: &'static str) -> Result<ObjectReader<'a>, EsError> {
         match value {
-            Value::Object(fields) => Ok(ObjectReader { parser, fields, taken: Vec::new() }),
+            Value::Object(fields) => Ok(ObjectReader {
+                parser,
+                fields,
+                taken: Vec::new(),
+            }),
             other => Err(EsError::x_content(format!(
                 "[{parser}] Expected START_OBJECT but was: {}",
                 token_name(other)
@@ -74,7 +86,10 @@ impl<'a> ObjectReader<'a> {
     }
 
     /// An optional object field.
-    pub(crate) fn object(&mut self, name: &'static str) -> Result<Option<&'a Map<String, Value>>, EsError> {
+    pub(crate) fn object(
+        &mut self,
+        name: &'static str,
+    ) -> Result<Option<&'a Map<String, Value>>, EsError> {
         match self.value(name) {
             None => Ok(None),
             Some(Value::Object(object)) => Ok(Some(object)),
@@ -101,15 +116,25 @@ impl<'a> ObjectReader<'a> {
 
     /// Fails on the first field nobody asked for, as Elasticsearch's strict parsers do.
     pub(crate) fn finish(self) -> Result<(), EsError> {
-        match self.fields.keys().find(|key| !self.taken.contains(&key.as_str())) {
-            Some(unknown) => Err(EsError::x_content(format!("[{}] unknown field [{unknown}]", self.parser))),
+        match self
+            .fields
+            .keys()
+            .find(|key| !self.taken.contains(&key.as_str()))
+        {
+            Some(unknown) => Err(EsError::x_content(format!(
+                "[{}] unknown field [{unknown}]",
+                self.parser
+            ))),
             None => Ok(()),
         }
     }
 
     fn wrong_type(&self, name: &str, value: &Value) -> EsError {
         EsError::x_content(format!("[{}] failed to parse field [{name}]", self.parser)).caused_by(
-            EsError::illegal_argument(format!("[{name}] doesn't support values of type: {}", token_name(value))),
+            EsError::illegal_argument(format!(
+                "[{name}] doesn't support values of type: {}",
+                token_name(value)
+            )),
         )
     }
 }
@@ -143,7 +168,9 @@ impl QueryParams {
                 .map_err(|err| EsError::illegal_argument(format!("invalid query string: {err}")))?,
             None => Vec::new(),
         };
-        Ok(QueryParams { params: pairs.into_iter().collect() })
+        Ok(QueryParams {
+            params: pairs.into_iter().collect(),
+        })
     }
 
     /// Rejects parameters the endpoint does not take, with Elasticsearch's message.
@@ -156,10 +183,15 @@ impl QueryParams {
             .collect();
         match unknown.as_slice() {
             [] => Ok(()),
-            [one] => Err(EsError::illegal_argument(format!("request [{path}] contains unrecognized parameter: [{one}]"))),
+            [one] => Err(EsError::illegal_argument(format!(
+                "request [{path}] contains unrecognized parameter: [{one}]"
+            ))),
             many => Err(EsError::illegal_argument(format!(
                 "request [{path}] contains unrecognized parameters: {}",
-                many.iter().map(|name| format!("[{name}]")).collect::<Vec<_>>().join(", ")
+                many.iter()
+                    .map(|name| format!("[{name}]"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
             ))),
         }
     }
@@ -171,7 +203,10 @@ impl QueryParams {
 
     /// A parameter whose blank value counts as absent.
     pub(crate) fn string(&self, name: &str) -> Option<String> {
-        self.raw(name).map(str::trim).filter(|value| !value.is_empty()).map(str::to_owned)
+        self.raw(name)
+            .map(str::trim)
+            .filter(|value| !value.is_empty())
+            .map(str::to_owned)
     }
 
     /// A boolean parameter: `true`, `false`, or present without a value (true).

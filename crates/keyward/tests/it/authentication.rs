@@ -17,19 +17,47 @@ async fn unknown_and_wrong_credentials_are_401_with_challenges() {
     let created = server.create_key(json!({"name": "k"})).await;
     let id = created["id"].as_str().unwrap();
 
-    let reply = server.api_key(&encode("AAAAAAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBBBBBBBB")).get("/_cluster/health").await;
+    let reply = server
+        .api_key(&encode("AAAAAAAAAAAAAAAAAAAA:BBBBBBBBBBBBBBBBBBBBBB"))
+        .get("/_cluster/health")
+        .await;
     assert_unauthenticated(&reply, GENERIC);
-    assert_eq!(reply.json()["error"]["additional_unsuccessful_credentials"], "API key: unable to find apikey with id AAAAAAAAAAAAAAAAAAAA");
+    assert_eq!(
+        reply.json()["error"]["additional_unsuccessful_credentials"],
+        "API key: unable to find apikey with id AAAAAAAAAAAAAAAAAAAA"
+    );
 
-    let reply = server.api_key(&encode(&format!("{id}:wrong-secret-xxxxxxxxxx"))).get("/_cluster/health").await;
+    let reply = server
+        .api_key(&encode(&format!("{id}:wrong-secret-xxxxxxxxxx")))
+        .get("/_cluster/health")
+        .await;
     assert_unauthenticated(&reply, GENERIC);
-    assert_eq!(reply.json()["error"]["additional_unsuccessful_credentials"], format!("API key: invalid credentials for API key [{id}]"));
+    assert_eq!(
+        reply.json()["error"]["additional_unsuccessful_credentials"],
+        format!("API key: invalid credentials for API key [{id}]")
+    );
 
     // After a cache clear the wrong secret is checked against the stored hash, with the same answer.
-    server.superuser().post("/_security/api_key/*/_clear_cache", json!({})).await;
-    let reply = server.api_key(&encode(&format!("{id}:wrong-secret-xxxxxxxxxx"))).get("/_cluster/health").await;
-    assert_eq!(reply.json()["error"]["additional_unsuccessful_credentials"], format!("API key: invalid credentials for API key [{id}]"));
-    assert_eq!(server.api_key(created["encoded"].as_str().unwrap()).get("/_cluster/health").await.status, 200);
+    server
+        .superuser()
+        .post("/_security/api_key/*/_clear_cache", json!({}))
+        .await;
+    let reply = server
+        .api_key(&encode(&format!("{id}:wrong-secret-xxxxxxxxxx")))
+        .get("/_cluster/health")
+        .await;
+    assert_eq!(
+        reply.json()["error"]["additional_unsuccessful_credentials"],
+        format!("API key: invalid credentials for API key [{id}]")
+    );
+    assert_eq!(
+        server
+            .api_key(created["encoded"].as_str().unwrap())
+            .get("/_cluster/health")
+            .await
+            .status,
+        200
+    );
 }
 
 #[tokio::test]
@@ -40,7 +68,10 @@ async fn malformed_authorization_headers_are_401() {
         ("ApiKey bm8tY29sb24=", Some("invalid ApiKey value")),
         ("ApiKey OnNlY3JldA==", Some("invalid ApiKey value")),
     ] {
-        let reply = server.with_authorization(header).get("/_cluster/health").await;
+        let reply = server
+            .with_authorization(header)
+            .get("/_cluster/health")
+            .await;
         assert_unauthenticated(&reply, "error attempting to authenticate request");
         let caused_by = &reply.json()["error"]["caused_by"];
         assert_eq!(caused_by["type"], "illegal_argument_exception", "{header}");
@@ -54,17 +85,36 @@ async fn malformed_authorization_headers_are_401() {
 async fn missing_credentials_and_bad_passwords() {
     let server = TestServer::start().await;
     let reply = server.anonymous().get("/_cluster/health?pretty").await;
-    assert_unauthenticated(&reply, "missing authentication credentials for REST request [/_cluster/health?pretty]");
-    let reply = server.with_authorization(&format!("Basic {}", encode("elastic:nope"))).get("/_security/_authenticate").await;
-    assert_unauthenticated(&reply, "unable to authenticate user [elastic] for REST request [/_security/_authenticate]");
-    let reply = server.with_authorization(&format!("Basic {}", encode("ghost:whatever"))).get("/").await;
-    assert_unauthenticated(&reply, "unable to authenticate user [ghost] for REST request [/]");
+    assert_unauthenticated(
+        &reply,
+        "missing authentication credentials for REST request [/_cluster/health?pretty]",
+    );
+    let reply = server
+        .with_authorization(&format!("Basic {}", encode("elastic:nope")))
+        .get("/_security/_authenticate")
+        .await;
+    assert_unauthenticated(
+        &reply,
+        "unable to authenticate user [elastic] for REST request [/_security/_authenticate]",
+    );
+    let reply = server
+        .with_authorization(&format!("Basic {}", encode("ghost:whatever")))
+        .get("/")
+        .await;
+    assert_unauthenticated(
+        &reply,
+        "unable to authenticate user [ghost] for REST request [/]",
+    );
 }
 
 #[tokio::test]
 async fn superuser_authenticate_shape() {
     let server = TestServer::start().await;
-    let me = server.superuser().get("/_security/_authenticate").await.json();
+    let me = server
+        .superuser()
+        .get("/_security/_authenticate")
+        .await
+        .json();
     assert_eq!(
         me,
         json!({
@@ -86,16 +136,49 @@ async fn secrets_never_reach_logs_or_error_bodies() {
     let id = created["id"].as_str().unwrap();
     let mut bodies = Vec::new();
     // Failures that involve the real secret: wrong id with the right secret, invalidation.
-    bodies.push(server.api_key(&encode(&format!("xxxxxxxxxxxxxxxxxxxx:{secret}"))).get("/").await.text);
-    bodies.push(server.api_key(&encoded).post("/_security/api_key", json!({"name": "child"})).await.text);
-    server.superuser().delete("/_security/api_key", json!({"ids": [id]})).await;
+    bodies.push(
+        server
+            .api_key(&encode(&format!("xxxxxxxxxxxxxxxxxxxx:{secret}")))
+            .get("/")
+            .await
+            .text,
+    );
+    bodies.push(
+        server
+            .api_key(&encoded)
+            .post("/_security/api_key", json!({"name": "child"}))
+            .await
+            .text,
+    );
+    server
+        .superuser()
+        .delete("/_security/api_key", json!({"ids": [id]}))
+        .await;
     bodies.push(server.api_key(&encoded).get("/").await.text);
-    bodies.push(server.superuser().get("/_security/api_key?with_limited_by=true").await.text);
+    bodies.push(
+        server
+            .superuser()
+            .get("/_security/api_key?with_limited_by=true")
+            .await
+            .text,
+    );
     for body in &bodies {
-        assert!(!body.contains(&secret) && !body.contains(&encoded), "secret in a response: {body}");
+        assert!(
+            !body.contains(&secret) && !body.contains(&encoded),
+            "secret in a response: {body}"
+        );
     }
     let logs = server.logs();
-    assert!(logs.contains("keyward started"), "the log is captured: {logs}");
-    assert!(!logs.contains(&secret) && !logs.contains(&encoded), "secret in the log: {logs}");
-    assert!(!logs.contains(crate::support::PASSWORD), "password in the log");
+    assert!(
+        logs.contains("keyward started"),
+        "the log is captured: {logs}"
+    );
+    assert!(
+        !logs.contains(&secret) && !logs.contains(&encoded),
+        "secret in the log: {logs}"
+    );
+    assert!(
+        !logs.contains(crate::support::PASSWORD),
+        "password in the log"
+    );
 }

@@ -30,8 +30,13 @@ async fn acknowledged_keys_survive_kill_9() {
                 if response.status() != 200 {
                     return;
                 }
-                let Ok(body) = response.json::<serde_json::Value>().await else { return };
-                acknowledged.lock().unwrap().push(body["encoded"].as_str().unwrap().to_owned());
+                let Ok(body) = response.json::<serde_json::Value>().await else {
+                    return;
+                };
+                acknowledged
+                    .lock()
+                    .unwrap()
+                    .push(body["encoded"].as_str().unwrap().to_owned());
             }
         }));
     }
@@ -45,12 +50,39 @@ async fn acknowledged_keys_survive_kill_9() {
         let _ = task.await;
     }
     let keys = acknowledged.lock().unwrap().clone();
-    assert!(keys.len() >= 300, "only {} creates were acknowledged", keys.len());
+    assert!(
+        keys.len() >= 300,
+        "only {} creates were acknowledged",
+        keys.len()
+    );
 
     let data = server.data.clone();
     let restarted = TestServer::start_in(data, &[]).await;
     for encoded in &keys {
-        let reply = restarted.api_key(encoded).get("/_security/_authenticate").await;
+        let reply = restarted
+            .api_key(encoded)
+            .get("/_security/_authenticate")
+            .await;
         assert_eq!(reply.status, 200, "acknowledged key lost: {}", reply.text);
     }
+}
+
+#[tokio::test]
+async fn sigterm_shuts_down_cleanly_and_keys_survive_the_restart() {
+    let mut server = TestServer::start().await;
+    let created = server.create_key(json!({"name": "survivor"})).await;
+    assert_eq!(
+        server.stop(),
+        Some(0),
+        "keyward did not exit cleanly on SIGTERM: {}",
+        server.logs()
+    );
+
+    let restarted = TestServer::start_in(server.data.clone(), &[]).await;
+    let reply = restarted
+        .api_key(created["encoded"].as_str().unwrap())
+        .get("/_security/_authenticate")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json()["api_key"]["name"], "survivor");
 }

@@ -9,18 +9,33 @@ use crate::support::{TestServer, binary};
 
 #[test]
 fn unknown_settings_refuse_to_start() {
-    let output = Command::new(binary()).args(["serve", "-E", "http.prot=9200"]).output().unwrap();
+    let output = Command::new(binary())
+        .args(["serve", "-E", "http.prot=9200"])
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("unknown setting [http.prot]"), "{stderr}");
 
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keyward.yml");
-    std::fs::write(&file, "xpack:\n  security:\n    authc:\n      api_key:\n        hashing.algorithm: rot13\n").unwrap();
-    let output = Command::new(binary()).args(["serve", "--config"]).arg(&file).output().unwrap();
+    std::fs::write(
+        &file,
+        "xpack:\n  security:\n    authc:\n      api_key:\n        hashing.algorithm: rot13\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args(["serve", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("xpack.security.authc.api_key.hashing.algorithm") && stderr.contains("rot13"), "{stderr}");
+    assert!(
+        stderr.contains("xpack.security.authc.api_key.hashing.algorithm")
+            && stderr.contains("rot13"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
@@ -33,27 +48,45 @@ async fn a_second_server_on_the_same_data_dir_is_refused() {
         .unwrap();
     assert_eq!(output.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("locked by another keyward process"), "{stderr}");
+    assert!(
+        stderr.contains("locked by another keyward process"),
+        "{stderr}"
+    );
 }
 
 #[tokio::test]
 async fn config_file_settings_apply() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("keyward.yml");
-    std::fs::write(&file, "cluster.name: from-file\nxpack.security.authc.api_key:\n  hashing.algorithm: pbkdf2\n").unwrap();
-    let output = Command::new(binary()).args(["config", "show", "--config"]).arg(&file).output().unwrap();
+    std::fs::write(
+        &file,
+        "cluster.name: from-file\nxpack.security.authc.api_key:\n  hashing.algorithm: pbkdf2\n",
+    )
+    .unwrap();
+    let output = Command::new(binary())
+        .args(["config", "show", "--config"])
+        .arg(&file)
+        .output()
+        .unwrap();
     let stdout = String::from_utf8_lossy(&output.stdout);
     assert!(stdout.contains("cluster.name: from-file"), "{stdout}");
-    assert!(stdout.contains("xpack.security.authc.api_key.hashing.algorithm: pbkdf2"), "{stdout}");
+    assert!(
+        stdout.contains("xpack.security.authc.api_key.hashing.algorithm: pbkdf2"),
+        "{stdout}"
+    );
 }
 
 #[tokio::test]
 async fn keys_hashed_with_pbkdf2_and_bcrypt_authenticate() {
     for algorithm in ["pbkdf2_1000", "bcrypt4", "pbkdf2_stretch_1000"] {
         let setting = format!("xpack.security.authc.api_key.hashing.algorithm={algorithm}");
-        let server = TestServer::start_with(&[&setting, "xpack.security.authc.api_key.cache.ttl=0"]).await;
+        let server =
+            TestServer::start_with(&[&setting, "xpack.security.authc.api_key.cache.ttl=0"]).await;
         let created = server.create_key(json!({"name": algorithm})).await;
-        let reply = server.api_key(created["encoded"].as_str().unwrap()).get("/_security/_authenticate").await;
+        let reply = server
+            .api_key(created["encoded"].as_str().unwrap())
+            .get("/_security/_authenticate")
+            .await;
         assert_eq!(reply.status, 200, "{algorithm}: {}", reply.text);
     }
 }
@@ -72,8 +105,15 @@ fn generated_password_is_printed_once_and_reset_password_works_offline() {
     let stdout = child.stdout.take().unwrap();
     let mut line = String::new();
     std::io::BufRead::read_line(&mut std::io::BufReader::new(stdout), &mut line).unwrap();
-    let url = line.trim().strip_prefix("keyward listening on ").unwrap().to_owned();
-    let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
+    let url = line
+        .trim()
+        .strip_prefix("keyward listening on ")
+        .unwrap()
+        .to_owned();
+    let _ = Command::new("kill")
+        .arg("-TERM")
+        .arg(child.id().to_string())
+        .status();
     let output = child.wait_with_output().unwrap();
     let stderr = String::from_utf8_lossy(&output.stderr);
     let password = stderr
@@ -91,26 +131,73 @@ fn generated_password_is_printed_once_and_reset_password_works_offline() {
         .args(["reset-password", "-u", "elastic", "-b", "-s", "-E", &data])
         .output()
         .unwrap();
-    assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+    assert!(
+        reset.status.success(),
+        "{}",
+        String::from_utf8_lossy(&reset.stderr)
+    );
     let new_password = String::from_utf8_lossy(&reset.stdout).trim().to_owned();
     assert_eq!(new_password.len(), 20);
     assert_ne!(new_password, password);
-    reset = Command::new(binary()).args(["reset-password", "-u", "kibana", "-b", "-E", &data]).output().unwrap();
+    reset = Command::new(binary())
+        .args(["reset-password", "-u", "kibana", "-b", "-E", &data])
+        .output()
+        .unwrap();
     assert_eq!(reset.status.code(), Some(2));
 
     let runtime = tokio::runtime::Runtime::new().unwrap();
     runtime.block_on(async {
         let server = TestServer::start_in(std::sync::Arc::new(dir), &[]).await;
-        let basic = |password: &str| format!("Basic {}", base64::engine::general_purpose::STANDARD.encode(format!("elastic:{password}")));
-        assert_eq!(server.with_authorization(&basic(&new_password)).get("/_security/_authenticate").await.status, 200);
-        assert_eq!(server.with_authorization(&basic(&password)).get("/_security/_authenticate").await.status, 401);
+        let basic = |password: &str| {
+            format!(
+                "Basic {}",
+                base64::engine::general_purpose::STANDARD.encode(format!("elastic:{password}"))
+            )
+        };
+        assert_eq!(
+            server
+                .with_authorization(&basic(&new_password))
+                .get("/_security/_authenticate")
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            server
+                .with_authorization(&basic(&password))
+                .get("/_security/_authenticate")
+                .await
+                .status,
+            401
+        );
 
         // Online reset through the admin socket while the server holds the data directory.
         let data = format!("path.data={}", server.data_dir().display());
-        let reset = Command::new(binary()).args(["reset-password", "-u", "elastic", "-b", "-s", "-E", &data]).output().unwrap();
-        assert!(reset.status.success(), "{}", String::from_utf8_lossy(&reset.stderr));
+        let reset = Command::new(binary())
+            .args(["reset-password", "-u", "elastic", "-b", "-s", "-E", &data])
+            .output()
+            .unwrap();
+        assert!(
+            reset.status.success(),
+            "{}",
+            String::from_utf8_lossy(&reset.stderr)
+        );
         let online = String::from_utf8_lossy(&reset.stdout).trim().to_owned();
-        assert_eq!(server.with_authorization(&basic(&online)).get("/_security/_authenticate").await.status, 200);
-        assert_eq!(server.with_authorization(&basic(&new_password)).get("/_security/_authenticate").await.status, 401);
+        assert_eq!(
+            server
+                .with_authorization(&basic(&online))
+                .get("/_security/_authenticate")
+                .await
+                .status,
+            200
+        );
+        assert_eq!(
+            server
+                .with_authorization(&basic(&new_password))
+                .get("/_security/_authenticate")
+                .await
+                .status,
+            401
+        );
     });
 }

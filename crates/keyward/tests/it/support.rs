@@ -9,10 +9,10 @@ use std::time::{Duration, Instant};
 use base64::Engine;
 use serde_json::Value;
 
-pub const PASSWORD: &str = "test-password";
+pub(crate) const PASSWORD: &str = "test-password";
 
 /// A running keyward.
-pub struct TestServer {
+pub(crate) struct TestServer {
     child: Option<Child>,
     pub url: String,
     pub data: Arc<tempfile::TempDir>,
@@ -22,38 +22,43 @@ pub struct TestServer {
 
 /// A response, read whole.
 #[derive(Debug)]
-pub struct Reply {
+pub(crate) struct Reply {
     pub status: u16,
     pub headers: reqwest::header::HeaderMap,
     pub text: String,
 }
 
 impl Reply {
-    pub fn json(&self) -> Value {
-        serde_json::from_str(&self.text).unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text))
+    pub(crate) fn json(&self) -> Value {
+        serde_json::from_str(&self.text)
+            .unwrap_or_else(|err| panic!("not JSON ({err}): {}", self.text))
     }
 
-    pub fn header_values(&self, name: &str) -> Vec<String> {
-        self.headers.get_all(name).iter().map(|value| value.to_str().unwrap().to_owned()).collect()
+    pub(crate) fn header_values(&self, name: &str) -> Vec<String> {
+        self.headers
+            .get_all(name)
+            .iter()
+            .map(|value| value.to_str().unwrap().to_owned())
+            .collect()
     }
 }
 
-pub fn binary() -> PathBuf {
+pub(crate) fn binary() -> PathBuf {
     PathBuf::from(env!("CARGO_BIN_EXE_keyward"))
 }
 
 impl TestServer {
-    pub async fn start() -> TestServer {
+    pub(crate) async fn start() -> TestServer {
         TestServer::start_with(&[]).await
     }
 
-    pub async fn start_with(settings: &[&str]) -> TestServer {
+    pub(crate) async fn start_with(settings: &[&str]) -> TestServer {
         let data = Arc::new(tempfile::tempdir().unwrap());
         TestServer::start_in(data, settings).await
     }
 
     /// Starts on an existing data directory (a restart).
-    pub async fn start_in(data: Arc<tempfile::TempDir>, settings: &[&str]) -> TestServer {
+    pub(crate) async fn start_in(data: Arc<tempfile::TempDir>, settings: &[&str]) -> TestServer {
         let mut command = Command::new(binary());
         command
             .arg("serve")
@@ -79,7 +84,9 @@ impl TestServer {
                 if n == 0 {
                     break;
                 }
-                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
             }
         });
         let stdout = child.stdout.take().unwrap();
@@ -94,62 +101,81 @@ impl TestServer {
         let line = receiver
             .recv_timeout(Duration::from_secs(30))
             .unwrap_or_else(|_| panic!("keyward did not start: {}", stderr.lock().unwrap()));
-        let url = line.strip_prefix("keyward listening on ").expect("startup line").to_owned();
-        TestServer { child: Some(child), url, data, stderr, client: reqwest::Client::new() }
+        let url = line
+            .strip_prefix("keyward listening on ")
+            .expect("startup line")
+            .to_owned();
+        TestServer {
+            child: Some(child),
+            url,
+            data,
+            stderr,
+            client: reqwest::Client::new(),
+        }
     }
 
     /// Everything the server wrote to stderr so far.
-    pub fn logs(&self) -> String {
+    pub(crate) fn logs(&self) -> String {
         self.stderr.lock().unwrap().clone()
     }
 
-    pub fn data_dir(&self) -> &Path {
+    pub(crate) fn data_dir(&self) -> &Path {
         self.data.path()
     }
 
     /// Kills the process without letting it clean up (SIGKILL).
-    pub fn kill(&mut self) {
+    pub(crate) fn kill(&mut self) {
         if let Some(mut child) = self.child.take() {
             let _ = child.kill();
             let _ = child.wait();
         }
     }
 
-    /// Stops the process with SIGTERM and waits for it.
-    pub fn stop(&mut self) {
-        if let Some(mut child) = self.child.take() {
-            let _ = Command::new("kill").arg("-TERM").arg(child.id().to_string()).status();
-            let deadline = Instant::now() + Duration::from_secs(10);
-            while Instant::now() < deadline {
-                if let Ok(Some(_)) = child.try_wait() {
-                    return;
-                }
-                std::thread::sleep(Duration::from_millis(20));
+    /// Stops the process with SIGTERM and waits for it; its exit code, `None` if it had to be
+    /// killed after ten seconds.
+    pub(crate) fn stop(&mut self) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let _ = Command::new("kill")
+            .arg("-TERM")
+            .arg(child.id().to_string())
+            .status();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
             }
-            let _ = child.kill();
-            let _ = child.wait();
+            std::thread::sleep(Duration::from_millis(20));
         }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
-    pub fn superuser(&self) -> Caller<'_> {
+    pub(crate) fn superuser(&self) -> Caller<'_> {
         let token = base64::engine::general_purpose::STANDARD.encode(format!("elastic:{PASSWORD}"));
         self.with_authorization(&format!("Basic {token}"))
     }
 
-    pub fn api_key(&self, encoded: &str) -> Caller<'_> {
+    pub(crate) fn api_key(&self, encoded: &str) -> Caller<'_> {
         self.with_authorization(&format!("ApiKey {encoded}"))
     }
 
-    pub fn with_authorization(&self, authorization: &str) -> Caller<'_> {
-        Caller { server: self, authorization: Some(authorization.to_owned()) }
+    pub(crate) fn with_authorization(&self, authorization: &str) -> Caller<'_> {
+        Caller {
+            server: self,
+            authorization: Some(authorization.to_owned()),
+        }
     }
 
-    pub fn anonymous(&self) -> Caller<'_> {
-        Caller { server: self, authorization: None }
+    pub(crate) fn anonymous(&self) -> Caller<'_> {
+        Caller {
+            server: self,
+            authorization: None,
+        }
     }
 
     /// Creates a key as the superuser and returns the create response.
-    pub async fn create_key(&self, body: Value) -> Value {
+    pub(crate) async fn create_key(&self, body: Value) -> Value {
         let reply = self.superuser().post("/_security/api_key", body).await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         reply.json()
@@ -163,13 +189,19 @@ impl Drop for TestServer {
 }
 
 /// Sends requests with one `Authorization` header.
-pub struct Caller<'a> {
+pub(crate) struct Caller<'a> {
     server: &'a TestServer,
     authorization: Option<String>,
 }
 
 impl Caller<'_> {
-    pub async fn send(&self, method: &str, path: &str, body: Option<&str>, headers: &[(&str, &str)]) -> Reply {
+    pub(crate) async fn send(
+        &self,
+        method: &str,
+        path: &str,
+        body: Option<&str>,
+        headers: &[(&str, &str)],
+    ) -> Reply {
         let url = format!("{}{}", self.server.url, path);
         let mut request = self.server.client.request(method.parse().unwrap(), url);
         if let Some(authorization) = &self.authorization {
@@ -179,7 +211,10 @@ impl Caller<'_> {
             request = request.header(*name, *value);
         }
         if let Some(body) = body {
-            if !headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("content-type")) {
+            if !headers
+                .iter()
+                .any(|(name, _)| name.eq_ignore_ascii_case("content-type"))
+            {
                 request = request.header("content-type", "application/json");
             }
             request = request.body(body.to_owned());
@@ -188,45 +223,65 @@ impl Caller<'_> {
         let status = response.status().as_u16();
         let headers = response.headers().clone();
         let text = response.text().await.unwrap();
-        Reply { status, headers, text }
+        Reply {
+            status,
+            headers,
+            text,
+        }
     }
 
-    pub async fn get(&self, path: &str) -> Reply {
+    pub(crate) async fn get(&self, path: &str) -> Reply {
         self.send("GET", path, None, &[]).await
     }
 
-    pub async fn post(&self, path: &str, body: Value) -> Reply {
+    pub(crate) async fn post(&self, path: &str, body: Value) -> Reply {
         self.send("POST", path, Some(&body.to_string()), &[]).await
     }
 
-    pub async fn put(&self, path: &str, body: Value) -> Reply {
+    pub(crate) async fn put(&self, path: &str, body: Value) -> Reply {
         self.send("PUT", path, Some(&body.to_string()), &[]).await
     }
 
-    pub async fn delete(&self, path: &str, body: Value) -> Reply {
-        self.send("DELETE", path, Some(&body.to_string()), &[]).await
+    pub(crate) async fn delete(&self, path: &str, body: Value) -> Reply {
+        self.send("DELETE", path, Some(&body.to_string()), &[])
+            .await
     }
 }
 
 /// Asserts an Elasticsearch error envelope: status, `type` and `reason`, with `root_cause`
 /// mirroring them.
 #[track_caller]
-pub fn assert_error(reply: &Reply, status: u16, error_type: &str, reason: &str) {
+pub(crate) fn assert_error(reply: &Reply, status: u16, error_type: &str, reason: &str) {
     assert_eq!(reply.status, status, "{}", reply.text);
     let body = reply.json();
     assert_eq!(body["status"], status, "{}", reply.text);
     assert_eq!(body["error"]["type"], error_type, "{}", reply.text);
     assert_eq!(body["error"]["reason"], reason, "{}", reply.text);
-    assert_eq!(body["error"]["root_cause"][0]["type"], error_type, "{}", reply.text);
-    assert_eq!(body["error"]["root_cause"][0]["reason"], reason, "{}", reply.text);
+    assert_eq!(
+        body["error"]["root_cause"][0]["type"], error_type,
+        "{}",
+        reply.text
+    );
+    assert_eq!(
+        body["error"]["root_cause"][0]["reason"], reason,
+        "{}",
+        reply.text
+    );
     assert_eq!(reply.header_values("x-elastic-product"), ["Elasticsearch"]);
 }
 
 /// Asserts a 401 with the three challenges, in the body and as headers.
 #[track_caller]
-pub fn assert_unauthenticated(reply: &Reply, reason: &str) {
+pub(crate) fn assert_unauthenticated(reply: &Reply, reason: &str) {
     assert_error(reply, 401, "security_exception", reason);
-    let challenges = [r#"Basic realm="security", charset="UTF-8""#, r#"Bearer realm="security""#, "ApiKey"];
+    let challenges = [
+        r#"Basic realm="security", charset="UTF-8""#,
+        r#"Bearer realm="security""#,
+        "ApiKey",
+    ];
     assert_eq!(reply.header_values("www-authenticate"), challenges);
-    assert_eq!(reply.json()["error"]["header"]["WWW-Authenticate"], serde_json::json!(challenges));
+    assert_eq!(
+        reply.json()["error"]["header"]["WWW-Authenticate"],
+        serde_json::json!(challenges)
+    );
 }

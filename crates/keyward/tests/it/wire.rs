@@ -14,7 +14,12 @@ async fn root_document_identifies_an_elasticsearch_9_cluster() {
     assert_eq!(reply.header_values("content-type"), ["application/json"]);
     let body = reply.json();
     assert_eq!(body["cluster_name"], "keyward");
-    assert!(body["version"]["number"].as_str().unwrap().starts_with("9."));
+    assert!(
+        body["version"]["number"]
+            .as_str()
+            .unwrap()
+            .starts_with("9.")
+    );
     assert_eq!(body["version"]["build_flavor"], "default");
     assert_eq!(body["tagline"], "You Know, for Search");
     assert_eq!(body["cluster_uuid"].as_str().unwrap().len(), 22);
@@ -30,19 +35,43 @@ async fn compatible_media_types_are_accepted_and_echoed() {
     for version in ["8", "9"] {
         let media = format!("application/vnd.elasticsearch+json; compatible-with={version}");
         let headers = [("content-type", media.as_str()), ("accept", media.as_str())];
-        let reply = server.superuser().send("POST", "/_security/api_key", Some(r#"{"name":"k"}"#), &headers).await;
+        let reply = server
+            .superuser()
+            .send(
+                "POST",
+                "/_security/api_key",
+                Some(r#"{"name":"k"}"#),
+                &headers,
+            )
+            .await;
         assert_eq!(reply.status, 200, "{}", reply.text);
-        assert_eq!(reply.header_values("content-type"), [format!("application/vnd.elasticsearch+json;compatible-with={version}")]);
+        assert_eq!(
+            reply.header_values("content-type"),
+            [format!(
+                "application/vnd.elasticsearch+json;compatible-with={version}"
+            )]
+        );
         // A Content-Type on a bodiless GET is fine too.
-        let reply = server.superuser().send("GET", "/_security/api_key", None, &headers).await;
+        let reply = server
+            .superuser()
+            .send("GET", "/_security/api_key", None, &headers)
+            .await;
         assert_eq!(reply.status, 200, "{}", reply.text);
     }
     let reply = server
         .superuser()
-        .send("POST", "/_security/api_key", Some(r#"{"name":"k"}"#), &[("content-type", "text/plain")])
+        .send(
+            "POST",
+            "/_security/api_key",
+            Some(r#"{"name":"k"}"#),
+            &[("content-type", "text/plain")],
+        )
         .await;
     assert_eq!(reply.status, 406);
-    assert_eq!(reply.json(), json!({"error": "Content-Type header [text/plain] is not supported", "status": 406}));
+    assert_eq!(
+        reply.json(),
+        json!({"error": "Content-Type header [text/plain] is not supported", "status": 406})
+    );
 }
 
 #[tokio::test]
@@ -50,10 +79,16 @@ async fn unknown_paths_and_wrong_methods() {
     let server = TestServer::start().await;
     let reply = server.superuser().get("/_security/nothing?x=1").await;
     assert_eq!(reply.status, 400);
-    assert_eq!(reply.json(), json!({"error": "no handler found for uri [/_security/nothing?x=1] and method [GET]", "status": 400}));
+    assert_eq!(
+        reply.json(),
+        json!({"error": "no handler found for uri [/_security/nothing?x=1] and method [GET]", "status": 400})
+    );
     assert_eq!(reply.header_values("x-elastic-product"), ["Elasticsearch"]);
 
-    let reply = server.superuser().send("PATCH", "/_security/api_key", None, &[]).await;
+    let reply = server
+        .superuser()
+        .send("PATCH", "/_security/api_key", None, &[])
+        .await;
     assert_eq!(reply.status, 405);
     assert_eq!(reply.header_values("allow"), ["DELETE,GET,HEAD,POST,PUT"]);
     assert_eq!(
@@ -63,29 +98,69 @@ async fn unknown_paths_and_wrong_methods() {
     // Routing happens before authentication, as in Elasticsearch.
     assert_eq!(server.anonymous().get("/nope/nope").await.status, 400);
     let reply = server.superuser().get("/_security/api_key?bogus=1").await;
-    assert_error(&reply, 400, "illegal_argument_exception", "request [/_security/api_key] contains unrecognized parameter: [bogus]");
+    assert_error(
+        &reply,
+        400,
+        "illegal_argument_exception",
+        "request [/_security/api_key] contains unrecognized parameter: [bogus]",
+    );
 }
 
 #[tokio::test]
 async fn pretty_and_filter_path_work_everywhere() {
     let server = TestServer::start().await;
     let reply = server.superuser().get("/_cluster/health?pretty").await;
-    assert!(reply.text.starts_with("{\n  \"cluster_name\" : \"keyward\",\n"), "{}", reply.text);
-    let reply = server.superuser().get("/_cluster/health?filter_path=status,number_of_nodes").await;
-    assert_eq!(reply.json(), json!({"status": "green", "number_of_nodes": 1}));
-    let reply = server.anonymous().get("/_cluster/health?filter_path=error.type,status").await;
-    assert_eq!(reply.json(), json!({"error": {"type": "security_exception"}, "status": 401}));
-    let reply = server.superuser().get("/?human&error_trace=true&filter_path=-version,-tagline,-cluster_uuid,-name").await;
+    assert!(
+        reply
+            .text
+            .starts_with("{\n  \"cluster_name\" : \"keyward\",\n"),
+        "{}",
+        reply.text
+    );
+    let reply = server
+        .superuser()
+        .get("/_cluster/health?filter_path=status,number_of_nodes")
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({"status": "green", "number_of_nodes": 1})
+    );
+    let reply = server
+        .anonymous()
+        .get("/_cluster/health?filter_path=error.type,status")
+        .await;
+    assert_eq!(
+        reply.json(),
+        json!({"error": {"type": "security_exception"}, "status": 401})
+    );
+    let reply = server
+        .superuser()
+        .get("/?human&error_trace=true&filter_path=-version,-tagline,-cluster_uuid,-name")
+        .await;
     assert_eq!(reply.json(), json!({"cluster_name": "keyward"}));
 }
 
 #[tokio::test]
 async fn oversized_bodies_are_refused() {
     let server = TestServer::start_with(&["http.max_content_length=1kb"]).await;
-    let body = format!(r#"{{"name":"k","metadata":{{"blob":"{}"}}}}"#, "x".repeat(1100));
-    let reply = server.superuser().send("POST", "/_security/api_key", Some(&body), &[]).await;
-    assert_eq!(reply.status, 413, "{}", &reply.text[..reply.text.len().min(200)]);
+    let body = format!(
+        r#"{{"name":"k","metadata":{{"blob":"{}"}}}}"#,
+        "x".repeat(1100)
+    );
+    let reply = server
+        .superuser()
+        .send("POST", "/_security/api_key", Some(&body), &[])
+        .await;
+    assert_eq!(
+        reply.status,
+        413,
+        "{}",
+        &reply.text[..reply.text.len().min(200)]
+    );
     assert_eq!(reply.json()["error"]["type"], "content_too_long_exception");
-    let reply = server.superuser().post("/_security/api_key", json!({"name": "small"})).await;
+    let reply = server
+        .superuser()
+        .post("/_security/api_key", json!({"name": "small"}))
+        .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
