@@ -12,9 +12,14 @@ pub(crate) const WWW_AUTHENTICATE: [&str; 3] = [
 ];
 
 /// An Elasticsearch error response: status, `type`, `reason`, optional cause, extra fields and
-/// headers. Rendered as `{"error": {...root_cause...}, "status": N}`.
+/// headers. Rendered as `{"error": {...root_cause...}, "status": N}`. Boxed, so `Result`s that
+/// carry it stay one pointer wide on the success path.
 #[derive(Debug, Clone)]
-pub struct EsError {
+pub struct EsError(Box<Envelope>);
+
+/// The parts of an [`EsError`].
+#[derive(Debug, Clone)]
+pub struct Envelope {
     status: StatusCode,
     error_type: String,
     reason: String,
@@ -28,10 +33,24 @@ pub struct EsError {
     internal: Option<String>,
 }
 
+impl std::ops::Deref for EsError {
+    type Target = Envelope;
+
+    fn deref(&self) -> &Envelope {
+        &self.0
+    }
+}
+
+impl std::ops::DerefMut for EsError {
+    fn deref_mut(&mut self) -> &mut Envelope {
+        &mut self.0
+    }
+}
+
 impl EsError {
     /// An error of `error_type` with `reason`.
     pub fn new(status: StatusCode, error_type: &str, reason: impl Into<String>) -> EsError {
-        EsError {
+        EsError(Box::new(Envelope {
             status,
             error_type: error_type.to_owned(),
             reason: reason.into(),
@@ -41,7 +60,7 @@ impl EsError {
             plain: false,
             allow: None,
             internal: None,
-        }
+        }))
     }
 
     /// 400 `illegal_argument_exception`.

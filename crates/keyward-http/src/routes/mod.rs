@@ -186,16 +186,15 @@ async fn handle(
 /// Finds the action for a method and path: Elasticsearch's 400 "no handler" when no path
 /// matches, 405 with `Allow` when the path exists for other methods. `HEAD` is served by the
 /// `GET` handler without a body.
-fn route(
-    method: &Method,
-    path: &str,
-    uri: &str,
-) -> Result<(Action, Vec<(&'static str, String)>), EsError> {
+/// Path parameters by name, as matched (`{id}` → the decoded segment).
+type PathParams = Vec<(&'static str, String)>;
+
+fn route(method: &Method, path: &str, uri: &str) -> Result<(Action, PathParams), EsError> {
     let segments: Vec<&str> = path
         .split('/')
         .filter(|segment| !segment.is_empty())
         .collect();
-    let mut candidates: Vec<(usize, &Route, Vec<(&'static str, String)>)> = ROUTES
+    let mut candidates: Vec<(usize, &Route, PathParams)> = ROUTES
         .iter()
         .filter_map(|route| matches(route, &segments).map(|params| (params.len(), route, params)))
         .collect();
@@ -226,7 +225,7 @@ fn route(
     Err(EsError::method_not_allowed(uri, method.as_str(), &allowed))
 }
 
-fn matches(route: &Route, segments: &[&str]) -> Option<Vec<(&'static str, String)>> {
+fn matches(route: &Route, segments: &[&str]) -> Option<PathParams> {
     if route.path.len() != segments.len() {
         return None;
     }

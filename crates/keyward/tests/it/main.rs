@@ -1,6 +1,9 @@
 //! Integration tests: the real `keyward` binary on a free loopback port with a temporary data
 //! directory, driven over HTTP.
 
+// Test helpers outside #[test] functions: a failed unwrap is a failed test, which is the point.
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
 mod api_keys;
 mod authentication;
 mod durability;
