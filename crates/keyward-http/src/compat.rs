@@ -137,22 +137,37 @@ enum MediaType {
     Other(String),
 }
 
+/// Reads a `Content-Type` or `Accept` header. An `Accept` list (`a; compatible-with=9,text/plain`,
+/// as the JavaScript client sends) is answered by its first JSON entry.
 fn media_type(value: Option<&HeaderValue>) -> Result<Option<MediaType>, EsError> {
     let Some(value) = value else { return Ok(None) };
     let text = value.to_str().unwrap_or("").trim().to_ascii_lowercase();
+    let mut first = None;
+    for entry in text.split(',') {
+        match single_media_type(entry)? {
+            MediaType::Other(other) => {
+                first.get_or_insert(MediaType::Other(other));
+            }
+            json => return Ok(Some(json)),
+        }
+    }
+    Ok(first)
+}
+
+fn single_media_type(text: &str) -> Result<MediaType, EsError> {
     let mut parts = text.split(';').map(str::trim);
     let essence = parts.next().unwrap_or("");
     match essence {
-        "application/json" | "*/*" | "" => Ok(Some(MediaType::Json)),
+        "application/json" | "*/*" | "" => Ok(MediaType::Json),
         "application/vnd.elasticsearch+json" => {
             let version = parts
                 .filter_map(|part| part.split_once('='))
                 .find(|(name, _)| name.trim() == "compatible-with")
                 .map(|(_, version)| version.trim().to_owned());
             match version.as_deref() {
-                Some("8") => Ok(Some(MediaType::Compatible(8))),
-                Some("9") => Ok(Some(MediaType::Compatible(9))),
-                None => Ok(Some(MediaType::Json)),
+                Some("8") => Ok(MediaType::Compatible(8)),
+                Some("9") => Ok(MediaType::Compatible(9)),
+                None => Ok(MediaType::Json),
                 Some(other) => Err(EsError::new(
                     StatusCode::BAD_REQUEST,
                     "media_type_header_exception",
@@ -163,7 +178,7 @@ fn media_type(value: Option<&HeaderValue>) -> Result<Option<MediaType>, EsError>
                 )))),
             }
         }
-        other => Ok(Some(MediaType::Other(other.to_owned()))),
+        other => Ok(MediaType::Other(other.to_owned())),
     }
 }
 

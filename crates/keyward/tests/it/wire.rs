@@ -30,6 +30,38 @@ async fn root_document_identifies_an_elasticsearch_9_cluster() {
 }
 
 #[tokio::test]
+async fn accept_lists_like_the_javascript_clients_are_understood() {
+    let server = TestServer::start().await;
+    // What @elastic/elasticsearch 9 sends on every request, bodiless GETs included.
+    let headers = [
+        (
+            "content-type",
+            "application/vnd.elasticsearch+json; compatible-with=9",
+        ),
+        (
+            "accept",
+            "application/vnd.elasticsearch+json; compatible-with=9,text/plain",
+        ),
+    ];
+    let reply = server
+        .superuser()
+        .send("GET", "/_security/_authenticate", None, &headers)
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json()["username"], "elastic");
+    let reply = server
+        .superuser()
+        .send("PUT", "/_security/api_key/no-such-key", None, &headers)
+        .await;
+    assert_error(
+        &reply,
+        404,
+        "resource_not_found_exception",
+        "no API key owned by requesting user found for ID [no-such-key]",
+    );
+}
+
+#[tokio::test]
 async fn compatible_media_types_are_accepted_and_echoed() {
     let server = TestServer::start().await;
     for version in ["8", "9"] {
