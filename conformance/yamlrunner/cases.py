@@ -15,9 +15,20 @@ REPO_DIR = CONFORMANCE_DIR.parent
 YAML_FOLDERS = ["es-api-key", "clients-tests/security"]
 
 
+# Where the workplace keeps the shared folder when the checkout is elsewhere (CI's clean clone).
+WORKPLACE_SHARED = Path("/work/shared")
+
+
 def shared_dir() -> Path:
-    """The read-only reference folder: `KEYWARD_SHARED`, else `../shared` from the repo root."""
-    return Path(os.environ.get("KEYWARD_SHARED") or REPO_DIR.parent / "shared").resolve()
+    """The read-only reference folder: `KEYWARD_SHARED`, else the nearest `shared` folder beside
+    the repo or one of its parents, else the workplace's `/work/shared`."""
+    if os.environ.get("KEYWARD_SHARED"):
+        return Path(os.environ["KEYWARD_SHARED"]).resolve()
+    for parent in REPO_DIR.parents:
+        candidate = parent / "shared"
+        if (candidate / "yaml-tests").is_dir():
+            return candidate.resolve()
+    return WORKPLACE_SHARED
 
 
 def keyward_binary() -> Path:
