@@ -23,6 +23,10 @@ pub enum Error {
     /// A value could not be parsed (`parse_exception`, 400).
     #[error("{0}")]
     Parse(String),
+    /// A validation failure Elasticsearch raises outside request validation, such as password
+    /// rules (`validation_exception`, 400).
+    #[error("{0}")]
+    ValidationException(ValidationErrors),
 }
 
 impl Error {
@@ -44,6 +48,13 @@ impl Error {
         let mut errors = ValidationErrors::default();
         errors.add(message);
         Error::Validation(errors)
+    }
+
+    /// A `validation_exception` with a single message.
+    pub fn validation_exception(message: impl Into<String>) -> Error {
+        let mut errors = ValidationErrors::default();
+        errors.add(message);
+        Error::ValidationException(errors)
     }
 }
 

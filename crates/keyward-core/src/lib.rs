@@ -11,7 +11,9 @@ pub mod credential;
 pub mod duration;
 pub mod error;
 pub mod hash;
+pub mod native;
 pub mod privilege;
+pub mod reserved;
 pub mod role;
 
 pub use error::{Error, ValidationErrors};

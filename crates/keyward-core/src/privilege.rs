@@ -35,6 +35,40 @@ pub mod actions {
         "cluster:admin/xpack/security/cross_cluster/api_key/update";
     /// Clear a security cache (the API key cache among them).
     pub const CLEAR_SECURITY_CACHE: &str = "cluster:admin/xpack/security/cache/clear";
+    /// Create or update a native user.
+    pub const PUT_USER: &str = "cluster:admin/xpack/security/user/put";
+    /// Get users.
+    pub const GET_USER: &str = "cluster:admin/xpack/security/user/get";
+    /// Delete a native user.
+    pub const DELETE_USER: &str = "cluster:admin/xpack/security/user/delete";
+    /// Change a user's password (a user may always change its own).
+    pub const CHANGE_PASSWORD: &str = "cluster:admin/xpack/security/user/change_password";
+    /// Enable or disable a user.
+    pub const SET_ENABLED: &str = "cluster:admin/xpack/security/user/set_enabled";
+    /// Query users.
+    pub const QUERY_USER: &str = "cluster:admin/xpack/security/user/query";
+    /// Create or update a role.
+    pub const PUT_ROLE: &str = "cluster:admin/xpack/security/role/put";
+    /// Create or update roles in bulk.
+    pub const BULK_PUT_ROLE: &str = "cluster:admin/xpack/security/role/bulk_put";
+    /// Get roles.
+    pub const GET_ROLE: &str = "cluster:admin/xpack/security/role/get";
+    /// Delete a role.
+    pub const DELETE_ROLE: &str = "cluster:admin/xpack/security/role/delete";
+    /// Delete roles in bulk.
+    pub const BULK_DELETE_ROLE: &str = "cluster:admin/xpack/security/role/bulk_delete";
+    /// Query roles.
+    pub const QUERY_ROLE: &str = "cluster:admin/xpack/security/role/query";
+    /// Clear the roles cache.
+    pub const CLEAR_ROLES_CACHE: &str = "cluster:admin/xpack/security/roles/cache/clear";
+    /// Create or update application privileges.
+    pub const PUT_PRIVILEGES: &str = "cluster:admin/xpack/security/privilege/put";
+    /// Get application privileges.
+    pub const GET_PRIVILEGES: &str = "cluster:admin/xpack/security/privilege/get";
+    /// Delete application privileges.
+    pub const DELETE_PRIVILEGES: &str = "cluster:admin/xpack/security/privilege/delete";
+    /// List the built-in cluster and index privileges.
+    pub const GET_BUILTIN_PRIVILEGES: &str = "cluster:admin/xpack/security/privilege/builtin/get";
 }
 
 /// Cluster privilege names Elasticsearch predefines, sorted as it lists them in errors.
@@ -127,6 +161,9 @@ pub const INDEX_PRIVILEGE_NAMES: &[&str] = &[
     "view_index_metadata",
     "write",
 ];
+
+/// The privileges a `remote_cluster` entry of a role may name.
+pub const REMOTE_CLUSTER_PRIVILEGE_NAMES: &[&str] = &["monitor_enrich", "monitor_stats"];
 
 /// Checks a cluster privilege name: a predefined name or a pattern over cluster actions.
 pub fn validate_cluster_privilege(name: &str) -> Result<(), String> {

@@ -62,7 +62,7 @@ pub struct RoleDescriptor {
 const WORKFLOWS: &[&str] = &["search_application_query"];
 
 /// The privileges a remote cluster entry may name.
-const REMOTE_CLUSTER_PRIVILEGES: &[&str] = &["monitor_enrich", "monitor_stats"];
+const REMOTE_CLUSTER_PRIVILEGES: &[&str] = crate::privilege::REMOTE_CLUSTER_PRIVILEGE_NAMES;
 
 fn token(value: &Value) -> &'static str {
     match value {

@@ -250,6 +250,11 @@ impl From<keyward_core::Error> for EsError {
                 }
             }
             keyward_core::Error::Parse(reason) => EsError::parse(reason),
+            keyward_core::Error::ValidationException(errors) => EsError::new(
+                StatusCode::BAD_REQUEST,
+                "validation_exception",
+                errors.to_string(),
+            ),
         }
     }
 }

@@ -27,7 +27,10 @@ use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
 use serde_json::Map;
 use tokio::sync::{Semaphore, oneshot};
 
-use crate::{ApiKeyFilter, ApiKeyRecord, Error, NamePattern, Store, UpdateOutcome, UserRecord};
+use crate::{
+    ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord, Store,
+    UpdateOutcome, UserRecord,
+};
 
 /// How to open an [`EmbeddedStore`].
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -273,22 +276,19 @@ impl Store for EmbeddedStore {
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, Error> {
         let username = username.to_owned();
         self.read(move |connection| {
-            let mut statement = connection
-                .prepare_cached(
-                    "SELECT username, password_hash, roles, full_name, email, metadata, enabled, seq \
-                     FROM users WHERE username = ?1",
-                )
-                .db()?;
+            let sql = format!("SELECT {USER_COLUMNS} FROM users WHERE username = ?1");
+            let mut statement = connection.prepare_cached(&sql).db()?;
             let mut rows = statement.query([&username]).db()?;
             rows.next().db()?.map(user_from_row).transpose()
         })
         .await
     }
 
-    async fn put_user(&self, user: UserRecord) -> Result<(), Error> {
+    async fn put_user(&self, user: UserRecord) -> Result<bool, Error> {
         let roles =
             serde_json::to_string(&user.roles).map_err(|err| Error::Database(err.to_string()))?;
         self.write(move |connection| {
+            let existed = exists(connection, "SELECT 1 FROM users WHERE username = ?1", &[&user.username])?;
             connection
                 .prepare_cached(
                     "INSERT INTO users (username, password_hash, roles, full_name, email, metadata, enabled, seq) \
@@ -309,7 +309,181 @@ impl Store for EmbeddedStore {
                     user.enabled,
                 ])
                 .db()?;
-            Ok(())
+            Ok(!existed)
+        })
+        .await
+    }
+
+    async fn users(&self, names: Option<&[String]>) -> Result<Vec<UserRecord>, Error> {
+        let names = names_json(names)?;
+        self.read(move |connection| {
+            select_all(
+                connection,
+                &format!(
+                    "SELECT {USER_COLUMNS} FROM users \
+                     WHERE ?1 IS NULL OR username IN (SELECT value FROM json_each(?1)) \
+                     ORDER BY username"
+                ),
+                params![names],
+                user_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<bool, Error> {
+        let username = username.to_owned();
+        self.write(move |connection| {
+            let deleted = connection
+                .prepare_cached("DELETE FROM users WHERE username = ?1")
+                .db()?
+                .execute([&username])
+                .db()?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<RoleRecord>, Error> {
+        let name = name.to_owned();
+        self.read(move |connection| {
+            let mut statement = connection
+                .prepare_cached("SELECT name, descriptor, seq FROM roles WHERE name = ?1")
+                .db()?;
+            let mut rows = statement.query([&name]).db()?;
+            rows.next().db()?.map(role_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn roles(&self, names: Option<&[String]>) -> Result<Vec<RoleRecord>, Error> {
+        let names = names_json(names)?;
+        self.read(move |connection| {
+            select_all(
+                connection,
+                "SELECT name, descriptor, seq FROM roles \
+                 WHERE ?1 IS NULL OR name IN (SELECT value FROM json_each(?1)) ORDER BY name",
+                params![names],
+                role_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn put_role(&self, role: RoleRecord) -> Result<bool, Error> {
+        self.write(move |connection| {
+            let existed = exists(connection, "SELECT 1 FROM roles WHERE name = ?1", &[&role.name])?;
+            connection
+                .prepare_cached(
+                    "INSERT INTO roles (name, descriptor, seq) VALUES (?1, ?2, 1) \
+                     ON CONFLICT (name) DO UPDATE SET descriptor = excluded.descriptor, seq = roles.seq + 1",
+                )
+                .db()?
+                .execute(params![role.name, role.descriptor])
+                .db()?;
+            Ok(!existed)
+        })
+        .await
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<bool, Error> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let deleted = connection
+                .prepare_cached("DELETE FROM roles WHERE name = ?1")
+                .db()?
+                .execute([&name])
+                .db()?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn put_app_privileges(
+        &self,
+        privileges: Vec<AppPrivilegeRecord>,
+    ) -> Result<Vec<(String, String, bool)>, Error> {
+        if privileges.is_empty() {
+            return Ok(Vec::new());
+        }
+        self.write(move |connection| {
+            let mut outcomes = Vec::with_capacity(privileges.len());
+            for privilege in privileges {
+                let actions = serde_json::to_string(&privilege.actions)
+                    .map_err(|err| Error::Database(err.to_string()))?;
+                let existed = exists(
+                    connection,
+                    "SELECT 1 FROM app_privileges WHERE application = ?1 AND name = ?2",
+                    &[&privilege.application, &privilege.name],
+                )?;
+                connection
+                    .prepare_cached(
+                        "INSERT INTO app_privileges (application, name, actions, metadata, seq) \
+                         VALUES (?1, ?2, ?3, ?4, 1) \
+                         ON CONFLICT (application, name) DO UPDATE SET actions = excluded.actions, \
+                         metadata = excluded.metadata, seq = app_privileges.seq + 1",
+                    )
+                    .db()?
+                    .execute(params![
+                        privilege.application,
+                        privilege.name,
+                        actions,
+                        privilege.metadata
+                    ])
+                    .db()?;
+                outcomes.push((privilege.application, privilege.name, !existed));
+            }
+            Ok(outcomes)
+        })
+        .await
+    }
+
+    async fn app_privileges(
+        &self,
+        application: Option<&str>,
+        names: Option<&[String]>,
+    ) -> Result<Vec<AppPrivilegeRecord>, Error> {
+        let application = application.map(str::to_owned);
+        let names = if application.is_some() {
+            names_json(names)?
+        } else {
+            None
+        };
+        self.read(move |connection| {
+            select_all(
+                connection,
+                "SELECT application, name, actions, metadata, seq FROM app_privileges \
+                 WHERE (?1 IS NULL OR application = ?1) \
+                 AND (?2 IS NULL OR name IN (SELECT value FROM json_each(?2))) \
+                 ORDER BY application, name",
+                params![application, names],
+                app_privilege_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn delete_app_privileges(
+        &self,
+        application: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, Error> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let application = application.to_owned();
+        let names = names.to_vec();
+        self.write(move |connection| {
+            let mut statement = connection
+                .prepare_cached("DELETE FROM app_privileges WHERE application = ?1 AND name = ?2")
+                .db()?;
+            let mut deleted = Vec::new();
+            for name in names {
+                if statement.execute(params![application, name]).db()? > 0 {
+                    deleted.push(name);
+                }
+            }
+            Ok(deleted)
         })
         .await
     }
@@ -401,7 +575,25 @@ const MIGRATIONS: &[&str] = &[
         key TEXT NOT NULL PRIMARY KEY,
         value TEXT NOT NULL
     ) STRICT;",
+    // 2: roles and application privileges.
+    "CREATE TABLE roles (
+        name TEXT NOT NULL PRIMARY KEY,
+        descriptor TEXT NOT NULL,
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE app_privileges (
+        application TEXT NOT NULL,
+        name TEXT NOT NULL,
+        actions TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (application, name)
+    ) STRICT;",
 ];
+
+/// The `users` columns in the order [`user_from_row`] reads them.
+const USER_COLUMNS: &str =
+    "username, password_hash, roles, full_name, email, metadata, enabled, seq";
 
 /// The `api_keys` columns in the order [`api_key_from_row`] and [`api_key_values`] use.
 const API_KEY_COLUMNS: &str = "id, name, key_type, creation, expiration, invalidated, invalidation, hash, \
@@ -794,6 +986,62 @@ fn user_from_row(row: &Row<'_>) -> Result<UserRecord, Error> {
         seq: row.get(7).db()?,
         username,
     })
+}
+
+fn role_from_row(row: &Row<'_>) -> Result<RoleRecord, Error> {
+    Ok(RoleRecord {
+        name: row.get(0).db()?,
+        descriptor: row.get(1).db()?,
+        seq: row.get(2).db()?,
+    })
+}
+
+fn app_privilege_from_row(row: &Row<'_>) -> Result<AppPrivilegeRecord, Error> {
+    let application: String = row.get(0).db()?;
+    let name: String = row.get(1).db()?;
+    let actions: String = row.get(2).db()?;
+    let actions = serde_json::from_str::<Vec<String>>(&actions).map_err(|err| {
+        Error::Corrupt(format!(
+            "application privilege [{application}/{name}]: actions are not a JSON array of strings: {err}"
+        ))
+    })?;
+    Ok(AppPrivilegeRecord {
+        actions,
+        metadata: row.get(3).db()?,
+        seq: row.get(4).db()?,
+        application,
+        name,
+    })
+}
+
+/// A name list as one JSON array parameter (`None` selects everything).
+fn names_json(names: Option<&[String]>) -> Result<Option<String>, Error> {
+    names
+        .map(|names| serde_json::to_string(names).map_err(|err| Error::Database(err.to_string())))
+        .transpose()
+}
+
+/// Whether `sql` finds a row.
+fn exists(connection: &Connection, sql: &str, values: &[&String]) -> Result<bool, Error> {
+    let mut statement = connection.prepare_cached(sql).db()?;
+    let mut rows = statement.query(params_from_iter(values.iter())).db()?;
+    Ok(rows.next().db()?.is_some())
+}
+
+/// Every row `sql` selects, read by `read`.
+fn select_all<T>(
+    connection: &Connection,
+    sql: &str,
+    values: impl rusqlite::Params,
+    read: fn(&Row<'_>) -> Result<T, Error>,
+) -> Result<Vec<T>, Error> {
+    let mut statement = connection.prepare_cached(sql).db()?;
+    let mut rows = statement.query(values).db()?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        records.push(read(row)?);
+    }
+    Ok(records)
 }
 
 fn select_meta(connection: &Connection, key: &str) -> Result<Option<String>, Error> {

@@ -97,7 +97,8 @@ pub enum NamePattern {
     Prefix(String),
 }
 
-/// A stored user (the reserved `elastic` user now; native users later).
+/// A stored user: a native user, or the state of a reserved user (its password and whether it
+/// is enabled).
 #[derive(Clone, PartialEq)]
 pub struct UserRecord {
     /// The username.
@@ -127,6 +128,32 @@ impl std::fmt::Debug for UserRecord {
             .field("seq", &self.seq)
             .finish_non_exhaustive()
     }
+}
+
+/// A stored role.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleRecord {
+    /// The role name.
+    pub name: String,
+    /// One role descriptor (description included) as normalised JSON object text.
+    pub descriptor: String,
+    /// Incremented by the store on every write.
+    pub seq: i64,
+}
+
+/// A stored application privilege.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppPrivilegeRecord {
+    /// The application name.
+    pub application: String,
+    /// The privilege name, unique within its application.
+    pub name: String,
+    /// The action patterns the privilege grants.
+    pub actions: Vec<String>,
+    /// The metadata object as JSON text.
+    pub metadata: String,
+    /// Incremented by the store on every write.
+    pub seq: i64,
 }
 
 /// What became of one conditional update.
@@ -202,8 +229,52 @@ pub trait Store: Send + Sync + 'static {
     /// The user with this name, if any.
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, Error>;
 
-    /// Inserts or replaces a user.
-    async fn put_user(&self, user: UserRecord) -> Result<(), Error>;
+    /// Inserts or replaces a user; `true` when it was inserted.
+    async fn put_user(&self, user: UserRecord) -> Result<bool, Error>;
+
+    /// The users with these names (all users for `None`), sorted by username; unknown names
+    /// are left out.
+    async fn users(&self, names: Option<&[String]>) -> Result<Vec<UserRecord>, Error>;
+
+    /// Deletes a user; `true` when there was one.
+    async fn delete_user(&self, username: &str) -> Result<bool, Error>;
+
+    /// The role with this name, if any.
+    async fn role(&self, name: &str) -> Result<Option<RoleRecord>, Error>;
+
+    /// The roles with these names (all roles for `None`), sorted by name; unknown names are
+    /// left out.
+    async fn roles(&self, names: Option<&[String]>) -> Result<Vec<RoleRecord>, Error>;
+
+    /// Inserts or replaces a role; `true` when it was inserted.
+    async fn put_role(&self, role: RoleRecord) -> Result<bool, Error>;
+
+    /// Deletes a role; `true` when there was one.
+    async fn delete_role(&self, name: &str) -> Result<bool, Error>;
+
+    /// Inserts or replaces application privileges in one transaction; for each, in order, its
+    /// application, name and whether it was inserted.
+    async fn put_app_privileges(
+        &self,
+        privileges: Vec<AppPrivilegeRecord>,
+    ) -> Result<Vec<(String, String, bool)>, Error>;
+
+    /// Application privileges, sorted by application then name: all of them, those of one
+    /// application, or the named ones of one application (`names` is ignored without an
+    /// application).
+    async fn app_privileges(
+        &self,
+        application: Option<&str>,
+        names: Option<&[String]>,
+    ) -> Result<Vec<AppPrivilegeRecord>, Error>;
+
+    /// Deletes the named privileges of `application` in one transaction; the names it deleted,
+    /// in the order given.
+    async fn delete_app_privileges(
+        &self,
+        application: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, Error>;
 
     /// A value from the store's own metadata table (cluster uuid, node name).
     async fn meta(&self, key: &str) -> Result<Option<String>, Error>;

@@ -20,8 +20,8 @@ use keyward_core::api_key::{API_KEY_FORMAT_VERSION, ApiKeyType, Creator};
 use serde_json::{Map, Value};
 
 use crate::{
-    ApiKeyFilter, ApiKeyRecord, EmbeddedStore, EmbeddedStoreOptions, Error, NamePattern, Store,
-    UpdateOutcome, UserRecord,
+    ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
+    NamePattern, RoleRecord, Store, UpdateOutcome, UserRecord,
 };
 
 /// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a
@@ -64,6 +64,9 @@ macro_rules! store_contract_tests {
             import_writes_every_key,
             import_is_all_or_nothing,
             users_upsert,
+            users_list_and_delete,
+            roles_upsert_list_and_delete,
+            app_privileges_upsert_list_and_delete,
             meta_init_first_writer_wins,
         );
     };
@@ -760,7 +763,7 @@ pub async fn users_upsert(store: &dyn Store) {
     assert_eq!(store.user("elastic").await.unwrap(), None);
     let mut user = sample_user("elastic");
     user.seq = 9;
-    store.put_user(user.clone()).await.unwrap();
+    assert!(store.put_user(user.clone()).await.unwrap(), "inserted");
     assert_eq!(
         store.user("elastic").await.unwrap(),
         Some(UserRecord { seq: 1, ..user })
@@ -780,7 +783,7 @@ pub async fn users_upsert(store: &dyn Store) {
         enabled: false,
         seq: 1,
     };
-    store.put_user(replaced.clone()).await.unwrap();
+    assert!(!store.put_user(replaced.clone()).await.unwrap(), "replaced");
     assert_eq!(
         store.user("elastic").await.unwrap(),
         Some(UserRecord {
@@ -800,6 +803,176 @@ pub async fn users_upsert(store: &dyn Store) {
         store.user("Elastic").await.unwrap(),
         None,
         "usernames are case-sensitive"
+    );
+}
+
+/// `users` lists by name or all, sorted; `delete_user` reports whether there was one.
+pub async fn users_list_and_delete(store: &dyn Store) {
+    assert!(store.users(None).await.unwrap().is_empty());
+    for name in ["joe", "ann", "zed"] {
+        store.put_user(sample_user(name)).await.unwrap();
+    }
+    let names = |users: Vec<UserRecord>| {
+        users
+            .into_iter()
+            .map(|user| user.username)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        names(store.users(None).await.unwrap()),
+        ["ann", "joe", "zed"]
+    );
+    let wanted = ["zed".to_owned(), "nobody".to_owned(), "ann".to_owned()];
+    assert_eq!(
+        names(store.users(Some(&wanted)).await.unwrap()),
+        ["ann", "zed"]
+    );
+    assert!(store.users(Some(&[])).await.unwrap().is_empty());
+    assert!(store.delete_user("joe").await.unwrap());
+    assert!(!store.delete_user("joe").await.unwrap());
+    assert_eq!(store.user("joe").await.unwrap(), None);
+    assert_eq!(names(store.users(None).await.unwrap()), ["ann", "zed"]);
+}
+
+/// Roles: insert then replace (reporting which), read one, by names or all sorted, delete.
+pub async fn roles_upsert_list_and_delete(store: &dyn Store) {
+    let role = |name: &str, descriptor: &str| RoleRecord {
+        name: name.to_owned(),
+        descriptor: descriptor.to_owned(),
+        seq: 7,
+    };
+    assert_eq!(store.role("r1").await.unwrap(), None);
+    assert!(
+        store
+            .put_role(role("r1", r#"{"cluster":["all"]}"#))
+            .await
+            .unwrap()
+    );
+    assert!(store.put_role(role("a0", "{}")).await.unwrap());
+    assert_eq!(
+        store.role("r1").await.unwrap(),
+        Some(RoleRecord {
+            seq: 1,
+            ..role("r1", r#"{"cluster":["all"]}"#)
+        })
+    );
+    assert!(
+        !store
+            .put_role(role("r1", r#"{"cluster":["monitor"]}"#))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.role("r1").await.unwrap(),
+        Some(RoleRecord {
+            seq: 2,
+            ..role("r1", r#"{"cluster":["monitor"]}"#)
+        })
+    );
+    let all: Vec<String> = store
+        .roles(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|role| role.name)
+        .collect();
+    assert_eq!(all, ["a0", "r1"]);
+    let some = store
+        .roles(Some(&["r1".to_owned(), "missing".to_owned()]))
+        .await
+        .unwrap();
+    assert_eq!(some.len(), 1);
+    assert_eq!(some[0].name, "r1");
+    assert!(store.delete_role("r1").await.unwrap());
+    assert!(!store.delete_role("r1").await.unwrap());
+    assert_eq!(store.role("r1").await.unwrap(), None);
+    assert_eq!(
+        store.role("R0").await.unwrap(),
+        None,
+        "names are case-sensitive"
+    );
+}
+
+/// Application privileges: batch upsert reports created per privilege, reads filter by
+/// application and names, deletes report what they found.
+pub async fn app_privileges_upsert_list_and_delete(store: &dyn Store) {
+    let privilege = |application: &str, name: &str, actions: &[&str]| AppPrivilegeRecord {
+        application: application.to_owned(),
+        name: name.to_owned(),
+        actions: actions.iter().map(|action| (*action).to_owned()).collect(),
+        metadata: r#"{"k":"v"}"#.to_owned(),
+        seq: 0,
+    };
+    let outcomes = store
+        .put_app_privileges(vec![
+            privilege("app", "p2", &["data:read/*"]),
+            privilege("app", "p1", &["data:read/*", "action:login"]),
+            privilege("app2", "p1", &["*"]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            ("app".to_owned(), "p2".to_owned(), true),
+            ("app".to_owned(), "p1".to_owned(), true),
+            ("app2".to_owned(), "p1".to_owned(), true),
+        ]
+    );
+    let outcomes = store
+        .put_app_privileges(vec![
+            privilege("app", "p1", &["data:write/*"]),
+            privilege("app", "p3", &["a:b"]),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(
+        outcomes,
+        [
+            ("app".to_owned(), "p1".to_owned(), false),
+            ("app".to_owned(), "p3".to_owned(), true),
+        ]
+    );
+    let keys = |records: Vec<AppPrivilegeRecord>| {
+        records
+            .into_iter()
+            .map(|record| format!("{}/{}", record.application, record.name))
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(
+        keys(store.app_privileges(None, None).await.unwrap()),
+        ["app/p1", "app/p2", "app/p3", "app2/p1"]
+    );
+    assert_eq!(
+        keys(store.app_privileges(Some("app2"), None).await.unwrap()),
+        ["app2/p1"]
+    );
+    let p1 = store
+        .app_privileges(Some("app"), Some(&["p1".to_owned(), "p9".to_owned()]))
+        .await
+        .unwrap();
+    assert_eq!(
+        p1,
+        [AppPrivilegeRecord {
+            seq: 2,
+            ..privilege("app", "p1", &["data:write/*"])
+        }]
+    );
+    assert!(
+        store
+            .app_privileges(Some("nope"), None)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    let deleted = store
+        .delete_app_privileges("app", &["p3".to_owned(), "p0".to_owned(), "p1".to_owned()])
+        .await
+        .unwrap();
+    assert_eq!(deleted, ["p3", "p1"]);
+    assert_eq!(
+        keys(store.app_privileges(None, None).await.unwrap()),
+        ["app/p2", "app2/p1"]
     );
 }
 

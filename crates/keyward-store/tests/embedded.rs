@@ -183,9 +183,38 @@ async fn a_newer_schema_is_refused() {
     }
     // The refusal released the lock.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
-    connection.pragma_update(None, "user_version", 1).unwrap();
+    connection.pragma_update(None, "user_version", 2).unwrap();
     drop(connection);
     EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+}
+
+#[tokio::test]
+async fn a_version_1_database_upgrades_in_place() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    store.create_api_key(sample_key("old")).await.unwrap();
+    drop(store);
+    // Back to what version 1 wrote: no roles, no application privileges.
+    let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
+    connection
+        .execute_batch("DROP TABLE roles; DROP TABLE app_privileges; PRAGMA user_version = 1;")
+        .unwrap();
+    drop(connection);
+
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    assert!(store.api_key("old").await.unwrap().is_some());
+    let role = keyward_store::RoleRecord {
+        name: "r".to_owned(),
+        descriptor: "{}".to_owned(),
+        seq: 0,
+    };
+    assert!(store.put_role(role).await.unwrap());
+    drop(store);
+    let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 2);
 }
 
 #[tokio::test]
