@@ -3,10 +3,11 @@
 //!
 //! It sees storage only through [`keyward_store::Store`] and knows nothing about HTTP: it speaks
 //! in commands and domain results, and its [`Error`] says *what* went wrong, leaving status codes
-//! to the HTTP layer. It owns the caches (authentication, users), the expired-key remover and the
-//! [`Clock`]. No state is global: two services on two nodes share only their store.
+//! to the HTTP layer. It owns the users, roles and application privileges APIs, the caches
+//! (authentication, users, resolved roles), the expired-key remover and the [`Clock`]. No state is global: two services on two nodes share only their store.
 
 mod api_keys;
+mod app_privileges;
 mod authn;
 mod cache;
 mod config;
@@ -26,10 +27,12 @@ pub use api_keys::{
     ApiKeyInfo, BulkUpdateResult, ClearCacheTarget, CreateApiKey, CreatedApiKey, GetApiKeys,
     InvalidateApiKeys, InvalidateResult, UpdateApiKey,
 };
+pub use app_privileges::{AppPrivilege, BuiltinPrivileges};
 pub use authn::{ApiKeyRef, Authentication, AuthenticationFailure, Realm, User};
 pub use config::ServiceConfig;
 pub use error::{Error, Unauthorized};
-pub use users::{BootstrapPassword, RESERVED_REALM};
+pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
+pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 
 /// The API key service. Cheap to clone: clones share caches and the store.
 #[derive(Clone)]

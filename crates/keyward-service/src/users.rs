@@ -1,11 +1,17 @@
-//! Users: the reserved `elastic` superuser, its bootstrap password, password resets, and
-//! password authentication with a verified-password cache (bcrypt costs tens of milliseconds, far
-//! too much to pay per request).
+//! Users: the reserved users (`elastic` with its bootstrap password, and the other built-in
+//! users once they have a password), native users and their API (put, get, delete, enable,
+//! disable, change password), and password authentication with a verified-password cache
+//! (bcrypt costs tens of milliseconds, far too much to pay per request).
 
 use std::sync::Arc;
 
-use keyward_core::SecretSource;
 use keyward_core::authz::Permission;
+use keyward_core::native::{
+    password_error, password_hash_error, validate_user_metadata, validate_username,
+};
+use keyward_core::privilege::actions;
+use keyward_core::reserved::{RESERVED_USERS, ReservedUser, reserved_user};
+use keyward_core::{SecretSource, ValidationErrors};
 use keyward_store::UserRecord;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
@@ -16,14 +22,17 @@ use crate::{ApiKeyService, Error, OsRandom};
 /// The realm of Elasticsearch's built-in users.
 pub const RESERVED_REALM: &str = "reserved";
 
+/// The realm name of native users.
+pub const NATIVE_REALM: &str = "default_native";
+
+/// The realm type of native users.
+const NATIVE_REALM_TYPE: &str = "native";
+
 /// The superuser created on first start.
 const ELASTIC: &str = "elastic";
 
 /// bcrypt cost for stored passwords: Elasticsearch's default `bcrypt` is cost 10.
 const PASSWORD_BCRYPT_COST: u32 = 10;
-
-/// Elasticsearch's minimum password length for native and reserved users.
-const MIN_PASSWORD_LENGTH: usize = 6;
 
 /// Where the `elastic` user's first password comes from.
 #[derive(Debug)]
@@ -32,6 +41,42 @@ pub enum BootstrapPassword {
     Given(Zeroizing<String>),
     /// Generate one and hand it back once.
     Generate,
+}
+
+/// A new password: in clear (hashed here) or already hashed by the client.
+pub enum NewPassword {
+    /// The password itself.
+    Clear(Zeroizing<String>),
+    /// A bcrypt or PBKDF2 hash of it (`password_hash`).
+    Hash(Zeroizing<String>),
+}
+
+impl std::fmt::Debug for NewPassword {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            NewPassword::Clear(_) => f.write_str("NewPassword::Clear(..)"),
+            NewPassword::Hash(_) => f.write_str("NewPassword::Hash(..)"),
+        }
+    }
+}
+
+/// `security.put_user`.
+#[derive(Debug, Default)]
+pub struct PutUser {
+    /// The username.
+    pub username: String,
+    /// The password; required for a new user, kept when absent on an existing one.
+    pub password: Option<NewPassword>,
+    /// Role names (required).
+    pub roles: Option<Vec<String>>,
+    /// Full name.
+    pub full_name: Option<String>,
+    /// Email.
+    pub email: Option<String>,
+    /// User metadata.
+    pub metadata: Option<Map<String, Value>>,
+    /// Whether the user may authenticate (default true).
+    pub enabled: Option<bool>,
 }
 
 impl ApiKeyService {
@@ -49,12 +94,14 @@ impl ApiKeyService {
             BootstrapPassword::Generate => (generate_password(), true),
         };
         let hash = hash_password(password.clone()).await?;
-        self.inner.store.put_user(elastic_record(hash)).await?;
+        let mut record = reserved_record(ELASTIC);
+        record.password_hash = hash;
+        self.inner.store.put_user(record).await?;
         Ok(generated.then_some(password))
     }
 
-    /// Sets a reserved user's password; generates one when `password` is `None`. Returns the
-    /// password now in force.
+    /// Sets the `elastic` user's password (the `reset-password` command); generates one when
+    /// `password` is `None`. Returns the password now in force.
     pub async fn reset_password(
         &self,
         username: &str,
@@ -63,26 +110,210 @@ impl ApiKeyService {
         if username != ELASTIC {
             return Err(Error::NotFound(format!("user [{username}] does not exist")));
         }
+        let mut record = match self.inner.store.user(username).await? {
+            Some(record) => record,
+            None => reserved_record(username),
+        };
         let password = match password {
             Some(password) => {
-                if password.chars().count() < MIN_PASSWORD_LENGTH {
-                    return Err(Error::Domain(keyward_core::Error::validation(format!(
-                        "passwords must be at least [{MIN_PASSWORD_LENGTH}] characters long"
-                    ))));
+                if let Some(message) = password_error(&password) {
+                    return Err(Error::Domain(keyward_core::Error::validation(message)));
                 }
                 password
             }
             None => generate_password(),
         };
-        let hash = hash_password(password.clone()).await?;
-        let mut record = match self.inner.store.user(username).await? {
-            Some(record) => record,
-            None => elastic_record(hash.clone()),
-        };
-        record.password_hash = hash;
+        record.password_hash = hash_password(password.clone()).await?;
         self.inner.store.put_user(record).await?;
         self.inner.users.remove(username);
         Ok(password)
+    }
+
+    /// Creates or replaces a native user; `true` when it was created.
+    pub async fn put_user(
+        &self,
+        subject: &Authentication,
+        request: PutUser,
+    ) -> Result<bool, Error> {
+        let mut errors = ValidationErrors::default();
+        if reserved_user(&request.username).is_some() {
+            errors.add(format!(
+                "user [{}] is reserved and only the password can be changed",
+                request.username
+            ));
+        } else {
+            validate_username(&request.username, &mut errors);
+        }
+        match &request.roles {
+            None => errors.add("roles are missing"),
+            Some(roles) => {
+                for role in roles {
+                    keyward_core::native::validate_role_name(role, &mut errors);
+                }
+            }
+        }
+        if let Some(metadata) = &request.metadata {
+            validate_user_metadata(metadata, &mut errors);
+        }
+        errors.into_result()?;
+        if let Some(password) = &request.password {
+            check_password(password)?;
+        }
+        self.require_full(subject, actions::PUT_USER)?;
+
+        let password_hash = match request.password {
+            Some(password) => Some(password_hash(password).await?),
+            None => None,
+        };
+        let username = request.username;
+        let password_hash = match password_hash {
+            Some(hash) => hash,
+            None => match self.inner.store.user(&username).await? {
+                Some(existing) => existing.password_hash,
+                None => {
+                    return Err(Error::Domain(keyward_core::Error::validation_exception(
+                        "password must be specified unless you are updating an existing user",
+                    )));
+                }
+            },
+        };
+        let record = UserRecord {
+            username: username.clone(),
+            password_hash,
+            roles: request.roles.unwrap_or_default(),
+            full_name: request.full_name,
+            email: request.email,
+            metadata: Value::Object(request.metadata.unwrap_or_default()).to_string(),
+            enabled: request.enabled.unwrap_or(true),
+            seq: 0,
+        };
+        let created = self.inner.store.put_user(record).await?;
+        self.inner.users.remove(&username);
+        Ok(created)
+    }
+
+    /// The named users (unknown names left out), or every user for `None`: the reserved users
+    /// first, in Elasticsearch's order, then the native users sorted by name.
+    pub async fn get_users(
+        &self,
+        subject: &Authentication,
+        names: Option<Vec<String>>,
+    ) -> Result<Vec<User>, Error> {
+        self.require_full(subject, actions::GET_USER)?;
+        let stored = self.inner.store.users(names.as_deref()).await?;
+        let wanted = |username: &str| {
+            names
+                .as_ref()
+                .is_none_or(|names| names.iter().any(|name| name == username))
+        };
+        let mut users = Vec::new();
+        for reserved in RESERVED_USERS {
+            if wanted(reserved.username) {
+                let enabled = stored
+                    .iter()
+                    .find(|record| record.username == reserved.username)
+                    .is_none_or(|record| record.enabled);
+                users.push(reserved_view(reserved, enabled));
+            }
+        }
+        for record in stored {
+            if reserved_user(&record.username).is_none() {
+                users.push(user_view(&record));
+            }
+        }
+        Ok(users)
+    }
+
+    /// Deletes a native user; `false` when there was none.
+    pub async fn delete_user(
+        &self,
+        subject: &Authentication,
+        username: &str,
+    ) -> Result<bool, Error> {
+        if reserved_user(username).is_some() {
+            return Err(Error::illegal_argument(format!(
+                "user [{username}] is reserved and cannot be deleted"
+            )));
+        }
+        self.require_full(subject, actions::DELETE_USER)?;
+        let found = self.inner.store.delete_user(username).await?;
+        self.inner.users.remove(username);
+        Ok(found)
+    }
+
+    /// Enables or disables a user.
+    pub async fn set_user_enabled(
+        &self,
+        subject: &Authentication,
+        username: &str,
+        enabled: bool,
+    ) -> Result<(), Error> {
+        if subject.user.username == username {
+            return Err(Error::illegal_argument(
+                "users may not update the enabled status of their own account",
+            ));
+        }
+        self.require_full(subject, actions::SET_ENABLED)?;
+        let mut record = match self.inner.store.user(username).await? {
+            Some(record) => record,
+            None if reserved_user(username).is_some() => reserved_record(username),
+            None => {
+                return Err(Error::Domain(keyward_core::Error::validation_exception(
+                    format!(
+                        "only existing users can be {}",
+                        if enabled { "enabled" } else { "disabled" }
+                    ),
+                )));
+            }
+        };
+        if record.enabled != enabled || record.seq == 0 {
+            record.enabled = enabled;
+            self.inner.store.put_user(record).await?;
+        }
+        self.inner.users.remove(username);
+        Ok(())
+    }
+
+    /// Changes a user's password: `username` defaults to the caller. Any user may change its own
+    /// password; changing another's needs the privilege.
+    pub async fn change_password(
+        &self,
+        subject: &Authentication,
+        username: Option<&str>,
+        password: NewPassword,
+    ) -> Result<(), Error> {
+        let username = username.unwrap_or(&subject.user.username).to_owned();
+        check_password(&password)?;
+        let own = !subject.is_api_key()
+            && subject.user.username == username
+            && matches!(
+                subject.authentication_realm.realm_type.as_str(),
+                RESERVED_REALM | NATIVE_REALM_TYPE
+            );
+        if !own {
+            self.require_full(subject, actions::CHANGE_PASSWORD)?;
+        }
+        let mut record = match self.inner.store.user(&username).await? {
+            Some(record) => record,
+            None if reserved_user(&username).is_some() => reserved_record(&username),
+            None => {
+                return Err(Error::Domain(keyward_core::Error::validation_exception(
+                    "user must exist in order to change password",
+                )));
+            }
+        };
+        record.password_hash = password_hash(password).await?;
+        self.inner.store.put_user(record).await?;
+        self.inner.users.remove(&username);
+        Ok(())
+    }
+
+    /// `security.query_user` is not built yet.
+    pub async fn query_users(&self, subject: &Authentication) -> Result<(), Error> {
+        self.require_full(subject, actions::QUERY_USER)?;
+        Err(Error::illegal_argument(
+            "querying users is not supported by keyward yet; use the get users API",
+        ))
     }
 
     /// Authenticates a username and password.
@@ -100,7 +331,7 @@ impl ApiKeyService {
         }
         let failed = || AuthenticationFailure::User(username.to_owned());
         let record = match self.inner.store.user(username).await {
-            Ok(Some(record)) if record.enabled => record,
+            Ok(Some(record)) if record.enabled && !record.password_hash.is_empty() => record,
             Ok(_) => return Err(failed()),
             Err(err) => {
                 tracing::warn!(username, error = %err, "user lookup failed");
@@ -110,7 +341,13 @@ impl ApiKeyService {
         if !crate::authn::verify(password, &record.password_hash).await {
             return Err(failed());
         }
-        let authentication = Arc::new(self.authentication_for_user(&record));
+        let authentication = match self.authentication_for_user(&record).await {
+            Ok(authentication) => Arc::new(authentication),
+            Err(err) => {
+                tracing::warn!(username, error = %err, "role resolution failed");
+                return Err(failed());
+            }
+        };
         cache.insert(
             username.to_owned(),
             password,
@@ -121,48 +358,100 @@ impl ApiKeyService {
         Ok(authentication)
     }
 
-    fn authentication_for_user(&self, record: &UserRecord) -> Authentication {
-        let metadata =
-            serde_json::from_str::<Map<String, Value>>(&record.metadata).unwrap_or_default();
-        let realm = if record.username == ELASTIC {
-            Realm {
-                name: RESERVED_REALM.to_owned(),
-                realm_type: RESERVED_REALM.to_owned(),
-            }
-        } else {
-            Realm {
-                name: "default_native".to_owned(),
-                realm_type: "native".to_owned(),
-            }
+    async fn authentication_for_user(&self, record: &UserRecord) -> Result<Authentication, Error> {
+        let (user, realm) = match reserved_user(&record.username) {
+            Some(reserved) => (
+                reserved_view(reserved, record.enabled),
+                Realm {
+                    name: RESERVED_REALM.to_owned(),
+                    realm_type: RESERVED_REALM.to_owned(),
+                },
+            ),
+            None => (
+                user_view(record),
+                Realm {
+                    name: NATIVE_REALM.to_owned(),
+                    realm_type: NATIVE_REALM_TYPE.to_owned(),
+                },
+            ),
         };
-        Authentication {
-            user: User {
-                username: record.username.clone(),
-                roles: record.roles.clone(),
-                full_name: record.full_name.clone(),
-                email: record.email.clone(),
-                metadata,
-                enabled: record.enabled,
-            },
+        let permission = self.resolve_roles(&user.roles).await?;
+        Ok(Authentication {
+            user,
             authentication_realm: realm.clone(),
             lookup_realm: realm.clone(),
             owner_realm: realm,
             api_key: None,
-            permission: Permission::Roles(self.inner.roles.resolve(&record.roles)),
-        }
+            permission: Permission::Roles(permission),
+        })
     }
 }
 
-fn elastic_record(password_hash: String) -> UserRecord {
+/// The stored state of a reserved user before anything was set: no password, enabled.
+fn reserved_record(username: &str) -> UserRecord {
+    let reserved = reserved_user(username);
     UserRecord {
-        username: ELASTIC.to_owned(),
-        password_hash,
-        roles: vec!["superuser".to_owned()],
+        username: username.to_owned(),
+        password_hash: String::new(),
+        roles: reserved
+            .map(|user| user.roles.iter().map(|role| (*role).to_owned()).collect())
+            .unwrap_or_default(),
         full_name: None,
         email: None,
-        metadata: r#"{"_reserved":true}"#.to_owned(),
+        metadata: Value::Object(reserved.map(ReservedUser::metadata).unwrap_or_default())
+            .to_string(),
         enabled: true,
         seq: 0,
+    }
+}
+
+fn reserved_view(reserved: &ReservedUser, enabled: bool) -> User {
+    User {
+        username: reserved.username.to_owned(),
+        roles: reserved
+            .roles
+            .iter()
+            .map(|role| (*role).to_owned())
+            .collect(),
+        full_name: None,
+        email: None,
+        metadata: reserved.metadata(),
+        enabled,
+    }
+}
+
+fn user_view(record: &UserRecord) -> User {
+    User {
+        username: record.username.clone(),
+        roles: record.roles.clone(),
+        full_name: record.full_name.clone(),
+        email: record.email.clone(),
+        metadata: serde_json::from_str::<Map<String, Value>>(&record.metadata).unwrap_or_default(),
+        enabled: record.enabled,
+    }
+}
+
+/// The password rules, before anything is authorized or written.
+fn check_password(password: &NewPassword) -> Result<(), Error> {
+    match password {
+        NewPassword::Clear(password) => match password_error(password) {
+            Some(message) => Err(Error::Domain(keyward_core::Error::validation_exception(
+                message,
+            ))),
+            None => Ok(()),
+        },
+        NewPassword::Hash(hash) => match password_hash_error(hash) {
+            Some(message) => Err(Error::illegal_argument(message)),
+            None => Ok(()),
+        },
+    }
+}
+
+/// The hash to store for a checked new password.
+async fn password_hash(password: NewPassword) -> Result<String, Error> {
+    match password {
+        NewPassword::Clear(password) => hash_password(password).await,
+        NewPassword::Hash(hash) => Ok(hash.as_str().to_owned()),
     }
 }
 

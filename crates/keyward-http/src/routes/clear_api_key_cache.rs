@@ -2,7 +2,7 @@
 
 use axum::http::StatusCode;
 use keyward_service::ClearCacheTarget;
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::{Ctx, Reply};
 
@@ -24,13 +24,15 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
         .service
         .clear_api_key_cache(&ctx.subject, target)
         .await?;
+    Ok((StatusCode::OK, nodes_response(ctx)))
+}
+
+/// The answer of the cache-clearing APIs: this one node, which succeeded.
+pub(crate) fn nodes_response(ctx: &Ctx) -> Value {
     let node = &ctx.state.node;
-    Ok((
-        StatusCode::OK,
-        json!({
-            "_nodes": { "total": 1, "successful": 1, "failed": 0 },
-            "cluster_name": node.cluster_name,
-            "nodes": { node.node_id.clone(): { "name": node.node_name } }
-        }),
-    ))
+    json!({
+        "_nodes": { "total": 1, "successful": 1, "failed": 0 },
+        "cluster_name": node.cluster_name,
+        "nodes": { node.node_id.clone(): { "name": node.node_name } }
+    })
 }

@@ -3,13 +3,31 @@
 //! render).
 
 mod authenticate;
+mod bulk_delete_role;
+mod bulk_put_role;
 mod bulk_update_api_keys;
+mod change_password;
 mod clear_api_key_cache;
+mod clear_cached_roles;
 mod cluster_health;
 mod create_api_key;
+mod delete_privileges;
+mod delete_role;
+mod delete_user;
+mod disable_user;
+mod enable_user;
 mod get_api_key;
+mod get_builtin_privileges;
+mod get_privileges;
+mod get_role;
+mod get_user;
 mod info;
 mod invalidate_api_key;
+mod put_privileges;
+mod put_role;
+mod put_user;
+mod query_role;
+mod query_user;
 mod update_api_key;
 
 use std::sync::Arc;
@@ -62,11 +80,29 @@ enum Action {
     ClusterHealth,
     Info,
     SecurityAuthenticate,
+    SecurityBulkDeleteRole,
+    SecurityBulkPutRole,
     SecurityBulkUpdateApiKeys,
+    SecurityChangePassword,
     SecurityClearApiKeyCache,
+    SecurityClearCachedRoles,
     SecurityCreateApiKey,
+    SecurityDeletePrivileges,
+    SecurityDeleteRole,
+    SecurityDeleteUser,
+    SecurityDisableUser,
+    SecurityEnableUser,
     SecurityGetApiKey,
+    SecurityGetBuiltinPrivileges,
+    SecurityGetPrivileges,
+    SecurityGetRole,
+    SecurityGetUser,
     SecurityInvalidateApiKey,
+    SecurityPutPrivileges,
+    SecurityPutRole,
+    SecurityPutUser,
+    SecurityQueryRole,
+    SecurityQueryUser,
     SecurityUpdateApiKey,
 }
 
@@ -114,6 +150,105 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "api_key", "{ids}", "_clear_cache"],
         methods: &[(Method::POST, Action::SecurityClearApiKeyCache)],
+    },
+    Route {
+        path: &["_security", "user"],
+        methods: &[(Method::GET, Action::SecurityGetUser)],
+    },
+    Route {
+        path: &["_security", "user", "_password"],
+        methods: &[
+            (Method::PUT, Action::SecurityChangePassword),
+            (Method::POST, Action::SecurityChangePassword),
+        ],
+    },
+    Route {
+        path: &["_security", "user", "{username}"],
+        methods: &[
+            (Method::GET, Action::SecurityGetUser),
+            (Method::PUT, Action::SecurityPutUser),
+            (Method::POST, Action::SecurityPutUser),
+            (Method::DELETE, Action::SecurityDeleteUser),
+        ],
+    },
+    Route {
+        path: &["_security", "user", "{username}", "_password"],
+        methods: &[
+            (Method::PUT, Action::SecurityChangePassword),
+            (Method::POST, Action::SecurityChangePassword),
+        ],
+    },
+    Route {
+        path: &["_security", "user", "{username}", "_enable"],
+        methods: &[
+            (Method::PUT, Action::SecurityEnableUser),
+            (Method::POST, Action::SecurityEnableUser),
+        ],
+    },
+    Route {
+        path: &["_security", "user", "{username}", "_disable"],
+        methods: &[
+            (Method::PUT, Action::SecurityDisableUser),
+            (Method::POST, Action::SecurityDisableUser),
+        ],
+    },
+    Route {
+        path: &["_security", "_query", "user"],
+        methods: &[
+            (Method::GET, Action::SecurityQueryUser),
+            (Method::POST, Action::SecurityQueryUser),
+        ],
+    },
+    Route {
+        path: &["_security", "role"],
+        methods: &[
+            (Method::GET, Action::SecurityGetRole),
+            (Method::POST, Action::SecurityBulkPutRole),
+            (Method::DELETE, Action::SecurityBulkDeleteRole),
+        ],
+    },
+    Route {
+        path: &["_security", "role", "{name}"],
+        methods: &[
+            (Method::GET, Action::SecurityGetRole),
+            (Method::PUT, Action::SecurityPutRole),
+            (Method::POST, Action::SecurityPutRole),
+            (Method::DELETE, Action::SecurityDeleteRole),
+        ],
+    },
+    Route {
+        path: &["_security", "role", "{name}", "_clear_cache"],
+        methods: &[(Method::POST, Action::SecurityClearCachedRoles)],
+    },
+    Route {
+        path: &["_security", "_query", "role"],
+        methods: &[
+            (Method::GET, Action::SecurityQueryRole),
+            (Method::POST, Action::SecurityQueryRole),
+        ],
+    },
+    Route {
+        path: &["_security", "privilege"],
+        methods: &[
+            (Method::GET, Action::SecurityGetPrivileges),
+            (Method::PUT, Action::SecurityPutPrivileges),
+            (Method::POST, Action::SecurityPutPrivileges),
+        ],
+    },
+    Route {
+        path: &["_security", "privilege", "_builtin"],
+        methods: &[(Method::GET, Action::SecurityGetBuiltinPrivileges)],
+    },
+    Route {
+        path: &["_security", "privilege", "{application}"],
+        methods: &[(Method::GET, Action::SecurityGetPrivileges)],
+    },
+    Route {
+        path: &["_security", "privilege", "{application}", "{name}"],
+        methods: &[
+            (Method::GET, Action::SecurityGetPrivileges),
+            (Method::DELETE, Action::SecurityDeletePrivileges),
+        ],
     },
 ];
 
@@ -174,11 +309,29 @@ async fn handle(
         Action::ClusterHealth => cluster_health::handle(&ctx).await,
         Action::Info => info::handle(&ctx).await,
         Action::SecurityAuthenticate => authenticate::handle(&ctx).await,
+        Action::SecurityBulkDeleteRole => bulk_delete_role::handle(&ctx).await,
+        Action::SecurityBulkPutRole => bulk_put_role::handle(&ctx).await,
         Action::SecurityBulkUpdateApiKeys => bulk_update_api_keys::handle(&ctx).await,
+        Action::SecurityChangePassword => change_password::handle(&ctx).await,
         Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(&ctx).await,
+        Action::SecurityClearCachedRoles => clear_cached_roles::handle(&ctx).await,
         Action::SecurityCreateApiKey => create_api_key::handle(&ctx).await,
+        Action::SecurityDeletePrivileges => delete_privileges::handle(&ctx).await,
+        Action::SecurityDeleteRole => delete_role::handle(&ctx).await,
+        Action::SecurityDeleteUser => delete_user::handle(&ctx).await,
+        Action::SecurityDisableUser => disable_user::handle(&ctx).await,
+        Action::SecurityEnableUser => enable_user::handle(&ctx).await,
         Action::SecurityGetApiKey => get_api_key::handle(&ctx).await,
+        Action::SecurityGetBuiltinPrivileges => get_builtin_privileges::handle(&ctx).await,
+        Action::SecurityGetPrivileges => get_privileges::handle(&ctx).await,
+        Action::SecurityGetRole => get_role::handle(&ctx).await,
+        Action::SecurityGetUser => get_user::handle(&ctx).await,
         Action::SecurityInvalidateApiKey => invalidate_api_key::handle(&ctx).await,
+        Action::SecurityPutPrivileges => put_privileges::handle(&ctx).await,
+        Action::SecurityPutRole => put_role::handle(&ctx).await,
+        Action::SecurityPutUser => put_user::handle(&ctx).await,
+        Action::SecurityQueryRole => query_role::handle(&ctx).await,
+        Action::SecurityQueryUser => query_user::handle(&ctx).await,
         Action::SecurityUpdateApiKey => update_api_key::handle(&ctx).await,
     }
 }

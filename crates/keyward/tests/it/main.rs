@@ -7,6 +7,9 @@
 mod api_keys;
 mod authentication;
 mod durability;
+mod privileges;
+mod roles;
 mod server;
 mod support;
+mod users;
 mod wire;

@@ -156,6 +156,13 @@ impl TestServer {
         self.with_authorization(&format!("Basic {token}"))
     }
 
+    /// A caller authenticating as `username` with `password` (Basic).
+    pub(crate) fn basic(&self, username: &str, password: &str) -> Caller<'_> {
+        let token =
+            base64::engine::general_purpose::STANDARD.encode(format!("{username}:{password}"));
+        self.with_authorization(&format!("Basic {token}"))
+    }
+
     pub(crate) fn api_key(&self, encoded: &str) -> Caller<'_> {
         self.with_authorization(&format!("ApiKey {encoded}"))
     }

@@ -1,0 +1,23 @@
+//! `security.delete_user` (`DELETE /_security/user/{username}`).
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::create_api_key::check_refresh;
+use super::{Ctx, Reply};
+
+pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+    ctx.allow_params(&["refresh"])?;
+    check_refresh(ctx.query.raw("refresh"))?;
+    let found = ctx
+        .state
+        .service
+        .delete_user(&ctx.subject, ctx.param("username"))
+        .await?;
+    let status = if found {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    Ok((status, json!({ "found": found })))
+}

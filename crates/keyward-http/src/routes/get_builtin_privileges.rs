@@ -1,0 +1,19 @@
+//! `security.get_builtin_privileges` (`GET /_security/privilege/_builtin`).
+
+use axum::http::StatusCode;
+use serde_json::json;
+
+use super::{Ctx, Reply};
+
+pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+    ctx.allow_params(&[])?;
+    let builtin = ctx.state.service.builtin_privileges(&ctx.subject)?;
+    Ok((
+        StatusCode::OK,
+        json!({
+            "cluster": builtin.cluster,
+            "index": builtin.index,
+            "remote_cluster": builtin.remote_cluster,
+        }),
+    ))
+}
