@@ -1,0 +1,210 @@
+//! Tools for `bench/run`, the load benchmark:
+//!
+//! - `load` writes N API keys straight into an embedded store (the server must not be running),
+//!   in large transactions, and saves the encoded credentials of an evenly spaced sample of them
+//!   for the load generator. Ten million keys load in minutes, not the hours 10 M HTTP calls take.
+//! - `bare` is the baseline: a hyper server with no keyward in it that answers every request with
+//!   the bytes keyward's `GET /_cluster/health` answers, so the ratio of the two shows what
+//!   authentication and routing cost on top of the HTTP stack.
+//!
+//! Neither is part of keyward; they exist to measure it.
+
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Instant;
+
+use anyhow::Context;
+use bytes::Bytes;
+use clap::{Parser, Subcommand};
+use http_body_util::Full;
+use hyper::service::service_fn;
+use hyper_util::rt::TokioIo;
+use keyward_core::SecretSource;
+use keyward_core::api_key::{API_KEY_FORMAT_VERSION, ApiKeyType, Creator};
+use keyward_core::credential::{ApiKeyId, ApiKeySecret, encode_api_key};
+use keyward_core::hash::{HashAlgorithm, hash_secret};
+use keyward_core::role::{RoleDescriptors, superuser_role};
+use keyward_store::{ApiKeyRecord, EmbeddedStore, EmbeddedStoreOptions, Store};
+use rand::rngs::StdRng;
+use rand::{RngCore, SeedableRng};
+use serde_json::Value;
+
+#[derive(Parser)]
+#[command(about = "Load-benchmark tools for keyward (bench/run)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Writes API keys owned by `elastic` straight into a stopped server's data directory.
+    Load {
+        /// The data directory (`path.data`).
+        #[arg(long)]
+        data: PathBuf,
+        /// How many keys to write.
+        #[arg(long)]
+        keys: u64,
+        /// Hashing algorithm of the stored secrets (`ssha256`, `pbkdf2_1000`, `bcrypt4`, …).
+        #[arg(long, default_value = "ssha256")]
+        algorithm: String,
+        /// Where to write the sampled credentials, one `encoded` value per line.
+        #[arg(long)]
+        credentials: PathBuf,
+        /// How many credentials to sample, evenly spaced over the keys.
+        #[arg(long, default_value_t = 10_000)]
+        sample: u64,
+        /// Keys per transaction.
+        #[arg(long, default_value_t = 50_000)]
+        batch: usize,
+    },
+    /// Serves fixed bytes on every request: the HTTP stack with nothing behind it.
+    Bare {
+        /// Address to listen on; port 0 picks a free one.
+        #[arg(long, default_value = "127.0.0.1:0")]
+        listen: SocketAddr,
+        /// The response body (keyward's cluster health answer).
+        #[arg(long)]
+        body: String,
+    },
+}
+
+/// Key material from a seeded generator: fast, and as unpredictable as the benchmark needs.
+struct BenchRandom(StdRng);
+
+impl SecretSource for BenchRandom {
+    fn fill(&mut self, buf: &mut [u8]) {
+        self.0.fill_bytes(buf);
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    match Cli::parse().command {
+        Command::Load {
+            data,
+            keys,
+            algorithm,
+            credentials,
+            sample,
+            batch,
+        } => load(data, keys, &algorithm, credentials, sample, batch),
+        Command::Bare { listen, body } => bare(listen, body),
+    }
+}
+
+fn load(
+    data: PathBuf,
+    keys: u64,
+    algorithm: &str,
+    credentials: PathBuf,
+    sample: u64,
+    batch: usize,
+) -> anyhow::Result<()> {
+    let algorithm = HashAlgorithm::from_name(algorithm).map_err(|err| anyhow::anyhow!("{err}"))?;
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(data))?;
+    let runtime = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()?;
+    let limited_by = Value::Object(
+        RoleDescriptors(vec![("superuser".to_owned(), superuser_role())])
+            .without_descriptions()
+            .to_json(),
+    )
+    .to_string();
+    let creator = Creator {
+        principal: "elastic".to_owned(),
+        full_name: None,
+        email: None,
+        metadata: serde_json::Map::new(),
+        realm: "reserved".to_owned(),
+        realm_type: "reserved".to_owned(),
+    };
+    let mut rng = BenchRandom(StdRng::from_os_rng());
+    let every = (keys / sample.max(1)).max(1);
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(&credentials)
+            .with_context(|| format!("cannot write {}", credentials.display()))?,
+    );
+    let now = i64::try_from(
+        std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)?
+            .as_millis(),
+    )?;
+    let started = Instant::now();
+    let mut records = Vec::with_capacity(batch);
+    let mut written = 0u64;
+    for n in 0..keys {
+        let id = ApiKeyId::generate(&mut rng);
+        let secret = ApiKeySecret::generate(&mut rng);
+        if n % every == 0 && n / every < sample {
+            writeln!(out, "{}", encode_api_key(&id, &secret))?;
+        }
+        records.push(ApiKeyRecord {
+            id: id.as_str().to_owned(),
+            name: format!("bench-{n}"),
+            key_type: ApiKeyType::Rest,
+            creation: now,
+            expiration: None,
+            invalidated: false,
+            invalidation: None,
+            hash: hash_secret(algorithm, secret.expose().as_bytes(), &mut rng),
+            role_descriptors: "{}".to_owned(),
+            limited_by: limited_by.clone(),
+            metadata: None,
+            creator: creator.clone(),
+            format_version: API_KEY_FORMAT_VERSION,
+            certificate_identity: None,
+            seq: 1,
+        });
+        if records.len() == batch {
+            runtime.block_on(store.import_api_keys(std::mem::take(&mut records)))?;
+            written += batch as u64;
+            if written % 1_000_000 == 0 {
+                eprintln!(
+                    "loaded {written} keys in {:.1}s",
+                    started.elapsed().as_secs_f64()
+                );
+            }
+        }
+    }
+    if !records.is_empty() {
+        runtime.block_on(store.import_api_keys(records))?;
+    }
+    out.flush()?;
+    eprintln!(
+        "loaded {keys} keys in {:.1}s",
+        started.elapsed().as_secs_f64()
+    );
+    Ok(())
+}
+
+fn bare(listen: SocketAddr, body: String) -> anyhow::Result<()> {
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()?;
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(listen).await?;
+        println!("bare listening on http://{}", listener.local_addr()?);
+        let body = Bytes::from(body);
+        loop {
+            let (stream, _) = listener.accept().await?;
+            let body = body.clone();
+            tokio::spawn(async move {
+                let service = service_fn(move |_request| {
+                    let body = body.clone();
+                    async move {
+                        hyper::Response::builder()
+                            .header("content-type", "application/json")
+                            .header("x-elastic-product", "Elasticsearch")
+                            .body(Full::new(body))
+                    }
+                });
+                let _ = hyper::server::conn::http1::Builder::new()
+                    .serve_connection(TokioIo::new(stream), service)
+                    .await;
+            });
+        }
+    })
+}
