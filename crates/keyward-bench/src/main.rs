@@ -161,7 +161,7 @@ fn load(
         if records.len() == batch {
             runtime.block_on(store.import_api_keys(std::mem::take(&mut records)))?;
             written += batch as u64;
-            if written % 1_000_000 == 0 {
+            if written.is_multiple_of(1_000_000) {
                 eprintln!(
                     "loaded {written} keys in {:.1}s",
                     started.elapsed().as_secs_f64()
