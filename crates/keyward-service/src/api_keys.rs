@@ -19,7 +19,7 @@ use keyward_store::{ApiKeyFilter, ApiKeyRecord, NamePattern, UpdateOutcome};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::authn::{Authentication, authentication_for_key, parse_stored};
+use crate::authn::{Authentication, parse_stored};
 use crate::{ApiKeyService, Error, OsRandom, Unauthorized};
 
 /// `security.create_api_key`.
@@ -225,7 +225,7 @@ impl ApiKeyService {
             certificate_identity: None,
             seq: 1,
         };
-        let authentication = authentication_for_key(&record)?;
+        let authentication = self.key_authentication(&record)?;
         self.inner.store.create_api_key(record).await?;
         // Fill the cache so the key's first use costs no slow hash (Elasticsearch does the same).
         self.inner.keys.insert(
@@ -495,7 +495,7 @@ impl ApiKeyService {
             let Some(updated) = updated_record(subject, &stored, request, now)? else {
                 return Ok(false);
             };
-            let authentication = authentication_for_key(&updated)?;
+            let authentication = self.key_authentication(&updated)?;
             match self
                 .inner
                 .store

@@ -4,10 +4,9 @@
 use std::sync::Arc;
 
 use keyward_core::api_key::{ApiKeyType, Creator, is_expired};
-use keyward_core::authz::{Permission, RolePermission};
+use keyward_core::authz::Permission;
 use keyward_core::credential::{ApiKeyCredential, BasicCredential, Credential};
 use keyward_core::hash::verify_secret;
-use keyward_core::role::RoleDescriptors;
 use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value};
 
@@ -177,7 +176,7 @@ impl ApiKeyService {
                 "invalid credentials for API key [{id}]"
             )));
         }
-        let authentication = match authentication_for_key(&record) {
+        let authentication = match self.key_authentication(&record) {
             Ok(authentication) => Arc::new(authentication),
             Err(err) => {
                 tracing::error!(api_key_id = id, error = %err, "stored api key cannot be read");
@@ -232,39 +231,45 @@ pub(crate) async fn verify(secret: &[u8], stored: &str) -> bool {
         .unwrap_or(false)
 }
 
-/// Builds the subject an API key authenticates as, from its stored record.
-pub(crate) fn authentication_for_key(
-    record: &ApiKeyRecord,
-) -> Result<Authentication, keyward_core::Error> {
-    let assigned = RoleDescriptors::from_stored(&parse_stored(&record.role_descriptors)?)?;
-    let limited_by = RoleDescriptors::from_stored(&parse_stored(&record.limited_by)?)?;
-    let assigned = (!assigned.is_empty()).then(|| Arc::new(RolePermission::new(assigned)));
-    let creator = &record.creator;
-    Ok(Authentication {
-        user: User {
-            username: creator.principal.clone(),
-            roles: Vec::new(),
-            full_name: creator.full_name.clone(),
-            email: creator.email.clone(),
-            metadata: creator.metadata.clone(),
-            enabled: true,
-        },
-        authentication_realm: api_key_realm(),
-        lookup_realm: api_key_realm(),
-        owner_realm: Realm {
-            name: creator.realm.clone(),
-            realm_type: creator.realm_type.clone(),
-        },
-        api_key: Some(ApiKeyRef {
-            id: record.id.clone(),
-            name: record.name.clone(),
-            key_type: record.key_type,
-        }),
-        permission: Permission::Limited {
-            assigned,
-            limited_by: Arc::new(RolePermission::new(limited_by)),
-        },
-    })
+impl ApiKeyService {
+    /// Builds the subject an API key authenticates as, from its stored record. The permissions
+    /// come from the shared [`crate::permissions::PermissionCache`]: no JSON is parsed for
+    /// descriptors this process has seen before.
+    pub(crate) fn key_authentication(
+        &self,
+        record: &ApiKeyRecord,
+    ) -> Result<Authentication, keyward_core::Error> {
+        let permissions = &self.inner.permissions;
+        let assigned = permissions.get(&record.role_descriptors)?;
+        let assigned = (!assigned.descriptors().is_empty()).then_some(assigned);
+        let limited_by = permissions.get(&record.limited_by)?;
+        let creator = &record.creator;
+        Ok(Authentication {
+            user: User {
+                username: creator.principal.clone(),
+                roles: Vec::new(),
+                full_name: creator.full_name.clone(),
+                email: creator.email.clone(),
+                metadata: creator.metadata.clone(),
+                enabled: true,
+            },
+            authentication_realm: api_key_realm(),
+            lookup_realm: api_key_realm(),
+            owner_realm: Realm {
+                name: creator.realm.clone(),
+                realm_type: creator.realm_type.clone(),
+            },
+            api_key: Some(ApiKeyRef {
+                id: record.id.clone(),
+                name: record.name.clone(),
+                key_type: record.key_type,
+            }),
+            permission: Permission::Limited {
+                assigned,
+                limited_by,
+            },
+        })
+    }
 }
 
 fn api_key_realm() -> Realm {

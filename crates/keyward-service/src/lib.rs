@@ -12,6 +12,7 @@ mod authn;
 mod cache;
 mod config;
 mod error;
+mod permissions;
 mod remover;
 mod roles;
 mod users;
@@ -47,6 +48,7 @@ struct Inner {
     keys: cache::KeyCache,
     users: cache::UserCache,
     roles: roles::RoleResolver,
+    permissions: permissions::PermissionCache,
     last_removal: AtomicI64,
 }
 
@@ -75,6 +77,7 @@ impl ApiKeyService {
                 keys,
                 users,
                 roles: roles::RoleResolver::default(),
+                permissions: permissions::PermissionCache::new(),
                 last_removal: AtomicI64::new(i64::MIN),
             }),
         }
