@@ -765,3 +765,126 @@ def test_info_and_health(es: Elasticsearch) -> None:
     health = es.cluster.health().body
     assert health["status"] in ("green", "yellow")
     assert isinstance(health["cluster_name"], str)
+
+
+# -- users, roles and application privileges (YAML clients-tests/security) --------------------
+
+
+def test_put_get_and_delete_user(es: Elasticsearch, keyward_server: Any) -> None:
+    created = es.security.put_user(
+        username="joe",
+        password="s3krit-password",
+        roles=["superuser"],
+        full_name="Joe Doe",
+        email="joe@example.com",
+        metadata={"team": "a"},
+        refresh="wait_for",
+    ).body
+    assert created == {"created": True}
+    assert es.security.put_user(username="joe", roles=["superuser"], full_name="Joe").body == {
+        "created": False
+    }
+    joe = es.security.get_user(username="joe").body["joe"]
+    assert joe["username"] == "joe"
+    assert joe["roles"] == ["superuser"]
+    assert joe["full_name"] == "Joe"
+    assert joe["enabled"] is True
+    assert es.security.get_user().body["elastic"]["metadata"]["_reserved"] is True
+
+    # The password survived the update without one.
+    client = make_client(keyward_server.url, basic_auth=("joe", "s3krit-password"))
+    try:
+        assert client.security.authenticate().body["username"] == "joe"
+    finally:
+        client.close()
+
+    assert es.security.delete_user(username="joe").body == {"found": True}
+    err = api_error(lambda: es.security.delete_user(username="joe"))
+    assert err.meta.status == 404
+    assert err.body == {"found": False}
+    err = api_error(lambda: es.security.get_user(username="joe"))
+    assert err.meta.status == 404
+    assert err.body == {}
+
+
+def test_put_user_rejects_a_short_password(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.put_user(username="eve", password="short", roles=[]))
+    check_error(err, 400, "validation_exception", "passwords must be at least [6] characters long")
+
+
+def test_reserved_user_cannot_be_deleted(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.delete_user(username="elastic"))
+    check_error(err, 400, "illegal_argument_exception", "user [elastic] is reserved")
+
+
+def test_put_get_and_delete_role(es: Elasticsearch) -> None:
+    body = {"metadata": {"key1": "val1"}, "indices": [{"names": "*", "privileges": ["all"]}]}
+    assert es.security.put_role(name="admin_role", **body).body == {"role": {"created": True}}
+    assert es.security.put_role(name="admin_role", **body).body == {"role": {"created": False}}
+    role = es.security.get_role(name="admin_role").body["admin_role"]
+    assert role["metadata"] == {"key1": "val1"}
+    assert role["indices"][0]["names"] == ["*"]
+    assert role["indices"][0]["privileges"] == ["all"]
+    assert es.security.get_role(name="superuser").body["superuser"]["cluster"] == ["all"]
+    assert es.security.delete_role(name="admin_role").body == {"found": True}
+    err = api_error(lambda: es.security.delete_role(name="admin_role"))
+    assert err.meta.status == 404
+    err = api_error(lambda: es.security.get_role(name="admin_role"))
+    assert err.meta.status == 404
+    assert err.body == {}
+
+
+def test_put_role_rejects_an_unknown_privilege(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.put_role(name="bad", cluster=["not_a_privilege"]))
+    check_error(
+        err, 400, "action_request_validation_exception", "unknown cluster privilege [not_a_privilege]"
+    )
+
+
+def test_native_user_role_limits_its_keys(es: Elasticsearch, keyward_server: Any) -> None:
+    es.security.put_role(name="key_maker", cluster=["manage_own_api_key"])
+    es.security.put_user(username="maker", password="maker-password", roles=["key_maker"])
+    client = make_client(keyward_server.url, basic_auth=("maker", "maker-password"))
+    try:
+        key = client.security.create_api_key(name="maker-key").body
+        info = client.security.get_api_key(id=key["id"], owner=True, with_limited_by=True).body
+        limited_by = info["api_keys"][0]["limited_by"]
+        assert list(limited_by[0]) == ["key_maker"]
+        assert limited_by[0]["key_maker"]["cluster"] == ["manage_own_api_key"]
+        err = api_error(lambda: client.security.put_user(username="x", password="xxxxxxxx", roles=[]))
+        check_error(
+            err,
+            403,
+            "security_exception",
+            "action [cluster:admin/xpack/security/user/put] is unauthorized for user [maker]",
+        )
+    finally:
+        client.close()
+
+
+def test_put_get_and_delete_privileges(es: Elasticsearch) -> None:
+    put = es.security.put_privileges(
+        privileges={
+            "app": {
+                "p1": {"actions": ["data:read/*", "action:login"], "metadata": {"key1": "val1"}},
+                "p2": {"actions": ["data:write/*"]},
+            }
+        }
+    ).body
+    assert put == {"app": {"p1": {"created": True}, "p2": {"created": True}}}
+    got = es.security.get_privileges(application="app", name="p1").body
+    assert got == {
+        "app": {
+            "p1": {
+                "application": "app",
+                "name": "p1",
+                "actions": ["data:read/*", "action:login"],
+                "metadata": {"key1": "val1"},
+            }
+        }
+    }
+    assert set(es.security.get_privileges(application="app").body["app"]) == {"p1", "p2"}
+    deleted = es.security.delete_privileges(application="app", name="p1,p0").body
+    assert deleted == {"app": {"p1": {"found": True}, "p0": {"found": False}}}
+    err = api_error(lambda: es.security.get_privileges(application="app", name="p1"))
+    assert err.meta.status == 404

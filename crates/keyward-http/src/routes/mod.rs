@@ -79,6 +79,9 @@ impl Ctx {
 enum Action {
     ClusterHealth,
     Info,
+    /// A path Elasticsearch serves and keyward does not yet, which would otherwise fall to a
+    /// parameterised route (`/_security/user/_privileges` is not the user `_privileges`).
+    NotServed,
     SecurityAuthenticate,
     SecurityBulkDeleteRole,
     SecurityBulkPutRole,
@@ -154,6 +157,24 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "user"],
         methods: &[(Method::GET, Action::SecurityGetUser)],
+    },
+    Route {
+        path: &["_security", "user", "_has_privileges"],
+        methods: &[
+            (Method::GET, Action::NotServed),
+            (Method::POST, Action::NotServed),
+        ],
+    },
+    Route {
+        path: &["_security", "user", "{username}", "_has_privileges"],
+        methods: &[
+            (Method::GET, Action::NotServed),
+            (Method::POST, Action::NotServed),
+        ],
+    },
+    Route {
+        path: &["_security", "user", "_privileges"],
+        methods: &[(Method::GET, Action::NotServed)],
     },
     Route {
         path: &["_security", "user", "_password"],
@@ -308,6 +329,7 @@ async fn handle(
     match action {
         Action::ClusterHealth => cluster_health::handle(&ctx).await,
         Action::Info => info::handle(&ctx).await,
+        Action::NotServed => Err(EsError::no_handler(uri, method.as_str())),
         Action::SecurityAuthenticate => authenticate::handle(&ctx).await,
         Action::SecurityBulkDeleteRole => bulk_delete_role::handle(&ctx).await,
         Action::SecurityBulkPutRole => bulk_put_role::handle(&ctx).await,
@@ -363,6 +385,9 @@ fn route(method: &Method, path: &str, uri: &str) -> Result<(Action, PathParams),
     };
     for (_, route, params) in &candidates {
         if let Some((_, action)) = route.methods.iter().find(|(allowed, _)| allowed == wanted) {
+            if *action == Action::NotServed {
+                return Err(EsError::no_handler(uri, method.as_str()));
+            }
             return Ok((*action, params.clone()));
         }
     }

@@ -623,3 +623,24 @@ async fn passwords_never_reach_the_logs() {
         assert!(!logs.contains(secret), "{secret} leaked into: {logs}");
     }
 }
+
+#[tokio::test]
+async fn user_privilege_paths_are_not_taken_for_usernames() {
+    let server = TestServer::start().await;
+    let reply = server.superuser().get("/_security/user/_privileges").await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert_eq!(
+        reply.json(),
+        json!({"error": "no handler found for uri [/_security/user/_privileges] and method [GET]", "status": 400})
+    );
+    let reply = server
+        .superuser()
+        .post(
+            "/_security/user/_has_privileges",
+            json!({"cluster": ["all"]}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    let reply = server.superuser().get("/_security/user/_password").await;
+    assert_eq!(reply.status, 404, "GET falls to get_user: {}", reply.text);
+}
