@@ -145,6 +145,11 @@ impl EsError {
             AuthenticationFailure::User(username) => {
                 EsError::unauthenticated(format!("unable to authenticate user [{username}] for REST request [{uri}]"))
             }
+            AuthenticationFailure::Overloaded => EsError::new(
+                StatusCode::TOO_MANY_REQUESTS,
+                "es_rejected_execution_exception",
+                "rejected execution of credential verification: too many verifications are in progress",
+            ),
         }
     }
 

@@ -6,7 +6,6 @@ use std::sync::Arc;
 use keyward_core::api_key::{ApiKeyType, Creator, is_expired};
 use keyward_core::authz::Permission;
 use keyward_core::credential::{ApiKeyCredential, BasicCredential, Credential};
-use keyward_core::hash::verify_secret;
 use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value};
 
@@ -86,6 +85,8 @@ pub enum AuthenticationFailure {
     User(String),
     /// A credential type keyward does not handle (bearer tokens, unknown schemes).
     Unsupported,
+    /// Too many slow verifications are in progress: the credential was not checked (429).
+    Overloaded,
 }
 
 impl std::fmt::Display for AuthenticationFailure {
@@ -101,6 +102,9 @@ impl std::fmt::Display for AuthenticationFailure {
                 write!(f, "unable to authenticate user [{username}]")
             }
             AuthenticationFailure::Unsupported => f.write_str("unsupported credential"),
+            AuthenticationFailure::Overloaded => {
+                f.write_str("too many credential verifications are in progress")
+            }
         }
     }
 }
@@ -152,6 +156,21 @@ impl ApiKeyService {
             return accept(entry.authentication.clone(), entry.expiration, now);
         }
 
+        // One verification per key at a time; whoever waited may find the key verified.
+        let _flight = self
+            .inner
+            .verifier
+            .single_flight(id)
+            .await
+            .map_err(|_| AuthenticationFailure::Overloaded)?;
+        if let Some(entry) = cache.get(id, now) {
+            if !entry.matches(&cache.digest(secret)) {
+                return Err(AuthenticationFailure::ApiKey(format!(
+                    "invalid credentials for API key [{id}]"
+                )));
+            }
+            return accept(entry.authentication.clone(), entry.expiration, now);
+        }
         let record = match self.inner.store.api_key(id).await {
             Ok(Some(record)) => record,
             Ok(None) => {
@@ -171,7 +190,13 @@ impl ApiKeyService {
                 "api key [{id}] has been invalidated"
             )));
         }
-        if !verify(secret, &record.hash).await {
+        let verified = self
+            .inner
+            .verifier
+            .verify(secret, &record.hash)
+            .await
+            .map_err(|_| AuthenticationFailure::Overloaded)?;
+        if !verified {
             return Err(AuthenticationFailure::ApiKey(format!(
                 "invalid credentials for API key [{id}]"
             )));
@@ -216,19 +241,6 @@ fn accept(
         ));
     }
     Ok(authentication)
-}
-
-/// Verifies a secret against a stored hash. `{SSHA256}` costs about a microsecond and runs
-/// inline; slow hashes (PBKDF2, bcrypt) run on the blocking pool so they never stall the runtime.
-pub(crate) async fn verify(secret: &[u8], stored: &str) -> bool {
-    if stored.starts_with("{SSHA256}") {
-        return verify_secret(secret, stored);
-    }
-    let secret = zeroize::Zeroizing::new(secret.to_vec());
-    let stored = stored.to_owned();
-    tokio::task::spawn_blocking(move || verify_secret(&secret, &stored))
-        .await
-        .unwrap_or(false)
 }
 
 impl ApiKeyService {

@@ -16,6 +16,7 @@ mod permissions;
 mod remover;
 mod roles;
 mod users;
+mod verifier;
 
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
@@ -49,6 +50,7 @@ struct Inner {
     users: cache::UserCache,
     roles: roles::RoleResolver,
     permissions: permissions::PermissionCache,
+    verifier: verifier::Verifier,
     last_removal: AtomicI64,
 }
 
@@ -78,6 +80,7 @@ impl ApiKeyService {
                 users,
                 roles: roles::RoleResolver::default(),
                 permissions: permissions::PermissionCache::new(),
+                verifier: verifier::Verifier::new(),
                 last_removal: AtomicI64::new(i64::MIN),
             }),
         }

@@ -330,6 +330,17 @@ impl ApiKeyService {
             return Ok(entry.authentication.clone());
         }
         let failed = || AuthenticationFailure::User(username.to_owned());
+        let _flight = self
+            .inner
+            .verifier
+            .single_flight(username)
+            .await
+            .map_err(|_| AuthenticationFailure::Overloaded)?;
+        if let Some(entry) = cache.get(username, now)
+            && entry.matches(&cache.digest(password))
+        {
+            return Ok(entry.authentication.clone());
+        }
         let record = match self.inner.store.user(username).await {
             Ok(Some(record)) if record.enabled && !record.password_hash.is_empty() => record,
             Ok(_) => return Err(failed()),
@@ -338,7 +349,13 @@ impl ApiKeyService {
                 return Err(failed());
             }
         };
-        if !crate::authn::verify(password, &record.password_hash).await {
+        let verified = self
+            .inner
+            .verifier
+            .verify(password, &record.password_hash)
+            .await
+            .map_err(|_| AuthenticationFailure::Overloaded)?;
+        if !verified {
             return Err(failed());
         }
         let authentication = match self.authentication_for_user(&record).await {

@@ -201,3 +201,47 @@ fn generated_password_is_printed_once_and_reset_password_works_offline() {
         );
     });
 }
+
+#[tokio::test]
+async fn concurrent_first_uses_of_a_slow_hashed_key_all_succeed_and_wrong_secrets_never_do() {
+    // PBKDF2 with many iterations: each verification costs milliseconds, so the requests below
+    // really do arrive while the first verification is running.
+    let server =
+        TestServer::start_with(&["xpack.security.authc.api_key.hashing.algorithm=pbkdf2_50000"])
+            .await;
+    let created = server.create_key(json!({"name": "slow"})).await;
+    let id = created["id"].as_str().unwrap();
+    // The create filled the cache; clear it so the first uses are cold.
+    let cleared = server
+        .superuser()
+        .post(&format!("/_security/api_key/{id}/_clear_cache"), json!({}))
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+
+    let good = created["encoded"].as_str().unwrap().to_owned();
+    let wrong =
+        base64::engine::general_purpose::STANDARD.encode(format!("{id}:not-the-secret-at-all"));
+    let client = reqwest::Client::new();
+    let mut tasks = Vec::new();
+    for n in 0..40 {
+        let correct = n % 2 == 0;
+        let encoded = if correct { good.clone() } else { wrong.clone() };
+        let request = client
+            .get(format!("{}/_security/_authenticate", server.url))
+            .header("Authorization", format!("ApiKey {encoded}"));
+        tasks.push(tokio::spawn(async move {
+            (correct, request.send().await.unwrap().status().as_u16())
+        }));
+    }
+    for task in tasks {
+        let (correct, status) = task.await.unwrap();
+        if correct {
+            assert_eq!(status, 200, "a correct secret was refused");
+        } else {
+            assert!(
+                status == 401 || status == 429,
+                "a wrong secret got {status}"
+            );
+        }
+    }
+}
