@@ -17,15 +17,15 @@ pub(crate) const API_KEY_REALM: &str = "_es_api_key";
 /// An authenticated subject: the user it acts as, how it authenticated, and what it may do.
 #[derive(Debug)]
 pub struct Authentication {
-    /// The effective user: for an API key, the key's owner.
-    pub user: User,
+    /// The effective user: for an API key, the key's owner (shared by all its cached keys).
+    pub user: Arc<User>,
     /// The realm that authenticated the credential (`_es_api_key` for keys).
-    pub authentication_realm: Realm,
+    pub authentication_realm: Arc<Realm>,
     /// The realm the user was looked up in.
-    pub lookup_realm: Realm,
+    pub lookup_realm: Arc<Realm>,
     /// The realm that owns the user's keys: for a user its own realm, for an API key the realm of
     /// the key's owner. Ownership checks compare this.
-    pub owner_realm: Realm,
+    pub owner_realm: Arc<Realm>,
     /// Set when the subject authenticated with an API key.
     pub api_key: Option<ApiKeyRef>,
     /// What the subject may do.
@@ -255,22 +255,13 @@ impl ApiKeyService {
         let assigned = permissions.get(&record.role_descriptors)?;
         let assigned = (!assigned.descriptors().is_empty()).then_some(assigned);
         let limited_by = permissions.get(&record.limited_by)?;
-        let creator = &record.creator;
+        let (user, owner_realm) = self.owner(&record.creator);
+        let api_key_realm = API_KEY_REALM_VALUE.clone();
         Ok(Authentication {
-            user: User {
-                username: creator.principal.clone(),
-                roles: Vec::new(),
-                full_name: creator.full_name.clone(),
-                email: creator.email.clone(),
-                metadata: creator.metadata.clone(),
-                enabled: true,
-            },
-            authentication_realm: api_key_realm(),
-            lookup_realm: api_key_realm(),
-            owner_realm: Realm {
-                name: creator.realm.clone(),
-                realm_type: creator.realm_type.clone(),
-            },
+            user,
+            authentication_realm: api_key_realm.clone(),
+            lookup_realm: api_key_realm,
+            owner_realm,
             api_key: Some(ApiKeyRef {
                 id: record.id.clone(),
                 name: record.name.clone(),
@@ -284,10 +275,57 @@ impl ApiKeyService {
     }
 }
 
-fn api_key_realm() -> Realm {
-    Realm {
+/// The realm every API key authenticates in, built once.
+static API_KEY_REALM_VALUE: std::sync::LazyLock<Arc<Realm>> = std::sync::LazyLock::new(|| {
+    Arc::new(Realm {
         name: API_KEY_REALM.to_owned(),
         realm_type: API_KEY_REALM.to_owned(),
+    })
+});
+
+/// Owners of cached keys, shared: a million keys of one service account hold one `User`.
+pub(crate) struct OwnerCache {
+    entries: quick_cache::sync::Cache<(String, String), (Arc<User>, Arc<Realm>)>,
+}
+
+impl OwnerCache {
+    pub(crate) fn new() -> OwnerCache {
+        OwnerCache {
+            entries: quick_cache::sync::Cache::new(4096),
+        }
+    }
+}
+
+impl ApiKeyService {
+    /// The user and realm a key's creator stands for, shared with every other key of theirs whose
+    /// snapshot of the owner is the same.
+    fn owner(&self, creator: &Creator) -> (Arc<User>, Arc<Realm>) {
+        let key = (creator.principal.clone(), creator.realm.clone());
+        if let Some((user, realm)) = self.inner.owners.entries.get(&key)
+            && user.full_name == creator.full_name
+            && user.email == creator.email
+            && user.metadata == creator.metadata
+            && realm.realm_type == creator.realm_type
+        {
+            return (user, realm);
+        }
+        let user = Arc::new(User {
+            username: creator.principal.clone(),
+            roles: Vec::new(),
+            full_name: creator.full_name.clone(),
+            email: creator.email.clone(),
+            metadata: creator.metadata.clone(),
+            enabled: true,
+        });
+        let realm = Arc::new(Realm {
+            name: creator.realm.clone(),
+            realm_type: creator.realm_type.clone(),
+        });
+        self.inner
+            .owners
+            .entries
+            .insert(key, (user.clone(), realm.clone()));
+        (user, realm)
     }
 }
 

@@ -51,6 +51,7 @@ struct Inner {
     roles: roles::RoleResolver,
     permissions: permissions::PermissionCache,
     verifier: verifier::Verifier,
+    owners: authn::OwnerCache,
     last_removal: AtomicI64,
 }
 
@@ -81,6 +82,7 @@ impl ApiKeyService {
                 roles: roles::RoleResolver::default(),
                 permissions: permissions::PermissionCache::new(),
                 verifier: verifier::Verifier::new(),
+                owners: authn::OwnerCache::new(),
                 last_removal: AtomicI64::new(i64::MIN),
             }),
         }

@@ -393,8 +393,9 @@ impl ApiKeyService {
             ),
         };
         let permission = self.resolve_roles(&user.roles).await?;
+        let realm = Arc::new(realm);
         Ok(Authentication {
-            user,
+            user: Arc::new(user),
             authentication_realm: realm.clone(),
             lookup_realm: realm.clone(),
             owner_realm: realm,
