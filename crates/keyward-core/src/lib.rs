@@ -7,7 +7,9 @@
 
 pub mod api_key;
 pub mod authz;
+pub mod automaton;
 pub mod credential;
+pub mod cross_cluster;
 pub mod duration;
 pub mod error;
 pub mod hash;
