@@ -106,6 +106,10 @@ pub struct ApiKeyInfo {
     pub role_descriptors: Map<String, Value>,
     /// The owner snapshot, when asked for and the key is a REST key.
     pub limited_by: Option<Map<String, Value>>,
+    /// A cross-cluster key's `access`, rebuilt from its descriptor (reference §9.3).
+    pub access: Option<Map<String, Value>>,
+    /// A cross-cluster key's certificate identity pattern, if it has one.
+    pub certificate_identity: Option<String>,
 }
 
 /// `security.invalidate_api_key`.
@@ -546,7 +550,7 @@ impl ApiKeyService {
         })
     }
 
-    fn require_enabled(&self) -> Result<(), Error> {
+    pub(crate) fn require_enabled(&self) -> Result<(), Error> {
         if self.inner.config.enabled {
             Ok(())
         } else {
@@ -554,7 +558,7 @@ impl ApiKeyService {
         }
     }
 
-    async fn hash_secret(&self, secret: &ApiKeySecret) -> Result<String, Error> {
+    pub(crate) async fn hash_secret(&self, secret: &ApiKeySecret) -> Result<String, Error> {
         let algorithm = self.inner.config.hashing_algorithm;
         if algorithm == HashAlgorithm::Ssha256 {
             return Ok(hash_secret(
@@ -571,7 +575,7 @@ impl ApiKeyService {
 }
 
 /// Elasticsearch's expiration instant: now plus the whole seconds of the duration.
-fn expiration_from(now: EpochMillis, duration: TimeValue) -> EpochMillis {
+pub(crate) fn expiration_from(now: EpochMillis, duration: TimeValue) -> EpochMillis {
     now.saturating_add(duration.whole_seconds().saturating_mul(1000))
 }
 
@@ -585,7 +589,7 @@ fn name_pattern(name: &str) -> NamePattern {
     }
 }
 
-fn creator_of(subject: &Authentication) -> Creator {
+pub(crate) fn creator_of(subject: &Authentication) -> Creator {
     Creator {
         principal: subject.user.username.clone(),
         full_name: subject.user.full_name.clone(),
@@ -612,7 +616,7 @@ fn limited_by_snapshot(subject: &Authentication) -> RoleDescriptors {
     }
 }
 
-fn require_user_caller(subject: &Authentication) -> Result<(), Error> {
+pub(crate) fn require_user_caller(subject: &Authentication) -> Result<(), Error> {
     if subject.is_api_key() {
         return Err(Error::illegal_argument(
             "authentication via API key not supported: only the owner user can update an API key",
@@ -638,7 +642,7 @@ fn validate_update(request: &UpdateApiKey) -> Result<(), Error> {
     Ok(errors.into_result()?)
 }
 
-fn check_updatable(
+pub(crate) fn check_updatable(
     stored: &ApiKeyRecord,
     expected: ApiKeyType,
     now: EpochMillis,
@@ -721,7 +725,7 @@ fn updated_record(
     Ok(Some(updated))
 }
 
-fn object(text: &str) -> Result<Map<String, Value>, Error> {
+pub(crate) fn object(text: &str) -> Result<Map<String, Value>, Error> {
     match parse_stored(text)? {
         Value::Object(map) => Ok(map),
         _ => Err(Error::Internal("stored JSON is not an object".to_owned())),
@@ -729,12 +733,19 @@ fn object(text: &str) -> Result<Map<String, Value>, Error> {
 }
 
 fn api_key_info(record: ApiKeyRecord, with_limited_by: bool) -> Result<ApiKeyInfo, Error> {
+    // Elasticsearch never shows `limited_by` for cross-cluster keys: they have none.
     let limited_by = if with_limited_by && record.key_type == ApiKeyType::Rest {
         Some(object(&record.limited_by)?)
     } else {
         None
     };
+    let access = match record.key_type {
+        ApiKeyType::CrossCluster => Some(crate::cross_cluster::stored_access(&record)?.to_json()),
+        ApiKeyType::Rest => None,
+    };
     Ok(ApiKeyInfo {
+        access,
+        certificate_identity: record.certificate_identity.clone(),
         metadata: match &record.metadata {
             Some(text) => object(text)?,
             None => Map::new(),

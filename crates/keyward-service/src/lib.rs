@@ -11,6 +11,7 @@ mod app_privileges;
 mod authn;
 mod cache;
 mod config;
+mod cross_cluster;
 mod error;
 mod permissions;
 mod remover;
@@ -32,6 +33,9 @@ pub use api_keys::{
 pub use app_privileges::{AppPrivilege, BuiltinPrivileges};
 pub use authn::{ApiKeyRef, Authentication, AuthenticationFailure, Realm, User};
 pub use config::ServiceConfig;
+pub use cross_cluster::{
+    CreateCrossClusterApiKey, CrossClusterAuthentication, UpdateCrossClusterApiKey,
+};
 pub use error::{Error, Unauthorized};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};

@@ -11,6 +11,7 @@ mod clear_api_key_cache;
 mod clear_cached_roles;
 mod cluster_health;
 mod create_api_key;
+mod create_cross_cluster_api_key;
 mod delete_privileges;
 mod delete_role;
 mod delete_user;
@@ -23,12 +24,14 @@ mod get_role;
 mod get_user;
 mod info;
 mod invalidate_api_key;
+mod keyward_cross_cluster_authenticate;
 mod put_privileges;
 mod put_role;
 mod put_user;
 mod query_role;
 mod query_user;
 mod update_api_key;
+mod update_cross_cluster_api_key;
 
 use std::sync::Arc;
 
@@ -79,6 +82,8 @@ impl Ctx {
 enum Action {
     ClusterHealth,
     Info,
+    /// keyward's own `POST /_keyward/cross_cluster/_authenticate`.
+    KeywardCrossClusterAuthenticate,
     /// A path Elasticsearch serves and keyward does not yet, which would otherwise fall to a
     /// parameterised route (`/_security/user/_privileges` is not the user `_privileges`).
     NotServed,
@@ -90,6 +95,7 @@ enum Action {
     SecurityClearApiKeyCache,
     SecurityClearCachedRoles,
     SecurityCreateApiKey,
+    SecurityCreateCrossClusterApiKey,
     SecurityDeletePrivileges,
     SecurityDeleteRole,
     SecurityDeleteUser,
@@ -107,6 +113,7 @@ enum Action {
     SecurityQueryRole,
     SecurityQueryUser,
     SecurityUpdateApiKey,
+    SecurityUpdateCrossClusterApiKey,
 }
 
 struct Route {
@@ -153,6 +160,18 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "api_key", "{ids}", "_clear_cache"],
         methods: &[(Method::POST, Action::SecurityClearApiKeyCache)],
+    },
+    Route {
+        path: &["_security", "cross_cluster", "api_key"],
+        methods: &[(Method::POST, Action::SecurityCreateCrossClusterApiKey)],
+    },
+    Route {
+        path: &["_security", "cross_cluster", "api_key", "{id}"],
+        methods: &[(Method::PUT, Action::SecurityUpdateCrossClusterApiKey)],
+    },
+    Route {
+        path: &["_keyward", "cross_cluster", "_authenticate"],
+        methods: &[(Method::POST, Action::KeywardCrossClusterAuthenticate)],
     },
     Route {
         path: &["_security", "user"],
@@ -329,6 +348,9 @@ async fn handle(
     match action {
         Action::ClusterHealth => cluster_health::handle(&ctx).await,
         Action::Info => info::handle(&ctx).await,
+        Action::KeywardCrossClusterAuthenticate => {
+            keyward_cross_cluster_authenticate::handle(&ctx).await
+        }
         Action::NotServed => Err(EsError::no_handler(uri, method.as_str())),
         Action::SecurityAuthenticate => authenticate::handle(&ctx).await,
         Action::SecurityBulkDeleteRole => bulk_delete_role::handle(&ctx).await,
@@ -338,6 +360,9 @@ async fn handle(
         Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(&ctx).await,
         Action::SecurityClearCachedRoles => clear_cached_roles::handle(&ctx).await,
         Action::SecurityCreateApiKey => create_api_key::handle(&ctx).await,
+        Action::SecurityCreateCrossClusterApiKey => {
+            create_cross_cluster_api_key::handle(&ctx).await
+        }
         Action::SecurityDeletePrivileges => delete_privileges::handle(&ctx).await,
         Action::SecurityDeleteRole => delete_role::handle(&ctx).await,
         Action::SecurityDeleteUser => delete_user::handle(&ctx).await,
@@ -355,6 +380,9 @@ async fn handle(
         Action::SecurityQueryRole => query_role::handle(&ctx).await,
         Action::SecurityQueryUser => query_user::handle(&ctx).await,
         Action::SecurityUpdateApiKey => update_api_key::handle(&ctx).await,
+        Action::SecurityUpdateCrossClusterApiKey => {
+            update_cross_cluster_api_key::handle(&ctx).await
+        }
     }
 }
 

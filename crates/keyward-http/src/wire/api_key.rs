@@ -114,7 +114,11 @@ fn check_ids(ids: &[String]) -> Result<(), EsError> {
     }
 }
 
-fn expiration(reader: &mut ObjectReader<'_>, parser: &str) -> Result<Option<TimeValue>, EsError> {
+/// The `expiration` field: a time value, or the parser's error wrapping the time value's.
+pub(crate) fn expiration(
+    reader: &mut ObjectReader<'_>,
+    parser: &str,
+) -> Result<Option<TimeValue>, EsError> {
     match reader.string("expiration")? {
         None => Ok(None),
         Some(text) => TimeValue::parse(&text, "expiration")
@@ -185,10 +189,19 @@ pub(crate) fn api_key_info(info: &ApiKeyInfo) -> Value {
         "role_descriptors".to_owned(),
         Value::Object(info.role_descriptors.clone()),
     );
+    if let Some(access) = &info.access {
+        object.insert("access".to_owned(), Value::Object(access.clone()));
+    }
     if let Some(limited_by) = &info.limited_by {
         object.insert(
             "limited_by".to_owned(),
             Value::Array(vec![Value::Object(limited_by.clone())]),
+        );
+    }
+    if let Some(identity) = &info.certificate_identity {
+        object.insert(
+            "certificate_identity".to_owned(),
+            Value::String(identity.clone()),
         );
     }
     Value::Object(object)

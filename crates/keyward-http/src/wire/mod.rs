@@ -2,6 +2,7 @@
 //! parameters with Elasticsearch's boolean rules, and the request/response shapes of each API.
 
 pub(crate) mod api_key;
+pub(crate) mod cross_cluster;
 pub(crate) mod security;
 
 use std::collections::BTreeMap;
