@@ -166,6 +166,10 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .context("cannot write to stdout")?;
         stdout.flush().context("cannot write to stdout")?;
     }
+    // Answers go out at once: Nagle's algorithm would hold small responses back.
+    let listener = axum::serve::ListenerExt::tap_io(listener, |stream| {
+        let _ = stream.set_nodelay(true);
+    });
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
