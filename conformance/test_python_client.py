@@ -888,3 +888,184 @@ def test_put_get_and_delete_privileges(es: Elasticsearch) -> None:
     assert deleted == {"app": {"p1": {"found": True}, "p0": {"found": False}}}
     err = api_error(lambda: es.security.get_privileges(application="app", name="p1"))
     assert err.meta.status == 404
+
+
+# -- cross-cluster API keys (§8.8, §8.9, §9) -------------------------------------------------
+
+CC_SEED_ACCESS = {"search": [{"names": ["logs*"]}], "replication": [{"names": ["archive*"]}]}
+CC_SEED_METADATA = {
+    "description": "phase one",
+    "environment": {"level": 1, "trusted": True, "tags": ["dev", "staging"]},
+}
+
+
+def cc_admin(es: Elasticsearch, keyward_server: Any, username: str = "cc_admin") -> Elasticsearch:
+    """A native user holding `manage_security` (the superuser would do too; the seeds use one)."""
+    es.security.put_role(name=f"{username}_role", cluster=["manage_security"])
+    es.security.put_user(username=username, password="cc-password", roles=[f"{username}_role"])
+    return make_client(keyward_server.url, basic_auth=(username, "cc-password"))
+
+
+def test_create_cross_cluster_key_as_the_seed_does(es: Elasticsearch, keyward_server: Any) -> None:
+    admin = cc_admin(es, keyward_server)
+    try:
+        before = now_ms()
+        created = admin.security.create_cross_cluster_api_key(
+            name="my-cross-cluster-api-key",
+            expiration="1d",
+            access=CC_SEED_ACCESS,
+            metadata=CC_SEED_METADATA,
+        ).body
+        assert list(created) == ["id", "name", "expiration", "api_key", "encoded"]
+        assert ID_RE.match(created["id"]) and SECRET_RE.match(created["api_key"])
+        assert created["encoded"] == base64.b64encode(
+            f"{created['id']}:{created['api_key']}".encode()
+        ).decode()
+        assert before + DAY_MS - 1000 <= created["expiration"] <= now_ms() + DAY_MS
+
+        key = admin.security.get_api_key(id=created["id"], with_limited_by=True).body["api_keys"][0]
+        assert key["type"] == "cross_cluster"
+        assert key["username"] == "cc_admin" and key["realm"] == "default_native"
+        assert key["metadata"] == CC_SEED_METADATA
+        assert key["role_descriptors"] == {
+            "cross_cluster": {
+                "cluster": ["cross_cluster_search", "monitor_enrich", "cross_cluster_replication"],
+                "indices": [
+                    {
+                        "names": ["logs*"],
+                        "privileges": ["read", "read_cross_cluster", "view_index_metadata"],
+                        "allow_restricted_indices": False,
+                    },
+                    {
+                        "names": ["archive*"],
+                        "privileges": ["cross_cluster_replication", "cross_cluster_replication_internal"],
+                        "allow_restricted_indices": False,
+                    },
+                ],
+                "applications": [],
+                "run_as": [],
+                "metadata": {},
+                "transient_metadata": {"enabled": True},
+            }
+        }
+        assert key["access"] == {
+            "search": [{"names": ["logs*"], "allow_restricted_indices": False}],
+            "replication": [{"names": ["archive*"], "allow_restricted_indices": False}],
+        }
+        assert "limited_by" not in key
+    finally:
+        admin.close()
+
+
+def test_cross_cluster_key_cannot_authenticate_rest_requests(
+    es: Elasticsearch, key_client: Any
+) -> None:
+    created = es.security.create_cross_cluster_api_key(name="cc", access=CC_SEED_ACCESS).body
+    err = api_error(lambda: key_client(created["encoded"]).security.authenticate())
+    check_error(
+        err,
+        401,
+        "security_exception",
+        f"authentication expected API key type of [rest], but API key [{created['id']}] has type [cross_cluster]",
+    )
+
+
+def test_update_cross_cluster_key_and_noop(es: Elasticsearch) -> None:
+    created = es.security.create_cross_cluster_api_key(
+        name="my-cc-api-key", access={"search": [{"names": ["logs*"]}]}, metadata={"tag": "dev"}
+    ).body
+    change = {"access": {"replication": [{"names": ["archive"]}]}, "metadata": {"tag": "prod"}}
+    assert es.security.update_cross_cluster_api_key(id=created["id"], **change).body == {"updated": True}
+    key = es.security.get_api_key(id=created["id"]).body["api_keys"][0]
+    assert key["metadata"] == {"tag": "prod"}
+    assert key["role_descriptors"]["cross_cluster"]["cluster"] == ["cross_cluster_replication"]
+    assert key["access"] == {"replication": [{"names": ["archive"], "allow_restricted_indices": False}]}
+    assert es.security.update_cross_cluster_api_key(id=created["id"], **change).body == {"updated": False}
+    # The access get shows is valid input, and means no change.
+    again = es.security.update_cross_cluster_api_key(id=created["id"], access=key["access"]).body
+    assert again == {"updated": False}
+    later = es.security.update_cross_cluster_api_key(id=created["id"], access=key["access"], expiration="30d")
+    assert later.body == {"updated": True}
+
+
+def test_cross_cluster_validation(es: Elasticsearch) -> None:
+    err = api_error(lambda: es.security.create_cross_cluster_api_key(name="k", access={}))
+    check_error(
+        err, 400, "illegal_argument_exception",
+        "must specify non-empty access for either [search] or [replication]",
+    )
+    err = api_error(
+        lambda: es.security.create_cross_cluster_api_key(
+            name="k", access={"replication": [{"names": ["logs"], "query": {"term": {"tag": 42}}}]}
+        )
+    )
+    check_error(
+        err, 400, "illegal_argument_exception",
+        "replication does not support document or field level security",
+    )
+    err = api_error(
+        lambda: es.security.create_cross_cluster_api_key(
+            name="k", access={"search": [{"names": ["logs"], "privileges": ["read"]}]}
+        )
+    )
+    check_error(err, 400, "parse_exception", "field [privileges] must not present")
+    created = es.security.create_cross_cluster_api_key(name="k", access=CC_SEED_ACCESS).body
+    err = api_error(lambda: es.security.update_cross_cluster_api_key(id=created["id"], access={}))
+    check_error(
+        err, 400, "illegal_argument_exception",
+        "must specify non-empty access for either [search] or [replication]",
+    )
+
+
+def test_cross_cluster_and_rest_updates_refuse_each_others_keys(es: Elasticsearch) -> None:
+    cc = es.security.create_cross_cluster_api_key(name="cc", access=CC_SEED_ACCESS).body
+    rest = create(es, "rest")
+    err = api_error(lambda: es.security.update_api_key(id=cc["id"], metadata={}))
+    check_error(
+        err, 400, "illegal_argument_exception",
+        "cannot update API key of type [cross_cluster] while expected type is [rest]",
+    )
+    bulk = es.security.bulk_update_api_keys(ids=[cc["id"]]).body
+    assert bulk["errors"]["count"] == 1
+    assert bulk["errors"]["details"][cc["id"]]["type"] == "illegal_argument_exception"
+    # The client insists on `access` here.
+    err = api_error(
+        lambda: es.security.update_cross_cluster_api_key(id=rest["id"], access=CC_SEED_ACCESS)
+    )
+    check_error(
+        err, 400, "illegal_argument_exception",
+        "cannot update API key of type [rest] while expected type is [cross_cluster]",
+    )
+
+
+def test_cross_cluster_keys_need_manage_security(es: Elasticsearch, keyward_server: Any, key_client: Any) -> None:
+    es.security.put_role(name="keys_role", cluster=["manage_api_key"])
+    es.security.put_user(username="keys_user", password="keys-password", roles=["keys_role"])
+    keys_user = make_client(keyward_server.url, basic_auth=("keys_user", "keys-password"))
+    try:
+        err = api_error(lambda: keys_user.security.create_cross_cluster_api_key(name="cc", access=CC_SEED_ACCESS))
+        check_error(
+            err, 403, "security_exception",
+            "action [cluster:admin/xpack/security/cross_cluster/api_key/create] is unauthorized",
+        )
+        cc = es.security.create_cross_cluster_api_key(name="cc", access=CC_SEED_ACCESS).body
+        result = keys_user.security.invalidate_api_key(ids=[cc["id"]]).body
+        assert result["invalidated_api_keys"] == []
+        assert result["error_count"] == 1
+        assert result["error_details"][0]["type"] == "security_exception"
+        assert result["error_details"][0]["reason"].startswith(
+            f"Cannot invalidate cross-cluster API key [{cc['id']}]"
+        )
+        assert es.security.invalidate_api_key(ids=[cc["id"]]).body["invalidated_api_keys"] == [cc["id"]]
+    finally:
+        keys_user.close()
+    rest = create(es, "rest")
+    err = api_error(
+        lambda: key_client(rest["encoded"]).security.create_cross_cluster_api_key(
+            name="cc", access=CC_SEED_ACCESS
+        )
+    )
+    check_error(
+        err, 400, "illegal_argument_exception",
+        "authentication via API key not supported: An API key cannot be used to create a cross-cluster API key",
+    )
