@@ -181,16 +181,19 @@ impl ApiKeyService {
     ) -> Result<CreatedApiKey, Error> {
         self.require_enabled()?;
         let mut errors = ValidationErrors::default();
-        validate_name(request.name.as_deref(), &mut errors);
-        if let Some(metadata) = &request.metadata {
-            validate_metadata(metadata, &mut errors);
-        }
-        if let Some(descriptors) = &request.role_descriptors {
-            descriptors.validate(&mut errors);
-        }
+        validate_create(&request, &mut errors);
         errors.into_result()?;
         self.authorize(subject, actions::CREATE_API_KEY)?;
+        self.create_owned_by(subject, request).await
+    }
 
+    /// Creates a REST key owned by `subject` from a validated request; the caller has
+    /// authorized it (create, or grant on someone else's behalf).
+    pub(crate) async fn create_owned_by(
+        &self,
+        subject: &Authentication,
+        request: CreateApiKey,
+    ) -> Result<CreatedApiKey, Error> {
         let role_descriptors = request.role_descriptors.unwrap_or_default();
         if subject.is_api_key()
             && (role_descriptors.is_empty() || role_descriptors.grants_any_privilege())
@@ -613,6 +616,17 @@ fn limited_by_snapshot(subject: &Authentication) -> RoleDescriptors {
             .unwrap_or(limited_by)
             .descriptors()
             .without_descriptions(),
+    }
+}
+
+/// The validation of a create request's fields (also the `api_key` of a grant).
+pub(crate) fn validate_create(request: &CreateApiKey, errors: &mut ValidationErrors) {
+    validate_name(request.name.as_deref(), errors);
+    if let Some(metadata) = &request.metadata {
+        validate_metadata(metadata, errors);
+    }
+    if let Some(descriptors) = &request.role_descriptors {
+        descriptors.validate(errors);
     }
 }
 

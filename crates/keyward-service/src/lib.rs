@@ -13,6 +13,7 @@ mod cache;
 mod config;
 mod cross_cluster;
 mod error;
+mod grant;
 mod permissions;
 mod remover;
 mod roles;
@@ -37,6 +38,7 @@ pub use cross_cluster::{
     CreateCrossClusterApiKey, CrossClusterAuthentication, UpdateCrossClusterApiKey,
 };
 pub use error::{Error, Unauthorized};
+pub use grant::{GrantApiKey, GrantType};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 

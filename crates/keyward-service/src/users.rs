@@ -375,7 +375,10 @@ impl ApiKeyService {
         Ok(authentication)
     }
 
-    async fn authentication_for_user(&self, record: &UserRecord) -> Result<Authentication, Error> {
+    pub(crate) async fn authentication_for_user(
+        &self,
+        record: &UserRecord,
+    ) -> Result<Authentication, Error> {
         let (user, realm) = match reserved_user(&record.username) {
             Some(reserved) => (
                 reserved_view(reserved, record.enabled),

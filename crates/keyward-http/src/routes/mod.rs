@@ -22,6 +22,7 @@ mod get_builtin_privileges;
 mod get_privileges;
 mod get_role;
 mod get_user;
+mod grant_api_key;
 mod info;
 mod invalidate_api_key;
 mod keyward_cross_cluster_authenticate;
@@ -106,6 +107,7 @@ enum Action {
     SecurityGetPrivileges,
     SecurityGetRole,
     SecurityGetUser,
+    SecurityGrantApiKey,
     SecurityInvalidateApiKey,
     SecurityPutPrivileges,
     SecurityPutRole,
@@ -152,6 +154,13 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "api_key", "_bulk_update"],
         methods: &[(Method::POST, Action::SecurityBulkUpdateApiKeys)],
+    },
+    Route {
+        path: &["_security", "api_key", "grant"],
+        methods: &[
+            (Method::POST, Action::SecurityGrantApiKey),
+            (Method::PUT, Action::SecurityGrantApiKey),
+        ],
     },
     Route {
         path: &["_security", "api_key", "{id}"],
@@ -373,6 +382,7 @@ async fn handle(
         Action::SecurityGetPrivileges => get_privileges::handle(&ctx).await,
         Action::SecurityGetRole => get_role::handle(&ctx).await,
         Action::SecurityGetUser => get_user::handle(&ctx).await,
+        Action::SecurityGrantApiKey => grant_api_key::handle(&ctx).await,
         Action::SecurityInvalidateApiKey => invalidate_api_key::handle(&ctx).await,
         Action::SecurityPutPrivileges => put_privileges::handle(&ctx).await,
         Action::SecurityPutRole => put_role::handle(&ctx).await,

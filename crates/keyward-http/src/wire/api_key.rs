@@ -4,9 +4,11 @@
 use keyward_core::duration::TimeValue;
 use keyward_core::role::{DescriptorContext, RoleDescriptors};
 use keyward_service::{
-    ApiKeyInfo, Authentication, CreateApiKey, CreatedApiKey, InvalidateApiKeys, UpdateApiKey,
+    ApiKeyInfo, Authentication, CreateApiKey, CreatedApiKey, GrantApiKey, GrantType,
+    InvalidateApiKeys, UpdateApiKey,
 };
 use serde_json::{Map, Value, json};
+use zeroize::Zeroizing;
 
 use super::ObjectReader;
 use crate::error::EsError;
@@ -24,6 +26,42 @@ pub(crate) fn create_request(body: &Value) -> Result<CreateApiKey, EsError> {
         expiration,
         role_descriptors,
         metadata,
+    })
+}
+
+/// `security.grant_api_key` body (parser `grant_api_key_request`).
+pub(crate) fn grant_request(body: &Value) -> Result<GrantApiKey, EsError> {
+    let mut reader = ObjectReader::new(body, "grant_api_key_request")?;
+    let grant_type = reader
+        .string("grant_type")?
+        .map(|kind| match kind.as_str() {
+            "password" => Ok(GrantType::Password),
+            "access_token" => Ok(GrantType::AccessToken),
+            _ => Err(kind),
+        });
+    let username = reader.string("username")?;
+    let password = reader.string("password")?.map(Zeroizing::new);
+    let access_token = reader.string("access_token")?.map(Zeroizing::new);
+    let run_as = reader.string("run_as")?;
+    let client_authentication = reader.object("client_authentication")?.is_some();
+    let api_key = match reader.value("api_key") {
+        Some(value) => create_request(value)?,
+        None => CreateApiKey {
+            name: None,
+            expiration: None,
+            role_descriptors: None,
+            metadata: None,
+        },
+    };
+    reader.finish()?;
+    Ok(GrantApiKey {
+        grant_type,
+        username,
+        password,
+        access_token,
+        client_authentication,
+        run_as,
+        api_key,
     })
 }
 

@@ -8,6 +8,7 @@ mod api_keys;
 mod authentication;
 mod cross_cluster;
 mod durability;
+mod grant;
 mod privileges;
 mod roles;
 mod server;

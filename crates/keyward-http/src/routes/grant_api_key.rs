@@ -1,0 +1,19 @@
+//! `security.grant_api_key` (`POST /_security/api_key/grant`).
+
+use axum::http::StatusCode;
+
+use super::create_api_key::check_refresh;
+use super::{Ctx, Reply};
+use crate::wire::{api_key, require_body};
+
+pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+    ctx.allow_params(&["refresh"])?;
+    check_refresh(ctx.query.raw("refresh"))?;
+    let request = api_key::grant_request(&require_body(&ctx.body)?)?;
+    let created = ctx
+        .state
+        .service
+        .grant_api_key(&ctx.subject, request)
+        .await?;
+    Ok((StatusCode::OK, api_key::created(&created)))
+}

@@ -1,0 +1,227 @@
+//! `security.grant_api_key`: a granter creates keys owned by another user who proves consent with
+//! their password, optionally running as a third user.
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::support::{TestServer, assert_error};
+
+async fn setup(server: &TestServer) {
+    let admin = server.superuser();
+    for (role, body) in [
+        ("granter", json!({"cluster": ["grant_api_key"]})),
+        (
+            "target",
+            json!({"cluster": ["monitor"], "indices": [{"names": ["logs-*"], "privileges": ["read"]}]}),
+        ),
+        ("runner", json!({"cluster": [], "run_as": ["target_user"]})),
+        ("own_keys", json!({"cluster": ["manage_own_api_key"]})),
+    ] {
+        let reply = admin.put(&format!("/_security/role/{role}"), body).await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    for (user, roles) in [
+        ("granter_user", json!(["granter"])),
+        ("target_user", json!(["target"])),
+        ("runner_user", json!(["runner"])),
+        ("own_user", json!(["own_keys"])),
+    ] {
+        let reply = admin
+            .put(
+                &format!("/_security/user/{user}"),
+                json!({"password": "password-1", "roles": roles}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+}
+
+fn basic(user: &str) -> String {
+    format!(
+        "Basic {}",
+        base64::engine::general_purpose::STANDARD.encode(format!("{user}:password-1"))
+    )
+}
+
+#[tokio::test]
+async fn a_granted_key_belongs_to_the_grantee_and_carries_their_roles() {
+    let server = TestServer::start().await;
+    setup(&server).await;
+    let reply = server
+        .with_authorization(&basic("granter_user"))
+        .post(
+            "/_security/api_key/grant?refresh=wait_for",
+            json!({"grant_type": "password", "username": "target_user", "password": "password-1",
+                   "api_key": {"name": "granted", "expiration": "1d", "metadata": {"by": "granter"}}}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let created = reply.json();
+    assert_eq!(created["name"], "granted");
+    assert!(created["expiration"].as_i64().is_some());
+
+    let me = server
+        .api_key(created["encoded"].as_str().unwrap())
+        .get("/_security/_authenticate")
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    assert_eq!(me.json()["username"], "target_user");
+    assert_eq!(me.json()["api_key"]["name"], "granted");
+
+    let info = server
+        .superuser()
+        .get(&format!(
+            "/_security/api_key?id={}&with_limited_by=true",
+            created["id"].as_str().unwrap()
+        ))
+        .await
+        .json();
+    let key = &info["api_keys"][0];
+    assert_eq!(key["username"], "target_user");
+    assert_eq!(key["realm"], "default_native");
+    assert_eq!(key["metadata"], json!({"by": "granter"}));
+    let limited_by: &Value = &key["limited_by"][0];
+    assert_eq!(limited_by["target"]["cluster"], json!(["monitor"]));
+}
+
+#[tokio::test]
+async fn run_as_makes_the_run_as_user_the_owner() {
+    let server = TestServer::start().await;
+    setup(&server).await;
+    let reply = server
+        .with_authorization(&basic("granter_user"))
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "password", "username": "runner_user", "password": "password-1",
+                   "run_as": "target_user", "api_key": {"name": "ran-as"}}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let me = server
+        .api_key(reply.json()["encoded"].as_str().unwrap())
+        .get("/_security/_authenticate")
+        .await;
+    assert_eq!(me.json()["username"], "target_user");
+
+    // The grantee may not run as anyone else.
+    let reply = server
+        .with_authorization(&basic("granter_user"))
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "password", "username": "runner_user", "password": "password-1",
+                   "run_as": "own_user", "api_key": {"name": "nope"}}),
+        )
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn grant_needs_the_grant_privilege_and_valid_grantee_credentials() {
+    let server = TestServer::start().await;
+    setup(&server).await;
+    let body = json!({"grant_type": "password", "username": "target_user", "password": "password-1",
+                      "api_key": {"name": "k"}});
+    // manage_own_api_key is not enough, not even to grant to oneself.
+    let reply = server
+        .with_authorization(&basic("own_user"))
+        .post("/_security/api_key/grant", body.clone())
+        .await;
+    assert_error(
+        &reply,
+        403,
+        "security_exception",
+        "action [cluster:admin/xpack/security/api_key/grant] is unauthorized for user [own_user] with effective roles [own_keys], this action is granted by the cluster privileges [grant_api_key,manage_api_key,manage_security,all]",
+    );
+
+    let wrong = json!({"grant_type": "password", "username": "target_user", "password": "wrong-password",
+                       "api_key": {"name": "k"}});
+    let reply = server
+        .with_authorization(&basic("granter_user"))
+        .post("/_security/api_key/grant", wrong)
+        .await;
+    assert_error(
+        &reply,
+        403,
+        "security_exception",
+        "Failed to authenticate api key grant",
+    );
+
+    let token = json!({"grant_type": "access_token", "access_token": "not-a-token", "api_key": {"name": "k"}});
+    let reply = server
+        .with_authorization(&basic("granter_user"))
+        .post("/_security/api_key/grant", token)
+        .await;
+    assert_error(
+        &reply,
+        403,
+        "security_exception",
+        "Failed to authenticate api key grant",
+    );
+
+    // Nothing was created by the refused grants.
+    let keys = server.superuser().get("/_security/api_key").await.json();
+    assert_eq!(keys["api_keys"], json!([]));
+}
+
+#[tokio::test]
+async fn grant_requests_are_validated_before_anything_happens() {
+    let server = TestServer::start().await;
+    setup(&server).await;
+    let granter = server.with_authorization(&basic("granter_user"));
+    let reply = granter
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "password-1"}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: api key name is required;",
+    );
+    let reply = granter
+        .post(
+            "/_security/api_key/grant",
+            json!({"api_key": {"name": "k"}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: [grant_type] is required;",
+    );
+    let reply = granter
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "password", "api_key": {"name": "k"}, "access_token": "t"}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: [username] is required for grant_type [password];2: [password] is required for grant_type [password];3: [access_token] is not supported for grant_type [password];",
+    );
+    let reply = granter
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "magic", "api_key": {"name": "k"}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: grant_type [magic] is not supported;",
+    );
+    let reply = granter
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "password", "bogus": 1}),
+        )
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    assert_eq!(reply.json()["error"]["type"], "x_content_parse_exception");
+}
