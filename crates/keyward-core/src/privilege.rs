@@ -2,8 +2,12 @@
 //! privilege grants, and how far (everything, or only the caller's own API keys).
 //!
 //! A privilege is a set of action-name patterns (`cluster:admin/xpack/security/api_key/*`). The
-//! full automaton model arrives with the users-and-roles work; what lives here answers the
-//! questions the API key service asks today, from the same tables.
+//! request path matches action names against the tables with [`wildcard_match`]; `has_privileges`
+//! compares privileges as automata ([`cluster_privilege_automaton`], [`index_privilege_automaton`]).
+
+use std::sync::LazyLock;
+
+use crate::automaton::Automaton;
 
 /// Action names keyward checks, exactly as Elasticsearch names them.
 pub mod actions {
@@ -181,7 +185,7 @@ pub fn validate_cluster_privilege(name: &str) -> Result<(), String> {
 /// Checks an index privilege name: a predefined name or a pattern over index actions.
 pub fn validate_index_privilege(name: &str) -> Result<(), String> {
     let lower = name.to_ascii_lowercase();
-    if INDEX_PRIVILEGE_NAMES.contains(&lower.as_str()) || name.starts_with("indices:") {
+    if INDEX_PRIVILEGE_NAMES.contains(&lower.as_str()) || is_index_action_pattern(name) {
         return Ok(());
     }
     Err(format!(
@@ -189,6 +193,13 @@ pub fn validate_index_privilege(name: &str) -> Result<(), String> {
          privileges [{}] or a pattern over one of the available index actions",
         INDEX_PRIVILEGE_NAMES.join(",")
     ))
+}
+
+/// Whether a privilege names index actions by pattern, as Elasticsearch recognises them.
+fn is_index_action_pattern(name: &str) -> bool {
+    name.starts_with("indices:")
+        || name.starts_with("internal:transport/proxy/indices:")
+        || name.starts_with("internal:index/")
 }
 
 fn is_cluster_action_pattern(name: &str) -> bool {
@@ -343,8 +354,10 @@ fn privilege_actions(name: &str) -> PrivilegeActions {
 }
 
 /// The cluster privileges of a set of role descriptors, ready to check actions against.
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct ClusterPermission {
+    /// Every action granted fully, as one automaton (for privilege-subset questions).
+    actions: Automaton,
     /// Action patterns granted fully, each with the patterns its privilege excludes.
     full: Vec<(&'static [&'static str], &'static [&'static str])>,
     /// Raw action patterns granted fully.
@@ -356,9 +369,20 @@ pub struct ClusterPermission {
 impl ClusterPermission {
     /// The permission granted by the union of these privilege names and action patterns.
     pub fn from_privileges<'a>(privileges: impl IntoIterator<Item = &'a str>) -> ClusterPermission {
-        let mut permission = ClusterPermission::default();
+        let mut permission = ClusterPermission {
+            actions: Automaton::empty(),
+            full: Vec::new(),
+            raw: Vec::new(),
+            own_api_keys: false,
+        };
+        let mut granted = Vec::new();
         for privilege in privileges {
             let lower = privilege.to_ascii_lowercase();
+            if lower != "manage_own_api_key"
+                && let Some(actions) = cluster_privilege_automaton(privilege)
+            {
+                granted.push(actions);
+            }
             if lower == "manage_own_api_key" {
                 permission.own_api_keys = true;
             } else if CLUSTER_PRIVILEGE_NAMES.contains(&lower.as_str()) {
@@ -370,7 +394,21 @@ impl ClusterPermission {
                 permission.raw.push(privilege.to_owned());
             }
         }
+        permission.actions = union_all(&granted);
         permission
+    }
+
+    /// Whether this permission implies the cluster privilege `privilege` (a predefined name or
+    /// an action pattern): every action it names is granted fully. `manage_own_api_key` is also
+    /// implied by itself. Unknown names are implied by nothing.
+    pub fn implies(&self, privilege: &str) -> bool {
+        if self.own_api_keys && privilege.eq_ignore_ascii_case("manage_own_api_key") {
+            return true;
+        }
+        match cluster_privilege_automaton(privilege) {
+            Some(requested) => requested.subset_of(&self.actions),
+            None => false,
+        }
     }
 
     /// How far this permission grants `action`.
@@ -409,9 +447,10 @@ pub fn privileges_granting(action: &str) -> Vec<&'static str> {
         "all",
     ];
     let mut names: Vec<&'static str> = Vec::new();
-    if action.starts_with("cluster:admin/xpack/security/api_key/")
-        && action != actions::GRANT_API_KEY
-    {
+    if action == actions::GRANT_API_KEY {
+        return vec!["grant_api_key", "manage_api_key", "manage_security", "all"];
+    }
+    if action.starts_with("cluster:admin/xpack/security/api_key/") {
         // The conditional privilege is named too, for actions it can grant.
         let specific = ["manage_api_key", "manage_security", "all"];
         names.extend(specific);
@@ -435,6 +474,223 @@ pub fn privileges_granting(action: &str) -> Vec<&'static str> {
         }
     }
     names
+}
+
+/// The index action patterns a predefined index privilege grants, as Elasticsearch defines them;
+/// `None` for a name that is not a predefined index privilege.
+pub fn index_privilege_patterns(name: &str) -> Option<&'static [&'static str]> {
+    let patterns: &'static [&'static str] = match name {
+        "none" => &[],
+        "all" => &["indices:*", "internal:transport/proxy/indices:*"],
+        "read" => &[
+            "indices:data/read/*",
+            "indices:admin/resolve/index",
+            "indices:admin/resolve/cluster",
+        ],
+        "read_cross_cluster" => &[
+            "internal:transport/proxy/indices:data/read/*",
+            "indices:admin/shards/search_shards",
+            "indices:admin/search/search_shards",
+            "indices:data/read/esql/cluster",
+        ],
+        "create" => &[
+            "indices:data/write/index*",
+            "indices:data/write/bulk*",
+            "indices:data/write/simulate/bulk*",
+        ],
+        "create_doc" => &[
+            "indices:data/write/index",
+            "indices:data/write/index[*",
+            "indices:data/write/index:op_type/create",
+            "indices:data/write/bulk*",
+            "indices:data/write/simulate/bulk*",
+        ],
+        "index" => &[
+            "indices:data/write/index*",
+            "indices:data/write/bulk*",
+            "indices:data/write/update*",
+            "indices:data/write/simulate/bulk*",
+        ],
+        "delete" => &["indices:data/write/delete*", "indices:data/write/bulk*"],
+        "write" => &["indices:data/write/*", "indices:admin/mapping/auto_put"],
+        "monitor" => &["indices:monitor/*"],
+        "manage" => &[
+            "indices:monitor/*",
+            "indices:admin/*",
+            "indices:data/read/field_caps*",
+        ],
+        "create_index" => &[
+            "indices:admin/create",
+            "indices:admin/auto_create",
+            "indices:admin/data_stream/create",
+        ],
+        "delete_index" => &["indices:admin/delete", "indices:admin/data_stream/delete"],
+        "view_index_metadata" => &[
+            "indices:admin/aliases/get",
+            "indices:admin/get",
+            "indices:admin/mappings/fields/get*",
+            "indices:admin/mappings/get",
+            "indices:admin/shards/search_shards",
+            "indices:admin/search/search_shards",
+            "indices:admin/validate/query*",
+            "indices:monitor/settings/get",
+            "indices:admin/ilm/explain",
+            "indices:admin/data_stream/lifecycle/explain",
+            "indices:admin/data_stream/get",
+            "indices:admin/resolve/index",
+            "indices:admin/resolve/cluster",
+            "indices:data/read/field_caps*",
+            "indices:data/read/xpack/rollup/get/index/caps*",
+        ],
+        "maintenance" => &[
+            "indices:admin/refresh*",
+            "indices:admin/flush*",
+            "indices:admin/synced_flush",
+            "indices:admin/forcemerge*",
+        ],
+        "auto_configure" => &[
+            "indices:admin/auto_create",
+            "indices:admin/mapping/auto_put",
+            "indices:admin/data_stream/create",
+        ],
+        "manage_follow_index" => &[
+            "indices:admin/xpack/ccr/put_follow",
+            "indices:admin/xpack/ccr/unfollow",
+            "indices:admin/close*",
+            "indices:admin/data_stream/promote",
+            "indices:admin/rollover",
+        ],
+        "manage_leader_index" => &[
+            "indices:admin/xpack/ccr/forget_follower*",
+            "indices:admin/xpack/ccr/retention_lease/*",
+        ],
+        "manage_ilm" => &["indices:admin/ilm/*"],
+        "manage_data_stream_lifecycle" => &["indices:admin/data_stream/lifecycle/*"],
+        "cross_cluster_replication" => &[
+            "indices:data/read/xpack/ccr/shard_changes*",
+            "indices:monitor/stats*",
+            "indices:admin/seq_no/add_retention_lease*",
+            "indices:admin/seq_no/remove_retention_lease*",
+            "indices:admin/seq_no/renew_retention_lease*",
+            "indices:admin/xpack/ccr/retention_lease/*",
+            "internal:transport/proxy/indices:data/read/xpack/ccr/shard_changes*",
+        ],
+        "cross_cluster_replication_internal" => &[
+            "indices:internal/admin/ccr/restore/session/clear*",
+            "indices:internal/admin/ccr/restore/file_chunk/get*",
+            "indices:internal/admin/ccr/restore/session/put*",
+            "internal:transport/proxy/indices:internal/admin/ccr/restore/*",
+        ],
+        _ => return None,
+    };
+    Some(patterns)
+}
+
+/// The actions an index privilege grants, as an automaton: a predefined name (any case) or a raw
+/// `indices:` action pattern. `None` for anything else (validation rejects those first).
+pub fn index_privilege_automaton(name: &str) -> Option<Automaton> {
+    let lower = name.to_ascii_lowercase();
+    if let Some(cached) = INDEX_PRIVILEGE_AUTOMATA
+        .iter()
+        .find(|(known, _)| *known == lower)
+    {
+        return Some(cached.1.clone());
+    }
+    if is_index_action_pattern(name) {
+        return Automaton::from_patterns([name]).ok();
+    }
+    None
+}
+
+/// The predefined index privileges, compiled once.
+static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> = LazyLock::new(|| {
+    INDEX_PRIVILEGE_NAMES
+        .iter()
+        .map(|name| {
+            let patterns = index_privilege_patterns(name).unwrap_or(&[]);
+            // Every table entry is a plain wildcard pattern, far below any size limit.
+            let automaton =
+                Automaton::from_patterns(patterns).unwrap_or_else(|_| Automaton::empty());
+            (*name, automaton)
+        })
+        .collect()
+});
+
+/// The actions a cluster privilege grants fully, as an automaton: a predefined name (any case) or
+/// a raw cluster action pattern. Predefined privileges whose actions keyward does not serve get
+/// one action of their own (`cluster:keyward/<name>`), so that they imply only themselves and the
+/// privileges covering all cluster actions (`all`, `manage`), as in Elasticsearch. `None` for a
+/// name that is neither.
+pub fn cluster_privilege_automaton(name: &str) -> Option<Automaton> {
+    let lower = name.to_ascii_lowercase();
+    if CLUSTER_PRIVILEGE_NAMES.contains(&lower.as_str()) {
+        if lower == "none" {
+            return Some(Automaton::empty());
+        }
+        if lower == "manage_own_api_key" {
+            return API_KEY_ACTIONS_WITHOUT_GRANT.clone();
+        }
+        let actions = privilege_actions(&lower);
+        if actions.grants.is_empty() {
+            return Automaton::from_patterns([format!("cluster:keyward/{lower}")]).ok();
+        }
+        let grants = Automaton::from_patterns(actions.grants).ok()?;
+        let excludes = Automaton::from_patterns(actions.excludes).ok()?;
+        return grants.minus(&excludes).ok();
+    }
+    if is_cluster_action_pattern(name) {
+        return Automaton::from_patterns([name]).ok();
+    }
+    None
+}
+
+/// What `manage_own_api_key` reaches, for its owner's keys: the API key actions but granting.
+static API_KEY_ACTIONS_WITHOUT_GRANT: LazyLock<Option<Automaton>> = LazyLock::new(|| {
+    let keys = Automaton::from_patterns([API_KEY_ACTIONS]).ok()?;
+    let grant = Automaton::from_patterns(["cluster:admin/xpack/security/api_key/grant*"]).ok()?;
+    keys.minus(&grant).ok()
+});
+
+/// Index names Elasticsearch reserves for itself: index patterns reach them only in a group
+/// with `allow_restricted_indices: true`.
+pub const RESTRICTED_INDEX_PATTERNS: &[&str] = &[
+    ".security",
+    "/\\.security-[0-9]+/",
+    ".security-tokens",
+    "/\\.security-tokens-[0-9]+/",
+    ".security-profile",
+    "/\\.security-profile-[0-9]+/",
+    ".async-search*",
+    ".fleet-secrets*",
+];
+
+/// The restricted index names, compiled once.
+pub fn restricted_indices() -> &'static Automaton {
+    static RESTRICTED: LazyLock<Automaton> = LazyLock::new(|| {
+        // The patterns are constants known to compile.
+        Automaton::from_patterns(RESTRICTED_INDEX_PATTERNS).unwrap_or_else(|_| Automaton::empty())
+    });
+    &RESTRICTED
+}
+
+/// Whether `name` is a concrete (pattern-free) index name that is restricted.
+pub fn is_concrete_restricted_index(name: &str) -> bool {
+    is_plain_name(name) && restricted_indices().matches(name)
+}
+
+/// Whether `pattern` names exactly one string: no wildcard, escape or regular expression.
+pub fn is_plain_name(pattern: &str) -> bool {
+    !pattern.starts_with('/') && !pattern.contains(['*', '?', '\\'])
+}
+
+/// The union of several automata; an automaton too large to combine is left out, which only
+/// ever grants less.
+pub fn union_all(automata: &[Automaton]) -> Automaton {
+    let mut iter = automata.iter();
+    let Some(first) = iter.next() else {
+        return Automaton::empty();
+    };
+    iter.fold(first.clone(), |acc, next| acc.union(next).unwrap_or(acc))
 }
 
 /// Matches `text` against a pattern where `*` stands for any run of characters and `?` for one.
