@@ -10,6 +10,7 @@ use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value};
 
 use crate::ApiKeyService;
+use crate::key_cache::KeyEntry;
 
 /// The realm name and type Elasticsearch reports for API key authentication.
 pub(crate) const API_KEY_REALM: &str = "_es_api_key";
@@ -145,15 +146,16 @@ impl ApiKeyService {
         let secret = credential.secret.expose().as_bytes();
         let now = self.now();
         let cache = &self.inner.keys;
-        if let Some(entry) = cache.get(id, now) {
+        if let Some(cached) = cache.get(id, now) {
             // One key has one secret: a different secret than the verified one is wrong without
             // any need to hash it slowly.
-            if !entry.matches(&cache.digest(secret)) {
+            if !cached.matches(&cache.digest(secret)) {
                 return Err(AuthenticationFailure::ApiKey(format!(
                     "invalid credentials for API key [{id}]"
                 )));
             }
-            return accept(entry.authentication.clone(), entry.expiration, now);
+            let expiration = cached.entry.expiration;
+            return accept(Arc::new(cached.entry.authentication(id)), expiration, now);
         }
 
         // One verification per key at a time; whoever waited may find the key verified.
@@ -163,13 +165,14 @@ impl ApiKeyService {
             .single_flight(id)
             .await
             .map_err(|_| AuthenticationFailure::Overloaded)?;
-        if let Some(entry) = cache.get(id, now) {
-            if !entry.matches(&cache.digest(secret)) {
+        if let Some(cached) = cache.get(id, now) {
+            if !cached.matches(&cache.digest(secret)) {
                 return Err(AuthenticationFailure::ApiKey(format!(
                     "invalid credentials for API key [{id}]"
                 )));
             }
-            return accept(entry.authentication.clone(), entry.expiration, now);
+            let expiration = cached.entry.expiration;
+            return accept(Arc::new(cached.entry.authentication(id)), expiration, now);
         }
         let record = match self.inner.store.api_key(id).await {
             Ok(Some(record)) => record,
@@ -201,8 +204,8 @@ impl ApiKeyService {
                 "invalid credentials for API key [{id}]"
             )));
         }
-        let authentication = match self.key_authentication(&record) {
-            Ok(authentication) => Arc::new(authentication),
+        let entry = match self.key_entry(&record) {
+            Ok(entry) => entry,
             Err(err) => {
                 tracing::error!(api_key_id = id, error = %err, "stored api key cannot be read");
                 return Err(AuthenticationFailure::ApiKey(format!(
@@ -210,13 +213,8 @@ impl ApiKeyService {
                 )));
             }
         };
-        cache.insert(
-            record.id.clone(),
-            secret,
-            authentication.clone(),
-            record.expiration,
-            now,
-        );
+        let authentication = Arc::new(entry.authentication(&record.id));
+        cache.insert(&record.id, secret, entry, now);
         accept(authentication, record.expiration, now)
     }
 }
@@ -247,30 +245,23 @@ impl ApiKeyService {
     /// Builds the subject an API key authenticates as, from its stored record. The permissions
     /// come from the shared [`crate::permissions::PermissionCache`]: no JSON is parsed for
     /// descriptors this process has seen before.
-    pub(crate) fn key_authentication(
-        &self,
-        record: &ApiKeyRecord,
-    ) -> Result<Authentication, keyward_core::Error> {
+    /// What a stored key authenticates as, in the cache's shape: permissions come from the
+    /// shared [`crate::permissions::PermissionCache`] (no JSON is parsed for descriptors this
+    /// process has seen before) and the owner from the shared owner cache.
+    pub(crate) fn key_entry(&self, record: &ApiKeyRecord) -> Result<KeyEntry, keyward_core::Error> {
         let permissions = &self.inner.permissions;
         let assigned = permissions.get(&record.role_descriptors)?;
         let assigned = (!assigned.descriptors().is_empty()).then_some(assigned);
         let limited_by = permissions.get(&record.limited_by)?;
         let (user, owner_realm) = self.owner(&record.creator);
-        let api_key_realm = API_KEY_REALM_VALUE.clone();
-        Ok(Authentication {
+        Ok(KeyEntry {
+            name: Arc::from(record.name.as_str()),
+            key_type: record.key_type,
+            expiration: record.expiration,
             user,
-            authentication_realm: api_key_realm.clone(),
-            lookup_realm: api_key_realm,
             owner_realm,
-            api_key: Some(ApiKeyRef {
-                id: record.id.clone(),
-                name: record.name.clone(),
-                key_type: record.key_type,
-            }),
-            permission: Permission::Limited {
-                assigned,
-                limited_by,
-            },
+            assigned,
+            limited_by,
         })
     }
 }
@@ -282,6 +273,11 @@ static API_KEY_REALM_VALUE: std::sync::LazyLock<Arc<Realm>> = std::sync::LazyLoc
         realm_type: API_KEY_REALM.to_owned(),
     })
 });
+
+/// The realm every API key authenticates in.
+pub(crate) fn api_key_realm() -> Arc<Realm> {
+    API_KEY_REALM_VALUE.clone()
+}
 
 /// Owners of cached keys, shared: a million keys of one service account hold one `User`.
 pub(crate) struct OwnerCache {

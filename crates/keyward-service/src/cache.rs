@@ -1,4 +1,5 @@
-//! The caches in front of the store: verified API keys and verified user passwords.
+//! The cache of verified user passwords (API keys have their own, smaller entries:
+//! `key_cache`).
 //!
 //! An entry holds a salted SHA-256 digest of the secret that was verified, never the secret, and
 //! the ready-built [`Authentication`], so a cache hit costs one hash, one constant-time compare
@@ -21,21 +22,17 @@ pub(crate) type SecretDigest = [u8; 32];
 /// One verified credential.
 pub(crate) struct Verified {
     pub(crate) authentication: Arc<Authentication>,
-    /// The key's expiration, checked on every hit.
-    pub(crate) expiration: Option<EpochMillis>,
     digest: SecretDigest,
     expires_at: AtomicI64,
 }
 
-/// A bounded cache of verified credentials keyed by API key id or username.
+/// A bounded cache of verified passwords keyed by username.
 pub(crate) struct VerifiedCache {
     entries: Option<quick_cache::sync::Cache<String, Arc<Verified>>>,
     ttl_ms: i64,
     salt: [u8; 16],
 }
 
-/// Verified API keys.
-pub(crate) type KeyCache = VerifiedCache;
 /// Verified user passwords.
 pub(crate) type UserCache = VerifiedCache;
 
@@ -85,13 +82,11 @@ impl VerifiedCache {
         key: String,
         secret: &[u8],
         authentication: Arc<Authentication>,
-        expiration: Option<EpochMillis>,
         now: EpochMillis,
     ) {
         if let Some(entries) = &self.entries {
             let entry = Verified {
                 authentication,
-                expiration,
                 digest: self.digest(secret),
                 expires_at: AtomicI64::new(now.saturating_add(self.ttl_ms)),
             };
