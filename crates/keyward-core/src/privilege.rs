@@ -71,6 +71,12 @@ pub mod actions {
     pub const GET_PRIVILEGES: &str = "cluster:admin/xpack/security/privilege/get";
     /// Delete application privileges.
     pub const DELETE_PRIVILEGES: &str = "cluster:admin/xpack/security/privilege/delete";
+    /// Check the caller's own privileges; every authenticated subject may.
+    pub const HAS_PRIVILEGES: &str = "cluster:admin/xpack/security/user/has_privileges";
+    /// List the caller's own privileges; every authenticated subject may.
+    pub const GET_USER_PRIVILEGES: &str = "cluster:admin/xpack/security/user/list_privileges";
+    /// Clear the application privileges cache.
+    pub const CLEAR_PRIVILEGES_CACHE: &str = "cluster:admin/xpack/security/privilege/cache/clear";
     /// List the built-in cluster and index privileges.
     pub const GET_BUILTIN_PRIVILEGES: &str = "cluster:admin/xpack/security/privilege/builtin/get";
 }

@@ -1,5 +1,5 @@
 //! Turns the request's `Authorization` header into an authenticated subject, or into the 401
-//! Elasticsearch would send.
+//! Elasticsearch would send; then applies the `es-security-runas-user` header, if any.
 
 use std::sync::Arc;
 
@@ -9,8 +9,29 @@ use keyward_service::{ApiKeyService, Authentication, AuthenticationFailure};
 
 use crate::error::EsError;
 
-/// Authenticates the request; `uri` (path and query) goes into failure reasons.
+/// The header naming the user a request runs as.
+pub(crate) const RUN_AS_HEADER: &str = "es-security-runas-user";
+
+/// Authenticates the request, then switches to the run-as user if the header names one; `uri`
+/// (path and query) goes into failure reasons, `action` into a run-as denial.
 pub(crate) async fn authenticate(
+    service: &ApiKeyService,
+    headers: &HeaderMap,
+    uri: &str,
+    action: &str,
+) -> Result<Arc<Authentication>, EsError> {
+    let subject = authenticate_credential(service, headers, uri).await?;
+    match headers.get(RUN_AS_HEADER) {
+        None => Ok(subject),
+        Some(target) => {
+            // A name that is not text cannot be a user: it is denied like an unknown one.
+            let target = target.to_str().unwrap_or("");
+            Ok(service.run_as(&subject, target, action).await?)
+        }
+    }
+}
+
+async fn authenticate_credential(
     service: &ApiKeyService,
     headers: &HeaderMap,
     uri: &str,

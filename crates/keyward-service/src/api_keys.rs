@@ -12,7 +12,7 @@ use keyward_core::authz::Permission;
 use keyward_core::credential::{ApiKeyId, ApiKeySecret, encode_api_key};
 use keyward_core::duration::TimeValue;
 use keyward_core::hash::{HashAlgorithm, hash_secret};
-use keyward_core::privilege::{ClusterGrant, actions, privileges_granting};
+use keyward_core::privilege::{ClusterGrant, actions};
 use keyward_core::role::RoleDescriptors;
 use keyward_core::{EpochMillis, ValidationErrors};
 use keyward_store::{ApiKeyFilter, ApiKeyRecord, NamePattern, UpdateOutcome};
@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::authn::{Authentication, parse_stored};
-use crate::{ApiKeyService, Error, OsRandom, Unauthorized};
+use crate::{ApiKeyService, Error, OsRandom};
 
 /// `security.create_api_key`.
 #[derive(Debug, Clone, Default)]
@@ -544,13 +544,7 @@ impl ApiKeyService {
 
     /// The 403 for `action`, naming the subject as Elasticsearch does.
     pub fn deny(&self, subject: &Authentication, action: &str) -> Error {
-        Error::Unauthorized(Unauthorized {
-            action: action.to_owned(),
-            username: subject.user.username.clone(),
-            api_key_id: subject.api_key.as_ref().map(|key| key.id.clone()),
-            roles: subject.user.roles.clone(),
-            granted_by: privileges_granting(action),
-        })
+        Error::Unauthorized(self.denial(subject, action))
     }
 
     pub(crate) fn require_enabled(&self) -> Result<(), Error> {

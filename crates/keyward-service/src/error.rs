@@ -52,6 +52,10 @@ pub struct Unauthorized {
     pub roles: Vec<String>,
     /// The cluster privileges that would grant the action.
     pub granted_by: Vec<&'static str>,
+    /// The user's roles that do not exist (named after the effective ones).
+    pub missing_roles: Vec<String>,
+    /// Set when the denial is of running as this user.
+    pub run_as: Option<String>,
 }
 
 impl std::fmt::Display for Unauthorized {
@@ -59,12 +63,28 @@ impl std::fmt::Display for Unauthorized {
         write!(f, "action [{}] is unauthorized for ", self.action)?;
         match &self.api_key_id {
             Some(id) => write!(f, "API key id [{}] of user [{}]", id, self.username)?,
-            None => write!(
-                f,
-                "user [{}] with effective roles [{}]",
-                self.username,
-                self.roles.join(",")
-            )?,
+            None => {
+                write!(
+                    f,
+                    "user [{}] with effective roles [{}]",
+                    self.username,
+                    self.roles.join(",")
+                )?;
+                if !self.missing_roles.is_empty() {
+                    write!(
+                        f,
+                        " (assigned roles [{}] were not found)",
+                        self.missing_roles.join(",")
+                    )?;
+                }
+            }
+        }
+        if let Some(target) = &self.run_as {
+            let who = match &self.api_key_id {
+                Some(id) => format!("API key id [{id}] of user [{}]", self.username),
+                None => format!("user [{}]", self.username),
+            };
+            return write!(f, ", because {who} is unauthorized to run as [{target}]");
         }
         if !self.granted_by.is_empty() {
             write!(

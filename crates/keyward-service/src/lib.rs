@@ -9,6 +9,7 @@
 mod api_keys;
 mod app_privileges;
 mod authn;
+mod authz;
 mod cache;
 mod config;
 mod cross_cluster;
@@ -33,6 +34,9 @@ pub use api_keys::{
 };
 pub use app_privileges::{AppPrivilege, BuiltinPrivileges};
 pub use authn::{ApiKeyRef, Authentication, AuthenticationFailure, Realm, User};
+pub use authz::{
+    ApplicationPrivilegesCheck, HasPrivileges, HasPrivilegesResult, IndexPrivilegesCheck,
+};
 pub use config::ServiceConfig;
 pub use cross_cluster::{
     CreateCrossClusterApiKey, CrossClusterAuthentication, UpdateCrossClusterApiKey,

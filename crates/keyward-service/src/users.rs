@@ -409,7 +409,7 @@ impl ApiKeyService {
 }
 
 /// The stored state of a reserved user before anything was set: no password, enabled.
-fn reserved_record(username: &str) -> UserRecord {
+pub(crate) fn reserved_record(username: &str) -> UserRecord {
     let reserved = reserved_user(username);
     UserRecord {
         username: username.to_owned(),

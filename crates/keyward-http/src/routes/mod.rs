@@ -2,12 +2,14 @@
 //! them, and the request pipeline every route shares (negotiate, route, authenticate, handle,
 //! render).
 
+mod action_name;
 mod authenticate;
 mod bulk_delete_role;
 mod bulk_put_role;
 mod bulk_update_api_keys;
 mod change_password;
 mod clear_api_key_cache;
+mod clear_cached_privileges;
 mod clear_cached_roles;
 mod cluster_health;
 mod create_api_key;
@@ -22,7 +24,9 @@ mod get_builtin_privileges;
 mod get_privileges;
 mod get_role;
 mod get_user;
+mod get_user_privileges;
 mod grant_api_key;
+mod has_privileges;
 mod info;
 mod invalidate_api_key;
 mod keyward_cross_cluster_authenticate;
@@ -94,6 +98,7 @@ enum Action {
     SecurityBulkUpdateApiKeys,
     SecurityChangePassword,
     SecurityClearApiKeyCache,
+    SecurityClearCachedPrivileges,
     SecurityClearCachedRoles,
     SecurityCreateApiKey,
     SecurityCreateCrossClusterApiKey,
@@ -107,6 +112,8 @@ enum Action {
     SecurityGetPrivileges,
     SecurityGetRole,
     SecurityGetUser,
+    SecurityGetUserPrivileges,
+    SecurityHasPrivileges,
     SecurityGrantApiKey,
     SecurityInvalidateApiKey,
     SecurityPutPrivileges,
@@ -189,20 +196,20 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "user", "_has_privileges"],
         methods: &[
-            (Method::GET, Action::NotServed),
-            (Method::POST, Action::NotServed),
+            (Method::GET, Action::SecurityHasPrivileges),
+            (Method::POST, Action::SecurityHasPrivileges),
         ],
     },
     Route {
-        path: &["_security", "user", "{username}", "_has_privileges"],
+        path: &["_security", "user", "{user}", "_has_privileges"],
         methods: &[
-            (Method::GET, Action::NotServed),
-            (Method::POST, Action::NotServed),
+            (Method::GET, Action::SecurityHasPrivileges),
+            (Method::POST, Action::SecurityHasPrivileges),
         ],
     },
     Route {
         path: &["_security", "user", "_privileges"],
-        methods: &[(Method::GET, Action::NotServed)],
+        methods: &[(Method::GET, Action::SecurityGetUserPrivileges)],
     },
     Route {
         path: &["_security", "user", "_password"],
@@ -293,6 +300,10 @@ const ROUTES: &[Route] = &[
         methods: &[(Method::GET, Action::SecurityGetPrivileges)],
     },
     Route {
+        path: &["_security", "privilege", "{application}", "_clear_cache"],
+        methods: &[(Method::POST, Action::SecurityClearCachedPrivileges)],
+    },
+    Route {
         path: &["_security", "privilege", "{application}", "{name}"],
         methods: &[
             (Method::GET, Action::SecurityGetPrivileges),
@@ -345,7 +356,13 @@ async fn handle(
     body: Bytes,
 ) -> Reply {
     let (action, params) = route(method, path, uri)?;
-    let subject = crate::authn::authenticate(&state.service, headers, uri).await?;
+    let subject = crate::authn::authenticate(
+        &state.service,
+        headers,
+        uri,
+        action_name::action_name(action),
+    )
+    .await?;
     let ctx = Ctx {
         state,
         subject,
@@ -367,6 +384,7 @@ async fn handle(
         Action::SecurityBulkUpdateApiKeys => bulk_update_api_keys::handle(&ctx).await,
         Action::SecurityChangePassword => change_password::handle(&ctx).await,
         Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(&ctx).await,
+        Action::SecurityClearCachedPrivileges => clear_cached_privileges::handle(&ctx).await,
         Action::SecurityClearCachedRoles => clear_cached_roles::handle(&ctx).await,
         Action::SecurityCreateApiKey => create_api_key::handle(&ctx).await,
         Action::SecurityCreateCrossClusterApiKey => {
@@ -382,6 +400,8 @@ async fn handle(
         Action::SecurityGetPrivileges => get_privileges::handle(&ctx).await,
         Action::SecurityGetRole => get_role::handle(&ctx).await,
         Action::SecurityGetUser => get_user::handle(&ctx).await,
+        Action::SecurityGetUserPrivileges => get_user_privileges::handle(&ctx).await,
+        Action::SecurityHasPrivileges => has_privileges::handle(&ctx).await,
         Action::SecurityGrantApiKey => grant_api_key::handle(&ctx).await,
         Action::SecurityInvalidateApiKey => invalidate_api_key::handle(&ctx).await,
         Action::SecurityPutPrivileges => put_privileges::handle(&ctx).await,

@@ -6,6 +6,7 @@
 
 mod api_keys;
 mod authentication;
+mod authz;
 mod cross_cluster;
 mod durability;
 mod grant;
