@@ -3,8 +3,6 @@
 //! Each one validates its command fully, then authorizes (Elasticsearch validates requests before
 //! its security filter runs), then touches the store exactly once per write.
 
-use std::sync::Arc;
-
 use keyward_core::api_key::{
     API_KEY_FORMAT_VERSION, ApiKeyType, Creator, is_expired, validate_metadata, validate_name,
 };
@@ -232,16 +230,12 @@ impl ApiKeyService {
             certificate_identity: None,
             seq: 1,
         };
-        let authentication = self.key_authentication(&record)?;
+        let entry = self.key_entry(&record)?;
         self.inner.store.create_api_key(record).await?;
         // Fill the cache so the key's first use costs no slow hash (Elasticsearch does the same).
-        self.inner.keys.insert(
-            id.as_str().to_owned(),
-            secret.expose().as_bytes(),
-            Arc::new(authentication),
-            expiration,
-            now,
-        );
+        self.inner
+            .keys
+            .insert(id.as_str(), secret.expose().as_bytes(), entry, now);
         let encoded = Zeroizing::new(encode_api_key(&id, &secret));
         Ok(CreatedApiKey {
             id,
@@ -502,7 +496,8 @@ impl ApiKeyService {
             let Some(updated) = updated_record(subject, &stored, request, now)? else {
                 return Ok(false);
             };
-            let authentication = self.key_authentication(&updated)?;
+            // The updated key must be readable back before it is written.
+            self.key_entry(&updated)?;
             match self
                 .inner
                 .store
@@ -512,7 +507,6 @@ impl ApiKeyService {
             {
                 Some(UpdateOutcome::Updated) => {
                     self.inner.keys.remove(id);
-                    drop(authentication);
                     return Ok(true);
                 }
                 Some(UpdateOutcome::Conflict) | None => continue,

@@ -15,6 +15,7 @@ mod config;
 mod cross_cluster;
 mod error;
 mod grant;
+mod key_cache;
 mod permissions;
 mod remover;
 mod roles;
@@ -56,7 +57,7 @@ struct Inner {
     store: Arc<dyn Store>,
     config: ServiceConfig,
     clock: Arc<dyn Clock>,
-    keys: cache::KeyCache,
+    keys: key_cache::KeyCache,
     users: cache::UserCache,
     roles: roles::RoleResolver,
     permissions: permissions::PermissionCache,
@@ -80,7 +81,7 @@ impl ApiKeyService {
         config: ServiceConfig,
         clock: Arc<dyn Clock>,
     ) -> ApiKeyService {
-        let keys = cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
+        let keys = key_cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
         let users = cache::UserCache::new(10_000, config.user_cache_ttl);
         ApiKeyService {
             inner: Arc::new(Inner {

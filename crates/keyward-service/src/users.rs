@@ -365,13 +365,7 @@ impl ApiKeyService {
                 return Err(failed());
             }
         };
-        cache.insert(
-            username.to_owned(),
-            password,
-            authentication.clone(),
-            None,
-            now,
-        );
+        cache.insert(username.to_owned(), password, authentication.clone(), now);
         Ok(authentication)
     }
 
