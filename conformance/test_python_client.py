@@ -1069,3 +1069,90 @@ def test_cross_cluster_keys_need_manage_security(es: Elasticsearch, keyward_serv
         err, 400, "illegal_argument_exception",
         "authentication via API key not supported: An API key cannot be used to create a cross-cluster API key",
     )
+
+
+# -- has privileges, user privileges, run-as (§8.12, §8.13) ------------------------------------
+
+
+def test_has_privileges_for_a_limited_key(
+    es: Elasticsearch, keyward_server: Any, key_client: Any
+) -> None:
+    es.security.put_role(
+        name="logs_a_reader",
+        cluster=["manage_own_api_key"],
+        indices=[{"names": ["logs-a*"], "privileges": ["read"]}],
+    )
+    es.security.put_user(username="logs_owner", password="owner-password", roles=["logs_a_reader"])
+    owner = make_client(keyward_server.url, basic_auth=("logs_owner", "owner-password"))
+    try:
+        key = owner.security.create_api_key(
+            name="logs",
+            role_descriptors={"r": {"indices": [{"names": ["logs-*"], "privileges": ["read"]}]}},
+        ).body
+    finally:
+        owner.close()
+    result = key_client(key["encoded"]).security.has_privileges(
+        cluster=["monitor"],
+        index=[{"names": ["logs-abc", "logs-b"], "privileges": ["read"]}],
+    ).body
+    assert result == {
+        "username": "logs_owner",
+        "has_all_requested": False,
+        "cluster": {"monitor": False},
+        "index": {"logs-abc": {"read": True}, "logs-b": {"read": False}},
+        "application": {},
+    }
+
+
+def test_has_privileges_for_the_superuser_with_applications(es: Elasticsearch) -> None:
+    es.security.put_privileges(privileges={"myapp": {"read": {"actions": ["data:read/*"]}}})
+    result = es.security.has_privileges(
+        cluster=["all"],
+        index=[{"names": ["*"], "privileges": ["all"], "allow_restricted_indices": False}],
+        application=[{"application": "myapp", "resources": ["*"], "privileges": ["read", "data:write/x"]}],
+    ).body
+    assert result["has_all_requested"] is True
+    assert result["application"] == {"myapp": {"*": {"read": True, "data:write/x": True}}}
+
+
+def test_get_user_privileges_for_a_user_and_a_scoped_key(
+    es: Elasticsearch, keyward_server: Any, key_client: Any
+) -> None:
+    es.security.put_role(
+        name="viewer_role", cluster=["monitor"], indices=[{"names": ["logs-*"], "privileges": ["read"]}]
+    )
+    es.security.put_user(username="viewer_user", password="viewer-password", roles=["viewer_role"])
+    viewer = make_client(keyward_server.url, basic_auth=("viewer_user", "viewer-password"))
+    try:
+        privileges = viewer.security.get_user_privileges().body
+    finally:
+        viewer.close()
+    assert privileges == {
+        "cluster": ["monitor"],
+        "global": [],
+        "indices": [{"names": ["logs-*"], "privileges": ["read"], "allow_restricted_indices": False}],
+        "applications": [],
+        "run_as": [],
+    }
+    scoped = create(es, "scoped", role_descriptors={"r": {"cluster": ["monitor"]}})
+    err = api_error(lambda: key_client(scoped["encoded"]).security.get_user_privileges())
+    check_error(err, 400, "illegal_argument_exception", "Cannot retrieve privileges for API keys with assigned role descriptors")
+
+
+def test_run_as_header(es: Elasticsearch, keyward_server: Any) -> None:
+    es.security.put_role(name="target_role", cluster=["monitor"])
+    es.security.put_user(username="run_target", password="target-password", roles=["target_role"])
+    me = es.options(headers={"es-security-runas-user": "run_target"}).security.authenticate().body
+    assert me["username"] == "run_target"
+    assert me["authentication_realm"]["name"] == "reserved"
+    assert me["lookup_realm"]["name"] == "default_native"
+    es.security.put_role(name="no_run_as", cluster=["monitor"])
+    es.security.put_user(username="plain_user", password="plain-password", roles=["no_run_as"])
+    plain = make_client(keyward_server.url, basic_auth=("plain_user", "plain-password"))
+    try:
+        err = api_error(
+            lambda: plain.options(headers={"es-security-runas-user": "run_target"}).security.authenticate()
+        )
+    finally:
+        plain.close()
+    check_error(err, 403, "security_exception", "because user [plain_user] is unauthorized to run as [run_target]")

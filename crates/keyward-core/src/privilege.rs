@@ -629,6 +629,29 @@ static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> = Lazy
 /// name that is neither.
 pub fn cluster_privilege_automaton(name: &str) -> Option<Automaton> {
     let lower = name.to_ascii_lowercase();
+    if let Some((_, automaton)) = CLUSTER_PRIVILEGE_AUTOMATA
+        .iter()
+        .find(|(known, _)| *known == lower)
+    {
+        return automaton.clone();
+    }
+    if is_cluster_action_pattern(name) {
+        return Automaton::from_patterns([name]).ok();
+    }
+    None
+}
+
+/// The predefined cluster privileges, compiled once.
+static CLUSTER_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Option<Automaton>)>> =
+    LazyLock::new(|| {
+        CLUSTER_PRIVILEGE_NAMES
+            .iter()
+            .map(|name| (*name, build_cluster_privilege_automaton(name)))
+            .collect()
+    });
+
+fn build_cluster_privilege_automaton(name: &str) -> Option<Automaton> {
+    let lower = name.to_ascii_lowercase();
     if CLUSTER_PRIVILEGE_NAMES.contains(&lower.as_str()) {
         if lower == "none" {
             return Some(Automaton::empty());

@@ -538,7 +538,7 @@ impl ApiKeyService {
 
     /// The 403 for `action`, naming the subject as Elasticsearch does.
     pub fn deny(&self, subject: &Authentication, action: &str) -> Error {
-        Error::Unauthorized(self.denial(subject, action))
+        Error::Unauthorized(Box::new(self.denial(subject, action)))
     }
 
     pub(crate) fn require_enabled(&self) -> Result<(), Error> {

@@ -59,12 +59,15 @@ pub struct HasPrivilegesResult {
     /// Whether every requested privilege is held.
     pub has_all_requested: bool,
     /// Per cluster privilege.
-    pub cluster: Vec<(String, bool)>,
+    pub cluster: PrivilegeAnswers,
     /// Per index name, per privilege.
-    pub index: Vec<(String, Vec<(String, bool)>)>,
+    pub index: Vec<(String, PrivilegeAnswers)>,
     /// Per application, per resource, per privilege.
-    pub application: Vec<(String, Vec<(String, Vec<(String, bool)>)>)>,
+    pub application: Vec<(String, Vec<(String, PrivilegeAnswers)>)>,
 }
+
+/// Whether each named privilege is held, in request order.
+pub type PrivilegeAnswers = Vec<(String, bool)>;
 
 impl ApiKeyService {
     /// Which of the requested privileges `subject` holds. `username` is the user named in the
@@ -216,7 +219,7 @@ impl ApiKeyService {
             let mut denial = self.denial(subject, action);
             denial.run_as = Some(target.to_owned());
             denial.granted_by = Vec::new();
-            Error::Unauthorized(denial)
+            Error::Unauthorized(Box::new(denial))
         };
         if target.is_empty() || !subject.permission.can_run_as(target) {
             return Err(denied());

@@ -8,7 +8,7 @@ pub enum Error {
     Domain(#[from] keyward_core::Error),
     /// The subject may not perform the action (403 `security_exception`).
     #[error("{0}")]
-    Unauthorized(Unauthorized),
+    Unauthorized(Box<Unauthorized>),
     /// A request that Elasticsearch refuses with 403 and a fixed reason.
     #[error("{0}")]
     Forbidden(String),

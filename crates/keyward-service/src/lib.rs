@@ -37,6 +37,7 @@ pub use app_privileges::{AppPrivilege, BuiltinPrivileges};
 pub use authn::{ApiKeyRef, Authentication, AuthenticationFailure, Realm, User};
 pub use authz::{
     ApplicationPrivilegesCheck, HasPrivileges, HasPrivilegesResult, IndexPrivilegesCheck,
+    PrivilegeAnswers,
 };
 pub use config::ServiceConfig;
 pub use cross_cluster::{

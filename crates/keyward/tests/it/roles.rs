@@ -326,6 +326,7 @@ async fn role_changes_apply_to_users_at_once() {
     assert!(body["cluster_name"].is_string());
     assert_eq!(body["nodes"].as_object().unwrap().len(), 1);
 
+    // The role is gone: Elasticsearch names it as assigned but not found.
     let reply = ops
         .post("/_security/role/ops/_clear_cache", json!({}))
         .await;
@@ -333,7 +334,7 @@ async fn role_changes_apply_to_users_at_once() {
         &reply,
         403,
         "security_exception",
-        "action [cluster:admin/xpack/security/roles/cache/clear] is unauthorized for user [ops_user] with effective roles [ops], this action is granted by the cluster privileges [manage_security,all]",
+        "action [cluster:admin/xpack/security/roles/cache/clear] is unauthorized for user [ops_user] with effective roles [] (assigned roles [ops] were not found), this action is granted by the cluster privileges [manage_security,all]",
     );
 }
 
