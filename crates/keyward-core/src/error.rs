@@ -23,6 +23,9 @@ pub enum Error {
     /// A value could not be parsed (`parse_exception`, 400).
     #[error("{0}")]
     Parse(String),
+    /// A query could not be parsed (`parsing_exception`, 400).
+    #[error("{0}")]
+    Parsing(String),
     /// A validation failure Elasticsearch raises outside request validation, such as password
     /// rules (`validation_exception`, 400).
     #[error("{0}")]

@@ -15,6 +15,7 @@ pub mod error;
 pub mod hash;
 pub mod native;
 pub mod privilege;
+pub mod query;
 pub mod reserved;
 pub mod role;
 

@@ -255,6 +255,9 @@ impl From<keyward_core::Error> for EsError {
                 }
             }
             keyward_core::Error::Parse(reason) => EsError::parse(reason),
+            keyward_core::Error::Parsing(reason) => {
+                EsError::new(StatusCode::BAD_REQUEST, "parsing_exception", reason)
+            }
             keyward_core::Error::ValidationException(errors) => EsError::new(
                 StatusCode::BAD_REQUEST,
                 "validation_exception",

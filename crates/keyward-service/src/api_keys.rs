@@ -734,7 +734,10 @@ pub(crate) fn object(text: &str) -> Result<Map<String, Value>, Error> {
     }
 }
 
-fn api_key_info(record: ApiKeyRecord, with_limited_by: bool) -> Result<ApiKeyInfo, Error> {
+pub(crate) fn api_key_info(
+    record: ApiKeyRecord,
+    with_limited_by: bool,
+) -> Result<ApiKeyInfo, Error> {
     // Elasticsearch never shows `limited_by` for cross-cluster keys: they have none.
     let limited_by = if with_limited_by && record.key_type == ApiKeyType::Rest {
         Some(object(&record.limited_by)?)

@@ -17,6 +17,7 @@ mod error;
 mod grant;
 mod key_cache;
 mod permissions;
+mod query;
 mod remover;
 mod roles;
 mod users;
@@ -45,6 +46,7 @@ pub use cross_cluster::{
 };
 pub use error::{Error, Unauthorized};
 pub use grant::{GrantApiKey, GrantType};
+pub use query::{QueryApiKeys, QueryApiKeysResult};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 

@@ -27,6 +27,8 @@ use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
 use serde_json::Map;
 use tokio::sync::{Semaphore, oneshot};
 
+mod query_sql;
+
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord, Store,
     UpdateOutcome, UserRecord,
@@ -186,6 +188,15 @@ impl Store for EmbeddedStore {
             Ok(records)
         })
         .await
+    }
+
+    async fn query_api_keys(
+        &self,
+        query: &keyward_core::query::ApiKeyQuery,
+    ) -> Result<crate::QueryPage, Error> {
+        let statements = query_sql::translate(query, API_KEY_COLUMNS)?;
+        self.read(move |connection| query_sql::run(connection, &statements, api_key_from_row))
+            .await
     }
 
     async fn update_api_keys(

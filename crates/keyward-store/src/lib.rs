@@ -97,6 +97,17 @@ pub enum NamePattern {
     Prefix(String),
 }
 
+/// One page of a query over API keys.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct QueryPage {
+    /// How many keys match the query (regardless of paging and `search_after`).
+    pub total: u64,
+    /// The keys of this page, in order.
+    pub records: Vec<ApiKeyRecord>,
+    /// Each record's sort values, one per sort clause (empty lists when the query had no sort).
+    pub sort_values: Vec<Vec<keyward_core::query::SortValue>>,
+}
+
 /// A stored user: a native user, or the state of a reserved user (its password and whether it
 /// is enabled).
 #[derive(Clone, PartialEq)]
@@ -203,6 +214,13 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every key the filter selects, ordered by creation time then id.
     async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, Error>;
+
+    /// Runs a query API keys search: the total number of matches and one page of them, ordered
+    /// by `query.sort` (ties broken by id), missing sort values last.
+    async fn query_api_keys(
+        &self,
+        query: &keyward_core::query::ApiKeyQuery,
+    ) -> Result<QueryPage, Error>;
 
     /// Replaces each record whose stored `seq` still equals the given record's `seq` (the value
     /// it was read with), all in one transaction; the outcome of each, in order.

@@ -17,7 +17,8 @@
 
 use keyward_core::EpochMillis;
 use keyward_core::api_key::{API_KEY_FORMAT_VERSION, ApiKeyType, Creator};
-use serde_json::{Map, Value};
+use keyward_core::query::{ApiKeyQuery, Query, SortValue};
+use serde_json::{Map, Value, json};
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
@@ -68,6 +69,9 @@ macro_rules! store_contract_tests {
             roles_upsert_list_and_delete,
             app_privileges_upsert_list_and_delete,
             meta_init_first_writer_wins,
+            query_filters_by_every_query_type,
+            query_sorts_pages_and_searches_after,
+            query_counts_all_matches,
         );
     };
 }
@@ -1003,6 +1007,210 @@ pub async fn meta_init_first_writer_wins(store: &dyn Store) {
         store.meta("cluster_uuid").await.unwrap().as_deref(),
         Some("first")
     );
+}
+
+/// Keys for the query tests: `a` (manager, metadata `{"letter":"a","number":42}`, expires),
+/// `b` (user1, `{"letter":"a","number":1,"tags":["x","y"]}`, invalidated), `c` (user2,
+/// cross-cluster, no metadata, never expires).
+async fn create_query_keys(store: &dyn Store) {
+    let mut a = owned("a", "manager", "native1");
+    a.name = "manager-api-key".to_owned();
+    a.metadata = Some(r#"{"letter":"a","number":42,"nested":{"deep":true}}"#.to_owned());
+    a.expiration = Some(CREATED + 10_000);
+    let mut b = owned("b", "user1", "native1");
+    b.name = "user1-api-key".to_owned();
+    b.creation = CREATED + 1;
+    b.metadata = Some(r#"{"letter":"a","number":1,"tags":["x","y"]}"#.to_owned());
+    b.expiration = Some(CREATED + 5_000);
+    b.invalidated = true;
+    b.invalidation = Some(CREATED + 2);
+    let mut c = owned("c", "user2", "file");
+    c.name = "User2*key".to_owned();
+    c.creation = CREATED + 2;
+    c.key_type = ApiKeyType::CrossCluster;
+    create_all(store, [a, b, c]).await;
+}
+
+async fn query_ids(store: &dyn Store, query: Query) -> Vec<String> {
+    let search = ApiKeyQuery {
+        query: query.clone(),
+        ..ApiKeyQuery::default()
+    };
+    match store.query_api_keys(&search).await {
+        Ok(page) => page.records.into_iter().map(|record| record.id).collect(),
+        Err(err) => panic!("query {query:?} failed: {err}"),
+    }
+}
+
+fn parsed(query: Value) -> Query {
+    keyward_core::query::parse_query(&query, CREATED).unwrap()
+}
+
+/// Every query type selects what Elasticsearch would, including `must_not` over missing values.
+pub async fn query_filters_by_every_query_type(store: &dyn Store) {
+    create_query_keys(store).await;
+    let cases = [
+        (json!({}), vec!["a", "b", "c"]),
+        (json!({"term": {"name": "manager-api-key"}}), vec!["a"]),
+        (
+            json!({"term": {"name": {"value": "MANAGER-API-KEY", "case_insensitive": true}}}),
+            vec!["a"],
+        ),
+        (json!({"term": {"username": "user1"}}), vec!["b"]),
+        (json!({"term": {"realm_name": "native1"}}), vec!["a", "b"]),
+        (json!({"term": {"type": "cross_cluster"}}), vec!["c"]),
+        (json!({"term": {"invalidated": true}}), vec!["b"]),
+        (json!({"term": {"metadata.number": 42}}), vec!["a"]),
+        (json!({"term": {"metadata.number": "1"}}), vec!["b"]),
+        (json!({"term": {"metadata.tags": "y"}}), vec!["b"]),
+        (json!({"term": {"metadata.nested.deep": "true"}}), vec!["a"]),
+        (json!({"term": {"metadata.nested": "true"}}), vec![]),
+        (json!({"term": {"metadata": "x"}}), vec!["b"]),
+        (
+            json!({"terms": {"username": ["user1", "user2"]}}),
+            vec!["b", "c"],
+        ),
+        (json!({"ids": {"values": ["c", "a", "zz"]}}), vec!["a", "c"]),
+        (json!({"prefix": {"name": "user"}}), vec!["b"]),
+        (
+            json!({"prefix": {"name": {"value": "user", "case_insensitive": true}}}),
+            vec!["b", "c"],
+        ),
+        (json!({"wildcard": {"name": "*key"}}), vec!["a", "b", "c"]),
+        (json!({"wildcard": {"name": "User2\\*key"}}), vec!["c"]),
+        (json!({"wildcard": {"name": "?ser*"}}), vec!["b", "c"]),
+        (json!({"wildcard": {"name": "[u]*"}}), vec![]),
+        (json!({"exists": {"field": "expiration"}}), vec!["a", "b"]),
+        (json!({"exists": {"field": "metadata.tags"}}), vec!["b"]),
+        (
+            json!({"range": {"creation": {"gt": CREATED}}}),
+            vec!["b", "c"],
+        ),
+        (
+            json!({"range": {"expiration": {"lte": CREATED + 5_000}}}),
+            vec!["b"],
+        ),
+        (json!({"range": {"name": {"gte": "u"}}}), vec!["b"]),
+        (
+            json!({"bool": {"must_not": {"range": {"expiration": {"lte": CREATED + 5_000}}}}}),
+            vec!["a", "c"],
+        ),
+        (
+            json!({"bool": {"should": [{"term": {"username": "user1"}}, {"term": {"type": "cross_cluster"}}]}}),
+            vec!["b", "c"],
+        ),
+        (
+            json!({"bool": {"should": [{"term": {"username": "user1"}}, {"term": {"metadata.letter": "a"}}], "minimum_should_match": 2}}),
+            vec!["b"],
+        ),
+        (
+            json!({"bool": {"filter": [{"term": {"metadata.letter": "a"}}], "must_not": [{"term": {"invalidated": true}}]}}),
+            vec!["a"],
+        ),
+        (
+            json!({"simple_query_string": {"query": "cross*", "fields": ["ty*"]}}),
+            vec!["c"],
+        ),
+    ];
+    for (query, expected) in cases {
+        let mut found = query_ids(store, parsed(query.clone())).await;
+        found.sort();
+        assert_eq!(found, expected, "{query}");
+    }
+}
+
+/// Sorts put missing values last and break ties by id; `from`, `size` and `search_after` page.
+pub async fn query_sorts_pages_and_searches_after(store: &dyn Store) {
+    create_query_keys(store).await;
+    let sort =
+        keyward_core::query::parse_sort(&json!(["expiration", {"username": "desc"}])).unwrap();
+    let mut search = ApiKeyQuery {
+        sort: sort.clone(),
+        size: 1,
+        ..ApiKeyQuery::default()
+    };
+    let mut seen = Vec::new();
+    for _ in 0..4 {
+        let page = store.query_api_keys(&search).await.unwrap();
+        assert_eq!(page.total, 3);
+        let Some(record) = page.records.first() else {
+            break;
+        };
+        seen.push((record.id.clone(), page.sort_values[0].clone()));
+        search.search_after = Some(page.sort_values[0].clone());
+    }
+    assert_eq!(
+        seen,
+        vec![
+            (
+                "b".to_owned(),
+                vec![
+                    SortValue::Long(CREATED + 5_000),
+                    SortValue::Text("user1".to_owned())
+                ]
+            ),
+            (
+                "a".to_owned(),
+                vec![
+                    SortValue::Long(CREATED + 10_000),
+                    SortValue::Text("manager".to_owned())
+                ]
+            ),
+            (
+                "c".to_owned(),
+                vec![
+                    SortValue::Long(i64::MAX),
+                    SortValue::Text("user2".to_owned())
+                ]
+            ),
+        ]
+    );
+    let descending = ApiKeyQuery {
+        sort: keyward_core::query::parse_sort(&json!([{"creation": {"order": "desc"}}])).unwrap(),
+        from: 1,
+        size: 5,
+        ..ApiKeyQuery::default()
+    };
+    let page = store.query_api_keys(&descending).await.unwrap();
+    let ids: Vec<_> = page
+        .records
+        .iter()
+        .map(|record| record.id.as_str())
+        .collect();
+    assert_eq!(ids, ["b", "a"]);
+    let by_metadata = ApiKeyQuery {
+        sort: keyward_core::query::parse_sort(&json!(["metadata.number"])).unwrap(),
+        ..ApiKeyQuery::default()
+    };
+    let page = store.query_api_keys(&by_metadata).await.unwrap();
+    let ids: Vec<_> = page
+        .records
+        .iter()
+        .map(|record| record.id.as_str())
+        .collect();
+    // Flattened values sort as keywords: "1" < "42"; the key without one comes last.
+    assert_eq!(ids, ["b", "a", "c"]);
+    assert_eq!(page.sort_values[2], vec![SortValue::Null]);
+}
+
+/// `total` counts every match, whatever the page; `size: 0` returns no records.
+pub async fn query_counts_all_matches(store: &dyn Store) {
+    create_query_keys(store).await;
+    let search = ApiKeyQuery {
+        query: parsed(json!({"wildcard": {"name": "*key"}})),
+        size: 0,
+        ..ApiKeyQuery::default()
+    };
+    let page = store.query_api_keys(&search).await.unwrap();
+    assert_eq!((page.total, page.records.len()), (3, 0));
+    let search = ApiKeyQuery {
+        from: 2,
+        size: 10,
+        ..ApiKeyQuery::default()
+    };
+    let page = store.query_api_keys(&search).await.unwrap();
+    assert_eq!((page.total, page.records.len()), (3, 1));
+    assert!(page.sort_values[0].is_empty());
 }
 
 async fn create_all(store: &dyn Store, records: impl IntoIterator<Item = ApiKeyRecord>) {

@@ -33,6 +33,7 @@ mod keyward_cross_cluster_authenticate;
 mod put_privileges;
 mod put_role;
 mod put_user;
+mod query_api_keys;
 mod query_role;
 mod query_user;
 mod update_api_key;
@@ -119,6 +120,7 @@ enum Action {
     SecurityPutPrivileges,
     SecurityPutRole,
     SecurityPutUser,
+    SecurityQueryApiKeys,
     SecurityQueryRole,
     SecurityQueryUser,
     SecurityUpdateApiKey,
@@ -277,6 +279,13 @@ const ROUTES: &[Route] = &[
         methods: &[(Method::POST, Action::SecurityClearCachedRoles)],
     },
     Route {
+        path: &["_security", "_query", "api_key"],
+        methods: &[
+            (Method::GET, Action::SecurityQueryApiKeys),
+            (Method::POST, Action::SecurityQueryApiKeys),
+        ],
+    },
+    Route {
         path: &["_security", "_query", "role"],
         methods: &[
             (Method::GET, Action::SecurityQueryRole),
@@ -407,6 +416,7 @@ async fn handle(
         Action::SecurityPutPrivileges => put_privileges::handle(&ctx).await,
         Action::SecurityPutRole => put_role::handle(&ctx).await,
         Action::SecurityPutUser => put_user::handle(&ctx).await,
+        Action::SecurityQueryApiKeys => query_api_keys::handle(&ctx).await,
         Action::SecurityQueryRole => query_role::handle(&ctx).await,
         Action::SecurityQueryUser => query_user::handle(&ctx).await,
         Action::SecurityUpdateApiKey => update_api_key::handle(&ctx).await,

@@ -11,6 +11,7 @@ mod cross_cluster;
 mod durability;
 mod grant;
 mod privileges;
+mod query;
 mod roles;
 mod server;
 mod support;

@@ -1,0 +1,1165 @@
+//! The query DSL of `security.query_api_keys` (reference §8.4) as a typed AST: the allowed query
+//! types over the closed set of public API key fields, sort, and `search_after` values.
+//!
+//! Parsing checks everything Elasticsearch checks (query types, field allow-list, field name
+//! patterns, value types) and resolves `now` date math against the instant it is given, so a
+//! store only translates a valid tree into its own query language.
+
+use serde_json::{Map, Value};
+
+use crate::{EpochMillis, Error};
+
+/// How many sort values a date field shows when the key has no value (Elasticsearch's
+/// `Long.MAX_VALUE` for ascending sorts, `Long.MIN_VALUE` for descending ones).
+pub const MISSING_DATE_ASC: i64 = i64::MAX;
+/// See [`MISSING_DATE_ASC`].
+pub const MISSING_DATE_DESC: i64 = i64::MIN;
+
+/// A public field of an API key that queries, sorts and aggregations may name (reference §3.4).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum ApiKeyField {
+    /// `creation` (date).
+    Creation,
+    /// `expiration` (date).
+    Expiration,
+    /// The key id; reachable through the `ids` query only.
+    Id,
+    /// `invalidated` (boolean).
+    Invalidated,
+    /// `invalidation` (date).
+    Invalidation,
+    /// `metadata` (every leaf) or `metadata.<path>` (the leaves at that path); keyword values.
+    Metadata(Vec<String>),
+    /// `name` (keyword).
+    Name,
+    /// `realm_name`: the owner's realm (keyword).
+    RealmName,
+    /// `type`: `rest` or `cross_cluster` (keyword).
+    Type,
+    /// `username`: the owner's principal (keyword).
+    Username,
+}
+
+/// The value type of a field, which decides how query values parse and how it sorts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FieldKind {
+    /// Epoch milliseconds.
+    Date,
+    /// `true` / `false`.
+    Boolean,
+    /// Exact strings.
+    Keyword,
+}
+
+impl ApiKeyField {
+    /// Every queryable field name except `metadata.<path>`, in the order Elasticsearch expands an
+    /// unqualified `simple_query_string`.
+    pub const NAMES: &'static [&'static str] = &[
+        "name",
+        "type",
+        "creation",
+        "expiration",
+        "invalidated",
+        "invalidation",
+        "username",
+        "realm_name",
+        "metadata",
+    ];
+
+    /// Resolves a public field name; `None` when it is not allowed.
+    pub fn from_name(name: &str) -> Option<ApiKeyField> {
+        Some(match name {
+            "name" => ApiKeyField::Name,
+            "type" => ApiKeyField::Type,
+            "creation" => ApiKeyField::Creation,
+            "expiration" => ApiKeyField::Expiration,
+            "invalidated" => ApiKeyField::Invalidated,
+            "invalidation" => ApiKeyField::Invalidation,
+            "username" => ApiKeyField::Username,
+            "realm_name" => ApiKeyField::RealmName,
+            "metadata" => ApiKeyField::Metadata(Vec::new()),
+            _ => {
+                let path = name.strip_prefix("metadata.")?;
+                if path.is_empty() || path.split('.').any(str::is_empty) {
+                    return None;
+                }
+                ApiKeyField::Metadata(path.split('.').map(str::to_owned).collect())
+            }
+        })
+    }
+
+    /// The value type.
+    pub fn kind(&self) -> FieldKind {
+        match self {
+            ApiKeyField::Creation | ApiKeyField::Expiration | ApiKeyField::Invalidation => {
+                FieldKind::Date
+            }
+            ApiKeyField::Invalidated => FieldKind::Boolean,
+            ApiKeyField::Id
+            | ApiKeyField::Metadata(_)
+            | ApiKeyField::Name
+            | ApiKeyField::RealmName
+            | ApiKeyField::Type
+            | ApiKeyField::Username => FieldKind::Keyword,
+        }
+    }
+}
+
+/// A typed query value.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldValue {
+    /// A boolean field's value.
+    Boolean(bool),
+    /// A date field's value, in epoch milliseconds.
+    Date(EpochMillis),
+    /// A keyword field's value.
+    Keyword(String),
+}
+
+/// One node of a query.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Query {
+    /// `bool`: every `must` and `filter` clause, none of `must_not`, and at least
+    /// `minimum_should_match` of `should`.
+    Bool {
+        /// Clauses that must match.
+        must: Vec<Query>,
+        /// Clauses that must match (no scoring in keyward either way).
+        filter: Vec<Query>,
+        /// Optional clauses.
+        should: Vec<Query>,
+        /// Clauses that must not match.
+        must_not: Vec<Query>,
+        /// How many `should` clauses must match; 0 when there are `must`/`filter` clauses and
+        /// no explicit value, else 1 when there are `should` clauses.
+        minimum_should_match: usize,
+    },
+    /// `exists`: the field has a value.
+    Exists(ApiKeyField),
+    /// `ids`: the key id is one of these.
+    Ids(Vec<String>),
+    /// `match_all`.
+    MatchAll,
+    /// Matches nothing (a `simple_query_string` whose fields select no allowed field, or a
+    /// `terms` with no values).
+    MatchNone,
+    /// `prefix` on a keyword field.
+    Prefix {
+        /// The field.
+        field: ApiKeyField,
+        /// The literal prefix.
+        prefix: String,
+        /// Compare case-insensitively.
+        case_insensitive: bool,
+    },
+    /// `range`; absent bounds are open.
+    Range {
+        /// The field.
+        field: ApiKeyField,
+        /// Exclusive lower bound.
+        gt: Option<FieldValue>,
+        /// Inclusive lower bound.
+        gte: Option<FieldValue>,
+        /// Exclusive upper bound.
+        lt: Option<FieldValue>,
+        /// Inclusive upper bound.
+        lte: Option<FieldValue>,
+    },
+    /// `term` (and `match`, which on keyword fields is a term).
+    Term {
+        /// The field.
+        field: ApiKeyField,
+        /// The value.
+        value: FieldValue,
+        /// Compare case-insensitively (keywords only).
+        case_insensitive: bool,
+    },
+    /// `terms`: the field equals one of the values.
+    Terms {
+        /// The field.
+        field: ApiKeyField,
+        /// The values.
+        values: Vec<FieldValue>,
+    },
+    /// `wildcard` on a keyword field: `*` any run, `?` one character, `\` escapes.
+    Wildcard {
+        /// The field.
+        field: ApiKeyField,
+        /// The pattern, split into literal and wildcard parts.
+        pattern: Vec<WildcardPart>,
+        /// Compare case-insensitively.
+        case_insensitive: bool,
+    },
+}
+
+/// One piece of a wildcard pattern.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum WildcardPart {
+    /// Any run of characters, including none.
+    AnyRun,
+    /// Exactly one character.
+    AnyChar,
+    /// These characters literally.
+    Literal(String),
+}
+
+/// What a sort clause orders by.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortKey {
+    /// `_doc`: storage order.
+    Doc,
+    /// A field.
+    Field(ApiKeyField),
+}
+
+/// One sort clause.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Sort {
+    /// What to order by.
+    pub key: SortKey,
+    /// Descending instead of ascending.
+    pub descending: bool,
+}
+
+/// One value of a hit's `_sort` array, or of `search_after`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SortValue {
+    /// A number (dates, booleans as 0/1, `_doc`).
+    Long(i64),
+    /// A keyword.
+    Text(String),
+    /// No value.
+    Null,
+}
+
+/// A parsed `security.query_api_keys` search: what matches, in which order, which page.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyQuery {
+    /// What matches.
+    pub query: Query,
+    /// The order; empty for storage order without `_sort` values.
+    pub sort: Vec<Sort>,
+    /// Hits to skip.
+    pub from: u64,
+    /// Hits to return at most.
+    pub size: u64,
+    /// Only hits after these sort values (one per sort clause).
+    pub search_after: Option<Vec<SortValue>>,
+}
+
+impl Default for ApiKeyQuery {
+    fn default() -> ApiKeyQuery {
+        ApiKeyQuery {
+            query: Query::MatchAll,
+            sort: Vec::new(),
+            from: 0,
+            size: DEFAULT_SIZE,
+            search_after: None,
+        }
+    }
+}
+
+/// Hits returned when `size` is not given.
+pub const DEFAULT_SIZE: u64 = 10;
+
+/// The index result window: `from + size` may not exceed it.
+pub const MAX_RESULT_WINDOW: u64 = 10_000;
+
+impl Query {
+    /// Both clauses must match.
+    pub fn and(self, other: Query) -> Query {
+        Query::Bool {
+            must: Vec::new(),
+            filter: vec![self, other],
+            should: Vec::new(),
+            must_not: Vec::new(),
+            minimum_should_match: 0,
+        }
+    }
+}
+
+/// Parses the `query` of a query API keys body. `now` resolves `now` date math.
+pub fn parse_query(value: &Value, now: EpochMillis) -> Result<Query, Error> {
+    let Value::Object(object) = value else {
+        return Err(Error::Parsing(
+            "[_na] query malformed, must start with start_object".to_owned(),
+        ));
+    };
+    let mut entries = object.iter();
+    let Some((kind, body)) = entries.next() else {
+        return Ok(Query::MatchAll);
+    };
+    if let Some((next, _)) = entries.next() {
+        return Err(Error::Parsing(format!(
+            "[{kind}] malformed query, expected [END_OBJECT] but found [FIELD_NAME] ([{next}])"
+        )));
+    }
+    let parser = Parser { now };
+    parser.query(kind, body)
+}
+
+/// Parses `sort`: a field name, an object `{field: {order}}` / `{field: "asc"}`, or an array of
+/// those.
+pub fn parse_sort(value: &Value) -> Result<Vec<Sort>, Error> {
+    let items = match value {
+        Value::Array(items) => items.iter().collect::<Vec<_>>(),
+        other => vec![other],
+    };
+    items.into_iter().map(sort_clause).collect()
+}
+
+/// Parses `search_after`: one value per sort clause.
+pub fn parse_search_after(value: &Value, sort: &[Sort]) -> Result<Vec<SortValue>, Error> {
+    let Value::Array(items) = value else {
+        return Err(Error::x_content(
+            "[search_after] search_after must be an array",
+        ));
+    };
+    if items.len() != sort.len() {
+        return Err(Error::illegal_argument(format!(
+            "search_after has {} value(s) but sort has {}.",
+            items.len(),
+            sort.len()
+        )));
+    }
+    items
+        .iter()
+        .zip(sort)
+        .map(|(item, clause)| search_after_value(item, clause))
+        .collect()
+}
+
+struct Parser {
+    now: EpochMillis,
+}
+
+impl Parser {
+    fn query(&self, kind: &str, body: &Value) -> Result<Query, Error> {
+        match kind {
+            "bool" => self.bool_query(body),
+            "match_all" => {
+                object_of(kind, body)?;
+                Ok(Query::MatchAll)
+            }
+            "ids" => ids_query(body),
+            "term" => self.term_query(body, kind),
+            "match" => self.term_query(body, kind),
+            "terms" => self.terms_query(body),
+            "prefix" => pattern_query(body, kind, PatternKind::Prefix),
+            "wildcard" => pattern_query(body, kind, PatternKind::Wildcard),
+            "exists" => exists_query(body),
+            "range" => self.range_query(body),
+            "simple_query_string" => self.simple_query_string(body),
+            other => Err(not_supported(other)),
+        }
+    }
+
+    fn bool_query(&self, body: &Value) -> Result<Query, Error> {
+        let object = object_of("bool", body)?;
+        let (mut must, mut filter, mut should, mut must_not) =
+            (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+        let mut minimum_should_match = None;
+        for (name, value) in object {
+            let target = match name.as_str() {
+                "must" => &mut must,
+                "filter" => &mut filter,
+                "should" => &mut should,
+                "must_not" | "mustNot" => &mut must_not,
+                "minimum_should_match" => {
+                    minimum_should_match = Some(minimum_should_match_value(value)?);
+                    continue;
+                }
+                "boost" | "_name" | "adjust_pure_negative" => continue,
+                other => {
+                    return Err(Error::Parsing(format!(
+                        "[bool] query does not support [{other}]"
+                    )));
+                }
+            };
+            let clauses = match value {
+                Value::Array(items) => items.iter().collect::<Vec<_>>(),
+                other => vec![other],
+            };
+            for clause in clauses {
+                target.push(parse_nested(self, clause)?);
+            }
+        }
+        let default = usize::from(!should.is_empty() && must.is_empty() && filter.is_empty());
+        let minimum_should_match = match minimum_should_match {
+            Some(count) if count < 0 => should
+                .len()
+                .saturating_sub(usize::try_from(-count).unwrap_or(usize::MAX)),
+            Some(count) => usize::try_from(count).unwrap_or(usize::MAX),
+            None => default,
+        };
+        Ok(Query::Bool {
+            must,
+            filter,
+            should,
+            must_not,
+            minimum_should_match,
+        })
+    }
+
+    fn term_query(&self, body: &Value, kind: &str) -> Result<Query, Error> {
+        let (field_name, spec) = single_field(kind, body)?;
+        let field = queryable_field(field_name)?;
+        let value_key = if kind == "match" { "query" } else { "value" };
+        let (raw, case_insensitive) = match spec {
+            Value::Object(options) => {
+                let mut raw = None;
+                let mut case_insensitive = false;
+                for (name, value) in options {
+                    match name.as_str() {
+                        "case_insensitive" if kind == "term" => {
+                            case_insensitive = boolean_option(kind, name, value)?
+                        }
+                        "boost" | "_name" => {}
+                        // `match` options that do not change an exact keyword comparison.
+                        "operator"
+                        | "analyzer"
+                        | "fuzziness"
+                        | "prefix_length"
+                        | "max_expansions"
+                        | "fuzzy_transpositions"
+                        | "lenient"
+                        | "zero_terms_query"
+                        | "auto_generate_synonyms_phrase_query"
+                        | "minimum_should_match"
+                            if kind == "match" => {}
+                        key if key == value_key => raw = Some(value),
+                        other => {
+                            return Err(Error::Parsing(format!(
+                                "[{kind}] query does not support [{other}]"
+                            )));
+                        }
+                    }
+                }
+                let raw = raw.ok_or_else(|| Error::illegal_argument("value cannot be null"))?;
+                (raw, case_insensitive)
+            }
+            other => (other, false),
+        };
+        let value = self.field_value(&field, raw)?;
+        Ok(Query::Term {
+            field,
+            value,
+            case_insensitive,
+        })
+    }
+
+    fn terms_query(&self, body: &Value) -> Result<Query, Error> {
+        let object = object_of("terms", body)?;
+        let mut found = None;
+        for (name, value) in object {
+            if name == "boost" || name == "_name" {
+                continue;
+            }
+            if found.is_some() {
+                return Err(Error::Parsing(
+                    "[terms] query does not support multiple fields".to_owned(),
+                ));
+            }
+            found = Some((name, value));
+        }
+        let Some((field_name, values)) = found else {
+            return Err(Error::Parsing("[terms] query requires a field".to_owned()));
+        };
+        let items = match values {
+            Value::Array(items) => items,
+            Value::Object(_) => {
+                return Err(Error::illegal_argument(
+                    "terms query with terms lookup is not currently supported in this context",
+                ));
+            }
+            _ => {
+                return Err(Error::Parsing(format!(
+                    "[terms] query does not support [{field_name}]"
+                )));
+            }
+        };
+        let field = queryable_field(field_name)?;
+        let values = items
+            .iter()
+            .map(|item| self.field_value(&field, item))
+            .collect::<Result<Vec<_>, _>>()?;
+        if values.is_empty() {
+            return Ok(Query::MatchNone);
+        }
+        Ok(Query::Terms { field, values })
+    }
+
+    fn range_query(&self, body: &Value) -> Result<Query, Error> {
+        let (field_name, spec) = single_field("range", body)?;
+        let field = queryable_field(field_name)?;
+        let Value::Object(options) = spec else {
+            return Err(Error::Parsing(format!(
+                "[range] query does not support [{field_name}]"
+            )));
+        };
+        let (mut gt, mut gte, mut lt, mut lte) = (None, None, None, None);
+        for (name, value) in options {
+            if value.is_null()
+                && matches!(name.as_str(), "gt" | "gte" | "lt" | "lte" | "from" | "to")
+            {
+                continue;
+            }
+            match name.as_str() {
+                "gt" => gt = Some(self.field_value(&field, value)?),
+                "gte" | "from" => gte = Some(self.field_value(&field, value)?),
+                "lt" => lt = Some(self.field_value(&field, value)?),
+                "lte" | "to" => lte = Some(self.field_value(&field, value)?),
+                "relation" => {
+                    return Err(Error::illegal_argument(
+                        "range query with relation is not currently supported in this context",
+                    ));
+                }
+                "boost" | "_name" | "format" | "time_zone" => {}
+                other => {
+                    return Err(Error::Parsing(format!(
+                        "[range] query does not support [{other}]"
+                    )));
+                }
+            }
+        }
+        Ok(Query::Range {
+            field,
+            gt,
+            gte,
+            lt,
+            lte,
+        })
+    }
+
+    fn simple_query_string(&self, body: &Value) -> Result<Query, Error> {
+        let object = object_of("simple_query_string", body)?;
+        let mut text = None;
+        let mut patterns = Vec::new();
+        let mut all_terms = false;
+        for (name, value) in object {
+            match name.as_str() {
+                "query" => match value {
+                    Value::String(query) => text = Some(query.clone()),
+                    _ => {
+                        return Err(Error::Parsing(
+                            "[simple_query_string] query must be a string".to_owned(),
+                        ));
+                    }
+                },
+                "fields" => {
+                    let Value::Array(items) = value else {
+                        return Err(Error::Parsing(
+                            "[simple_query_string] query does not support [fields]".to_owned(),
+                        ));
+                    };
+                    for item in items {
+                        let Value::String(pattern) = item else {
+                            return Err(Error::Parsing(
+                                "[simple_query_string] fields must be strings".to_owned(),
+                            ));
+                        };
+                        // A `^boost` suffix changes scores only.
+                        let pattern = pattern.split('^').next().unwrap_or_default();
+                        patterns.push(pattern.to_owned());
+                    }
+                }
+                "default_operator" => match value.as_str().map(str::to_ascii_lowercase) {
+                    Some(operator) if operator == "and" => all_terms = true,
+                    Some(operator) if operator == "or" => all_terms = false,
+                    _ => {
+                        return Err(Error::Parsing(format!(
+                            "[simple_query_string] default operator [{value}] is not allowed"
+                        )));
+                    }
+                },
+                "boost"
+                | "_name"
+                | "analyze_wildcard"
+                | "lenient"
+                | "flags"
+                | "minimum_should_match"
+                | "quote_field_suffix"
+                | "auto_generate_synonyms_phrase_query"
+                | "fuzzy_prefix_length"
+                | "fuzzy_max_expansions"
+                | "fuzzy_transpositions"
+                | "analyzer" => {}
+                other => {
+                    return Err(Error::Parsing(format!(
+                        "[simple_query_string] unsupported field [{other}]"
+                    )));
+                }
+            }
+        }
+        let Some(text) = text else {
+            return Err(Error::Parsing(
+                "[simple_query_string] query text missing".to_owned(),
+            ));
+        };
+        let fields = simple_query_fields(&patterns)?;
+        if fields.is_empty() {
+            return Ok(Query::MatchNone);
+        }
+        let mut clauses = Vec::new();
+        for token in text.split_whitespace() {
+            let (negated, token) = match token.strip_prefix('-') {
+                Some(rest) => (true, rest),
+                None => (false, token.strip_prefix('+').unwrap_or(token)),
+            };
+            if token.is_empty() {
+                continue;
+            }
+            let mut alternatives = Vec::new();
+            for field in &fields {
+                // Lenient: a token that is no value of a field's type does not match it.
+                let clause = match token.strip_suffix('*') {
+                    Some(prefix) if field.kind() == FieldKind::Keyword => Query::Prefix {
+                        field: field.clone(),
+                        prefix: prefix.to_owned(),
+                        case_insensitive: false,
+                    },
+                    Some(_) => continue,
+                    None => match self.field_value(field, &Value::String(token.to_owned())) {
+                        Ok(value) => Query::Term {
+                            field: field.clone(),
+                            value,
+                            case_insensitive: false,
+                        },
+                        Err(_) => continue,
+                    },
+                };
+                alternatives.push(clause);
+            }
+            let any = any_of(alternatives);
+            clauses.push(if negated { not(any) } else { any });
+        }
+        if clauses.is_empty() {
+            return Ok(Query::MatchNone);
+        }
+        Ok(if all_terms {
+            Query::Bool {
+                must: clauses,
+                filter: Vec::new(),
+                should: Vec::new(),
+                must_not: Vec::new(),
+                minimum_should_match: 0,
+            }
+        } else {
+            any_of(clauses)
+        })
+    }
+
+    fn field_value(&self, field: &ApiKeyField, value: &Value) -> Result<FieldValue, Error> {
+        match field.kind() {
+            FieldKind::Keyword => match value {
+                Value::String(text) => Ok(FieldValue::Keyword(text.clone())),
+                Value::Number(number) => Ok(FieldValue::Keyword(number.to_string())),
+                Value::Bool(flag) => Ok(FieldValue::Keyword(flag.to_string())),
+                _ => Err(Error::Parsing(format!(
+                    "[{}] value must be a string, a number or a boolean",
+                    field_name(field)
+                ))),
+            },
+            FieldKind::Boolean => match value {
+                Value::Bool(flag) => Ok(FieldValue::Boolean(*flag)),
+                Value::String(text) if text == "true" => Ok(FieldValue::Boolean(true)),
+                Value::String(text) if text == "false" || text.is_empty() => {
+                    Ok(FieldValue::Boolean(false))
+                }
+                other => Err(Error::illegal_argument(format!(
+                    "Can't parse boolean value [{}], expected [true] or [false]",
+                    plain(other)
+                ))),
+            },
+            FieldKind::Date => date_value(value, self.now).map(FieldValue::Date),
+        }
+    }
+}
+
+enum PatternKind {
+    Prefix,
+    Wildcard,
+}
+
+fn parse_nested(parser: &Parser, clause: &Value) -> Result<Query, Error> {
+    let Value::Object(object) = clause else {
+        return Err(Error::Parsing(
+            "[_na] query malformed, must start with start_object".to_owned(),
+        ));
+    };
+    let mut entries = object.iter();
+    let Some((kind, body)) = entries.next() else {
+        return Ok(Query::MatchAll);
+    };
+    if let Some((next, _)) = entries.next() {
+        return Err(Error::Parsing(format!(
+            "[{kind}] malformed query, expected [END_OBJECT] but found [FIELD_NAME] ([{next}])"
+        )));
+    }
+    parser.query(kind, body)
+}
+
+fn not_supported(kind: &str) -> Error {
+    Error::illegal_argument(format!(
+        "Query type [{kind}] is not currently supported in this context"
+    ))
+}
+
+fn object_of<'a>(kind: &str, body: &'a Value) -> Result<&'a Map<String, Value>, Error> {
+    match body {
+        Value::Object(object) => Ok(object),
+        _ => Err(Error::Parsing(format!(
+            "[{kind}] query malformed, no start_object after query name"
+        ))),
+    }
+}
+
+/// The one field of a `{field: spec}` query body (leaving out `boost` and `_name`).
+fn single_field<'a>(kind: &str, body: &'a Value) -> Result<(&'a str, &'a Value), Error> {
+    let object = object_of(kind, body)?;
+    let mut found: Option<(&str, &Value)> = None;
+    for (name, value) in object {
+        if (name == "boost" || name == "_name") && !value.is_object() {
+            continue;
+        }
+        if let Some((first, _)) = found {
+            return Err(Error::Parsing(format!(
+                "[{kind}] query doesn't support multiple fields, found [{first}] and [{name}]"
+            )));
+        }
+        found = Some((name.as_str(), value));
+    }
+    found.ok_or_else(|| Error::illegal_argument(format!("[{kind}] query requires a field")))
+}
+
+/// An allowed field, or Elasticsearch's error for a disallowed name or a pattern.
+fn queryable_field(name: &str) -> Result<ApiKeyField, Error> {
+    if let Some(field) = ApiKeyField::from_name(name) {
+        return Ok(field);
+    }
+    if name.contains('*') || name.contains('?') {
+        return Err(Error::illegal_argument(format!(
+            "Field name pattern [{name}] is not allowed for querying or aggregation"
+        )));
+    }
+    Err(Error::illegal_argument(format!(
+        "Field [{name}] is not allowed for querying or aggregation"
+    )))
+}
+
+/// A field for sorting or aggregating: an allowed field other than the id.
+pub fn sortable_field(name: &str) -> Result<ApiKeyField, Error> {
+    queryable_field(name)
+}
+
+fn ids_query(body: &Value) -> Result<Query, Error> {
+    let object = object_of("ids", body)?;
+    let mut ids = Vec::new();
+    for (name, value) in object {
+        match name.as_str() {
+            "values" => {
+                let Value::Array(items) = value else {
+                    return Err(Error::Parsing(
+                        "[ids] failed to parse field [values]".to_owned(),
+                    ));
+                };
+                for item in items {
+                    match item {
+                        Value::String(id) => ids.push(id.clone()),
+                        Value::Number(number) => ids.push(number.to_string()),
+                        _ => {
+                            return Err(Error::Parsing(
+                                "[ids] failed to parse field [values]".to_owned(),
+                            ));
+                        }
+                    }
+                }
+            }
+            "boost" | "_name" | "type" => {}
+            other => {
+                return Err(Error::Parsing(format!("[ids] unknown field [{other}]")));
+            }
+        }
+    }
+    Ok(Query::Ids(ids))
+}
+
+fn exists_query(body: &Value) -> Result<Query, Error> {
+    let object = object_of("exists", body)?;
+    let mut field = None;
+    for (name, value) in object {
+        match name.as_str() {
+            "field" => match value {
+                Value::String(name) => field = Some(queryable_field(name)?),
+                _ => {
+                    return Err(Error::Parsing(
+                        "[exists] failed to parse field [field]".to_owned(),
+                    ));
+                }
+            },
+            "boost" | "_name" => {}
+            other => {
+                return Err(Error::Parsing(format!(
+                    "[exists] query does not support [{other}]"
+                )));
+            }
+        }
+    }
+    field
+        .map(Query::Exists)
+        .ok_or_else(|| Error::Parsing("[exists] must be provided with a [field]".to_owned()))
+}
+
+fn pattern_query(body: &Value, kind: &str, pattern_kind: PatternKind) -> Result<Query, Error> {
+    let (field_name, spec) = single_field(kind, body)?;
+    let field = queryable_field(field_name)?;
+    let (raw, case_insensitive) = match spec {
+        Value::Object(options) => {
+            let mut raw = None;
+            let mut case_insensitive = false;
+            for (name, value) in options {
+                match name.as_str() {
+                    "value" => raw = Some(value),
+                    "wildcard" if matches!(pattern_kind, PatternKind::Wildcard) => {
+                        raw = Some(value)
+                    }
+                    "case_insensitive" => case_insensitive = boolean_option(kind, name, value)?,
+                    "boost" | "_name" | "rewrite" => {}
+                    other => {
+                        return Err(Error::Parsing(format!(
+                            "[{kind}] query does not support [{other}]"
+                        )));
+                    }
+                }
+            }
+            (raw, case_insensitive)
+        }
+        other => (Some(other), false),
+    };
+    let text = match raw {
+        Some(Value::String(text)) => text.clone(),
+        Some(Value::Number(number)) => number.to_string(),
+        Some(Value::Bool(flag)) => flag.to_string(),
+        _ => {
+            return Err(Error::Parsing(format!(
+                "[{kind}] query requires a string value"
+            )));
+        }
+    };
+    if field.kind() != FieldKind::Keyword {
+        return Err(Error::illegal_argument(format!(
+            "Field [{field_name}] of type [{}] does not support {kind} queries",
+            match field.kind() {
+                FieldKind::Date => "date",
+                FieldKind::Boolean => "boolean",
+                FieldKind::Keyword => "keyword",
+            }
+        )));
+    }
+    Ok(match pattern_kind {
+        PatternKind::Prefix => Query::Prefix {
+            field,
+            prefix: text,
+            case_insensitive,
+        },
+        PatternKind::Wildcard => Query::Wildcard {
+            field,
+            pattern: wildcard_parts(&text),
+            case_insensitive,
+        },
+    })
+}
+
+/// Splits a wildcard pattern: `*`, `?`, and `\` escaping the next character.
+pub fn wildcard_parts(pattern: &str) -> Vec<WildcardPart> {
+    let mut parts = Vec::new();
+    let mut literal = String::new();
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        let part = match c {
+            '*' => WildcardPart::AnyRun,
+            '?' => WildcardPart::AnyChar,
+            '\\' => {
+                if let Some(escaped) = chars.next() {
+                    literal.push(escaped);
+                }
+                continue;
+            }
+            other => {
+                literal.push(other);
+                continue;
+            }
+        };
+        if !literal.is_empty() {
+            parts.push(WildcardPart::Literal(std::mem::take(&mut literal)));
+        }
+        parts.push(part);
+    }
+    if !literal.is_empty() {
+        parts.push(WildcardPart::Literal(literal));
+    }
+    parts
+}
+
+fn boolean_option(kind: &str, name: &str, value: &Value) -> Result<bool, Error> {
+    match value {
+        Value::Bool(flag) => Ok(*flag),
+        Value::String(text) if text == "true" => Ok(true),
+        Value::String(text) if text == "false" => Ok(false),
+        _ => Err(Error::Parsing(format!(
+            "[{kind}] failed to parse field [{name}]"
+        ))),
+    }
+}
+
+fn minimum_should_match_value(value: &Value) -> Result<i64, Error> {
+    let parsed = match value {
+        Value::Number(number) => number.as_i64(),
+        Value::String(text) => text.trim().parse::<i64>().ok(),
+        _ => None,
+    };
+    parsed.ok_or_else(|| {
+        Error::illegal_argument(format!(
+            "minimum_should_match [{}] is not supported in this context",
+            plain(value)
+        ))
+    })
+}
+
+fn simple_query_fields(patterns: &[String]) -> Result<Vec<ApiKeyField>, Error> {
+    if patterns.is_empty() {
+        return Ok(ApiKeyField::NAMES
+            .iter()
+            .filter_map(|name| ApiKeyField::from_name(name))
+            .collect());
+    }
+    let mut fields = Vec::new();
+    for pattern in patterns {
+        if pattern.contains('*') {
+            let parts = wildcard_parts(pattern);
+            for name in ApiKeyField::NAMES {
+                if wildcard_matches(&parts, name)
+                    && let Some(field) = ApiKeyField::from_name(name)
+                    && !fields.contains(&field)
+                {
+                    fields.push(field);
+                }
+            }
+        } else if let Some(field) = ApiKeyField::from_name(pattern)
+            && !fields.contains(&field)
+        {
+            fields.push(field);
+        }
+    }
+    Ok(fields)
+}
+
+/// Whether `text` matches a wildcard pattern (case-sensitively).
+pub fn wildcard_matches(parts: &[WildcardPart], text: &str) -> bool {
+    match parts.split_first() {
+        None => text.is_empty(),
+        Some((WildcardPart::Literal(literal), rest)) => text
+            .strip_prefix(literal.as_str())
+            .is_some_and(|tail| wildcard_matches(rest, tail)),
+        Some((WildcardPart::AnyChar, rest)) => {
+            let mut chars = text.chars();
+            chars.next().is_some() && wildcard_matches(rest, chars.as_str())
+        }
+        Some((WildcardPart::AnyRun, rest)) => text
+            .char_indices()
+            .map(|(index, _)| index)
+            .chain(std::iter::once(text.len()))
+            .any(|index| wildcard_matches(rest, &text[index..])),
+    }
+}
+
+fn any_of(mut clauses: Vec<Query>) -> Query {
+    match clauses.len() {
+        0 => Query::MatchNone,
+        1 => clauses.remove(0),
+        _ => Query::Bool {
+            must: Vec::new(),
+            filter: Vec::new(),
+            should: clauses,
+            must_not: Vec::new(),
+            minimum_should_match: 1,
+        },
+    }
+}
+
+fn not(query: Query) -> Query {
+    Query::Bool {
+        must: Vec::new(),
+        filter: Vec::new(),
+        should: Vec::new(),
+        must_not: vec![query],
+        minimum_should_match: 0,
+    }
+}
+
+fn field_name(field: &ApiKeyField) -> String {
+    match field {
+        ApiKeyField::Creation => "creation".to_owned(),
+        ApiKeyField::Expiration => "expiration".to_owned(),
+        ApiKeyField::Id => "_id".to_owned(),
+        ApiKeyField::Invalidated => "invalidated".to_owned(),
+        ApiKeyField::Invalidation => "invalidation".to_owned(),
+        ApiKeyField::Metadata(path) if path.is_empty() => "metadata".to_owned(),
+        ApiKeyField::Metadata(path) => format!("metadata.{}", path.join(".")),
+        ApiKeyField::Name => "name".to_owned(),
+        ApiKeyField::RealmName => "realm_name".to_owned(),
+        ApiKeyField::Type => "type".to_owned(),
+        ApiKeyField::Username => "username".to_owned(),
+    }
+}
+
+fn plain(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// A date value of an `epoch_millis` field: a number, a string of digits, or `now` date math
+/// (`now`, `now-1d`, `now+2h/d`).
+fn date_value(value: &Value, now: EpochMillis) -> Result<EpochMillis, Error> {
+    let failed = |text: &str| {
+        Error::Parsing(format!(
+            "failed to parse date field [{text}] with format [epoch_millis]"
+        ))
+    };
+    match value {
+        Value::Number(number) => number
+            .as_i64()
+            .or_else(|| number.as_f64().map(|float| float as i64))
+            .ok_or_else(|| failed(&number.to_string())),
+        Value::String(text) => {
+            if let Some(math) = text.strip_prefix("now") {
+                return date_math(now, math)
+                    .ok_or_else(|| Error::Parsing(format!("failed to parse date field [{text}]")));
+            }
+            text.parse::<i64>().map_err(|_| failed(text))
+        }
+        other => Err(failed(&plain(other))),
+    }
+}
+
+/// Applies `+1d`, `-2h`, `/d` operations to `now` (UTC; months and years are not supported).
+fn date_math(now: EpochMillis, mut math: &str) -> Option<EpochMillis> {
+    let mut instant = now;
+    while !math.is_empty() {
+        let operator = math.chars().next()?;
+        math = &math[1..];
+        let digits = math.chars().take_while(char::is_ascii_digit).count();
+        let amount = if digits == 0 {
+            1
+        } else {
+            math[..digits].parse::<i64>().ok()?
+        };
+        math = &math[digits..];
+        let unit = math.chars().next()?;
+        math = &math[unit.len_utf8()..];
+        let unit_millis = match unit {
+            'w' => 7 * 86_400_000,
+            'd' => 86_400_000,
+            'h' | 'H' => 3_600_000,
+            'm' => 60_000,
+            's' => 1_000,
+            _ => return None,
+        };
+        instant = match operator {
+            '+' => instant.checked_add(amount.checked_mul(unit_millis)?)?,
+            '-' => instant.checked_sub(amount.checked_mul(unit_millis)?)?,
+            '/' if digits == 0 => instant - instant.rem_euclid(unit_millis),
+            _ => return None,
+        };
+    }
+    Some(instant)
+}
+
+fn sort_clause(value: &Value) -> Result<Sort, Error> {
+    match value {
+        Value::String(name) => sort_key(name, None),
+        Value::Object(object) if object.len() == 1 => {
+            let Some((name, spec)) = object.iter().next() else {
+                return Err(malformed_sort());
+            };
+            match spec {
+                Value::String(order) => sort_key(name, Some(order)),
+                Value::Object(options) => {
+                    let mut order = None;
+                    for (option, value) in options {
+                        match option.as_str() {
+                            "order" => match value {
+                                Value::String(text) => order = Some(text.as_str()),
+                                _ => return Err(malformed_sort()),
+                            },
+                            "nested" | "nested_path" | "nested_filter" => {
+                                return Err(Error::illegal_argument(
+                                    "nested sorting is not currently supported in this context",
+                                ));
+                            }
+                            "missing" | "unmapped_type" | "mode" | "format" | "numeric_type" => {}
+                            other => {
+                                return Err(Error::Parsing(format!(
+                                    "[field_sort] unknown field [{other}]"
+                                )));
+                            }
+                        }
+                    }
+                    sort_key(name, order)
+                }
+                _ => Err(malformed_sort()),
+            }
+        }
+        _ => Err(malformed_sort()),
+    }
+}
+
+fn malformed_sort() -> Error {
+    Error::Parsing("mal-formatted sort object".to_owned())
+}
+
+fn sort_key(name: &str, order: Option<&str>) -> Result<Sort, Error> {
+    let descending = match order.map(str::to_ascii_lowercase).as_deref() {
+        None | Some("asc") => false,
+        Some("desc") => true,
+        Some(other) => {
+            return Err(Error::illegal_argument(format!(
+                "Unknown SortOrder [{other}]"
+            )));
+        }
+    };
+    let key = if name == "_doc" {
+        SortKey::Doc
+    } else {
+        SortKey::Field(sortable_field(name)?)
+    };
+    Ok(Sort { key, descending })
+}
+
+fn search_after_value(value: &Value, clause: &Sort) -> Result<SortValue, Error> {
+    let kind = match &clause.key {
+        SortKey::Doc => FieldKind::Date,
+        SortKey::Field(field) => field.kind(),
+    };
+    let long = |text: &str| {
+        text.parse::<i64>().map_err(|_| {
+            Error::illegal_argument(format!(
+                "Failed to parse search_after value [{text}] for a numeric sort"
+            ))
+        })
+    };
+    Ok(match (kind, value) {
+        (_, Value::Null) => SortValue::Null,
+        (FieldKind::Keyword, Value::String(text)) => SortValue::Text(text.clone()),
+        (FieldKind::Keyword, other) => SortValue::Text(plain(other)),
+        (_, Value::Number(number)) => SortValue::Long(long(&number.to_string())?),
+        (_, Value::String(text)) => SortValue::Long(long(text)?),
+        (_, Value::Bool(flag)) => SortValue::Long(i64::from(*flag)),
+        (_, other) => SortValue::Long(long(&other.to_string())?),
+    })
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,269 @@
+use serde_json::json;
+
+use super::*;
+
+const NOW: EpochMillis = 1_700_000_000_000;
+
+fn parse(value: Value) -> Result<Query, Error> {
+    parse_query(&value, NOW)
+}
+
+fn term(field: ApiKeyField, value: &str) -> Query {
+    Query::Term {
+        field,
+        value: FieldValue::Keyword(value.to_owned()),
+        case_insensitive: false,
+    }
+}
+
+fn check_error(value: Value, expected: Error) {
+    assert_eq!(parse(value.clone()), Err(expected), "{value}");
+}
+
+#[test]
+fn parses_every_query_type() {
+    let cases = [
+        (json!({}), Query::MatchAll),
+        (json!({"match_all": {}}), Query::MatchAll),
+        (
+            json!({"ids": {"values": ["a", "b"]}}),
+            Query::Ids(vec!["a".into(), "b".into()]),
+        ),
+        (json!({"term": {"name": "k"}}), term(ApiKeyField::Name, "k")),
+        (
+            json!({"term": {"username": {"value": "u"}}}),
+            term(ApiKeyField::Username, "u"),
+        ),
+        (
+            json!({"term": {"name": {"value": "K", "case_insensitive": true}}}),
+            Query::Term {
+                field: ApiKeyField::Name,
+                value: FieldValue::Keyword("K".into()),
+                case_insensitive: true,
+            },
+        ),
+        (
+            json!({"match": {"realm_name": "native1"}}),
+            term(ApiKeyField::RealmName, "native1"),
+        ),
+        (
+            json!({"match": {"type": {"query": "rest"}}}),
+            term(ApiKeyField::Type, "rest"),
+        ),
+        (
+            json!({"term": {"metadata.a.b": 42}}),
+            term(ApiKeyField::Metadata(vec!["a".into(), "b".into()]), "42"),
+        ),
+        (
+            json!({"term": {"invalidated": "true"}}),
+            Query::Term {
+                field: ApiKeyField::Invalidated,
+                value: FieldValue::Boolean(true),
+                case_insensitive: false,
+            },
+        ),
+        (
+            json!({"terms": {"name": ["a", "b"]}}),
+            Query::Terms {
+                field: ApiKeyField::Name,
+                values: vec![
+                    FieldValue::Keyword("a".into()),
+                    FieldValue::Keyword("b".into()),
+                ],
+            },
+        ),
+        (json!({"terms": {"name": []}}), Query::MatchNone),
+        (
+            json!({"prefix": {"name": "ke"}}),
+            Query::Prefix {
+                field: ApiKeyField::Name,
+                prefix: "ke".into(),
+                case_insensitive: false,
+            },
+        ),
+        (
+            json!({"wildcard": {"name": {"value": "a*b?\\*"}}}),
+            Query::Wildcard {
+                field: ApiKeyField::Name,
+                pattern: vec![
+                    WildcardPart::Literal("a".into()),
+                    WildcardPart::AnyRun,
+                    WildcardPart::Literal("b".into()),
+                    WildcardPart::AnyChar,
+                    WildcardPart::Literal("*".into()),
+                ],
+                case_insensitive: false,
+            },
+        ),
+        (
+            json!({"exists": {"field": "expiration"}}),
+            Query::Exists(ApiKeyField::Expiration),
+        ),
+        (
+            json!({"range": {"creation": {"gte": 5, "lt": "now-1d"}}}),
+            Query::Range {
+                field: ApiKeyField::Creation,
+                gt: None,
+                gte: Some(FieldValue::Date(5)),
+                lt: Some(FieldValue::Date(NOW - 86_400_000)),
+                lte: None,
+            },
+        ),
+        (
+            json!({"range": {"expiration": {"lte": "now/d"}}}),
+            Query::Range {
+                field: ApiKeyField::Expiration,
+                gt: None,
+                gte: None,
+                lt: None,
+                lte: Some(FieldValue::Date(NOW - NOW % 86_400_000)),
+            },
+        ),
+        (
+            json!({"bool": {"must": {"term": {"name": "a"}}, "should": [{"term": {"name": "b"}}], "must_not": [], "minimum_should_match": 1}}),
+            Query::Bool {
+                must: vec![term(ApiKeyField::Name, "a")],
+                filter: vec![],
+                should: vec![term(ApiKeyField::Name, "b")],
+                must_not: vec![],
+                minimum_should_match: 1,
+            },
+        ),
+        (
+            json!({"bool": {"should": [{"term": {"name": "b"}}]}}),
+            Query::Bool {
+                must: vec![],
+                filter: vec![],
+                should: vec![term(ApiKeyField::Name, "b")],
+                must_not: vec![],
+                minimum_should_match: 1,
+            },
+        ),
+        (
+            json!({"simple_query_string": {"query": "rest", "fields": ["ty*"]}}),
+            term(ApiKeyField::Type, "rest"),
+        ),
+        (
+            json!({"simple_query_string": {"query": "x", "fields": ["nothing*"]}}),
+            Query::MatchNone,
+        ),
+    ];
+    for (input, expected) in cases {
+        assert_eq!(parse(input.clone()), Ok(expected), "{input}");
+    }
+}
+
+#[test]
+fn rejects_what_elasticsearch_rejects() {
+    let illegal = |reason: &str| Error::illegal_argument(reason);
+    check_error(
+        json!({"fuzzy": {"name": "x"}}),
+        illegal("Query type [fuzzy] is not currently supported in this context"),
+    );
+    check_error(
+        json!({"bool": {"must": [{"match_phrase": {"name": "x"}}]}}),
+        illegal("Query type [match_phrase] is not currently supported in this context"),
+    );
+    check_error(
+        json!({"term": {"api_key_hash": "x"}}),
+        illegal("Field [api_key_hash] is not allowed for querying or aggregation"),
+    );
+    check_error(
+        json!({"term": {"realm": "x"}}),
+        illegal("Field [realm] is not allowed for querying or aggregation"),
+    );
+    check_error(
+        json!({"term": {"na*": "x"}}),
+        illegal("Field name pattern [na*] is not allowed for querying or aggregation"),
+    );
+    check_error(
+        json!({"terms": {"name": {"index": "i", "id": "1", "path": "p"}}}),
+        illegal("terms query with terms lookup is not currently supported in this context"),
+    );
+    check_error(
+        json!({"range": {"creation": {"gte": 1, "relation": "within"}}}),
+        illegal("range query with relation is not currently supported in this context"),
+    );
+    check_error(
+        json!({"range": {"creation": {"gte": "yesterday"}}}),
+        Error::Parsing("failed to parse date field [yesterday] with format [epoch_millis]".into()),
+    );
+    check_error(
+        json!({"term": {"invalidated": "maybe"}}),
+        illegal("Can't parse boolean value [maybe], expected [true] or [false]"),
+    );
+    check_error(
+        json!({"match_all": {}, "term": {"name": "x"}}),
+        Error::Parsing(
+            "[match_all] malformed query, expected [END_OBJECT] but found [FIELD_NAME] ([term])"
+                .into(),
+        ),
+    );
+    check_error(
+        json!({"bool": {"shoud": []}}),
+        Error::Parsing("[bool] query does not support [shoud]".into()),
+    );
+    check_error(
+        json!({"prefix": {"creation": "1"}}),
+        illegal("Field [creation] of type [date] does not support prefix queries"),
+    );
+}
+
+#[test]
+fn parses_sort_and_search_after() {
+    let sort =
+        parse_sort(&json!(["expiration", {"name": {"order": "desc"}}, {"_doc": "asc"}])).unwrap();
+    assert_eq!(
+        sort,
+        vec![
+            Sort {
+                key: SortKey::Field(ApiKeyField::Expiration),
+                descending: false
+            },
+            Sort {
+                key: SortKey::Field(ApiKeyField::Name),
+                descending: true
+            },
+            Sort {
+                key: SortKey::Doc,
+                descending: false
+            },
+        ]
+    );
+    assert_eq!(
+        parse_search_after(&json!(["12", "k", 3]), &sort).unwrap(),
+        vec![
+            SortValue::Long(12),
+            SortValue::Text("k".into()),
+            SortValue::Long(3)
+        ]
+    );
+    assert!(parse_search_after(&json!(["12"]), &sort).is_err());
+    assert_eq!(
+        parse_sort(&json!([{"a": 1, "b": 2}])),
+        Err(Error::Parsing("mal-formatted sort object".into()))
+    );
+    assert_eq!(
+        parse_sort(&json!([{"name": {"nested": {"path": "x"}}}])),
+        Err(Error::illegal_argument(
+            "nested sorting is not currently supported in this context"
+        ))
+    );
+    assert_eq!(
+        parse_sort(&json!(["hash"])),
+        Err(Error::illegal_argument(
+            "Field [hash] is not allowed for querying or aggregation"
+        ))
+    );
+}
+
+#[test]
+fn wildcards_match_like_keywords() {
+    let check = |pattern: &str, text: &str| wildcard_matches(&wildcard_parts(pattern), text);
+    assert!(check("user*", "user1-api-key"));
+    assert!(check("*key", "user1-api-key"));
+    assert!(check("u?er*", "user"));
+    assert!(!check("u?er*", "uer"));
+    assert!(check("a\\*", "a*"));
+    assert!(!check("a\\*", "ab"));
+}

@@ -1,0 +1,489 @@
+//! The query API keys AST translated to SQLite: a parameterised `WHERE` clause (values are always
+//! bound, never written into the SQL), `ORDER BY` with missing values last, `search_after` as a
+//! tuple comparison, `LIMIT`/`OFFSET`.
+//!
+//! Leaf conditions never evaluate to SQL `NULL` (nullable columns are guarded with `IS NOT NULL`),
+//! so `NOT` and `must_not` mean what Elasticsearch means. `metadata` is flattened as Elasticsearch
+//! maps it: every scalar leaf is a keyword (`42` is `"42"`, `true` is `"true"`), arrays hold
+//! several values of one key.
+
+use keyward_core::query::{
+    ApiKeyField, ApiKeyQuery, FieldKind, FieldValue, MISSING_DATE_ASC, MISSING_DATE_DESC, Query,
+    SortKey, SortValue, WildcardPart,
+};
+use rusqlite::types::{Value, ValueRef};
+use rusqlite::{Connection, Row, params_from_iter};
+
+use super::SqlResultExt;
+use crate::{ApiKeyRecord, Error, QueryPage};
+
+/// The statements of one query: the count, and the page (absent when `size` is 0).
+#[derive(Debug)]
+pub(super) struct Statements {
+    count_sql: String,
+    count_values: Vec<Value>,
+    page: Option<(String, Vec<Value>)>,
+    /// Per sort clause: whether it is a date sort, and whether descending.
+    sorts: Vec<(bool, bool)>,
+    columns: usize,
+}
+
+/// Builds the statements for `query`, selecting `columns` (the record columns, in order).
+pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements, Error> {
+    let mut builder = Builder::default();
+    let condition = builder.condition(&query.query);
+    let count_values = builder.values.clone();
+    let count_sql = format!("SELECT COUNT(*) FROM api_keys WHERE {condition}");
+    let column_count = columns.split(',').count();
+    let mut sorts = Vec::new();
+    let mut page = None;
+    if query.size > 0 {
+        let mut expressions = Vec::new();
+        for clause in &query.sort {
+            let expression = builder.sort_expression(&clause.key, clause.descending);
+            let is_date =
+                matches!(&clause.key, SortKey::Field(field) if field.kind() == FieldKind::Date);
+            sorts.push((is_date, clause.descending));
+            expressions.push((expression, clause.descending));
+        }
+        let mut where_sql = condition;
+        if let Some(after) = &query.search_after {
+            let values: Vec<SortValue> = after
+                .iter()
+                .zip(&sorts)
+                .map(|(value, (is_date, _))| match value {
+                    SortValue::Long(MISSING_DATE_ASC | MISSING_DATE_DESC) if *is_date => {
+                        SortValue::Null
+                    }
+                    other => other.clone(),
+                })
+                .collect();
+            let after_sql = builder.after(&expressions, &values);
+            where_sql = format!("({where_sql}) AND {after_sql}");
+        }
+        let mut order = expressions
+            .iter()
+            .map(|(expression, descending)| {
+                let direction = if *descending { "DESC" } else { "ASC" };
+                format!("{expression} {direction} NULLS LAST")
+            })
+            .collect::<Vec<_>>();
+        if query.sort.is_empty() {
+            order.push("creation".to_owned());
+        }
+        order.push("id".to_owned());
+        let selected = std::iter::once(columns.to_owned())
+            .chain(expressions.iter().map(|(expression, _)| expression.clone()))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let limit = builder.bind(Value::Integer(clamp(query.size)));
+        let offset = builder.bind(Value::Integer(clamp(query.from)));
+        let sql = format!(
+            "SELECT {selected} FROM api_keys WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
+            order.join(", ")
+        );
+        page = Some((sql, builder.values));
+    }
+    Ok(Statements {
+        count_sql,
+        count_values,
+        page,
+        sorts,
+        columns: column_count,
+    })
+}
+
+/// Runs the statements in one read transaction, so the count and the page see the same data.
+pub(super) fn run(
+    connection: &Connection,
+    statements: &Statements,
+    read: impl Fn(&Row<'_>) -> Result<ApiKeyRecord, Error>,
+) -> Result<QueryPage, Error> {
+    let transaction = connection.unchecked_transaction().db()?;
+    let total: i64 = transaction
+        .prepare_cached(&statements.count_sql)
+        .db()?
+        .query_row(params_from_iter(statements.count_values.iter()), |row| {
+            row.get(0)
+        })
+        .db()?;
+    let mut page = QueryPage {
+        total: u64::try_from(total).unwrap_or_default(),
+        ..QueryPage::default()
+    };
+    if let Some((sql, values)) = &statements.page {
+        let mut statement = transaction.prepare(sql).db()?;
+        let mut rows = statement.query(params_from_iter(values.iter())).db()?;
+        while let Some(row) = rows.next().db()? {
+            page.records.push(read(row)?);
+            let mut sort_values = Vec::with_capacity(statements.sorts.len());
+            for (index, (is_date, descending)) in statements.sorts.iter().enumerate() {
+                let value = match row.get_ref(statements.columns + index).db()? {
+                    ValueRef::Null if *is_date => SortValue::Long(if *descending {
+                        MISSING_DATE_DESC
+                    } else {
+                        MISSING_DATE_ASC
+                    }),
+                    ValueRef::Null => SortValue::Null,
+                    ValueRef::Integer(number) => SortValue::Long(number),
+                    ValueRef::Real(number) => SortValue::Text(number.to_string()),
+                    ValueRef::Text(text) | ValueRef::Blob(text) => {
+                        SortValue::Text(String::from_utf8_lossy(text).into_owned())
+                    }
+                };
+                sort_values.push(value);
+            }
+            page.sort_values.push(sort_values);
+        }
+    }
+    transaction.commit().db()?;
+    Ok(page)
+}
+
+fn clamp(number: u64) -> i64 {
+    i64::try_from(number).unwrap_or(i64::MAX)
+}
+
+/// The SQL text of one flattened metadata leaf in `j`, a `json_each`/`json_tree` row.
+const LEAF_TEXT: &str = "(CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false' \
+     ELSE CAST(j.atom AS TEXT) END)";
+
+/// The leaf types a flattened field indexes.
+const LEAF_TYPES: &str = "j.type IN ('text', 'integer', 'real', 'true', 'false')";
+
+#[derive(Default)]
+struct Builder {
+    values: Vec<Value>,
+}
+
+impl Builder {
+    /// Binds a value and names its parameter.
+    fn bind(&mut self, value: Value) -> String {
+        self.values.push(value);
+        format!("?{}", self.values.len())
+    }
+
+    fn condition(&mut self, query: &Query) -> String {
+        match query {
+            Query::MatchAll => "1".to_owned(),
+            Query::MatchNone => "0".to_owned(),
+            Query::Bool {
+                must,
+                filter,
+                should,
+                must_not,
+                minimum_should_match,
+            } => {
+                let mut parts = Vec::new();
+                for clause in must.iter().chain(filter) {
+                    parts.push(format!("({})", self.condition(clause)));
+                }
+                for clause in must_not {
+                    parts.push(format!("NOT ({})", self.condition(clause)));
+                }
+                if *minimum_should_match > should.len() {
+                    parts.push("0".to_owned());
+                } else if *minimum_should_match == 1 {
+                    let any = should
+                        .iter()
+                        .map(|clause| format!("({})", self.condition(clause)))
+                        .collect::<Vec<_>>()
+                        .join(" OR ");
+                    parts.push(format!("({any})"));
+                } else if *minimum_should_match > 1 {
+                    // Each condition is 0 or 1, never NULL: their sum counts the matches.
+                    let sum = should
+                        .iter()
+                        .map(|clause| format!("({})", self.condition(clause)))
+                        .collect::<Vec<_>>()
+                        .join(" + ");
+                    parts.push(format!("({sum}) >= {minimum_should_match}"));
+                }
+                if parts.is_empty() {
+                    "1".to_owned()
+                } else {
+                    parts.join(" AND ")
+                }
+            }
+            Query::Exists(field) => match field {
+                ApiKeyField::Metadata(path) => self.metadata_exists(path, "1"),
+                ApiKeyField::Expiration | ApiKeyField::Invalidation => {
+                    format!("{} IS NOT NULL", column(field))
+                }
+                _ => "1".to_owned(),
+            },
+            Query::Ids(ids) => {
+                let ids = self.bind(json_array(ids.iter().map(|id| serde_json::json!(id))));
+                format!("id IN (SELECT value FROM json_each({ids}))")
+            }
+            Query::Term {
+                field,
+                value,
+                case_insensitive,
+            } => {
+                let value = sql_value(value);
+                self.compare(field, "=", value, *case_insensitive)
+            }
+            Query::Terms { field, values } => {
+                let array = json_array(values.iter().map(|value| match sql_value(value) {
+                    Value::Integer(number) => serde_json::json!(number),
+                    Value::Text(text) => serde_json::json!(text),
+                    _ => serde_json::Value::Null,
+                }));
+                let array = self.bind(array);
+                let set = format!("IN (SELECT value FROM json_each({array}))");
+                match field {
+                    ApiKeyField::Metadata(path) => {
+                        self.metadata_exists(path, &format!("{LEAF_TEXT} {set}"))
+                    }
+                    _ => guarded_condition(field, column(field), &set),
+                }
+            }
+            Query::Prefix {
+                field,
+                prefix,
+                case_insensitive,
+            } => {
+                let pattern = format!("{}*", glob_literal(prefix));
+                self.glob(field, pattern, *case_insensitive)
+            }
+            Query::Wildcard {
+                field,
+                pattern,
+                case_insensitive,
+            } => {
+                let pattern = pattern
+                    .iter()
+                    .map(|part| match part {
+                        WildcardPart::AnyRun => "*".to_owned(),
+                        WildcardPart::AnyChar => "?".to_owned(),
+                        WildcardPart::Literal(text) => glob_literal(text),
+                    })
+                    .collect::<String>();
+                self.glob(field, pattern, *case_insensitive)
+            }
+            Query::Range {
+                field,
+                gt,
+                gte,
+                lt,
+                lte,
+            } => {
+                let mut parts = Vec::new();
+                for (operator, bound) in [(">", gt), (">=", gte), ("<", lt), ("<=", lte)] {
+                    if let Some(bound) = bound {
+                        parts.push(self.compare(field, operator, sql_value(bound), false));
+                    }
+                }
+                if parts.is_empty() {
+                    self.condition(&Query::Exists(field.clone()))
+                } else {
+                    parts.join(" AND ")
+                }
+            }
+        }
+    }
+
+    /// `field <operator> value`, false when the field has no value.
+    fn compare(
+        &mut self,
+        field: &ApiKeyField,
+        operator: &str,
+        value: Value,
+        case_insensitive: bool,
+    ) -> String {
+        let parameter = self.bind(value);
+        match field {
+            ApiKeyField::Metadata(path) => {
+                let condition = if case_insensitive {
+                    format!("lower({LEAF_TEXT}) {operator} lower({parameter})")
+                } else {
+                    format!("{LEAF_TEXT} {operator} {parameter}")
+                };
+                self.metadata_exists(path, &condition)
+            }
+            _ if case_insensitive => guarded_condition(
+                field,
+                &format!("lower({})", column(field)),
+                &format!("{operator} lower({parameter})"),
+            ),
+            _ => guarded_condition(field, column(field), &format!("{operator} {parameter}")),
+        }
+    }
+
+    fn glob(&mut self, field: &ApiKeyField, pattern: String, case_insensitive: bool) -> String {
+        let (pattern, lower) = if case_insensitive {
+            (pattern.to_lowercase(), true)
+        } else {
+            (pattern, false)
+        };
+        let parameter = self.bind(Value::Text(pattern));
+        let subject = match field {
+            ApiKeyField::Metadata(_) => LEAF_TEXT.to_owned(),
+            _ => column(field).to_owned(),
+        };
+        let subject = if lower {
+            format!("lower({subject})")
+        } else {
+            subject
+        };
+        let rest = format!("GLOB {parameter}");
+        match field {
+            ApiKeyField::Metadata(path) => self.metadata_exists(path, &format!("{subject} {rest}")),
+            _ => guarded_condition(field, &subject, &rest),
+        }
+    }
+
+    /// Whether some flattened leaf of `metadata` (at `path`, or anywhere) satisfies `condition`.
+    fn metadata_exists(&mut self, path: &[String], condition: &str) -> String {
+        if path.is_empty() {
+            return format!(
+                "EXISTS (SELECT 1 FROM json_tree(api_keys.metadata) AS j \
+                 WHERE {LEAF_TYPES} AND {condition})"
+            );
+        }
+        let Some(path) = json_path(path) else {
+            return "0".to_owned();
+        };
+        let path = self.bind(Value::Text(path));
+        format!(
+            "EXISTS (SELECT 1 FROM json_each(api_keys.metadata, {path}) AS j \
+             WHERE {LEAF_TYPES} AND {NOT_OBJECT} AND {condition})",
+            NOT_OBJECT = not_object(&path)
+        )
+    }
+
+    fn sort_expression(&mut self, key: &SortKey, descending: bool) -> String {
+        let field = match key {
+            SortKey::Doc => return "api_keys.rowid".to_owned(),
+            SortKey::Field(field) => field,
+        };
+        match field {
+            ApiKeyField::Metadata(path) => {
+                // A multi-valued key sorts by its smallest value ascending, its largest descending.
+                let direction = if descending { "DESC" } else { "ASC" };
+                let source = if path.is_empty() {
+                    "json_tree(api_keys.metadata) AS j WHERE".to_owned()
+                } else {
+                    match json_path(path) {
+                        Some(path) => {
+                            let path = self.bind(Value::Text(path));
+                            format!(
+                                "json_each(api_keys.metadata, {path}) AS j WHERE {} AND",
+                                not_object(&path)
+                            )
+                        }
+                        None => return "NULL".to_owned(),
+                    }
+                };
+                format!(
+                    "(SELECT {LEAF_TEXT} FROM {source} {LEAF_TYPES} \
+                     ORDER BY 1 {direction} LIMIT 1)"
+                )
+            }
+            other => column(other).to_owned(),
+        }
+    }
+
+    /// Rows strictly after `values` in the order of `expressions`.
+    fn after(&mut self, expressions: &[(String, bool)], values: &[SortValue]) -> String {
+        let Some(((expression, descending), rest)) = expressions.split_first() else {
+            return "0".to_owned();
+        };
+        let Some((value, rest_values)) = values.split_first() else {
+            return "0".to_owned();
+        };
+        let tail = self.after(rest, rest_values);
+        let value = match value {
+            SortValue::Null => return format!("({expression} IS NULL AND {tail})"),
+            SortValue::Long(number) => Value::Integer(*number),
+            SortValue::Text(text) => Value::Text(text.clone()),
+        };
+        let parameter = self.bind(value);
+        let operator = if *descending { "<" } else { ">" };
+        format!(
+            "({expression} IS NULL OR {expression} {operator} {parameter} \
+             OR ({expression} = {parameter} AND {tail}))"
+        )
+    }
+}
+
+/// The column a field is stored in.
+fn column(field: &ApiKeyField) -> &'static str {
+    match field {
+        ApiKeyField::Creation => "creation",
+        ApiKeyField::Expiration => "expiration",
+        ApiKeyField::Id => "id",
+        ApiKeyField::Invalidated => "invalidated",
+        ApiKeyField::Invalidation => "invalidation",
+        // Metadata is reached through `json_each`, never as a column.
+        ApiKeyField::Metadata(_) => "metadata",
+        ApiKeyField::Name => "name",
+        ApiKeyField::RealmName => "realm",
+        ApiKeyField::Type => "key_type",
+        ApiKeyField::Username => "principal",
+    }
+}
+
+/// The key at `path` holds a value or an array, not an object: `json_each` would list an
+/// object's members, which are other keys.
+fn not_object(path: &str) -> String {
+    format!("json_type(api_keys.metadata, {path}) <> 'object'")
+}
+
+/// Whether the field's column may be `NULL`.
+fn nullable(field: &ApiKeyField) -> bool {
+    matches!(field, ApiKeyField::Expiration | ApiKeyField::Invalidation)
+}
+
+/// `column <rest>`, guarded so that a missing value makes it false rather than `NULL`.
+fn guarded_condition(field: &ApiKeyField, subject: &str, rest: &str) -> String {
+    if nullable(field) {
+        format!("({} IS NOT NULL AND {subject} {rest})", column(field))
+    } else {
+        format!("{subject} {rest}")
+    }
+}
+
+fn sql_value(value: &FieldValue) -> Value {
+    match value {
+        FieldValue::Boolean(flag) => Value::Integer(i64::from(*flag)),
+        FieldValue::Date(millis) => Value::Integer(*millis),
+        FieldValue::Keyword(text) => Value::Text(text.clone()),
+    }
+}
+
+fn json_array(items: impl Iterator<Item = serde_json::Value>) -> Value {
+    Value::Text(serde_json::Value::Array(items.collect()).to_string())
+}
+
+/// A SQLite JSON path for a metadata key path (`$."a"."b"`), or `None` when a key cannot be
+/// written as a quoted label (it contains `"`), in which case nothing can match it.
+fn json_path(path: &[String]) -> Option<String> {
+    let mut text = String::from("$");
+    for segment in path {
+        if segment.contains('"') {
+            return None;
+        }
+        text.push_str(".\"");
+        text.push_str(segment);
+        text.push('"');
+    }
+    Some(text)
+}
+
+/// `text` as a GLOB pattern matching exactly itself: `*`, `?` and `[` in brackets.
+fn glob_literal(text: &str) -> String {
+    let mut pattern = String::with_capacity(text.len());
+    for c in text.chars() {
+        match c {
+            '*' | '?' | '[' => {
+                pattern.push('[');
+                pattern.push(c);
+                pattern.push(']');
+            }
+            other => pattern.push(other),
+        }
+    }
+    pattern
+}

@@ -1,0 +1,343 @@
+//! `security.query_api_keys` through the real server: filters, sort, paging, `search_after`, the
+//! implicit owner filter of `manage_own_api_key`, aggregations and errors.
+
+use serde_json::{Value, json};
+
+use crate::support::{TestServer, assert_error};
+
+const PASSWORD: &str = "x-pack-test-password";
+
+/// Roles `admin_role` (manage_api_key) and `user_role` (manage_own_api_key); users `manager`
+/// (admin_role), `user1` and `user2` (user_role); one key each, created in that order.
+async fn seed(server: &TestServer) -> [String; 3] {
+    let superuser = server.superuser();
+    for (role, privilege) in [
+        ("admin_role", "manage_api_key"),
+        ("user_role", "manage_own_api_key"),
+    ] {
+        let reply = superuser
+            .put(
+                &format!("/_security/role/{role}"),
+                json!({"cluster": [privilege]}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    for (user, role) in [
+        ("manager", "admin_role"),
+        ("user1", "user_role"),
+        ("user2", "user_role"),
+    ] {
+        let reply = superuser
+            .put(
+                &format!("/_security/user/{user}"),
+                json!({"password": PASSWORD, "roles": [role]}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let mut ids = Vec::new();
+    for (user, expiration, metadata) in [
+        ("manager", "10d", json!({"letter": "a", "number": 42})),
+        ("user1", "1d", json!({"letter": "a", "number": 1})),
+        (
+            "user2",
+            "2d",
+            json!({"letter": "b", "number": 42, "tags": ["x", "y"]}),
+        ),
+    ] {
+        let reply = server
+            .basic(user, PASSWORD)
+            .post(
+                "/_security/api_key",
+                json!({"name": format!("{user}-api-key"), "expiration": expiration, "metadata": metadata}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+        ids.push(reply.json()["id"].as_str().unwrap().to_owned());
+    }
+    [ids[0].clone(), ids[1].clone(), ids[2].clone()]
+}
+
+fn ids_of(body: &Value) -> Vec<String> {
+    body["api_keys"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|key| key["id"].as_str().unwrap().to_owned())
+        .collect()
+}
+
+#[tokio::test]
+async fn query_filters_and_counts() {
+    let server = TestServer::start().await;
+    let [manager, user1, user2] = seed(&server).await;
+    let admin = server.basic("manager", PASSWORD);
+
+    let everything = admin.get("/_security/_query/api_key").await;
+    assert_eq!(everything.status, 200, "{}", everything.text);
+    let body = everything.json();
+    assert_eq!(
+        (body["total"].as_u64(), body["count"].as_u64()),
+        (Some(3), Some(3))
+    );
+    let first = &body["api_keys"][0];
+    assert!(first.get("_sort").is_none());
+    assert_eq!(first["role_descriptors"], json!({}));
+    assert!(first.get("limited_by").is_none());
+
+    let cases = [
+        (
+            json!({"wildcard": {"name": "user*"}}),
+            vec![user1.clone(), user2.clone()],
+        ),
+        (
+            json!({"term": {"username": "manager"}}),
+            vec![manager.clone()],
+        ),
+        (
+            json!({"term": {"metadata.number": 42}}),
+            vec![manager.clone(), user2.clone()],
+        ),
+        (json!({"term": {"metadata.tags": "y"}}), vec![user2.clone()]),
+        (
+            json!({"ids": {"values": [user1.clone()]}}),
+            vec![user1.clone()],
+        ),
+        (
+            json!({"prefix": {"name": "manager"}}),
+            vec![manager.clone()],
+        ),
+        (
+            json!({"bool": {"must": [{"term": {"metadata.letter": "a"}}], "must_not": [{"term": {"username": "manager"}}]}}),
+            vec![user1.clone()],
+        ),
+        (
+            json!({"range": {"expiration": {"gt": "now+3d"}}}),
+            vec![manager.clone()],
+        ),
+        (
+            json!({"simple_query_string": {"query": "user2*", "fields": ["na*"]}}),
+            vec![user2.clone()],
+        ),
+    ];
+    for (query, expected) in cases {
+        let reply = admin
+            .post(
+                "/_security/_query/api_key",
+                json!({"query": query, "sort": ["creation"]}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{query}: {}", reply.text);
+        assert_eq!(ids_of(&reply.json()), expected, "{query}");
+    }
+}
+
+#[tokio::test]
+async fn query_sorts_pages_and_searches_after() {
+    let server = TestServer::start().await;
+    let [manager, user1, user2] = seed(&server).await;
+    let admin = server.basic("manager", PASSWORD);
+
+    let reply = admin
+        .post(
+            "/_security/_query/api_key",
+            json!({"sort": [{"creation": {"order": "desc"}}], "from": 1, "size": 1}),
+        )
+        .await;
+    let body = reply.json();
+    assert_eq!(
+        (body["total"].as_u64(), body["count"].as_u64()),
+        (Some(3), Some(1))
+    );
+    assert_eq!(ids_of(&body), [user1.as_str()]);
+    assert_eq!(
+        body["api_keys"][0]["_sort"],
+        json!([body["api_keys"][0]["creation"]])
+    );
+
+    let mut search_after: Option<Value> = None;
+    let mut seen = Vec::new();
+    for _ in 0..3 {
+        let mut request = json!({"sort": ["expiration", "username"], "size": 1});
+        if let Some(after) = &search_after {
+            // Elasticsearch's YAML test passes the values back as strings.
+            let as_strings: Vec<Value> = after
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|value| json!(value.to_string().trim_matches('"')))
+                .collect();
+            request["search_after"] = json!(as_strings);
+        }
+        let body = admin
+            .post("/_security/_query/api_key", request)
+            .await
+            .json();
+        assert_eq!(body["total"], 3);
+        seen.extend(ids_of(&body));
+        search_after = Some(body["api_keys"][0]["_sort"].clone());
+    }
+    assert_eq!(seen, [user1, user2, manager]);
+}
+
+#[tokio::test]
+async fn query_by_manage_own_user_sees_only_own_keys() {
+    let server = TestServer::start().await;
+    let [_, user1, _] = seed(&server).await;
+    let reply = server
+        .basic("user1", PASSWORD)
+        .post(
+            "/_security/_query/api_key",
+            json!({"query": {"match_all": {}}}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let body = reply.json();
+    assert_eq!(body["total"], 1);
+    assert_eq!(ids_of(&body), [user1.as_str()]);
+
+    // With the user's own key, limited-by snapshots stay hidden from a manage_own_api_key key.
+    let created = server
+        .basic("user1", PASSWORD)
+        .post("/_security/api_key", json!({"name": "own"}))
+        .await
+        .json();
+    let key = server.api_key(created["encoded"].as_str().unwrap());
+    let reply = key.get("/_security/_query/api_key").await;
+    assert_eq!(reply.json()["total"], 2, "{}", reply.text);
+    let denied = key
+        .get("/_security/_query/api_key?with_limited_by=true")
+        .await;
+    assert_eq!(denied.status, 403, "{}", denied.text);
+
+    let unauthorized = server
+        .superuser()
+        .put(
+            "/_security/user/nobody",
+            json!({"password": PASSWORD, "roles": []}),
+        )
+        .await;
+    assert_eq!(unauthorized.status, 200);
+    let reply = server
+        .basic("nobody", PASSWORD)
+        .get("/_security/_query/api_key")
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn query_shows_limited_by_when_asked() {
+    let server = TestServer::start().await;
+    seed(&server).await;
+    let reply = server
+        .basic("user1", PASSWORD)
+        .post("/_security/_query/api_key?with_limited_by=true", json!({}))
+        .await;
+    let body = reply.json();
+    assert_eq!(
+        body["api_keys"][0]["limited_by"][0]["user_role"]["cluster"],
+        json!(["manage_own_api_key"]),
+        "{}",
+        reply.text
+    );
+}
+
+#[tokio::test]
+async fn query_aggregates() {
+    let server = TestServer::start().await;
+    seed(&server).await;
+    let reply = server
+        .superuser()
+        .post(
+            "/_security/_query/api_key?typed_keys=true",
+            json!({
+                "size": 0,
+                "aggs": {
+                    "names": {"composite": {"sources": [{"key_name": {"terms": {"field": "name"}}}]}},
+                    "letters": {"terms": {"field": "metadata.letter"}},
+                    "no_tags": {"missing": {"field": "metadata.tags"}},
+                    "owners": {"cardinality": {"field": "username"}}
+                }
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let body = reply.json();
+    assert_eq!(
+        (body["total"].as_u64(), body["count"].as_u64()),
+        (Some(3), Some(0))
+    );
+    let aggs = &body["aggregations"];
+    assert_eq!(
+        aggs["composite#names"]["buckets"],
+        json!([
+            {"key": {"key_name": "manager-api-key"}, "doc_count": 1},
+            {"key": {"key_name": "user1-api-key"}, "doc_count": 1},
+            {"key": {"key_name": "user2-api-key"}, "doc_count": 1},
+        ])
+    );
+    assert_eq!(
+        aggs["sterms#letters"]["buckets"],
+        json!([{"key": "a", "doc_count": 2}, {"key": "b", "doc_count": 1}])
+    );
+    assert_eq!(aggs["missing#no_tags"]["doc_count"], 2);
+    assert_eq!(aggs["cardinality#owners"]["value"], 3);
+}
+
+#[tokio::test]
+async fn query_rejects_what_elasticsearch_rejects() {
+    let server = TestServer::start().await;
+    let caller = server.superuser();
+    let cases = [
+        (
+            json!({"query": {"fuzzy": {"name": "x"}}}),
+            "illegal_argument_exception",
+            "Query type [fuzzy] is not currently supported in this context",
+        ),
+        (
+            json!({"query": {"term": {"api_key_hash": "x"}}}),
+            "illegal_argument_exception",
+            "Field [api_key_hash] is not allowed for querying or aggregation",
+        ),
+        (
+            json!({"query": {"term": {"na*": "x"}}}),
+            "illegal_argument_exception",
+            "Field name pattern [na*] is not allowed for querying or aggregation",
+        ),
+        (
+            json!({"query": {"range": {"creation": {"gte": 1, "relation": "within"}}}}),
+            "illegal_argument_exception",
+            "range query with relation is not currently supported in this context",
+        ),
+        (
+            json!({"sort": [{"name": {"nested": {"path": "x"}}}]}),
+            "illegal_argument_exception",
+            "nested sorting is not currently supported in this context",
+        ),
+        (
+            json!({"from": -1}),
+            "action_request_validation_exception",
+            "Validation Failed: 1: [from] parameter cannot be negative but was [-1];",
+        ),
+        (
+            json!({"size": -2}),
+            "action_request_validation_exception",
+            "Validation Failed: 1: [size] parameter cannot be negative but was [-2];",
+        ),
+        (
+            json!({"aggs": {"g": {"global": {}}}}),
+            "illegal_argument_exception",
+            "Unsupported API Keys agg [g] of type [global]",
+        ),
+        (
+            json!({"unknown": 1}),
+            "x_content_parse_exception",
+            "[query_api_key_request] unknown field [unknown]",
+        ),
+    ];
+    for (body, error_type, reason) in cases {
+        let reply = caller.post("/_security/_query/api_key", body).await;
+        assert_error(&reply, 400, error_type, reason);
+    }
+}
