@@ -285,26 +285,37 @@ impl CrossClusterAccess {
     }
 }
 
-/// The rule keyward applies to a certificate identity (a pattern over the distinguished name of
-/// the querying cluster's TLS client certificate): a non-blank string.
+/// The rule keyward applies to a certificate identity (a regular expression over the
+/// distinguished name of the querying cluster's TLS client certificate): non-blank, and a
+/// pattern that compiles.
 pub fn validate_certificate_identity(identity: &str) -> Result<(), Error> {
     if identity.trim().is_empty() {
         return Err(Error::illegal_argument(
             "certificate_identity must not be blank",
         ));
     }
+    if certificate_pattern(identity).is_none() {
+        return Err(Error::illegal_argument(format!(
+            "certificate_identity [{identity}] is not a valid regular expression"
+        )));
+    }
     Ok(())
 }
 
-/// Whether a certificate identity pattern matches a distinguished name. Elasticsearch treats the
-/// pattern as a Java regular expression matched against the whole DN; keyward has no regular
-/// expression engine, so it matches patterns free of regular-expression syntax exactly and
-/// refuses (fails closed on) any other pattern.
+/// Whether a certificate identity pattern matches a distinguished name: as in Elasticsearch, the
+/// pattern is a regular expression that must match the whole DN. A pattern that does not compile
+/// matches nothing (fail closed).
 pub fn certificate_identity_matches(pattern: &str, distinguished_name: &str) -> bool {
-    const SYNTAX: &[char] = &[
-        '.', '*', '+', '?', '(', ')', '[', ']', '{', '}', '|', '^', '$', '\\',
-    ];
-    !pattern.contains(SYNTAX) && pattern == distinguished_name
+    certificate_pattern(pattern).is_some_and(|regex| regex.is_match(distinguished_name))
+}
+
+/// Compiles a certificate identity anchored at both ends, with a size bound so a hostile pattern
+/// cannot take unbounded memory.
+fn certificate_pattern(pattern: &str) -> Option<regex::Regex> {
+    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+        .size_limit(1 << 20)
+        .build()
+        .ok()
 }
 
 fn token(value: &Value) -> &'static str {
@@ -574,8 +585,26 @@ mod tests {
         );
         assert!(certificate_identity_matches("CN=remote", "CN=remote"));
         assert!(!certificate_identity_matches("CN=remote", "CN=other"));
-        // Regular-expression patterns are refused rather than guessed at.
-        assert!(!certificate_identity_matches("CN=remote.*", "CN=remote"));
-        assert!(!certificate_identity_matches("CN=remote.*", "CN=remote.*"));
+        // Patterns are regular expressions over the whole DN.
+        assert!(certificate_identity_matches("CN=remote.*", "CN=remote"));
+        assert!(certificate_identity_matches(
+            "CN=.*,O=example",
+            "CN=node-1,O=example"
+        ));
+        assert!(!certificate_identity_matches(
+            "CN=.*,O=example",
+            "CN=node-1,O=example,C=US"
+        ));
+        assert!(!certificate_identity_matches(
+            "O=example",
+            "CN=node-1,O=example"
+        ));
+        assert!(certificate_identity_matches(r"CN=a\.b", "CN=a.b"));
+        assert!(!certificate_identity_matches(r"CN=a\.b", "CN=axb"));
+        assert!(validate_certificate_identity("CN=(unclosed").is_err());
+        assert!(!certificate_identity_matches(
+            "CN=(unclosed",
+            "CN=(unclosed"
+        ));
     }
 }

@@ -1013,20 +1013,26 @@ async fn internal_authenticate_checks_the_certificate_identity() {
         let reply = caller.post(AUTHENTICATE, body).await;
         assert_eq!(reply.status, 401, "{}", reply.text);
     }
-    // FIXME(#6): patterns with regular-expression syntax are refused until keyward matches them.
+    // Certificate identities are regular expressions over the whole DN, as in Elasticsearch.
     let pattern = create_as(
         &server,
         "admin_user",
-        json!({"name": "pattern", "access": {"search": [{"names": ["a"]}]}, "certificate_identity": "CN=remote,O=.*"}),
+        json!({"name": "pattern", "access": {"search": [{"names": ["a"]}]}, "certificate_identity": "CN=remote-[0-9]+,O=example"}),
     )
     .await;
-    let reply = caller
-        .post(
-            AUTHENTICATE,
-            json!({"api_key": str_of(&pattern, "encoded"), "certificate_dn": "CN=remote,O=example"}),
-        )
-        .await;
-    assert_eq!(reply.status, 401, "{}", reply.text);
+    for (dn, status) in [
+        ("CN=remote-7,O=example", 200),
+        ("CN=remote-x,O=example", 401),
+        ("CN=remote-7,O=example,C=US", 401),
+    ] {
+        let reply = caller
+            .post(
+                AUTHENTICATE,
+                json!({"api_key": str_of(&pattern, "encoded"), "certificate_dn": dn}),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{dn}: {}", reply.text);
+    }
 }
 
 fn base64_encode(text: &str) -> String {
