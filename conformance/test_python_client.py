@@ -890,6 +890,108 @@ def test_put_get_and_delete_privileges(es: Elasticsearch) -> None:
     assert err.meta.status == 404
 
 
+# -- query (§8.4, §6.2) ----------------------------------------------------------------------
+
+
+def query_seed(es: Elasticsearch) -> dict[str, str]:
+    """Three keys with metadata, created in this order; returns name -> id."""
+    ids = {}
+    for name, expiration, metadata in [
+        ("alpha-key", "10d", {"letter": "a", "number": 42}),
+        ("beta-key", "1d", {"letter": "a", "number": 1}),
+        ("gamma-key", "2d", {"letter": "b", "number": 42, "tags": ["x", "y"]}),
+    ]:
+        ids[name] = create(es, name, expiration=expiration, metadata=metadata)["id"]
+    return ids
+
+
+def test_query_without_body_is_match_all(es: Elasticsearch) -> None:
+    query_seed(es)
+    body = es.security.query_api_keys().body
+    assert body["total"] == 3 and body["count"] == 3, body
+    assert all("_sort" not in key and key["role_descriptors"] == {} for key in body["api_keys"])
+
+
+def test_query_filters(es: Elasticsearch) -> None:
+    ids = query_seed(es)
+    cases = [
+        ({"wildcard": {"name": "*ta-key"}}, ["beta-key"]),
+        ({"term": {"metadata.number": 42}}, ["alpha-key", "gamma-key"]),
+        ({"terms": {"name": ["alpha-key", "gamma-key", "nope"]}}, ["alpha-key", "gamma-key"]),
+        ({"ids": {"values": [ids["beta-key"]]}}, ["beta-key"]),
+        ({"prefix": {"name": "gam"}}, ["gamma-key"]),
+        ({"range": {"expiration": {"lt": "now+3d"}}}, ["beta-key", "gamma-key"]),
+        ({"exists": {"field": "metadata.tags"}}, ["gamma-key"]),
+        ({"match": {"username": "elastic"}}, ["alpha-key", "beta-key", "gamma-key"]),
+        (
+            {"bool": {"filter": [{"term": {"metadata.letter": "a"}}], "must_not": [{"term": {"name": "alpha-key"}}]}},
+            ["beta-key"],
+        ),
+        ({"simple_query_string": {"query": "gamma*", "fields": ["na*"]}}, ["gamma-key"]),
+    ]
+    for query, expected in cases:
+        body = es.security.query_api_keys(query=query, sort=["name"]).body
+        assert [key["name"] for key in body["api_keys"]] == expected, (query, body)
+        assert body["total"] == len(expected)
+
+
+def test_query_sort_paging_and_search_after(es: Elasticsearch) -> None:
+    ids = query_seed(es)
+    body = es.security.query_api_keys(sort=[{"creation": {"order": "desc"}}], from_=1, size=1).body
+    assert body["total"] == 3 and body["count"] == 1
+    assert body["api_keys"][0]["id"] == ids["beta-key"]
+    assert body["api_keys"][0]["_sort"] == [body["api_keys"][0]["creation"]]
+    seen = []
+    after = None
+    for _ in range(3):
+        extra = {"search_after": after} if after is not None else {}
+        body = es.security.query_api_keys(sort=["expiration", "name"], size=1, **extra).body
+        seen.append(body["api_keys"][0]["name"])
+        after = body["api_keys"][0]["_sort"]
+    assert seen == ["beta-key", "gamma-key", "alpha-key"]
+
+
+def test_query_by_manage_own_user_sees_own_keys(es: Elasticsearch, keyward_server: Any) -> None:
+    query_seed(es)
+    es.security.put_role(name="own_keys", cluster=["manage_own_api_key"])
+    es.security.put_user(username="owner", password="owner-password", roles=["own_keys"])
+    client = make_client(keyward_server.url, basic_auth=("owner", "owner-password"))
+    try:
+        mine = client.security.create_api_key(name="mine").body
+        body = client.security.query_api_keys(query={"match_all": {}}, with_limited_by=True).body
+        assert [key["id"] for key in body["api_keys"]] == [mine["id"]], body
+        assert list(body["api_keys"][0]["limited_by"][0]) == ["own_keys"]
+    finally:
+        client.close()
+
+
+def test_query_aggregations(es: Elasticsearch) -> None:
+    query_seed(es)
+    body = es.security.query_api_keys(
+        size=0,
+        aggs={"names": {"composite": {"sources": [{"key_name": {"terms": {"field": "name"}}}]}}},
+    ).body
+    assert body["total"] == 3 and body["count"] == 0 and body["api_keys"] == []
+    buckets = body["aggregations"]["names"]["buckets"]
+    assert [bucket["key"]["key_name"] for bucket in buckets] == ["alpha-key", "beta-key", "gamma-key"]
+    err = api_error(lambda: es.security.query_api_keys(aggs={"g": {"global": {}}}))
+    check_error(err, 400, "illegal_argument_exception", "Unsupported API Keys agg [g] of type [global]")
+
+
+def test_query_errors(es: Elasticsearch) -> None:
+    cases = [
+        ({"query": {"fuzzy": {"name": "x"}}}, "illegal_argument_exception", "Query type [fuzzy] is not currently supported in this context"),
+        ({"query": {"term": {"api_key_hash": "x"}}}, "illegal_argument_exception", "Field [api_key_hash] is not allowed for querying or aggregation"),
+        ({"sort": ["id"]}, "illegal_argument_exception", "Field [id] is not allowed for querying or aggregation"),
+        ({"size": -1}, "action_request_validation_exception", "[size] parameter cannot be negative but was [-1]"),
+    ]
+    for body, error_type, reason in cases:
+        err = api_error(lambda: es.perform_request(
+            "POST", "/_security/_query/api_key", body=body, headers={"content-type": "application/json", "accept": "application/json"}
+        ))
+        check_error(err, 400, error_type, reason)
+
+
 # -- cross-cluster API keys (§8.8, §8.9, §9) -------------------------------------------------
 
 CC_SEED_ACCESS = {"search": [{"names": ["logs*"]}], "replication": [{"names": ["archive*"]}]}

@@ -313,7 +313,7 @@ impl Builder {
 
     fn glob(&mut self, field: &ApiKeyField, pattern: String, case_insensitive: bool) -> String {
         let (pattern, lower) = if case_insensitive {
-            (pattern.to_lowercase(), true)
+            (pattern.to_ascii_lowercase(), true)
         } else {
             (pattern, false)
         };
