@@ -992,6 +992,17 @@ def test_query_errors(es: Elasticsearch) -> None:
         check_error(err, 400, error_type, reason)
 
 
+def test_query_users_and_roles(es: Elasticsearch) -> None:
+    es.security.put_role(name="reader_role", cluster=["monitor"], metadata={"tier": "gold"})
+    es.security.put_user(username="reader", password="reader-password", roles=["reader_role"])
+    users = es.security.query_user(query={"term": {"roles": "reader_role"}}, sort=["username"]).body
+    assert users["total"] == 1 and users["users"][0]["username"] == "reader", users
+    assert users["users"][0]["_sort"] == ["reader"]
+    roles = es.security.query_role(query={"term": {"metadata.tier": "gold"}}).body
+    assert roles["total"] == 1 and roles["roles"][0]["name"] == "reader_role", roles
+    assert roles["roles"][0]["cluster"] == ["monitor"]
+
+
 # -- cross-cluster API keys (§8.8, §8.9, §9) -------------------------------------------------
 
 CC_SEED_ACCESS = {"search": [{"names": ["logs*"]}], "replication": [{"names": ["archive*"]}]}

@@ -9,6 +9,10 @@ use serde_json::{Map, Value};
 
 use crate::{EpochMillis, Error};
 
+mod evaluate;
+
+pub use evaluate::{Document, matches, sort_and_page};
+
 /// How many sort values a date field shows when the key has no value (Elasticsearch's
 /// `Long.MAX_VALUE` for ascending sorts, `Long.MIN_VALUE` for descending ones).
 pub const MISSING_DATE_ASC: i64 = i64::MAX;
@@ -49,6 +53,45 @@ pub enum FieldKind {
     Boolean,
     /// Exact strings.
     Keyword,
+}
+
+/// The closed set of fields one query API (API keys, users, roles) allows.
+pub trait QueryField: Clone + std::fmt::Debug + PartialEq + Eq + Sized {
+    /// The field names an unqualified `simple_query_string` searches (and field patterns expand
+    /// over).
+    const NAMES: &'static [&'static str];
+
+    /// Resolves a public field name; `None` when it is not allowed.
+    fn from_name(name: &str) -> Option<Self>;
+
+    /// The value type.
+    fn kind(&self) -> FieldKind;
+
+    /// The public name, for error messages.
+    fn public_name(&self) -> String;
+
+    /// Whether this API accepts the query type (`term`, `bool`, …).
+    fn allows_query_type(query_type: &str) -> bool;
+}
+
+impl QueryField for ApiKeyField {
+    const NAMES: &'static [&'static str] = ApiKeyField::NAMES;
+
+    fn from_name(name: &str) -> Option<ApiKeyField> {
+        ApiKeyField::from_name(name)
+    }
+
+    fn kind(&self) -> FieldKind {
+        ApiKeyField::kind(self)
+    }
+
+    fn public_name(&self) -> String {
+        field_name(self)
+    }
+
+    fn allows_query_type(_query_type: &str) -> bool {
+        true
+    }
 }
 
 impl ApiKeyField {
@@ -105,6 +148,163 @@ impl ApiKeyField {
     }
 }
 
+/// A field of `security.query_user` (native users).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum UserField {
+    /// `email`.
+    Email,
+    /// `enabled` (boolean).
+    Enabled,
+    /// `full_name`.
+    FullName,
+    /// `roles`: the role names (multi-valued).
+    Roles,
+    /// `username`.
+    Username,
+}
+
+impl QueryField for UserField {
+    const NAMES: &'static [&'static str] = &["username", "roles", "full_name", "email", "enabled"];
+
+    fn from_name(name: &str) -> Option<UserField> {
+        Some(match name {
+            "username" => UserField::Username,
+            "roles" => UserField::Roles,
+            "full_name" => UserField::FullName,
+            "email" => UserField::Email,
+            "enabled" => UserField::Enabled,
+            _ => return None,
+        })
+    }
+
+    fn kind(&self) -> FieldKind {
+        match self {
+            UserField::Enabled => FieldKind::Boolean,
+            UserField::Email | UserField::FullName | UserField::Roles | UserField::Username => {
+                FieldKind::Keyword
+            }
+        }
+    }
+
+    fn public_name(&self) -> String {
+        match self {
+            UserField::Email => "email",
+            UserField::Enabled => "enabled",
+            UserField::FullName => "full_name",
+            UserField::Roles => "roles",
+            UserField::Username => "username",
+        }
+        .to_owned()
+    }
+
+    // Elasticsearch documents these query types for users.
+    fn allows_query_type(query_type: &str) -> bool {
+        matches!(
+            query_type,
+            "match_all" | "bool" | "term" | "terms" | "prefix" | "wildcard" | "exists"
+        )
+    }
+}
+
+/// A field of `security.query_role` (stored roles).
+#[derive(Debug, Clone, PartialEq, Eq, Hash)]
+pub enum RoleField {
+    /// `applications.application`.
+    ApplicationsApplication,
+    /// `applications.privileges`.
+    ApplicationsPrivileges,
+    /// `applications.resources`.
+    ApplicationsResources,
+    /// `description`.
+    Description,
+    /// `metadata` (every leaf) or `metadata.<path>`; keyword values.
+    Metadata(Vec<String>),
+    /// `name`.
+    Name,
+}
+
+impl QueryField for RoleField {
+    const NAMES: &'static [&'static str] = &[
+        "name",
+        "description",
+        "metadata",
+        "applications.application",
+        "applications.privileges",
+        "applications.resources",
+    ];
+
+    fn from_name(name: &str) -> Option<RoleField> {
+        Some(match name {
+            "name" => RoleField::Name,
+            "description" => RoleField::Description,
+            "applications.application" => RoleField::ApplicationsApplication,
+            "applications.privileges" => RoleField::ApplicationsPrivileges,
+            "applications.resources" => RoleField::ApplicationsResources,
+            other => match ApiKeyField::from_name(other)? {
+                ApiKeyField::Metadata(path) => RoleField::Metadata(path),
+                _ => return None,
+            },
+        })
+    }
+
+    fn kind(&self) -> FieldKind {
+        FieldKind::Keyword
+    }
+
+    fn public_name(&self) -> String {
+        match self {
+            RoleField::ApplicationsApplication => "applications.application".to_owned(),
+            RoleField::ApplicationsPrivileges => "applications.privileges".to_owned(),
+            RoleField::ApplicationsResources => "applications.resources".to_owned(),
+            RoleField::Description => "description".to_owned(),
+            RoleField::Metadata(path) => field_name(&ApiKeyField::Metadata(path.clone())),
+            RoleField::Name => "name".to_owned(),
+        }
+    }
+
+    fn allows_query_type(_query_type: &str) -> bool {
+        true
+    }
+}
+
+/// The flattened keyword values of a JSON metadata object at `path` (every leaf for an empty
+/// path), as Elasticsearch's `flattened` field type indexes them.
+pub fn flattened_values(metadata: &Map<String, Value>, path: &[String]) -> Vec<String> {
+    let mut leaves = Vec::new();
+    if path.is_empty() {
+        metadata
+            .values()
+            .for_each(|value| collect_leaves(value, &mut leaves, true));
+        return leaves;
+    }
+    let mut node = metadata.get(&path[0]);
+    for segment in &path[1..] {
+        node = node.and_then(|value| value.get(segment));
+    }
+    if let Some(node) = node {
+        collect_leaves(node, &mut leaves, false);
+    }
+    leaves
+}
+
+/// Flattened leaves: scalars as keywords; arrays hold several; objects only when `deep`.
+fn collect_leaves(value: &Value, leaves: &mut Vec<String>, deep: bool) {
+    match value {
+        Value::String(text) => leaves.push(text.clone()),
+        Value::Number(number) => leaves.push(number.to_string()),
+        Value::Bool(flag) => leaves.push(flag.to_string()),
+        Value::Null => {}
+        Value::Array(items) => items
+            .iter()
+            .filter(|item| deep || !item.is_object())
+            .for_each(|item| collect_leaves(item, leaves, deep)),
+        Value::Object(members) if deep => members
+            .values()
+            .for_each(|member| collect_leaves(member, leaves, deep)),
+        Value::Object(_) => {}
+    }
+}
+
 /// A typed query value.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum FieldValue {
@@ -118,24 +318,24 @@ pub enum FieldValue {
 
 /// One node of a query.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum Query {
+pub enum Query<F = ApiKeyField> {
     /// `bool`: every `must` and `filter` clause, none of `must_not`, and at least
     /// `minimum_should_match` of `should`.
     Bool {
         /// Clauses that must match.
-        must: Vec<Query>,
+        must: Vec<Query<F>>,
         /// Clauses that must match (no scoring in keyward either way).
-        filter: Vec<Query>,
+        filter: Vec<Query<F>>,
         /// Optional clauses.
-        should: Vec<Query>,
+        should: Vec<Query<F>>,
         /// Clauses that must not match.
-        must_not: Vec<Query>,
+        must_not: Vec<Query<F>>,
         /// How many `should` clauses must match; 0 when there are `must`/`filter` clauses and
         /// no explicit value, else 1 when there are `should` clauses.
         minimum_should_match: usize,
     },
     /// `exists`: the field has a value.
-    Exists(ApiKeyField),
+    Exists(F),
     /// `ids`: the key id is one of these.
     Ids(Vec<String>),
     /// `match_all`.
@@ -146,7 +346,7 @@ pub enum Query {
     /// `prefix` on a keyword field.
     Prefix {
         /// The field.
-        field: ApiKeyField,
+        field: F,
         /// The literal prefix.
         prefix: String,
         /// Compare case-insensitively.
@@ -155,7 +355,7 @@ pub enum Query {
     /// `range`; absent bounds are open.
     Range {
         /// The field.
-        field: ApiKeyField,
+        field: F,
         /// Exclusive lower bound.
         gt: Option<FieldValue>,
         /// Inclusive lower bound.
@@ -168,7 +368,7 @@ pub enum Query {
     /// `term` (and `match`, which on keyword fields is a term).
     Term {
         /// The field.
-        field: ApiKeyField,
+        field: F,
         /// The value.
         value: FieldValue,
         /// Compare case-insensitively (keywords only).
@@ -177,14 +377,14 @@ pub enum Query {
     /// `terms`: the field equals one of the values.
     Terms {
         /// The field.
-        field: ApiKeyField,
+        field: F,
         /// The values.
         values: Vec<FieldValue>,
     },
     /// `wildcard` on a keyword field: `*` any run, `?` one character, `\` escapes.
     Wildcard {
         /// The field.
-        field: ApiKeyField,
+        field: F,
         /// The pattern, split into literal and wildcard parts.
         pattern: Vec<WildcardPart>,
         /// Compare case-insensitively.
@@ -205,18 +405,18 @@ pub enum WildcardPart {
 
 /// What a sort clause orders by.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum SortKey {
+pub enum SortKey<F = ApiKeyField> {
     /// `_doc`: storage order.
     Doc,
     /// A field.
-    Field(ApiKeyField),
+    Field(F),
 }
 
 /// One sort clause.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Sort {
+pub struct Sort<F = ApiKeyField> {
     /// What to order by.
-    pub key: SortKey,
+    pub key: SortKey<F>,
     /// Descending instead of ascending.
     pub descending: bool,
 }
@@ -265,9 +465,9 @@ pub const DEFAULT_SIZE: u64 = 10;
 /// The index result window: `from + size` may not exceed it.
 pub const MAX_RESULT_WINDOW: u64 = 10_000;
 
-impl Query {
+impl<F> Query<F> {
     /// Both clauses must match.
-    pub fn and(self, other: Query) -> Query {
+    pub fn and(self, other: Query<F>) -> Query<F> {
         Query::Bool {
             must: Vec::new(),
             filter: vec![self, other],
@@ -279,7 +479,7 @@ impl Query {
 }
 
 /// Parses the `query` of a query API keys body. `now` resolves `now` date math.
-pub fn parse_query(value: &Value, now: EpochMillis) -> Result<Query, Error> {
+pub fn parse_query<F: QueryField>(value: &Value, now: EpochMillis) -> Result<Query<F>, Error> {
     let Value::Object(object) = value else {
         return Err(Error::Parsing(
             "[_na] query malformed, must start with start_object".to_owned(),
@@ -294,13 +494,16 @@ pub fn parse_query(value: &Value, now: EpochMillis) -> Result<Query, Error> {
             "[{kind}] malformed query, expected [END_OBJECT] but found [FIELD_NAME] ([{next}])"
         )));
     }
-    let parser = Parser { now };
+    let parser = Parser {
+        now,
+        fields: std::marker::PhantomData,
+    };
     parser.query(kind, body)
 }
 
 /// Parses `sort`: a field name, an object `{field: {order}}` / `{field: "asc"}`, or an array of
 /// those.
-pub fn parse_sort(value: &Value) -> Result<Vec<Sort>, Error> {
+pub fn parse_sort<F: QueryField>(value: &Value) -> Result<Vec<Sort<F>>, Error> {
     let items = match value {
         Value::Array(items) => items.iter().collect::<Vec<_>>(),
         other => vec![other],
@@ -309,7 +512,10 @@ pub fn parse_sort(value: &Value) -> Result<Vec<Sort>, Error> {
 }
 
 /// Parses `search_after`: one value per sort clause.
-pub fn parse_search_after(value: &Value, sort: &[Sort]) -> Result<Vec<SortValue>, Error> {
+pub fn parse_search_after<F: QueryField>(
+    value: &Value,
+    sort: &[Sort<F>],
+) -> Result<Vec<SortValue>, Error> {
     let Value::Array(items) = value else {
         return Err(Error::x_content(
             "[search_after] search_after must be an array",
@@ -329,12 +535,16 @@ pub fn parse_search_after(value: &Value, sort: &[Sort]) -> Result<Vec<SortValue>
         .collect()
 }
 
-struct Parser {
+struct Parser<F> {
     now: EpochMillis,
+    fields: std::marker::PhantomData<F>,
 }
 
-impl Parser {
-    fn query(&self, kind: &str, body: &Value) -> Result<Query, Error> {
+impl<F: QueryField> Parser<F> {
+    fn query(&self, kind: &str, body: &Value) -> Result<Query<F>, Error> {
+        if !F::allows_query_type(kind) {
+            return Err(not_supported(kind));
+        }
         match kind {
             "bool" => self.bool_query(body),
             "match_all" => {
@@ -354,7 +564,7 @@ impl Parser {
         }
     }
 
-    fn bool_query(&self, body: &Value) -> Result<Query, Error> {
+    fn bool_query(&self, body: &Value) -> Result<Query<F>, Error> {
         let object = object_of("bool", body)?;
         let (mut must, mut filter, mut should, mut must_not) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -401,7 +611,7 @@ impl Parser {
         })
     }
 
-    fn term_query(&self, body: &Value, kind: &str) -> Result<Query, Error> {
+    fn term_query(&self, body: &Value, kind: &str) -> Result<Query<F>, Error> {
         let (field_name, spec) = single_field(kind, body)?;
         let field = queryable_field(field_name)?;
         let value_key = if kind == "match" { "query" } else { "value" };
@@ -448,7 +658,7 @@ impl Parser {
         })
     }
 
-    fn terms_query(&self, body: &Value) -> Result<Query, Error> {
+    fn terms_query(&self, body: &Value) -> Result<Query<F>, Error> {
         let object = object_of("terms", body)?;
         let mut found = None;
         for (name, value) in object {
@@ -489,7 +699,7 @@ impl Parser {
         Ok(Query::Terms { field, values })
     }
 
-    fn range_query(&self, body: &Value) -> Result<Query, Error> {
+    fn range_query(&self, body: &Value) -> Result<Query<F>, Error> {
         let (field_name, spec) = single_field("range", body)?;
         let field = queryable_field(field_name)?;
         let Value::Object(options) = spec else {
@@ -531,7 +741,7 @@ impl Parser {
         })
     }
 
-    fn simple_query_string(&self, body: &Value) -> Result<Query, Error> {
+    fn simple_query_string(&self, body: &Value) -> Result<Query<F>, Error> {
         let object = object_of("simple_query_string", body)?;
         let mut text = None;
         let mut patterns = Vec::new();
@@ -596,7 +806,7 @@ impl Parser {
                 "[simple_query_string] query text missing".to_owned(),
             ));
         };
-        let fields = simple_query_fields(&patterns)?;
+        let fields: Vec<F> = simple_query_fields(&patterns)?;
         if fields.is_empty() {
             return Ok(Query::MatchNone);
         }
@@ -649,7 +859,7 @@ impl Parser {
         })
     }
 
-    fn field_value(&self, field: &ApiKeyField, value: &Value) -> Result<FieldValue, Error> {
+    fn field_value(&self, field: &F, value: &Value) -> Result<FieldValue, Error> {
         match field.kind() {
             FieldKind::Keyword => match value {
                 Value::String(text) => Ok(FieldValue::Keyword(text.clone())),
@@ -657,7 +867,7 @@ impl Parser {
                 Value::Bool(flag) => Ok(FieldValue::Keyword(flag.to_string())),
                 _ => Err(Error::Parsing(format!(
                     "[{}] value must be a string, a number or a boolean",
-                    field_name(field)
+                    field.public_name()
                 ))),
             },
             FieldKind::Boolean => match value {
@@ -681,7 +891,7 @@ enum PatternKind {
     Wildcard,
 }
 
-fn parse_nested(parser: &Parser, clause: &Value) -> Result<Query, Error> {
+fn parse_nested<F: QueryField>(parser: &Parser<F>, clause: &Value) -> Result<Query<F>, Error> {
     let Value::Object(object) = clause else {
         return Err(Error::Parsing(
             "[_na] query malformed, must start with start_object".to_owned(),
@@ -733,8 +943,8 @@ fn single_field<'a>(kind: &str, body: &'a Value) -> Result<(&'a str, &'a Value),
 }
 
 /// An allowed field, or Elasticsearch's error for a disallowed name or a pattern.
-fn queryable_field(name: &str) -> Result<ApiKeyField, Error> {
-    if let Some(field) = ApiKeyField::from_name(name) {
+fn queryable_field<F: QueryField>(name: &str) -> Result<F, Error> {
+    if let Some(field) = F::from_name(name) {
         return Ok(field);
     }
     if name.contains('*') || name.contains('?') {
@@ -748,11 +958,11 @@ fn queryable_field(name: &str) -> Result<ApiKeyField, Error> {
 }
 
 /// A field for sorting or aggregating: an allowed field other than the id.
-pub fn sortable_field(name: &str) -> Result<ApiKeyField, Error> {
+pub fn sortable_field<F: QueryField>(name: &str) -> Result<F, Error> {
     queryable_field(name)
 }
 
-fn ids_query(body: &Value) -> Result<Query, Error> {
+fn ids_query<F>(body: &Value) -> Result<Query<F>, Error> {
     let object = object_of("ids", body)?;
     let mut ids = Vec::new();
     for (name, value) in object {
@@ -784,7 +994,7 @@ fn ids_query(body: &Value) -> Result<Query, Error> {
     Ok(Query::Ids(ids))
 }
 
-fn exists_query(body: &Value) -> Result<Query, Error> {
+fn exists_query<F: QueryField>(body: &Value) -> Result<Query<F>, Error> {
     let object = object_of("exists", body)?;
     let mut field = None;
     for (name, value) in object {
@@ -810,9 +1020,13 @@ fn exists_query(body: &Value) -> Result<Query, Error> {
         .ok_or_else(|| Error::Parsing("[exists] must be provided with a [field]".to_owned()))
 }
 
-fn pattern_query(body: &Value, kind: &str, pattern_kind: PatternKind) -> Result<Query, Error> {
+fn pattern_query<F: QueryField>(
+    body: &Value,
+    kind: &str,
+    pattern_kind: PatternKind,
+) -> Result<Query<F>, Error> {
     let (field_name, spec) = single_field(kind, body)?;
-    let field = queryable_field(field_name)?;
+    let field: F = queryable_field(field_name)?;
     let (raw, case_insensitive) = match spec {
         Value::Object(options) => {
             let mut raw = None;
@@ -926,26 +1140,26 @@ fn minimum_should_match_value(value: &Value) -> Result<i64, Error> {
     })
 }
 
-fn simple_query_fields(patterns: &[String]) -> Result<Vec<ApiKeyField>, Error> {
+fn simple_query_fields<F: QueryField>(patterns: &[String]) -> Result<Vec<F>, Error> {
     if patterns.is_empty() {
-        return Ok(ApiKeyField::NAMES
+        return Ok(F::NAMES
             .iter()
-            .filter_map(|name| ApiKeyField::from_name(name))
+            .filter_map(|name| F::from_name(name))
             .collect());
     }
     let mut fields = Vec::new();
     for pattern in patterns {
         if pattern.contains('*') {
             let parts = wildcard_parts(pattern);
-            for name in ApiKeyField::NAMES {
+            for name in F::NAMES {
                 if wildcard_matches(&parts, name)
-                    && let Some(field) = ApiKeyField::from_name(name)
+                    && let Some(field) = F::from_name(name)
                     && !fields.contains(&field)
                 {
                     fields.push(field);
                 }
             }
-        } else if let Some(field) = ApiKeyField::from_name(pattern)
+        } else if let Some(field) = F::from_name(pattern)
             && !fields.contains(&field)
         {
             fields.push(field);
@@ -973,7 +1187,7 @@ pub fn wildcard_matches(parts: &[WildcardPart], text: &str) -> bool {
     }
 }
 
-fn any_of(mut clauses: Vec<Query>) -> Query {
+fn any_of<F>(mut clauses: Vec<Query<F>>) -> Query<F> {
     match clauses.len() {
         0 => Query::MatchNone,
         1 => clauses.remove(0),
@@ -987,7 +1201,7 @@ fn any_of(mut clauses: Vec<Query>) -> Query {
     }
 }
 
-fn not(query: Query) -> Query {
+fn not<F>(query: Query<F>) -> Query<F> {
     Query::Bool {
         must: Vec::new(),
         filter: Vec::new(),
@@ -1077,7 +1291,7 @@ fn date_math(now: EpochMillis, mut math: &str) -> Option<EpochMillis> {
     Some(instant)
 }
 
-fn sort_clause(value: &Value) -> Result<Sort, Error> {
+fn sort_clause<F: QueryField>(value: &Value) -> Result<Sort<F>, Error> {
     match value {
         Value::String(name) => sort_key(name, None),
         Value::Object(object) if object.len() == 1 => {
@@ -1120,7 +1334,7 @@ fn malformed_sort() -> Error {
     Error::Parsing("mal-formatted sort object".to_owned())
 }
 
-fn sort_key(name: &str, order: Option<&str>) -> Result<Sort, Error> {
+fn sort_key<F: QueryField>(name: &str, order: Option<&str>) -> Result<Sort<F>, Error> {
     let descending = match order.map(str::to_ascii_lowercase).as_deref() {
         None | Some("asc") => false,
         Some("desc") => true,
@@ -1138,7 +1352,7 @@ fn sort_key(name: &str, order: Option<&str>) -> Result<Sort, Error> {
     Ok(Sort { key, descending })
 }
 
-fn search_after_value(value: &Value, clause: &Sort) -> Result<SortValue, Error> {
+fn search_after_value<F: QueryField>(value: &Value, clause: &Sort<F>) -> Result<SortValue, Error> {
     let kind = match &clause.key {
         SortKey::Doc => FieldKind::Date,
         SortKey::Field(field) => field.kind(),

@@ -46,7 +46,7 @@ pub use cross_cluster::{
 };
 pub use error::{Error, Unauthorized};
 pub use grant::{GrantApiKey, GrantType};
-pub use query::{QueryApiKeys, QueryApiKeysResult};
+pub use query::{NamedRole, QueryApiKeys, QueryApiKeysResult, QueryHits, QuerySearch};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 

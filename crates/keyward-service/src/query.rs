@@ -11,15 +11,16 @@ use std::collections::{BTreeMap, BTreeSet};
 use keyward_core::api_key::ApiKeyType;
 use keyward_core::privilege::{ClusterGrant, actions};
 use keyward_core::query::{
-    ApiKeyField, ApiKeyQuery, DEFAULT_SIZE, FieldValue, MAX_RESULT_WINDOW, Query, SortValue,
-    parse_query, parse_search_after, parse_sort, sortable_field,
+    ApiKeyField, ApiKeyQuery, DEFAULT_SIZE, Document, FieldValue, MAX_RESULT_WINDOW, Query,
+    QueryField, RoleField, SortValue, UserField, flattened_values, matches, parse_query,
+    parse_search_after, parse_sort, sort_and_page, sortable_field,
 };
 use keyward_core::{EpochMillis, ValidationErrors};
 use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value, json};
 
 use crate::api_keys::api_key_info;
-use crate::{ApiKeyInfo, ApiKeyService, Authentication, Error};
+use crate::{ApiKeyInfo, ApiKeyService, Authentication, Error, User};
 
 /// `security.query_api_keys`: the body's parts, still JSON (the query language needs the
 /// service's clock for `now`), and the flags.
@@ -137,9 +138,21 @@ fn parse_search(request: &QueryApiKeys, now: EpochMillis) -> Result<ApiKeyQuery,
         Some(values) => Some(parse_search_after(values, &sort)?),
         None => None,
     };
+    let (from, size) = paging(request.from, request.size)?;
+    Ok(ApiKeyQuery {
+        query,
+        sort,
+        from,
+        size,
+        search_after,
+    })
+}
+
+/// `from` and `size` checked as Elasticsearch checks them.
+fn paging(from: Option<i64>, size: Option<i64>) -> Result<(u64, u64), Error> {
     let mut errors = ValidationErrors::default();
-    let from = request.from.unwrap_or(0);
-    let size = request.size.unwrap_or(DEFAULT_SIZE as i64);
+    let from = from.unwrap_or(0);
+    let size = size.unwrap_or(DEFAULT_SIZE as i64);
     if from < 0 {
         errors.add(format!(
             "[from] parameter cannot be negative but was [{from}]"
@@ -161,13 +174,7 @@ fn parse_search(request: &QueryApiKeys, now: EpochMillis) -> Result<ApiKeyQuery,
             from.saturating_add(size)
         )));
     }
-    Ok(ApiKeyQuery {
-        query,
-        sort,
-        from,
-        size,
-        search_after,
-    })
+    Ok((from, size))
 }
 
 /// One requested aggregation.
@@ -364,47 +371,19 @@ fn values(record: &ApiKeyRecord, field: &ApiKeyField) -> Vec<Bucket> {
         ApiKeyField::Username => text(&record.creator.principal),
         ApiKeyField::RealmName => text(&record.creator.realm),
         ApiKeyField::Metadata(path) => {
-            let Some(metadata) = record
+            let Some(Value::Object(metadata)) = record
                 .metadata
                 .as_deref()
                 .and_then(|text| serde_json::from_str::<Value>(text).ok())
             else {
                 return Vec::new();
             };
-            let mut leaves = Vec::new();
-            if path.is_empty() {
-                collect_leaves(&metadata, &mut leaves, true);
-            } else {
-                let mut node = &metadata;
-                for segment in path {
-                    match node.get(segment) {
-                        Some(next) => node = next,
-                        None => return Vec::new(),
-                    }
-                }
-                collect_leaves(node, &mut leaves, false);
-            }
-            let unique: BTreeSet<Bucket> = leaves.into_iter().map(Bucket::Text).collect();
+            let unique: BTreeSet<Bucket> = flattened_values(&metadata, path)
+                .into_iter()
+                .map(Bucket::Text)
+                .collect();
             unique.into_iter().collect()
         }
-    }
-}
-
-/// Flattened leaves: scalars as keywords; arrays hold several; objects only when `deep`.
-fn collect_leaves(value: &Value, leaves: &mut Vec<String>, deep: bool) {
-    match value {
-        Value::String(text) => leaves.push(text.clone()),
-        Value::Number(number) => leaves.push(number.to_string()),
-        Value::Bool(flag) => leaves.push(flag.to_string()),
-        Value::Null => {}
-        Value::Array(items) => items
-            .iter()
-            .filter(|item| deep || !item.is_object())
-            .for_each(|item| collect_leaves(item, leaves, deep)),
-        Value::Object(members) if deep => members
-            .values()
-            .for_each(|member| collect_leaves(member, leaves, deep)),
-        Value::Object(_) => {}
     }
 }
 
@@ -590,4 +569,159 @@ fn group<'a>(
         }
     }
     groups
+}
+
+/// The search part of `security.query_user` and `security.query_role` bodies, still JSON (the
+/// query language needs the service's clock for `now`).
+#[derive(Debug, Clone, Default)]
+pub struct QuerySearch {
+    /// `query`; `None` matches everything.
+    pub query: Option<Value>,
+    /// `from`.
+    pub from: Option<i64>,
+    /// `size`.
+    pub size: Option<i64>,
+    /// `sort`.
+    pub sort: Option<Value>,
+    /// `search_after`.
+    pub search_after: Option<Value>,
+}
+
+/// The answer to a user or role query: the total and one page, each hit with its `_sort` values
+/// (`None` when the query had no sort).
+#[derive(Debug, Clone, PartialEq)]
+pub struct QueryHits<T> {
+    /// How many match.
+    pub total: u64,
+    /// This page.
+    pub hits: Vec<(T, Option<Vec<SortValue>>)>,
+}
+
+/// A stored role with its name, as role queries return it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct NamedRole {
+    /// The role name.
+    pub name: String,
+    /// The role.
+    pub descriptor: keyward_core::role::RoleDescriptor,
+}
+
+/// A parsed user or role search.
+pub(crate) struct GenericSearch<F> {
+    query: Query<F>,
+    sort: Vec<keyward_core::query::Sort<F>>,
+    from: u64,
+    size: u64,
+    search_after: Option<Vec<SortValue>>,
+}
+
+/// Parses a user or role search over the fields `F`.
+pub(crate) fn parse_generic<F: QueryField>(
+    request: &QuerySearch,
+    now: EpochMillis,
+) -> Result<GenericSearch<F>, Error> {
+    let query = match &request.query {
+        Some(query) => parse_query::<F>(query, now)?,
+        None => Query::MatchAll,
+    };
+    let sort = match &request.sort {
+        Some(sort) => parse_sort::<F>(sort)?,
+        None => Vec::new(),
+    };
+    let search_after = match &request.search_after {
+        Some(values) => Some(parse_search_after(values, &sort)?),
+        None => None,
+    };
+    let (from, size) = paging(request.from, request.size)?;
+    Ok(GenericSearch {
+        query,
+        sort,
+        from,
+        size,
+        search_after,
+    })
+}
+
+/// Filters, sorts and pages documents in memory.
+pub(crate) fn run_in_memory<F: QueryField, D: Document<F>>(
+    documents: Vec<D>,
+    search: &GenericSearch<F>,
+) -> QueryHits<D> {
+    let matching: Vec<D> = documents
+        .into_iter()
+        .filter(|document| matches(&search.query, document))
+        .collect();
+    let (total, page) = sort_and_page(
+        matching,
+        &search.sort,
+        search.from,
+        search.size,
+        search.search_after.as_deref(),
+    );
+    let sorted = !search.sort.is_empty();
+    QueryHits {
+        total,
+        hits: page
+            .into_iter()
+            .map(|(document, values)| (document, sorted.then_some(values)))
+            .collect(),
+    }
+}
+
+impl Document<UserField> for User {
+    fn values(&self, field: &UserField) -> Vec<FieldValue> {
+        let keyword = |text: &str| FieldValue::Keyword(text.to_owned());
+        match field {
+            UserField::Username => vec![keyword(&self.username)],
+            UserField::Roles => self.roles.iter().map(|role| keyword(role)).collect(),
+            UserField::FullName => self.full_name.as_deref().map(keyword).into_iter().collect(),
+            UserField::Email => self.email.as_deref().map(keyword).into_iter().collect(),
+            UserField::Enabled => vec![FieldValue::Boolean(self.enabled)],
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.username
+    }
+}
+
+impl Document<RoleField> for NamedRole {
+    fn values(&self, field: &RoleField) -> Vec<FieldValue> {
+        let application_values = |key: &str| -> Vec<FieldValue> {
+            self.descriptor
+                .applications
+                .iter()
+                .filter_map(|application| application.get(key))
+                .flat_map(|value| match value {
+                    Value::String(text) => vec![text.clone()],
+                    Value::Array(items) => items
+                        .iter()
+                        .filter_map(|item| item.as_str().map(str::to_owned))
+                        .collect(),
+                    _ => Vec::new(),
+                })
+                .map(FieldValue::Keyword)
+                .collect()
+        };
+        match field {
+            RoleField::Name => vec![FieldValue::Keyword(self.name.clone())],
+            RoleField::Description => self
+                .descriptor
+                .description
+                .iter()
+                .map(|text| FieldValue::Keyword(text.clone()))
+                .collect(),
+            RoleField::Metadata(path) => flattened_values(&self.descriptor.metadata, path)
+                .into_iter()
+                .map(FieldValue::Keyword)
+                .collect(),
+            RoleField::ApplicationsApplication => application_values("application"),
+            RoleField::ApplicationsPrivileges => application_values("privileges"),
+            RoleField::ApplicationsResources => application_values("resources"),
+        }
+    }
+
+    fn id(&self) -> &str {
+        &self.name
+    }
 }

@@ -259,12 +259,24 @@ impl ApiKeyService {
         Ok(())
     }
 
-    /// `security.query_role` is not built yet.
-    pub async fn query_roles(&self, subject: &Authentication) -> Result<(), Error> {
+    /// `security.query_role`: stored roles matching a query, sorted and paged.
+    pub async fn query_roles(
+        &self,
+        subject: &Authentication,
+        request: crate::QuerySearch,
+    ) -> Result<crate::QueryHits<crate::NamedRole>, Error> {
+        let search = crate::query::parse_generic(&request, self.now())?;
         self.require_full(subject, actions::QUERY_ROLE)?;
-        Err(Error::illegal_argument(
-            "querying roles is not supported by keyward yet; use the get roles API",
-        ))
+        // Like Elasticsearch, only stored roles: the built-in ones are left out.
+        let mut roles = Vec::new();
+        for record in self.inner.store.roles(None).await? {
+            let descriptor = stored_descriptor(&record)?;
+            roles.push(crate::NamedRole {
+                name: record.name,
+                descriptor,
+            });
+        }
+        Ok(crate::query::run_in_memory(roles, &search))
     }
 
     /// The permission of a user with these role names.

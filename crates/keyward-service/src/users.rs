@@ -308,12 +308,25 @@ impl ApiKeyService {
         Ok(())
     }
 
-    /// `security.query_user` is not built yet.
-    pub async fn query_users(&self, subject: &Authentication) -> Result<(), Error> {
+    /// `security.query_user`: native users matching a query, sorted and paged.
+    pub async fn query_users(
+        &self,
+        subject: &Authentication,
+        request: crate::QuerySearch,
+    ) -> Result<crate::QueryHits<User>, Error> {
+        let search = crate::query::parse_generic(&request, self.now())?;
         self.require_full(subject, actions::QUERY_USER)?;
-        Err(Error::illegal_argument(
-            "querying users is not supported by keyward yet; use the get users API",
-        ))
+        // Like Elasticsearch, only native users: the reserved ones are left out.
+        let users = self
+            .inner
+            .store
+            .users(None)
+            .await?
+            .iter()
+            .filter(|record| reserved_user(&record.username).is_none())
+            .map(user_view)
+            .collect();
+        Ok(crate::query::run_in_memory(users, &search))
     }
 
     /// Authenticates a username and password.

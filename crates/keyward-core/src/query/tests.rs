@@ -240,17 +240,17 @@ fn parses_sort_and_search_after() {
     );
     assert!(parse_search_after(&json!(["12"]), &sort).is_err());
     assert_eq!(
-        parse_sort(&json!([{"a": 1, "b": 2}])),
+        parse_sort::<ApiKeyField>(&json!([{"a": 1, "b": 2}])),
         Err(Error::Parsing("mal-formatted sort object".into()))
     );
     assert_eq!(
-        parse_sort(&json!([{"name": {"nested": {"path": "x"}}}])),
+        parse_sort::<ApiKeyField>(&json!([{"name": {"nested": {"path": "x"}}}])),
         Err(Error::illegal_argument(
             "nested sorting is not currently supported in this context"
         ))
     );
     assert_eq!(
-        parse_sort(&json!(["hash"])),
+        parse_sort::<ApiKeyField>(&json!(["hash"])),
         Err(Error::illegal_argument(
             "Field [hash] is not allowed for querying or aggregation"
         ))
@@ -266,4 +266,118 @@ fn wildcards_match_like_keywords() {
     assert!(!check("u?er*", "uer"));
     assert!(check("a\\*", "a*"));
     assert!(!check("a\\*", "ab"));
+}
+
+struct Person {
+    name: &'static str,
+    roles: Vec<&'static str>,
+    enabled: bool,
+}
+
+impl Document<UserField> for Person {
+    fn values(&self, field: &UserField) -> Vec<FieldValue> {
+        match field {
+            UserField::Username => vec![FieldValue::Keyword(self.name.to_owned())],
+            UserField::Roles => self
+                .roles
+                .iter()
+                .map(|role| FieldValue::Keyword((*role).to_owned()))
+                .collect(),
+            UserField::Enabled => vec![FieldValue::Boolean(self.enabled)],
+            UserField::Email | UserField::FullName => Vec::new(),
+        }
+    }
+
+    fn id(&self) -> &str {
+        self.name
+    }
+}
+
+#[test]
+fn evaluates_in_memory_with_sort_and_search_after() {
+    let people = || {
+        vec![
+            Person {
+                name: "carla",
+                roles: vec!["a", "b"],
+                enabled: true,
+            },
+            Person {
+                name: "bob",
+                roles: vec!["b"],
+                enabled: false,
+            },
+            Person {
+                name: "anna",
+                roles: vec![],
+                enabled: true,
+            },
+        ]
+    };
+    let query: Query<UserField> =
+        parse_query(&json!({"bool": {"should": [{"term": {"roles": "b"}}, {"wildcard": {"username": "an*"}}], "must_not": {"term": {"enabled": false}}}}), NOW)
+            .unwrap();
+    let matching: Vec<&str> = people()
+        .iter()
+        .filter(|person| matches(&query, *person))
+        .map(|person| person.name)
+        .collect();
+    assert_eq!(matching, ["carla", "anna"]);
+
+    let sort: Vec<Sort<UserField>> = parse_sort(&json!([{"roles": "desc"}, "username"])).unwrap();
+    let (total, page) = sort_and_page(people(), &sort, 0, 10, None);
+    assert_eq!(total, 3);
+    let order: Vec<(&str, Vec<SortValue>)> = page
+        .iter()
+        .map(|(person, values)| (person.name, values.clone()))
+        .collect();
+    assert_eq!(
+        order,
+        vec![
+            (
+                "bob",
+                vec![SortValue::Text("b".into()), SortValue::Text("bob".into())]
+            ),
+            (
+                "carla",
+                vec![SortValue::Text("b".into()), SortValue::Text("carla".into())]
+            ),
+            (
+                "anna",
+                vec![SortValue::Null, SortValue::Text("anna".into())]
+            ),
+        ]
+    );
+    let after = vec![SortValue::Text("b".into()), SortValue::Text("carla".into())];
+    let (_, page) = sort_and_page(people(), &sort, 0, 10, Some(&after));
+    assert_eq!(
+        page.iter()
+            .map(|(person, _)| person.name)
+            .collect::<Vec<_>>(),
+        ["anna"]
+    );
+}
+
+#[test]
+fn user_queries_allow_fewer_query_types() {
+    assert_eq!(
+        parse_query::<UserField>(&json!({"range": {"username": {"gte": "a"}}}), NOW),
+        Err(Error::illegal_argument(
+            "Query type [range] is not currently supported in this context"
+        ))
+    );
+    assert_eq!(
+        parse_query::<UserField>(&json!({"term": {"name": "a"}}), NOW),
+        Err(Error::illegal_argument(
+            "Field [name] is not allowed for querying or aggregation"
+        ))
+    );
+    assert_eq!(
+        parse_query::<RoleField>(&json!({"term": {"applications.resources": "*"}}), NOW),
+        Ok(Query::Term {
+            field: RoleField::ApplicationsResources,
+            value: FieldValue::Keyword("*".into()),
+            case_insensitive: false,
+        })
+    );
 }

@@ -1,13 +1,11 @@
 //! `security.query_api_keys` (`GET|POST /_security/_query/api_key`).
 
 use axum::http::StatusCode;
-use keyward_core::query::SortValue;
 use keyward_service::QueryApiKeys;
-use serde_json::{Map, Value, json};
+use serde_json::Value;
 
 use super::{Ctx, Reply};
-use crate::error::EsError;
-use crate::wire::{ObjectReader, api_key, parse_body, token_name};
+use crate::wire::{api_key, parse_body, query};
 
 const PARAMS: &[&str] = &["with_limited_by", "with_profile_uid", "typed_keys"];
 
@@ -22,7 +20,13 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     ctx.query.flag("with_profile_uid")?;
     // No body is the same as `{}`: every key the caller may see.
     if let Some(body) = parse_body(&ctx.body)? {
-        read_body(&body, &mut request)?;
+        let body = query::search_body(&body, "query_api_key_request", true)?;
+        request.query = body.search.query;
+        request.from = body.search.from;
+        request.size = body.search.size;
+        request.sort = body.search.sort;
+        request.search_after = body.search.search_after;
+        request.aggs = body.aggs;
     }
     let result = ctx
         .state
@@ -35,65 +39,14 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
         .map(|(info, sort_values)| {
             let mut key = api_key::api_key_info(info);
             if let (Value::Object(object), Some(values)) = (&mut key, sort_values) {
-                object.insert(
-                    "_sort".to_owned(),
-                    Value::Array(values.iter().map(sort_value).collect()),
-                );
+                object.insert("_sort".to_owned(), query::sort_values(values));
             }
             key
         })
         .collect();
-    let mut body = Map::new();
-    body.insert("total".to_owned(), json!(result.total));
-    body.insert("count".to_owned(), json!(keys.len()));
-    body.insert("api_keys".to_owned(), Value::Array(keys));
+    let mut body = query::hits_body(result.total, "api_keys", keys);
     if let Some(aggregations) = result.aggregations {
         body.insert("aggregations".to_owned(), Value::Object(aggregations));
     }
     Ok((StatusCode::OK, Value::Object(body)))
-}
-
-fn read_body(body: &Value, request: &mut QueryApiKeys) -> Result<(), EsError> {
-    let mut reader = ObjectReader::new(body, "query_api_key_request")?;
-    request.query = reader.value("query").cloned();
-    request.from = integer(reader.value("from"), "from")?;
-    request.size = integer(reader.value("size"), "size")?;
-    request.sort = reader.value("sort").cloned();
-    request.search_after = reader.value("search_after").cloned();
-    let aggs = reader.object("aggs")?;
-    let aggregations = reader.object("aggregations")?;
-    if aggs.is_some() && aggregations.is_some() {
-        return Err(EsError::x_content(
-            "[query_api_key_request] aggs and aggregations cannot both be specified",
-        ));
-    }
-    request.aggs = aggs.or(aggregations).cloned();
-    reader.finish()
-}
-
-fn integer(value: Option<&Value>, name: &str) -> Result<Option<i64>, EsError> {
-    match value {
-        None => Ok(None),
-        Some(Value::Number(number)) => number.as_i64().map(Some).ok_or_else(|| wrong(name, value)),
-        Some(Value::String(text)) => text.parse().map(Some).map_err(|_| wrong(name, value)),
-        Some(_) => Err(wrong(name, value)),
-    }
-}
-
-fn wrong(name: &str, value: Option<&Value>) -> EsError {
-    let token = value.map_or("VALUE_NULL", token_name);
-    EsError::x_content(format!(
-        "[query_api_key_request] failed to parse field [{name}]"
-    ))
-    .caused_by(EsError::illegal_argument(format!(
-        "[{name}] doesn't support values of type: {token}"
-    )))
-}
-
-fn sort_value(value: &SortValue) -> Value {
-    match value {
-        SortValue::Long(number) => json!(number),
-        SortValue::Text(text) => json!(text),
-        SortValue::Null => Value::Null,
-    }
 }

@@ -1,15 +1,31 @@
-//! `security.query_user` (`GET|POST /_security/_query/user`): not built yet, answered with a
-//! 400 that says so.
+//! `security.query_user` (`GET|POST /_security/_query/user`): native users matching a query.
+
+use axum::http::StatusCode;
+use serde_json::Value;
 
 use super::{Ctx, Reply};
-use crate::wire::parse_body;
+use crate::wire::{parse_body, query, security};
 
 pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     ctx.allow_params(&["with_profile_uid"])?;
-    parse_body(&ctx.body)?;
-    ctx.state.service.query_users(&ctx.subject).await?;
-    // The service never accepts a query; should it start to, this route must be built first.
-    Err(crate::error::EsError::internal(
-        "the service accepted a query this route cannot answer",
-    ))
+    // Accepted for compatibility: keyward has no user profiles.
+    ctx.query.flag("with_profile_uid")?;
+    let search = match parse_body(&ctx.body)? {
+        Some(body) => query::search_body(&body, "query_user_request", false)?.search,
+        None => Default::default(),
+    };
+    let result = ctx.state.service.query_users(&ctx.subject, search).await?;
+    let users: Vec<Value> = result
+        .hits
+        .iter()
+        .map(|(user, sort_values)| {
+            let mut shown = security::user(user);
+            if let (Value::Object(object), Some(values)) = (&mut shown, sort_values) {
+                object.insert("_sort".to_owned(), query::sort_values(values));
+            }
+            shown
+        })
+        .collect();
+    let body = query::hits_body(result.total, "users", users);
+    Ok((StatusCode::OK, Value::Object(body)))
 }

@@ -3,6 +3,7 @@
 
 pub(crate) mod api_key;
 pub(crate) mod cross_cluster;
+pub(crate) mod query;
 pub(crate) mod security;
 
 use std::collections::BTreeMap;

@@ -341,3 +341,127 @@ async fn query_rejects_what_elasticsearch_rejects() {
         assert_error(&reply, 400, error_type, reason);
     }
 }
+
+#[tokio::test]
+async fn query_user_finds_native_users_only() {
+    let server = TestServer::start().await;
+    let superuser = server.superuser();
+    for (user, roles, enabled) in [
+        ("carla", json!(["viewer", "editor"]), true),
+        ("bob", json!(["viewer"]), false),
+        ("anna", json!(["superuser"]), true),
+    ] {
+        let reply = superuser
+            .put(
+                &format!("/_security/user/{user}"),
+                json!({"password": PASSWORD, "roles": roles, "enabled": enabled, "full_name": format!("{user} full")}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let reply = superuser.get("/_security/_query/user").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let body = reply.json();
+    assert_eq!(
+        (body["total"].as_u64(), body["count"].as_u64()),
+        (Some(3), Some(3))
+    );
+
+    let reply = superuser
+        .post(
+            "/_security/_query/user",
+            json!({"query": {"bool": {"must": [{"term": {"roles": "viewer"}}, {"term": {"enabled": true}}]}}, "sort": ["username"]}),
+        )
+        .await;
+    let body = reply.json();
+    assert_eq!(body["total"], 1, "{}", reply.text);
+    assert_eq!(
+        body["users"][0],
+        json!({"username": "carla", "roles": ["viewer", "editor"], "full_name": "carla full", "email": null, "metadata": {}, "enabled": true, "_sort": ["carla"]})
+    );
+
+    let reply = superuser
+        .post(
+            "/_security/_query/user",
+            json!({"sort": [{"username": "desc"}], "size": 1, "search_after": ["bob"]}),
+        )
+        .await;
+    assert_eq!(
+        reply.json()["users"][0]["username"],
+        "anna",
+        "{}",
+        reply.text
+    );
+
+    let reply = superuser
+        .post(
+            "/_security/_query/user",
+            json!({"query": {"range": {"username": {"gte": "a"}}}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "illegal_argument_exception",
+        "Query type [range] is not currently supported in this context",
+    );
+    let reply = superuser
+        .post(
+            "/_security/_query/user",
+            json!({"query": {"term": {"password": "x"}}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "illegal_argument_exception",
+        "Field [password] is not allowed for querying or aggregation",
+    );
+}
+
+#[tokio::test]
+async fn query_role_finds_stored_roles_only() {
+    let server = TestServer::start().await;
+    let superuser = server.superuser();
+    for (name, body) in [
+        (
+            "zeta",
+            json!({"cluster": ["monitor"], "metadata": {"tier": "gold"}, "description": "the last"}),
+        ),
+        (
+            "alpha",
+            json!({"applications": [{"application": "kibana", "privileges": ["read"], "resources": ["*"]}], "metadata": {"tier": "silver"}}),
+        ),
+    ] {
+        let reply = superuser
+            .put(&format!("/_security/role/{name}"), body)
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+    let reply = superuser
+        .post(
+            "/_security/_query/role",
+            json!({"query": {"match_all": {}}, "sort": ["name"]}),
+        )
+        .await;
+    let body = reply.json();
+    assert_eq!(body["total"], 2, "{}", reply.text);
+    assert_eq!(body["roles"][0]["name"], "alpha");
+    assert_eq!(body["roles"][0]["_sort"], json!(["alpha"]));
+    assert_eq!(body["roles"][1]["description"], "the last");
+    for (query, expected) in [
+        (json!({"term": {"metadata.tier": "gold"}}), "zeta"),
+        (
+            json!({"term": {"applications.application": "kibana"}}),
+            "alpha",
+        ),
+        (json!({"prefix": {"description": "the"}}), "zeta"),
+    ] {
+        let body = superuser
+            .post("/_security/_query/role", json!({"query": query}))
+            .await
+            .json();
+        assert_eq!(body["total"], 1, "{query}");
+        assert_eq!(body["roles"][0]["name"], expected, "{query}");
+    }
+}

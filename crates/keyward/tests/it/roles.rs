@@ -337,21 +337,3 @@ async fn role_changes_apply_to_users_at_once() {
         "action [cluster:admin/xpack/security/roles/cache/clear] is unauthorized for user [ops_user] with effective roles [] (assigned roles [ops] were not found), this action is granted by the cluster privileges [manage_security,all]",
     );
 }
-
-#[tokio::test]
-async fn query_role_is_not_supported_yet() {
-    let server = TestServer::start().await;
-    let reply = server
-        .superuser()
-        .post(
-            "/_security/_query/role",
-            json!({"query": {"match_all": {}}}),
-        )
-        .await;
-    assert_error(
-        &reply,
-        400,
-        "illegal_argument_exception",
-        "querying roles is not supported by keyward yet; use the get roles API",
-    );
-}

@@ -585,21 +585,6 @@ async fn a_native_user_creates_keys_limited_by_its_roles() {
 }
 
 #[tokio::test]
-async fn query_user_is_not_supported_yet() {
-    let server = TestServer::start().await;
-    let reply = server
-        .superuser()
-        .post("/_security/_query/user", json!({}))
-        .await;
-    assert_error(
-        &reply,
-        400,
-        "illegal_argument_exception",
-        "querying users is not supported by keyward yet; use the get users API",
-    );
-}
-
-#[tokio::test]
 async fn passwords_never_reach_the_logs() {
     let server = TestServer::start().await;
     put_user(&server, "quiet", "very-secret-password", json!(["viewer"])).await;
