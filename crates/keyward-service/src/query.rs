@@ -11,8 +11,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use keyward_core::api_key::ApiKeyType;
 use keyward_core::privilege::{ClusterGrant, actions};
 use keyward_core::query::{
-    ApiKeyField, ApiKeyQuery, DEFAULT_SIZE, Document, FieldValue, MAX_RESULT_WINDOW, Query,
-    QueryField, RoleField, SortValue, UserField, flattened_values, matches, parse_query,
+    ApiKeyField, ApiKeyQuery, DEFAULT_SIZE, Document, FieldKind, FieldValue, MAX_RESULT_WINDOW,
+    Query, QueryField, RoleField, SortValue, UserField, flattened_values, matches, parse_query,
     parse_search_after, parse_sort, sort_and_page, sortable_field,
 };
 use keyward_core::{EpochMillis, ValidationErrors};
@@ -66,7 +66,7 @@ impl ApiKeyService {
         let now = self.now();
         let mut search = parse_search(&request, now)?;
         let aggs = match &request.aggs {
-            Some(aggs) => Some(parse_aggs(aggs)?),
+            Some(aggs) => Some(parse_aggs(aggs, now)?),
             None => None,
         };
 
@@ -188,6 +188,10 @@ struct Aggregation {
 #[derive(Debug, Clone)]
 enum AggregationKind {
     Cardinality(ApiKeyField),
+    /// One bucket: the keys matching the query.
+    Filter(Query),
+    /// Named (`Some` names) or anonymous buckets, one per query.
+    Filters(Vec<(Option<String>, Query)>),
     Composite {
         sources: Vec<(String, ApiKeyField, bool)>,
         size: usize,
@@ -201,7 +205,7 @@ enum AggregationKind {
     ValueCount(ApiKeyField),
 }
 
-fn parse_aggs(aggs: &Map<String, Value>) -> Result<Vec<Aggregation>, Error> {
+fn parse_aggs(aggs: &Map<String, Value>, now: EpochMillis) -> Result<Vec<Aggregation>, Error> {
     let mut parsed = Vec::new();
     for (name, definition) in aggs {
         let Value::Object(definition) = definition else {
@@ -215,7 +219,7 @@ fn parse_aggs(aggs: &Map<String, Value>) -> Result<Vec<Aggregation>, Error> {
         for (key, body) in definition {
             match key.as_str() {
                 "aggs" | "aggregations" => match body {
-                    Value::Object(inner) => subs = parse_aggs(inner)?,
+                    Value::Object(inner) => subs = parse_aggs(inner, now)?,
                     _ => return Err(parsing(format!("[{key}] must be an object"))),
                 },
                 "meta" => {}
@@ -225,7 +229,7 @@ fn parse_aggs(aggs: &Map<String, Value>) -> Result<Vec<Aggregation>, Error> {
                             "Found two aggregation type definitions in [{name}]: [{agg_type}]"
                         )));
                     }
-                    kind = Some(aggregation_kind(name, agg_type, body)?);
+                    kind = Some(aggregation_kind(name, agg_type, body, now)?);
                 }
             }
         }
@@ -243,7 +247,16 @@ fn parse_aggs(aggs: &Map<String, Value>) -> Result<Vec<Aggregation>, Error> {
     Ok(parsed)
 }
 
-fn aggregation_kind(name: &str, agg_type: &str, body: &Value) -> Result<AggregationKind, Error> {
+fn aggregation_kind(
+    name: &str,
+    agg_type: &str,
+    body: &Value,
+    now: EpochMillis,
+) -> Result<AggregationKind, Error> {
+    // A filter's body is a query, which follows the same rules as the top-level one.
+    if agg_type == "filter" {
+        return Ok(AggregationKind::Filter(parse_query(body, now)?));
+    }
     let Value::Object(options) = body else {
         return Err(parsing(format!("[{agg_type}] must be an object")));
     };
@@ -279,6 +292,25 @@ fn aggregation_kind(name: &str, agg_type: &str, body: &Value) -> Result<Aggregat
             size: size(options, 10)?,
         },
         "cardinality" => AggregationKind::Cardinality(field(options, &script)?),
+        "filters" => {
+            let filters = match options.get("filters") {
+                Some(Value::Object(named)) => named
+                    .iter()
+                    .map(|(key, query)| Ok((Some(key.clone()), parse_query(query, now)?)))
+                    .collect::<Result<Vec<_>, Error>>()?,
+                Some(Value::Array(anonymous)) => anonymous
+                    .iter()
+                    .map(|query| Ok((None, parse_query(query, now)?)))
+                    .collect::<Result<Vec<_>, Error>>()?,
+                _ => return Err(parsing(format!("[filters] is required in [{name}]"))),
+            };
+            if let Some(other) = options.keys().find(|key| key.as_str() != "filters") {
+                return Err(Error::illegal_argument(format!(
+                    "Unsupported API Keys agg [{name}] of type [filters]: option [{other}] is not supported by keyward"
+                )));
+            }
+            AggregationKind::Filters(filters)
+        }
         "value_count" => AggregationKind::ValueCount(field(options, &script)?),
         "missing" => AggregationKind::Missing(field(options, &script)?),
         "composite" => {
@@ -421,6 +453,43 @@ fn evaluate_one(
                 records.iter().flat_map(|r| values(r, field)).collect();
             ("cardinality", json!({ "value": distinct.len() }))
         }
+        AggregationKind::Filter(query) => {
+            let members: Vec<&ApiKeyRecord> = records
+                .iter()
+                .copied()
+                .filter(|record| matches(query, &RecordDocument(record)))
+                .collect();
+            let mut object = Map::new();
+            object.insert("doc_count".to_owned(), json!(members.len()));
+            subs(&members, &mut object);
+            ("filter", Value::Object(object))
+        }
+        AggregationKind::Filters(filters) => {
+            let mut named = Map::new();
+            let mut anonymous = Vec::new();
+            for (key, query) in filters {
+                let members: Vec<&ApiKeyRecord> = records
+                    .iter()
+                    .copied()
+                    .filter(|record| matches(query, &RecordDocument(record)))
+                    .collect();
+                let mut bucket = Map::new();
+                bucket.insert("doc_count".to_owned(), json!(members.len()));
+                subs(&members, &mut bucket);
+                match key {
+                    Some(key) => {
+                        named.insert(key.clone(), Value::Object(bucket));
+                    }
+                    None => anonymous.push(Value::Object(bucket)),
+                }
+            }
+            let buckets = if anonymous.is_empty() {
+                Value::Object(named)
+            } else {
+                Value::Array(anonymous)
+            };
+            ("filters", json!({ "buckets": buckets }))
+        }
         AggregationKind::ValueCount(field) => {
             let count: usize = records.iter().map(|r| values(r, field).len()).sum();
             ("value_count", json!({ "value": count }))
@@ -554,6 +623,26 @@ fn evaluate_one(
             object.insert("buckets".to_owned(), Value::Array(buckets));
             ("composite", Value::Object(object))
         }
+    }
+}
+
+/// An API key record as the in-memory query evaluator sees it (filter aggregations).
+struct RecordDocument<'a>(&'a ApiKeyRecord);
+
+impl Document<ApiKeyField> for RecordDocument<'_> {
+    fn values(&self, field: &ApiKeyField) -> Vec<FieldValue> {
+        values(self.0, field)
+            .into_iter()
+            .map(|bucket| match (field.kind(), bucket) {
+                (FieldKind::Boolean, Bucket::Long(flag)) => FieldValue::Boolean(flag == 1),
+                (_, Bucket::Long(number)) => FieldValue::Date(number),
+                (_, Bucket::Text(text)) => FieldValue::Keyword(text),
+            })
+            .collect()
+    }
+
+    fn id(&self) -> &str {
+        &self.0.id
     }
 }
 

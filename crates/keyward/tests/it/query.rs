@@ -257,7 +257,15 @@ async fn query_aggregates() {
                     "names": {"composite": {"sources": [{"key_name": {"terms": {"field": "name"}}}]}},
                     "letters": {"terms": {"field": "metadata.letter"}},
                     "no_tags": {"missing": {"field": "metadata.tags"}},
-                    "owners": {"cardinality": {"field": "username"}}
+                    "owners": {"cardinality": {"field": "username"}},
+                    "letter_a": {
+                        "filter": {"term": {"metadata.letter": "a"}},
+                        "aggs": {"users": {"terms": {"field": "username"}}}
+                    },
+                    "kinds": {"filters": {"filters": {
+                        "tagged": {"exists": {"field": "metadata.tags"}},
+                        "rest": {"term": {"type": "rest"}}
+                    }}}
                 }
             }),
         )
@@ -283,6 +291,15 @@ async fn query_aggregates() {
     );
     assert_eq!(aggs["missing#no_tags"]["doc_count"], 2);
     assert_eq!(aggs["cardinality#owners"]["value"], 3);
+    assert_eq!(aggs["filter#letter_a"]["doc_count"], 2);
+    assert_eq!(
+        aggs["filter#letter_a"]["sterms#users"]["buckets"],
+        json!([{"key": "manager", "doc_count": 1}, {"key": "user1", "doc_count": 1}])
+    );
+    assert_eq!(
+        aggs["filters#kinds"]["buckets"],
+        json!({"tagged": {"doc_count": 1}, "rest": {"doc_count": 3}})
+    );
 }
 
 #[tokio::test]
