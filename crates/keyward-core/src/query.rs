@@ -598,7 +598,7 @@ impl<F: QueryField> Parser<F> {
         let minimum_should_match = match minimum_should_match {
             Some(count) if count < 0 => should
                 .len()
-                .saturating_sub(usize::try_from(-count).unwrap_or(usize::MAX)),
+                .saturating_sub(usize::try_from(count.unsigned_abs()).unwrap_or(usize::MAX)),
             Some(count) => usize::try_from(count).unwrap_or(usize::MAX),
             None => default,
         };
@@ -1263,7 +1263,7 @@ fn date_math(now: EpochMillis, mut math: &str) -> Option<EpochMillis> {
     let mut instant = now;
     while !math.is_empty() {
         let operator = math.chars().next()?;
-        math = &math[1..];
+        math = &math[operator.len_utf8()..];
         let digits = math.chars().take_while(char::is_ascii_digit).count();
         let amount = if digits == 0 {
             1
@@ -1284,7 +1284,7 @@ fn date_math(now: EpochMillis, mut math: &str) -> Option<EpochMillis> {
         instant = match operator {
             '+' => instant.checked_add(amount.checked_mul(unit_millis)?)?,
             '-' => instant.checked_sub(amount.checked_mul(unit_millis)?)?,
-            '/' if digits == 0 => instant - instant.rem_euclid(unit_millis),
+            '/' if digits == 0 => instant.checked_sub(instant.rem_euclid(unit_millis))?,
             _ => return None,
         };
     }

@@ -189,6 +189,18 @@ fn rejects_what_elasticsearch_rejects() {
         Error::Parsing("failed to parse date field [yesterday] with format [epoch_millis]".into()),
     );
     check_error(
+        json!({"range": {"creation": {"gte": "now€1d"}}}),
+        Error::Parsing("failed to parse date field [now€1d]".into()),
+    );
+    check_error(
+        json!({"range": {"creation": {"gte": "now+1é"}}}),
+        Error::Parsing("failed to parse date field [now+1é]".into()),
+    );
+    assert!(
+        parse(json!({"bool": {"should": [{"match_all": {}}], "minimum_should_match": i64::MIN}}))
+            .is_ok()
+    );
+    check_error(
         json!({"term": {"invalidated": "maybe"}}),
         illegal("Can't parse boolean value [maybe], expected [true] or [false]"),
     );
