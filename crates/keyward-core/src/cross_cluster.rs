@@ -6,7 +6,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::error::Error;
+use crate::error::{Error, json_token};
 use crate::role::{IndicesPrivileges, RoleDescriptor, RoleDescriptors};
 
 /// The name of the one role descriptor a cross-cluster key holds.
@@ -113,7 +113,7 @@ impl CrossClusterAccess {
         let Value::Object(fields) = value else {
             return Err(Error::x_content(format!(
                 "[{PARSER}] Expected START_OBJECT but was: {}",
-                token(value)
+                json_token(value)
             )));
         };
         let mut access = CrossClusterAccess::default();
@@ -139,7 +139,7 @@ impl CrossClusterAccess {
                         reason: format!("[{PARSER}] failed to parse field [{field}]"),
                         caused_by: Some(Box::new(Error::illegal_argument(format!(
                             "[{field}] doesn't support values of type: {}",
-                            token(other)
+                            json_token(other)
                         )))),
                     });
                 }
@@ -318,17 +318,6 @@ fn certificate_pattern(pattern: &str) -> Option<regex::Regex> {
         .ok()
 }
 
-fn token(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "VALUE_NULL",
-        Value::Bool(_) => "VALUE_BOOLEAN",
-        Value::Number(_) => "VALUE_NUMBER",
-        Value::String(_) => "VALUE_STRING",
-        Value::Array(_) => "START_ARRAY",
-        Value::Object(_) => "START_OBJECT",
-    }
-}
-
 fn entry_error(message: String) -> Error {
     Error::Parse(format!(
         "failed to parse indices privileges for role [{ENTRY_ROLE}]. {message}"
@@ -339,7 +328,7 @@ fn string_list(field: &str, value: &Value) -> Result<Vec<String>, Error> {
     let wrong = |found: &Value| {
         entry_error(format!(
             "expected field [{field}] value to be a string or an array of strings, but found [{}] instead",
-            token(found)
+            json_token(found)
         ))
     };
     match value {
@@ -360,7 +349,7 @@ fn parse_entry(list: &str, value: &Value) -> Result<AccessEntry, Error> {
     let Value::Object(fields) = value else {
         return Err(entry_error(format!(
             "expected field [{list}] value to be an array of objects, but found [{}] instead",
-            token(value)
+            json_token(value)
         )));
     };
     let mut names = None;
@@ -376,7 +365,7 @@ fn parse_entry(list: &str, value: &Value) -> Result<AccessEntry, Error> {
                 other => {
                     return Err(entry_error(format!(
                         "expected field [{field}] value to be an object, but found [{}] instead",
-                        token(other)
+                        json_token(other)
                     )));
                 }
             },
@@ -387,7 +376,7 @@ fn parse_entry(list: &str, value: &Value) -> Result<AccessEntry, Error> {
                 other => {
                     return Err(entry_error(format!(
                         "expected field [{field}] value to be null, a string, an array, or an object, but found [{}] instead",
-                        token(other)
+                        json_token(other)
                     )));
                 }
             },
@@ -396,7 +385,7 @@ fn parse_entry(list: &str, value: &Value) -> Result<AccessEntry, Error> {
                 other => {
                     return Err(entry_error(format!(
                         "expected field [{field}] value to be a boolean, but found [{}] instead",
-                        token(other)
+                        json_token(other)
                     )));
                 }
             },

@@ -61,6 +61,20 @@ impl Error {
     }
 }
 
+/// The name Elasticsearch's parser gives the JSON token a value starts with (`VALUE_STRING`,
+/// `START_OBJECT`, …), as its "found [...] instead" parse errors show it.
+pub fn json_token(value: &serde_json::Value) -> &'static str {
+    use serde_json::Value;
+    match value {
+        Value::Null => "VALUE_NULL",
+        Value::Bool(_) => "VALUE_BOOLEAN",
+        Value::Number(_) => "VALUE_NUMBER",
+        Value::String(_) => "VALUE_STRING",
+        Value::Array(_) => "START_ARRAY",
+        Value::Object(_) => "START_OBJECT",
+    }
+}
+
 /// The messages of one failed request validation, rendered as Elasticsearch does:
 /// `Validation Failed: 1: first;2: second;`.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]

@@ -19,7 +19,7 @@ pub mod query;
 pub mod reserved;
 pub mod role;
 
-pub use error::{Error, ValidationErrors};
+pub use error::{Error, ValidationErrors, json_token};
 
 /// Where key material and salts come from. The service passes the operating system's CSPRNG;
 /// tests pass a seeded generator.

@@ -3,7 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::error::{Error, ValidationErrors};
+use crate::error::{Error, ValidationErrors, json_token};
 use crate::privilege::{validate_cluster_privilege, validate_index_privilege};
 
 /// Where a descriptor comes from; API key descriptors reject `description` and accept
@@ -64,19 +64,6 @@ const WORKFLOWS: &[&str] = &["search_application_query"];
 /// The privileges a remote cluster entry may name.
 const REMOTE_CLUSTER_PRIVILEGES: &[&str] = crate::privilege::REMOTE_CLUSTER_PRIVILEGE_NAMES;
 
-fn token(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "VALUE_NULL",
-        Value::Bool(true) => "VALUE_TRUE",
-        Value::Bool(false) => "VALUE_FALSE",
-        Value::Number(number) if number.is_f64() => "VALUE_NUMBER_FLOAT",
-        Value::Number(_) => "VALUE_NUMBER_INT",
-        Value::String(_) => "VALUE_STRING",
-        Value::Array(_) => "START_ARRAY",
-        Value::Object(_) => "START_OBJECT",
-    }
-}
-
 fn parse_error(message: String) -> Error {
     Error::Parse(message)
 }
@@ -101,12 +88,12 @@ fn string_array(role: &str, field: &str, value: &Value) -> Result<Vec<String>, E
         Value::Array(_) => strings(value, |found| {
             format!(
                 "failed to parse role [{role}]. expected field [{field}] value to be an array of strings, but found [{}] instead",
-                token(found)
+                json_token(found)
             )
         }),
         other => Err(parse_error(format!(
             "failed to parse role [{role}]. expected field [{field}] value to be an array, but found [{}] instead",
-            token(other)
+            json_token(other)
         ))),
     }
 }
@@ -118,7 +105,7 @@ fn object_array(role: &str, field: &str, value: &Value) -> Result<Vec<Value>, Er
                 if !item.is_object() {
                     return Err(parse_error(format!(
                         "failed to parse role [{role}]. expected field [{field}] value to be an array of objects, but found [{}] instead",
-                        token(item)
+                        json_token(item)
                     )));
                 }
             }
@@ -126,7 +113,7 @@ fn object_array(role: &str, field: &str, value: &Value) -> Result<Vec<Value>, Er
         }
         other => Err(parse_error(format!(
             "failed to parse role [{role}]. expected field [{field}] value to be an array, but found [{}] instead",
-            token(other)
+            json_token(other)
         ))),
     }
 }
@@ -136,7 +123,7 @@ fn object(role: &str, field: &str, value: &Value) -> Result<Map<String, Value>, 
         Value::Object(map) => Ok(map.clone()),
         other => Err(parse_error(format!(
             "failed to parse role [{role}]. expected field [{field}] value to be an object, but found [{}] instead",
-            token(other)
+            json_token(other)
         ))),
     }
 }
@@ -151,7 +138,7 @@ fn parse_indices_entry(
         return Err(parse_error(format!(
             "failed to parse {what} privileges for role [{role}]. expected field [{}] value to be an array of objects, but found [{}] instead",
             if remote { "remote_indices" } else { "indices" },
-            token(value)
+            json_token(value)
         )));
     };
     let mut names = None;
@@ -164,7 +151,7 @@ fn parse_indices_entry(
         let describe = |found: &Value| {
             format!(
                 "failed to parse {what} privileges for role [{role}]. expected field [{field}] value to be a string or an array of strings, but found [{}] instead",
-                token(found)
+                json_token(found)
             )
         };
         match field.as_str() {
@@ -177,7 +164,7 @@ fn parse_indices_entry(
                 other => {
                     return Err(parse_error(format!(
                         "failed to parse {what} privileges for role [{role}]. expected field [{field}] value to be an object, but found [{}] instead",
-                        token(other)
+                        json_token(other)
                     )));
                 }
             },
@@ -188,7 +175,7 @@ fn parse_indices_entry(
                 other => {
                     return Err(parse_error(format!(
                         "failed to parse {what} privileges for role [{role}]. expected field [{field}] value to be null, a string, an array, or an object, but found [{}] instead",
-                        token(other)
+                        json_token(other)
                     )));
                 }
             },
@@ -197,7 +184,7 @@ fn parse_indices_entry(
                 other => {
                     return Err(parse_error(format!(
                         "failed to parse {what} privileges for role [{role}]. expected field [{field}] value to be a boolean, but found [{}] instead",
-                        token(other)
+                        json_token(other)
                     )));
                 }
             },
@@ -244,7 +231,7 @@ pub fn parse_role_descriptor(
     let Value::Object(fields) = value else {
         return Err(parse_error(format!(
             "failed to parse role [{name}]. expected an object but found [{}] instead",
-            token(value)
+            json_token(value)
         )));
     };
     let mut descriptor = RoleDescriptor::default();
@@ -255,7 +242,7 @@ pub fn parse_role_descriptor(
                 let Value::Array(entries) = value else {
                     return Err(parse_error(format!(
                         "failed to parse indices privileges for role [{name}]. expected field [{field}] value to be an array, but found [{}] instead",
-                        token(value)
+                        json_token(value)
                     )));
                 };
                 for entry in entries {
@@ -292,7 +279,7 @@ pub fn parse_role_descriptor(
                 other => {
                     return Err(parse_error(format!(
                         "failed to parse role [{name}]. expected field [description] value to be a string, but found [{}] instead",
-                        token(other)
+                        json_token(other)
                     )));
                 }
             },
@@ -508,7 +495,7 @@ impl RoleDescriptors {
         let Value::Object(roles) = value else {
             return Err(parse_error(format!(
                 "failed to parse role descriptors. expected an object but found [{}] instead",
-                token(value)
+                json_token(value)
             )));
         };
         roles

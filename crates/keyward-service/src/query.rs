@@ -211,7 +211,7 @@ fn parse_aggs(aggs: &Map<String, Value>, now: EpochMillis) -> Result<Vec<Aggrega
         let Value::Object(definition) = definition else {
             return Err(parsing(format!(
                 "Expected [START_OBJECT] under [{name}], but got a [{}] in [{name}]",
-                token(definition)
+                keyward_core::json_token(definition)
             )));
         };
         let mut kind = None;
@@ -357,17 +357,6 @@ fn aggregation_kind(
 
 fn parsing(reason: String) -> Error {
     Error::Domain(keyward_core::Error::Parsing(reason))
-}
-
-fn token(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "VALUE_NULL",
-        Value::Bool(_) => "VALUE_BOOLEAN",
-        Value::Number(_) => "VALUE_NUMBER",
-        Value::String(_) => "VALUE_STRING",
-        Value::Array(_) => "START_ARRAY",
-        Value::Object(_) => "START_OBJECT",
-    }
 }
 
 /// A field value as aggregations see it.

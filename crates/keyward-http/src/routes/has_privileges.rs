@@ -2,6 +2,7 @@
 //! `/_security/user/{user}/_has_privileges`): which of the requested privileges the caller holds.
 
 use axum::http::StatusCode;
+use keyward_core::json_token;
 use keyward_service::{
     ApplicationPrivilegesCheck, HasPrivileges, HasPrivilegesResult, IndexPrivilegesCheck,
 };
@@ -9,7 +10,7 @@ use serde_json::{Map, Value};
 
 use super::{Ctx, Reply};
 use crate::error::EsError;
-use crate::wire::{ObjectReader, require_body, token_name};
+use crate::wire::{ObjectReader, require_body};
 
 pub(crate) async fn handle(ctx: &Ctx) -> Reply {
     ctx.allow_params(&[])?;
@@ -73,7 +74,7 @@ fn objects<'a>(value: Option<&'a Value>, field: &str) -> Result<Vec<&'a Value>, 
         Some(object @ Value::Object(_)) => Ok(vec![object]),
         Some(other) => Err(EsError::x_content(format!(
             "[has_privileges] {field} doesn't support values of type: {}",
-            token_name(other)
+            json_token(other)
         ))),
     }
 }

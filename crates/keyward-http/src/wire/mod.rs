@@ -55,7 +55,7 @@ impl<'a> ObjectReader<'a> {
             }),
             other => Err(EsError::x_content(format!(
                 "[{parser}] Expected START_OBJECT but was: {}",
-                token_name(other)
+                keyward_core::json_token(other)
             ))),
         }
     }
@@ -136,21 +136,9 @@ impl<'a> ObjectReader<'a> {
         EsError::x_content(format!("[{}] failed to parse field [{name}]", self.parser)).caused_by(
             EsError::illegal_argument(format!(
                 "[{name}] doesn't support values of type: {}",
-                token_name(value)
+                keyward_core::json_token(value)
             )),
         )
-    }
-}
-
-/// Jackson's name for the token a JSON value starts with, as Elasticsearch quotes it.
-pub(crate) fn token_name(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "VALUE_NULL",
-        Value::Bool(_) => "VALUE_BOOLEAN",
-        Value::Number(_) => "VALUE_NUMBER",
-        Value::String(_) => "VALUE_STRING",
-        Value::Array(_) => "START_ARRAY",
-        Value::Object(_) => "START_OBJECT",
     }
 }
 

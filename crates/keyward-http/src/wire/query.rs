@@ -2,11 +2,12 @@
 //! `security.query_role`): `query`, `from`, `size`, `sort`, `search_after`, and for API keys
 //! `aggs`/`aggregations`; and the `_sort` values of their hits.
 
+use keyward_core::json_token;
 use keyward_core::query::SortValue;
 use keyward_service::QuerySearch;
 use serde_json::{Map, Value, json};
 
-use super::{ObjectReader, token_name};
+use super::ObjectReader;
 use crate::error::EsError;
 
 /// A parsed query body: the search and, when the API takes them, the aggregations.
@@ -72,7 +73,7 @@ pub(crate) fn hits_body(total: u64, name: &str, hits: Vec<Value>) -> Map<String,
 
 fn integer(value: Option<&Value>, parser: &str, name: &str) -> Result<Option<i64>, EsError> {
     let wrong = || {
-        let token = value.map_or("VALUE_NULL", token_name);
+        let token = value.map_or("VALUE_NULL", json_token);
         EsError::x_content(format!("[{parser}] failed to parse field [{name}]")).caused_by(
             EsError::illegal_argument(format!("[{name}] doesn't support values of type: {token}")),
         )

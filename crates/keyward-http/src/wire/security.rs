@@ -1,12 +1,13 @@
 //! Bodies of the users, roles and application privileges endpoints: strict parsing into
 //! service commands, and rendering in Elasticsearch's field order.
 
+use keyward_core::json_token;
 use keyward_core::role::{DescriptorContext, RoleDescriptor, parse_role_descriptor};
 use keyward_service::{AppPrivilege, NewPassword, PutUser, User};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
-use super::{ObjectReader, token_name};
+use super::ObjectReader;
 use crate::error::EsError;
 
 /// `security.put_user` body. Elasticsearch parses it by hand: any problem is a
@@ -16,7 +17,7 @@ pub(crate) fn put_user_request(username: &str, body: &Value) -> Result<PutUser, 
     let Value::Object(fields) = body else {
         return Err(EsError::parse(format!(
             "failed to parse {WHAT} request. expected an object but found [{}] instead",
-            token_name(body)
+            json_token(body)
         )));
     };
     let mut request = PutUser {
@@ -68,7 +69,7 @@ pub(crate) fn change_password_request(body: &Value) -> Result<NewPassword, EsErr
     let Value::Object(fields) = body else {
         return Err(EsError::parse(format!(
             "failed to parse {WHAT} request. expected an object but found [{}] instead",
-            token_name(body)
+            json_token(body)
         )));
     };
     let mut clear = None;
@@ -132,7 +133,7 @@ pub(crate) fn put_privileges_request(body: &Value) -> Result<Vec<AppPrivilege>, 
     let Value::Object(applications) = body else {
         return Err(EsError::parse(format!(
             "failed to parse privileges. expected an object but found [{}] instead",
-            token_name(body)
+            json_token(body)
         )));
     };
     let mut privileges = Vec::new();
@@ -140,7 +141,7 @@ pub(crate) fn put_privileges_request(body: &Value) -> Result<Vec<AppPrivilege>, 
         let Value::Object(named) = value else {
             return Err(EsError::parse(format!(
                 "failed to parse privileges for application [{application}]. expected an object but found [{}] instead",
-                token_name(value)
+                json_token(value)
             )));
         };
         for (name, value) in named {
@@ -248,6 +249,6 @@ fn strings(what: &str, field: &str, value: &Value) -> Result<Vec<String>, EsErro
 fn wrong_type(what: &str, field: &str, expected: &str, found: &Value) -> EsError {
     EsError::parse(format!(
         "failed to parse {what} request. expected field [{field}] to be {expected}, but found [{}] instead",
-        token_name(found)
+        json_token(found)
     ))
 }
