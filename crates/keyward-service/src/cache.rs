@@ -26,11 +26,39 @@ pub(crate) struct Verified {
     expires_at: AtomicI64,
 }
 
+/// A per-process random salt, and the digest of a secret under it: what the caches compare
+/// instead of keeping secrets.
+pub(crate) struct SecretSalt([u8; 16]);
+
+impl SecretSalt {
+    /// A fresh salt from the operating system.
+    pub(crate) fn new() -> SecretSalt {
+        let mut salt = [0u8; 16];
+        keyward_core::SecretSource::fill(&mut crate::OsRandom, &mut salt);
+        SecretSalt(salt)
+    }
+
+    /// SHA-256 of the salt followed by `secret`.
+    pub(crate) fn digest(&self, secret: &[u8]) -> [u8; 32] {
+        let mut hasher = Sha256::new();
+        hasher.update(self.0);
+        hasher.update(secret);
+        hasher.finalize().into()
+    }
+}
+
+/// A cache's bound and time to live as the cache wants them: `None` when caching is off (zero
+/// `ttl` or capacity), else the capacity and the TTL in milliseconds.
+pub(crate) fn cache_bounds(capacity: usize, ttl: Duration) -> (Option<usize>, i64) {
+    let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
+    ((ttl_ms > 0 && capacity > 0).then_some(capacity), ttl_ms)
+}
+
 /// A bounded cache of verified passwords keyed by username.
 pub(crate) struct VerifiedCache {
     entries: Option<quick_cache::sync::Cache<String, Arc<Verified>>>,
     ttl_ms: i64,
-    salt: [u8; 16],
+    salt: SecretSalt,
 }
 
 /// Verified user passwords.
@@ -40,23 +68,17 @@ impl VerifiedCache {
     /// A cache of at most `capacity` entries, each valid `ttl` after its last use; a zero `ttl`
     /// disables caching altogether.
     pub(crate) fn new(capacity: usize, ttl: Duration) -> VerifiedCache {
-        let mut salt = [0u8; 16];
-        keyward_core::SecretSource::fill(&mut crate::OsRandom, &mut salt);
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        let entries = (ttl_ms > 0 && capacity > 0).then(|| quick_cache::sync::Cache::new(capacity));
+        let (capacity, ttl_ms) = cache_bounds(capacity, ttl);
         VerifiedCache {
-            entries,
+            entries: capacity.map(quick_cache::sync::Cache::new),
             ttl_ms,
-            salt,
+            salt: SecretSalt::new(),
         }
     }
 
     /// The salted digest of `secret`.
     pub(crate) fn digest(&self, secret: &[u8]) -> SecretDigest {
-        let mut hasher = Sha256::new();
-        hasher.update(self.salt);
-        hasher.update(secret);
-        hasher.finalize().into()
+        self.salt.digest(secret)
     }
 
     /// The live entry for `key`, if any; refreshes its expiry.

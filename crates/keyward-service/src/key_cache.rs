@@ -15,10 +15,10 @@ use std::sync::Arc;
 use keyward_core::EpochMillis;
 use keyward_core::api_key::ApiKeyType;
 use keyward_core::authz::{Permission, RolePermission};
-use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::authn::{ApiKeyRef, Authentication, Realm, User, api_key_realm};
+use crate::cache::{SecretSalt, cache_bounds};
 
 /// A salted digest of a secret, truncated to 128 bits (collisions are out of reach at that size).
 pub(crate) type SecretDigest = [u8; 16];
@@ -98,30 +98,24 @@ impl CachedKey {
 pub(crate) struct KeyCache {
     entries: Option<quick_cache::sync::Cache<InlineId, CachedKey>>,
     ttl_ms: i64,
-    salt: [u8; 16],
+    salt: SecretSalt,
 }
 
 impl KeyCache {
     /// At most `capacity` keys, each valid `ttl` after its last use; a zero `ttl` or capacity
     /// disables caching.
     pub(crate) fn new(capacity: usize, ttl: std::time::Duration) -> KeyCache {
-        let mut salt = [0u8; 16];
-        keyward_core::SecretSource::fill(&mut crate::OsRandom, &mut salt);
-        let ttl_ms = i64::try_from(ttl.as_millis()).unwrap_or(i64::MAX);
-        let entries = (ttl_ms > 0 && capacity > 0).then(|| quick_cache::sync::Cache::new(capacity));
+        let (capacity, ttl_ms) = cache_bounds(capacity, ttl);
         KeyCache {
-            entries,
+            entries: capacity.map(quick_cache::sync::Cache::new),
             ttl_ms,
-            salt,
+            salt: SecretSalt::new(),
         }
     }
 
-    /// The salted digest of `secret`.
+    /// The salted digest of `secret`, truncated to 128 bits.
     pub(crate) fn digest(&self, secret: &[u8]) -> SecretDigest {
-        let mut hasher = Sha256::new();
-        hasher.update(self.salt);
-        hasher.update(secret);
-        let full: [u8; 32] = hasher.finalize().into();
+        let full = self.salt.digest(secret);
         let mut digest = [0u8; 16];
         digest.copy_from_slice(&full[..16]);
         digest
