@@ -1,5 +1,5 @@
-// The official JavaScript client against a fresh keyward: create, authenticate, get, update and
-// invalidate API keys, with the client's product check and content-type checks left on.
+// The official JavaScript client against a fresh keyward: create, authenticate, get, query,
+// update and invalidate API keys, with the client's product check and content-type checks left on.
 //
 // KEYWARD_BIN names the binary (default: target/release/keyward from the repo root).
 
@@ -105,6 +105,31 @@ test('get by id and by name pattern, with limited_by', async () => {
 
   const byName = await admin.security.getApiKey({ name: 'js-get-*' })
   assert.deepEqual(byName.api_keys.map((k) => k.name).sort(), ['js-get-1', 'js-get-2'])
+})
+
+test('query finds keys by name prefix, sorted, with paging', async () => {
+  for (const n of [1, 2, 3]) {
+    await admin.security.createApiKey({ name: `js-query-${n}`, metadata: { n } })
+  }
+  const page = await admin.security.queryApiKeys({
+    query: { prefix: { name: 'js-query-' } },
+    sort: [{ name: { order: 'desc' } }],
+    size: 2
+  })
+  assert.equal(page.total, 3)
+  assert.equal(page.count, 2)
+  assert.deepEqual(page.api_keys.map((k) => k.name), ['js-query-3', 'js-query-2'])
+  assert.deepEqual(page.api_keys[0]._sort, ['js-query-3'])
+  const rest = await admin.security.queryApiKeys({
+    query: { prefix: { name: 'js-query-' } },
+    sort: [{ name: { order: 'desc' } }],
+    search_after: page.api_keys[1]._sort
+  })
+  assert.deepEqual(rest.api_keys.map((k) => k.name), ['js-query-1'])
+  await assert.rejects(admin.security.queryApiKeys({ query: { match_phrase: { name: 'x' } } }), (err) => {
+    assert.equal(err.statusCode, 400)
+    return true
+  })
 })
 
 test('update replaces metadata; a repeat is a noop; bulk update reports both', async () => {
