@@ -1,44 +1,65 @@
 //! Secret verification under load. `{SSHA256}` costs a microsecond and runs inline. PBKDF2 and
 //! bcrypt hashes (keys imported from Elasticsearch, user passwords) cost milliseconds: they run on
-//! a small bounded pool, so a flood of wrong secrets can take at most that pool's share of the
-//! CPU, and beyond its queue the answer is 429 (`es_rejected_execution_exception`), never a 401
-//! that would tell a client its correct secret was wrong.
+//! a small pool of dedicated threads at a lower scheduling priority (nice 10 on Linux), so a flood
+//! of wrong secrets can take at most that pool's share of the CPU and never delays requests that
+//! need no slow hash; beyond the pool's bounded queue the answer is 429
+//! (`es_rejected_execution_exception`), never a 401 that would tell a client its correct secret
+//! was wrong.
 //!
 //! Misses for one id are serialised ("single flight"): while one request verifies a key, the
 //! others for the same key wait, then find the verified secret's digest in the cache and are
 //! answered without hashing — right or wrong.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::{Arc, Mutex};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
+use std::sync::{Arc, Mutex, PoisonError};
 
 use keyward_core::hash::verify_secret;
-use tokio::sync::{OwnedMutexGuard, Semaphore};
+use tokio::sync::{OwnedMutexGuard, oneshot};
 use zeroize::Zeroizing;
 
 /// Slow verifications allowed to wait for the pool before new ones are refused.
 const MAX_QUEUED: usize = 256;
 /// Requests allowed to wait behind one id's verification before new ones are refused.
 const MAX_WAITING_PER_ID: usize = 64;
+/// The pool's threads run this much nicer than the request threads.
+const POOL_NICENESS: i32 = 10;
 
 /// The verification is refused: the pool or one id's queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) struct Overloaded;
 
+/// One slow verification for the pool.
+struct Job {
+    secret: Zeroizing<Vec<u8>>,
+    stored: String,
+    answer: oneshot::Sender<bool>,
+}
+
 /// Bounded verification and per-id single flight.
 pub(crate) struct Verifier {
-    permits: Arc<Semaphore>,
-    queued: AtomicUsize,
+    jobs: SyncSender<Job>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
 }
 
 impl Verifier {
-    /// A pool of half the cores (at least one) for slow hashes.
+    /// A pool of half the cores (at least one) for slow hashes. Its threads stop when the
+    /// verifier is dropped.
     pub(crate) fn new() -> Verifier {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
+        let (jobs, queue) = sync_channel(MAX_QUEUED);
+        let queue = Arc::new(Mutex::new(queue));
+        for n in 0..(cores / 2).max(1) {
+            let queue = queue.clone();
+            let spawned = std::thread::Builder::new()
+                .name(format!("keyward-verify-{n}"))
+                .spawn(move || run_pool_thread(&queue));
+            if let Err(err) = spawned {
+                tracing::error!(error = %err, "cannot start a verification thread");
+            }
+        }
         Verifier {
-            permits: Arc::new(Semaphore::new((cores / 2).max(1))),
-            queued: AtomicUsize::new(0),
+            jobs,
             flights: Mutex::new(HashMap::new()),
         }
     }
@@ -48,32 +69,22 @@ impl Verifier {
         if stored.starts_with("{SSHA256}") {
             return Ok(verify_secret(secret, stored));
         }
-        if self.queued.fetch_add(1, Ordering::AcqRel) >= MAX_QUEUED {
-            self.queued.fetch_sub(1, Ordering::AcqRel);
-            return Err(Overloaded);
-        }
-        let permit = self.permits.clone().acquire_owned().await;
-        self.queued.fetch_sub(1, Ordering::AcqRel);
-        let Ok(permit) = permit else {
-            return Err(Overloaded);
+        let (answer, verified) = oneshot::channel();
+        let job = Job {
+            secret: Zeroizing::new(secret.to_vec()),
+            stored: stored.to_owned(),
+            answer,
         };
-        let secret = Zeroizing::new(secret.to_vec());
-        let stored = stored.to_owned();
-        let verified = tokio::task::spawn_blocking(move || {
-            let _permit = permit;
-            verify_secret(&secret, &stored)
-        })
-        .await;
-        Ok(verified.unwrap_or(false))
+        match self.jobs.try_send(job) {
+            Ok(()) => verified.await.map_err(|_| Overloaded),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Overloaded),
+        }
     }
 
     /// Waits until no other request is verifying `key`; the returned guard lets the next one in.
     pub(crate) async fn single_flight(&self, key: &str) -> Result<Flight<'_>, Overloaded> {
         let lock = {
-            let mut flights = self
-                .flights
-                .lock()
-                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
             let lock = flights.entry(key.to_owned()).or_default();
             if Arc::strong_count(lock) > MAX_WAITING_PER_ID {
                 return Err(Overloaded);
@@ -103,13 +114,35 @@ impl Drop for Flight<'_> {
             .verifier
             .flights
             .lock()
-            .unwrap_or_else(std::sync::PoisonError::into_inner);
+            .unwrap_or_else(PoisonError::into_inner);
         if flights
             .get(&self.key)
             .is_some_and(|lock| Arc::strong_count(lock) == 1)
         {
             flights.remove(&self.key);
         }
+    }
+}
+
+/// One pool thread: lowers its own priority, then verifies until the verifier is gone.
+fn run_pool_thread(queue: &Mutex<Receiver<Job>>) {
+    lower_priority();
+    loop {
+        let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
+        let Ok(job) = job else { return };
+        let verified = verify_secret(&job.secret, &job.stored);
+        // The request may have gone away meanwhile; nobody to tell then.
+        let _ = job.answer.send(verified);
+    }
+}
+
+/// Makes the calling thread nicer than the rest of the process (Linux sets priority per thread).
+fn lower_priority() {
+    #[cfg(target_os = "linux")]
+    if let Err(err) =
+        rustix::process::setpriority_process(Some(rustix::thread::gettid()), POOL_NICENESS)
+    {
+        tracing::warn!(error = %err, "cannot lower the verification threads' priority");
     }
 }
 
@@ -146,5 +179,36 @@ mod tests {
         );
         assert_eq!(verifier.verify(b"secret", &stored).await, Ok(true));
         assert_eq!(verifier.verify(b"wrong", &stored).await, Ok(false));
+    }
+
+    #[cfg(target_os = "linux")]
+    #[tokio::test]
+    async fn the_pool_runs_nicer_than_the_request_threads() {
+        let verifier = Verifier::new();
+        // Run one job so the pool threads have certainly started and lowered their priority.
+        let stored = keyward_core::hash::hash_secret(
+            keyward_core::hash::HashAlgorithm::Pbkdf2 { iterations: 1000 },
+            b"secret",
+            &mut crate::OsRandom,
+        );
+        assert_eq!(verifier.verify(b"secret", &stored).await, Ok(true));
+        let mut seen = 0;
+        for task in std::fs::read_dir("/proc/self/task").unwrap() {
+            let task = task.unwrap().path();
+            let name = std::fs::read_to_string(task.join("comm")).unwrap_or_default();
+            if !name.starts_with("keyward-verify") {
+                continue;
+            }
+            // A thread of another test's verifier may have just exited.
+            let Ok(stat) = std::fs::read_to_string(task.join("stat")) else {
+                continue;
+            };
+            // Fields after the parenthesised name: state is field 3, nice is field 19.
+            let after_name = &stat[stat.rfind(')').unwrap() + 2..];
+            let nice: i32 = after_name.split(' ').nth(16).unwrap().parse().unwrap();
+            assert_eq!(nice, POOL_NICENESS, "{name}");
+            seen += 1;
+        }
+        assert!(seen >= 1, "no verification thread found");
     }
 }
