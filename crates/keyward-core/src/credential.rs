@@ -119,11 +119,27 @@ pub enum Credential {
     ApiKey(ApiKeyCredential),
     /// `Basic <base64(user:password)>`.
     Basic(BasicCredential),
-    /// `Bearer <token>`: a token keyward does not issue; the token is not kept.
-    Bearer,
+    /// `Bearer <token>`: an access token.
+    Bearer(BearerToken),
     /// Any other scheme, or a known scheme with nothing after it: not a credential keyward
     /// recognizes, so the request counts as carrying no credentials.
     Other,
+}
+
+/// The token of a `Bearer` credential: zeroized on drop, never printed.
+pub struct BearerToken(Zeroizing<String>);
+
+impl BearerToken {
+    /// The token as presented.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for BearerToken {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("BearerToken(..)")
+    }
 }
 
 /// Why an `Authorization` header with a known scheme could not be parsed.
@@ -163,7 +179,9 @@ pub fn parse_authorization(value: &[u8]) -> Result<Credential, CredentialError> 
         return Ok(if token.is_empty() {
             Credential::Other
         } else {
-            Credential::Bearer
+            Credential::Bearer(BearerToken(utf8_lossy_zeroizing(Zeroizing::new(
+                token.to_vec(),
+            ))))
         });
     }
     Ok(Credential::Other)
@@ -519,7 +537,8 @@ mod tests {
                     "{shown}"
                 );
             }
-            (Ok(Credential::Bearer), Parsed::Bearer) | (Ok(Credential::Other), Parsed::Other) => {}
+            (Ok(Credential::Bearer(_)), Parsed::Bearer)
+            | (Ok(Credential::Other), Parsed::Other) => {}
             (Err(CredentialError::InvalidApiKey(message)), Parsed::InvalidApiKey(expected))
             | (Err(CredentialError::InvalidBasic(message)), Parsed::InvalidBasic(expected)) => {
                 assert_eq!(message, *expected, "{shown}");

@@ -79,6 +79,12 @@ pub mod actions {
     pub const CLEAR_PRIVILEGES_CACHE: &str = "cluster:admin/xpack/security/privilege/cache/clear";
     /// List the built-in cluster and index privileges.
     pub const GET_BUILTIN_PRIVILEGES: &str = "cluster:admin/xpack/security/privilege/builtin/get";
+    /// Get an access token (`POST /_security/oauth2/token`).
+    pub const CREATE_TOKEN: &str = "cluster:admin/xpack/security/token/create";
+    /// Invalidate access or refresh tokens.
+    pub const INVALIDATE_TOKEN: &str = "cluster:admin/xpack/security/token/invalidate";
+    /// Exchange a refresh token for a new access token.
+    pub const REFRESH_TOKEN: &str = "cluster:admin/xpack/security/token/refresh";
 }
 
 /// Cluster privilege names Elasticsearch predefines, sorted as it lists them in errors.
@@ -455,6 +461,9 @@ pub fn privileges_granting(action: &str) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     if action == actions::GRANT_API_KEY {
         return vec!["grant_api_key", "manage_api_key", "manage_security", "all"];
+    }
+    if action.starts_with("cluster:admin/xpack/security/token/") {
+        return vec!["manage_token", "manage_security", "all"];
     }
     if action.starts_with("cluster:admin/xpack/security/api_key/") {
         // The conditional privilege is named too, for actions it can grant.
@@ -865,5 +874,17 @@ mod tests {
             privileges_granting(actions::GET_API_KEY),
             vec!["manage_api_key", "manage_security", "read_security", "all"]
         );
+        assert_eq!(
+            privileges_granting(actions::CREATE_TOKEN),
+            vec!["manage_token", "manage_security", "all"]
+        );
+        let token = ClusterPermission::from_privileges(["manage_token"]);
+        for action in [
+            actions::CREATE_TOKEN,
+            actions::INVALIDATE_TOKEN,
+            actions::REFRESH_TOKEN,
+        ] {
+            assert_eq!(token.check(action), ClusterGrant::Full, "{action}");
+        }
     }
 }

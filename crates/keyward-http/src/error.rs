@@ -140,6 +140,7 @@ impl EsError {
                 "unable to authenticate with provided credentials and anonymous access is not allowed for this request",
             ),
             AuthenticationFailure::Terminated(message) => EsError::unauthenticated(message.clone()),
+            AuthenticationFailure::TokenExpired => EsError::unauthenticated("token expired"),
             AuthenticationFailure::Malformed(cause) => EsError::unauthenticated("error attempting to authenticate request")
                 .caused_by(EsError::illegal_argument(cause.clone())),
             AuthenticationFailure::User(username) => {
@@ -276,6 +277,9 @@ impl From<ServiceError> for EsError {
                 "security_exception",
                 denied.to_string(),
             ),
+            ServiceError::BadRequest(reason) => {
+                EsError::new(StatusCode::BAD_REQUEST, "security_exception", reason)
+            }
             ServiceError::Forbidden(reason) => {
                 EsError::new(StatusCode::FORBIDDEN, "security_exception", reason)
             }

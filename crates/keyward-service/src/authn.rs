@@ -29,6 +29,8 @@ pub struct Authentication {
     pub owner_realm: Arc<Realm>,
     /// Set when the subject authenticated with an API key.
     pub api_key: Option<ApiKeyRef>,
+    /// True when the subject authenticated with an access token (`Bearer`).
+    pub token: bool,
     /// What the subject may do.
     pub permission: Permission,
 }
@@ -84,8 +86,11 @@ pub enum AuthenticationFailure {
     Malformed(String),
     /// A username and password did not authenticate.
     User(String),
-    /// A credential type keyward does not handle (bearer tokens, unknown schemes).
+    /// A credential type keyward does not handle (unknown schemes), or a bearer token keyward
+    /// does not know.
     Unsupported,
+    /// A bearer token that expired or was invalidated.
+    TokenExpired,
     /// Too many slow verifications are in progress: the credential was not checked (429).
     Overloaded,
 }
@@ -103,6 +108,7 @@ impl std::fmt::Display for AuthenticationFailure {
                 write!(f, "unable to authenticate user [{username}]")
             }
             AuthenticationFailure::Unsupported => f.write_str("unsupported credential"),
+            AuthenticationFailure::TokenExpired => f.write_str("token expired"),
             AuthenticationFailure::Overloaded => {
                 f.write_str("too many credential verifications are in progress")
             }
@@ -134,7 +140,8 @@ impl ApiKeyService {
             }
             Credential::ApiKey(_) => Err(AuthenticationFailure::Missing),
             Credential::Basic(credential) => self.authenticate_user(credential).await,
-            Credential::Bearer | Credential::Other => Err(AuthenticationFailure::Unsupported),
+            Credential::Bearer(token) => self.authenticate_token(token.expose()).await,
+            Credential::Other => Err(AuthenticationFailure::Unsupported),
         }
     }
 

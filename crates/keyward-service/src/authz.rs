@@ -235,6 +235,7 @@ impl ApiKeyService {
         let target = self.authentication_for_user(&record).await?;
         Ok(Arc::new(Authentication {
             authentication_realm: subject.authentication_realm.clone(),
+            token: subject.token,
             ..target
         }))
     }

@@ -22,6 +22,8 @@ pub struct ServiceConfig {
     pub delete_interval: Duration,
     /// How long a verified password stays cached (the native realm's `cache.ttl`).
     pub user_cache_ttl: Duration,
+    /// `xpack.security.authc.token.timeout`: how long an access token is valid.
+    pub token_timeout: Duration,
     /// The cluster name shown by `GET /` and the clear-cache response.
     pub cluster_name: String,
     /// This node's name.
@@ -38,6 +40,7 @@ impl Default for ServiceConfig {
             delete_retention_period: Duration::from_secs(7 * 24 * 60 * 60),
             delete_interval: Duration::from_secs(24 * 60 * 60),
             user_cache_ttl: Duration::from_secs(20 * 60),
+            token_timeout: Duration::from_secs(20 * 60),
             cluster_name: "keyward".to_owned(),
             node_name: "keyward-0".to_owned(),
         }

@@ -9,6 +9,9 @@ pub enum Error {
     /// The subject may not perform the action (403 `security_exception`).
     #[error("{0}")]
     Unauthorized(Box<Unauthorized>),
+    /// A request that Elasticsearch refuses with 400 `security_exception` and a fixed reason.
+    #[error("{0}")]
+    BadRequest(String),
     /// A request that Elasticsearch refuses with 403 and a fixed reason.
     #[error("{0}")]
     Forbidden(String),

@@ -17,7 +17,7 @@ use crate::{ApiKeyService, CreateApiKey, CreatedApiKey, Error};
 pub enum GrantType {
     /// `username` and `password`.
     Password,
-    /// An access token (bearer tokens are not issued by keyward, so none authenticates).
+    /// An access token from `security.get_token`.
     AccessToken,
 }
 
@@ -72,13 +72,18 @@ impl ApiKeyService {
                     .await
                     .map_err(grant_failed)?
             }
+            // Only JWTs take client authentication, and keyward's tokens are not JWTs; like
+            // Elasticsearch, this is refused before the token is looked at.
             _ if request.client_authentication => {
-                return Err(Error::Forbidden(
+                return Err(Error::BadRequest(
                     "[client_authentication] not supported with the supplied access_token type"
                         .to_owned(),
                 ));
             }
-            _ => return Err(grant_failed(AuthenticationFailure::Unsupported)),
+            _ => {
+                let token = request.access_token.as_deref().map_or("", String::as_str);
+                self.authenticate_token(token).await.map_err(grant_failed)?
+            }
         };
         let owner: Arc<Authentication> = match &request.run_as {
             Some(target) => self.run_as_for_grant(&grantee, target).await?,

@@ -71,6 +71,7 @@ impl KeyEntry {
                 name: self.name.as_ref().to_owned(),
                 key_type: self.key_type,
             }),
+            token: false,
             permission: Permission::Limited {
                 assigned: self.assigned.clone(),
                 limited_by: self.limited_by.clone(),

@@ -20,6 +20,7 @@ mod permissions;
 mod query;
 mod remover;
 mod roles;
+mod tokens;
 mod users;
 mod verifier;
 
@@ -48,6 +49,7 @@ pub use error::{Error, Unauthorized};
 pub use grant::{GrantApiKey, GrantType};
 pub use query::{NamedRole, QueryApiKeys, QueryApiKeysResult, QueryHits, QuerySearch};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
+pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 
 /// The API key service. Cheap to clone: clones share caches and the store.

@@ -21,6 +21,15 @@ impl ApiKeyService {
             .store
             .delete_inactive_api_keys(now.saturating_sub(retention))
             .await?;
+        // Access tokens live at most an hour and refresh tokens a day: a token created more than
+        // a day (plus the retention period) ago can no longer be used or shown.
+        let token_cutoff = now
+            .saturating_sub(24 * 60 * 60 * 1000)
+            .saturating_sub(retention);
+        self.inner
+            .store
+            .delete_tokens_created_before(token_cutoff)
+            .await?;
         if deleted > 0 {
             tracing::info!(
                 deleted,

@@ -410,6 +410,7 @@ impl ApiKeyService {
             lookup_realm: realm.clone(),
             owner_realm: realm,
             api_key: None,
+            token: false,
             permission: Permission::Roles(permission),
         })
     }

@@ -31,7 +31,7 @@ mod query_sql;
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord, Store,
-    UpdateOutcome, UserRecord,
+    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserRecord,
 };
 
 /// How to open an [`EmbeddedStore`].
@@ -499,6 +499,109 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn create_token(&self, record: TokenRecord) -> Result<(), Error> {
+        self.write(move |connection| insert_token(connection, &record))
+            .await
+    }
+
+    async fn token(&self, access_hash: &str) -> Result<Option<TokenRecord>, Error> {
+        let access_hash = access_hash.to_owned();
+        self.read(move |connection| {
+            let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE access_hash = ?1");
+            let mut statement = connection.prepare_cached(&sql).db()?;
+            let mut rows = statement.query([&access_hash]).db()?;
+            rows.next().db()?.map(token_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn token_by_refresh(&self, refresh_hash: &str) -> Result<Option<TokenRecord>, Error> {
+        let refresh_hash = refresh_hash.to_owned();
+        self.read(move |connection| {
+            let sql = format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE refresh_hash = ?1");
+            let mut statement = connection.prepare_cached(&sql).db()?;
+            let mut rows = statement.query([&refresh_hash]).db()?;
+            rows.next().db()?.map(token_from_row).transpose()
+        })
+        .await
+    }
+
+    async fn refresh_token(
+        &self,
+        refresh_hash: &str,
+        seq: i64,
+        replacement: TokenRecord,
+    ) -> Result<UpdateOutcome, Error> {
+        let refresh_hash = refresh_hash.to_owned();
+        self.write(move |connection| {
+            let changed = connection
+                .prepare_cached(
+                    "UPDATE tokens SET refreshed = 1, seq = seq + 1 \
+                     WHERE refresh_hash = ?1 AND seq = ?2",
+                )
+                .db()?
+                .execute(params![refresh_hash, seq])
+                .db()?;
+            if changed != 1 {
+                return Ok(UpdateOutcome::Conflict);
+            }
+            insert_token(connection, &replacement)?;
+            Ok(UpdateOutcome::Updated)
+        })
+        .await
+    }
+
+    async fn invalidate_tokens(
+        &self,
+        selector: &TokenSelector,
+    ) -> Result<TokenInvalidation, Error> {
+        let (condition, values): (&str, Vec<Value>) = match selector {
+            TokenSelector::Access(hash) => ("access_hash = ?1", vec![Value::Text(hash.clone())]),
+            TokenSelector::Refresh(hash) => ("refresh_hash = ?1", vec![Value::Text(hash.clone())]),
+            TokenSelector::Owner { username, realm } => (
+                "(?1 IS NULL OR username = ?1) AND (?2 IS NULL OR realm = ?2)",
+                vec![
+                    username.clone().map_or(Value::Null, Value::Text),
+                    realm.clone().map_or(Value::Null, Value::Text),
+                ],
+            ),
+        };
+        self.write(move |connection| {
+            let previously: i64 = connection
+                .prepare_cached(&format!(
+                    "SELECT COUNT(*) FROM tokens WHERE invalidated = 1 AND {condition}"
+                ))
+                .db()?
+                .query_row(params_from_iter(values.iter()), |row| row.get(0))
+                .db()?;
+            let invalidated = connection
+                .prepare_cached(&format!(
+                    "UPDATE tokens SET invalidated = 1, seq = seq + 1 \
+                     WHERE invalidated = 0 AND {condition}"
+                ))
+                .db()?
+                .execute(params_from_iter(values.iter()))
+                .db()?;
+            Ok(TokenInvalidation {
+                invalidated: invalidated as u64,
+                previously_invalidated: u64::try_from(previously).unwrap_or(0),
+            })
+        })
+        .await
+    }
+
+    async fn delete_tokens_created_before(&self, cutoff: EpochMillis) -> Result<u64, Error> {
+        self.write(move |connection| {
+            let deleted = connection
+                .prepare_cached("DELETE FROM tokens WHERE creation <= ?1")
+                .db()?
+                .execute([cutoff])
+                .db()?;
+            Ok(deleted as u64)
+        })
+        .await
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<String>, Error> {
         let key = key.to_owned();
         self.read(move |connection| select_meta(connection, &key))
@@ -600,7 +703,26 @@ const MIGRATIONS: &[&str] = &[
         seq INTEGER NOT NULL,
         PRIMARY KEY (application, name)
     ) STRICT;",
+    // 3: access tokens, stored as digests of the access and refresh tokens.
+    "CREATE TABLE tokens (
+        access_hash TEXT NOT NULL PRIMARY KEY,
+        refresh_hash TEXT UNIQUE,
+        username TEXT NOT NULL,
+        realm TEXT NOT NULL,
+        realm_type TEXT NOT NULL,
+        creation INTEGER NOT NULL,
+        expiration INTEGER NOT NULL,
+        invalidated INTEGER NOT NULL CHECK (invalidated IN (0, 1)),
+        refreshed INTEGER NOT NULL CHECK (refreshed IN (0, 1)),
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tokens_owner ON tokens (username, realm);
+    CREATE INDEX tokens_creation ON tokens (creation);",
 ];
+
+/// The `tokens` columns in the order [`token_from_row`] reads them.
+const TOKEN_COLUMNS: &str = "access_hash, refresh_hash, username, realm, realm_type, creation, \
+     expiration, invalidated, refreshed, seq";
 
 /// The `users` columns in the order [`user_from_row`] reads them.
 const USER_COLUMNS: &str =
@@ -976,6 +1098,43 @@ fn api_key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, Error> {
         certificate_identity: row.get(18).db()?,
         seq: row.get(19).db()?,
         id,
+    })
+}
+
+fn insert_token(connection: &Connection, record: &TokenRecord) -> Result<(), Error> {
+    let sql = format!(
+        "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)"
+    );
+    connection
+        .prepare_cached(&sql)
+        .db()?
+        .execute(params![
+            record.access_hash,
+            record.refresh_hash,
+            record.username,
+            record.realm,
+            record.realm_type,
+            record.creation,
+            record.expiration,
+            record.invalidated,
+            record.refreshed,
+        ])
+        .db()?;
+    Ok(())
+}
+
+fn token_from_row(row: &Row<'_>) -> Result<TokenRecord, Error> {
+    Ok(TokenRecord {
+        access_hash: row.get(0).db()?,
+        refresh_hash: row.get(1).db()?,
+        username: row.get(2).db()?,
+        realm: row.get(3).db()?,
+        realm_type: row.get(4).db()?,
+        creation: row.get(5).db()?,
+        expiration: row.get(6).db()?,
+        invalidated: row.get(7).db()?,
+        refreshed: row.get(8).db()?,
+        seq: row.get(9).db()?,
     })
 }
 

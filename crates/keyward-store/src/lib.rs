@@ -167,6 +167,86 @@ pub struct AppPrivilegeRecord {
     pub seq: i64,
 }
 
+/// A stored access token and its refresh token. Only SHA-256 digests of the two secrets are
+/// kept: the token strings themselves are never stored.
+#[derive(Clone, PartialEq, Eq)]
+pub struct TokenRecord {
+    /// Hex SHA-256 of the access token; the record's key.
+    pub access_hash: String,
+    /// Hex SHA-256 of the refresh token, `None` when none was issued.
+    pub refresh_hash: Option<String>,
+    /// The user the token authenticates as.
+    pub username: String,
+    /// The realm that authenticated that user.
+    pub realm: String,
+    /// That realm's type.
+    pub realm_type: String,
+    /// When the token was created.
+    pub creation: EpochMillis,
+    /// When the access token expires.
+    pub expiration: EpochMillis,
+    /// Whether the token (access and refresh) has been invalidated.
+    pub invalidated: bool,
+    /// Whether the refresh token has been exchanged for a new token.
+    pub refreshed: bool,
+    /// Incremented by the store on every write; refreshes use it for optimistic concurrency.
+    pub seq: i64,
+}
+
+impl std::fmt::Debug for TokenRecord {
+    // The digests identify live credentials: keep them out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TokenRecord")
+            .field("username", &self.username)
+            .field("realm", &self.realm)
+            .field("creation", &self.creation)
+            .field("expiration", &self.expiration)
+            .field("invalidated", &self.invalidated)
+            .field("refreshed", &self.refreshed)
+            .field("seq", &self.seq)
+            .finish_non_exhaustive()
+    }
+}
+
+/// Which tokens an invalidation selects.
+#[derive(Clone, PartialEq, Eq)]
+pub enum TokenSelector {
+    /// The token whose access token has this digest.
+    Access(String),
+    /// The token whose refresh token has this digest.
+    Refresh(String),
+    /// Every token of this user and/or realm (at least one is set).
+    Owner {
+        /// Only tokens of this user.
+        username: Option<String>,
+        /// Only tokens whose user was authenticated by this realm.
+        realm: Option<String>,
+    },
+}
+
+impl std::fmt::Debug for TokenSelector {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            TokenSelector::Access(_) => f.write_str("Access(..)"),
+            TokenSelector::Refresh(_) => f.write_str("Refresh(..)"),
+            TokenSelector::Owner { username, realm } => f
+                .debug_struct("Owner")
+                .field("username", username)
+                .field("realm", realm)
+                .finish(),
+        }
+    }
+}
+
+/// What an invalidation of tokens changed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct TokenInvalidation {
+    /// Tokens invalidated now.
+    pub invalidated: u64,
+    /// Tokens selected that were already invalidated.
+    pub previously_invalidated: u64,
+}
+
 /// What became of one conditional update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateOutcome {
@@ -293,6 +373,32 @@ pub trait Store: Send + Sync + 'static {
         application: &str,
         names: &[String],
     ) -> Result<Vec<String>, Error>;
+
+    /// Inserts a new token. Durable when it returns.
+    async fn create_token(&self, record: TokenRecord) -> Result<(), Error>;
+
+    /// The token whose access token has this digest, if any.
+    async fn token(&self, access_hash: &str) -> Result<Option<TokenRecord>, Error>;
+
+    /// The token whose refresh token has this digest, if any.
+    async fn token_by_refresh(&self, refresh_hash: &str) -> Result<Option<TokenRecord>, Error>;
+
+    /// In one transaction: marks the token with this refresh digest refreshed if its stored
+    /// `seq` still equals `seq`, and then inserts `replacement`; `Conflict` (nothing written)
+    /// when the token changed or vanished since it was read.
+    async fn refresh_token(
+        &self,
+        refresh_hash: &str,
+        seq: i64,
+        replacement: TokenRecord,
+    ) -> Result<UpdateOutcome, Error>;
+
+    /// Marks the selected tokens invalidated; how many changed and how many already were.
+    async fn invalidate_tokens(&self, selector: &TokenSelector)
+    -> Result<TokenInvalidation, Error>;
+
+    /// Deletes tokens created at or before `cutoff`; how many were deleted.
+    async fn delete_tokens_created_before(&self, cutoff: EpochMillis) -> Result<u64, Error>;
 
     /// A value from the store's own metadata table (cluster uuid, node name).
     async fn meta(&self, key: &str) -> Result<Option<String>, Error>;

@@ -22,7 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
-    NamePattern, RoleRecord, Store, UpdateOutcome, UserRecord,
+    NamePattern, RoleRecord, Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome,
+    UserRecord,
 };
 
 /// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a
@@ -72,6 +73,10 @@ macro_rules! store_contract_tests {
             query_filters_by_every_query_type,
             query_sorts_pages_and_searches_after,
             query_counts_all_matches,
+            tokens_create_and_get_by_either_digest,
+            tokens_refresh_is_compare_and_set,
+            tokens_invalidate_by_digest_and_owner,
+            tokens_delete_created_before,
         );
     };
 }
@@ -1255,4 +1260,139 @@ fn json_object(text: &str) -> Map<String, Value> {
         Ok(Value::Object(map)) => map,
         other => panic!("not a JSON object: {other:?}"),
     }
+}
+
+fn sample_token(
+    access: &str,
+    refresh: Option<&str>,
+    username: &str,
+    creation: EpochMillis,
+) -> TokenRecord {
+    TokenRecord {
+        access_hash: access.to_owned(),
+        refresh_hash: refresh.map(str::to_owned),
+        username: username.to_owned(),
+        realm: "default_native".to_owned(),
+        realm_type: "native".to_owned(),
+        creation,
+        expiration: creation + 1_200_000,
+        invalidated: false,
+        refreshed: false,
+        seq: 1,
+    }
+}
+
+/// A token is found by its access digest and by its refresh digest, and reads back as written.
+pub async fn tokens_create_and_get_by_either_digest(store: &dyn Store) {
+    let record = sample_token("a1", Some("r1"), "alice", CREATED);
+    store.create_token(record.clone()).await.unwrap();
+    assert_eq!(store.token("a1").await.unwrap(), Some(record.clone()));
+    assert_eq!(store.token_by_refresh("r1").await.unwrap(), Some(record));
+    assert_eq!(store.token("r1").await.unwrap(), None);
+    assert_eq!(store.token_by_refresh("a1").await.unwrap(), None);
+    let without_refresh = sample_token("a2", None, "alice", CREATED);
+    store.create_token(without_refresh.clone()).await.unwrap();
+    assert_eq!(store.token("a2").await.unwrap(), Some(without_refresh));
+}
+
+/// A refresh succeeds once for the seq it read; the replacement is written with it, and a second
+/// refresh with the same seq writes nothing.
+pub async fn tokens_refresh_is_compare_and_set(store: &dyn Store) {
+    store
+        .create_token(sample_token("a1", Some("r1"), "alice", CREATED))
+        .await
+        .unwrap();
+    let replacement = sample_token("a2", Some("r2"), "alice", CREATED + 1);
+    assert_eq!(
+        store
+            .refresh_token("r1", 1, replacement.clone())
+            .await
+            .unwrap(),
+        UpdateOutcome::Updated
+    );
+    let old = store.token("a1").await.unwrap().unwrap();
+    assert!(old.refreshed);
+    assert_eq!(old.seq, 2);
+    assert_eq!(store.token("a2").await.unwrap(), Some(replacement));
+    let again = sample_token("a3", Some("r3"), "alice", CREATED + 2);
+    assert_eq!(
+        store.refresh_token("r1", 1, again).await.unwrap(),
+        UpdateOutcome::Conflict
+    );
+    assert_eq!(store.token("a3").await.unwrap(), None);
+    let missing = sample_token("a4", Some("r4"), "alice", CREATED + 2);
+    assert_eq!(
+        store.refresh_token("nope", 1, missing).await.unwrap(),
+        UpdateOutcome::Conflict
+    );
+}
+
+/// Invalidation by access digest, refresh digest, user and realm counts changed and already
+/// invalidated tokens separately.
+pub async fn tokens_invalidate_by_digest_and_owner(store: &dyn Store) {
+    for (access, refresh, user) in [
+        ("a1", "r1", "alice"),
+        ("a2", "r2", "alice"),
+        ("a3", "r3", "bob"),
+    ] {
+        store
+            .create_token(sample_token(access, Some(refresh), user, CREATED))
+            .await
+            .unwrap();
+    }
+    let count = |invalidated, previously_invalidated| TokenInvalidation {
+        invalidated,
+        previously_invalidated,
+    };
+    let access = TokenSelector::Access("a1".to_owned());
+    assert_eq!(store.invalidate_tokens(&access).await.unwrap(), count(1, 0));
+    assert_eq!(store.invalidate_tokens(&access).await.unwrap(), count(0, 1));
+    assert!(store.token("a1").await.unwrap().unwrap().invalidated);
+    let refresh = TokenSelector::Refresh("r1".to_owned());
+    assert_eq!(
+        store.invalidate_tokens(&refresh).await.unwrap(),
+        count(0, 1)
+    );
+    let unknown = TokenSelector::Access("zz".to_owned());
+    assert_eq!(
+        store.invalidate_tokens(&unknown).await.unwrap(),
+        count(0, 0)
+    );
+    let alice = TokenSelector::Owner {
+        username: Some("alice".to_owned()),
+        realm: None,
+    };
+    assert_eq!(store.invalidate_tokens(&alice).await.unwrap(), count(1, 1));
+    assert!(!store.token("a3").await.unwrap().unwrap().invalidated);
+    let realm = TokenSelector::Owner {
+        username: None,
+        realm: Some("default_native".to_owned()),
+    };
+    assert_eq!(store.invalidate_tokens(&realm).await.unwrap(), count(1, 2));
+    let other_realm = TokenSelector::Owner {
+        username: Some("bob".to_owned()),
+        realm: Some("file".to_owned()),
+    };
+    assert_eq!(
+        store.invalidate_tokens(&other_realm).await.unwrap(),
+        count(0, 0)
+    );
+}
+
+/// Tokens created at or before the cutoff are deleted, later ones kept.
+pub async fn tokens_delete_created_before(store: &dyn Store) {
+    store
+        .create_token(sample_token("a1", Some("r1"), "alice", CREATED))
+        .await
+        .unwrap();
+    store
+        .create_token(sample_token("a2", None, "alice", CREATED + 10))
+        .await
+        .unwrap();
+    assert_eq!(
+        store.delete_tokens_created_before(CREATED).await.unwrap(),
+        1
+    );
+    assert_eq!(store.token("a1").await.unwrap(), None);
+    assert!(store.token("a2").await.unwrap().is_some());
 }

@@ -91,6 +91,11 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "Accepted for compatibility; deletions are single local transactions.",
     ),
     (
+        "xpack.security.authc.token.timeout",
+        Some("20m"),
+        "How long an access token is valid: at least 1s, at most 1h.",
+    ),
+    (
         "keyward.store.read_connections",
         Some("4"),
         "Read connections of the embedded store.",
@@ -306,7 +311,15 @@ impl Config {
             .map_err(|err| anyhow::anyhow!("invalid value for setting [xpack.security.authc.api_key.cache.hash_algo]: {err}"))?;
         settings.time("xpack.security.authc.api_key.doc_cache.ttl")?;
         settings.time("xpack.security.authc.api_key.delete.timeout")?;
+        let token_timeout = settings.time("xpack.security.authc.token.timeout")?;
+        if token_timeout < Duration::from_secs(1) || token_timeout > Duration::from_secs(60 * 60) {
+            bail!(
+                "invalid value for setting [xpack.security.authc.token.timeout]: [{}] must be between 1s and 1h",
+                settings.raw("xpack.security.authc.token.timeout")
+            );
+        }
         let service = ServiceConfig {
+            token_timeout,
             enabled: settings.boolean("xpack.security.authc.api_key.enabled")?,
             hashing_algorithm,
             cache_ttl: settings.time("xpack.security.authc.api_key.cache.ttl")?,

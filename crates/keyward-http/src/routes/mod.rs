@@ -23,12 +23,14 @@ mod get_api_key;
 mod get_builtin_privileges;
 mod get_privileges;
 mod get_role;
+mod get_token;
 mod get_user;
 mod get_user_privileges;
 mod grant_api_key;
 mod has_privileges;
 mod info;
 mod invalidate_api_key;
+mod invalidate_token;
 mod keyward_cross_cluster_authenticate;
 mod put_privileges;
 mod put_role;
@@ -112,11 +114,13 @@ enum Action {
     SecurityGetBuiltinPrivileges,
     SecurityGetPrivileges,
     SecurityGetRole,
+    SecurityGetToken,
     SecurityGetUser,
     SecurityGetUserPrivileges,
     SecurityHasPrivileges,
     SecurityGrantApiKey,
     SecurityInvalidateApiKey,
+    SecurityInvalidateToken,
     SecurityPutPrivileges,
     SecurityPutRole,
     SecurityPutUser,
@@ -190,6 +194,13 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_keyward", "cross_cluster", "_authenticate"],
         methods: &[(Method::POST, Action::KeywardCrossClusterAuthenticate)],
+    },
+    Route {
+        path: &["_security", "oauth2", "token"],
+        methods: &[
+            (Method::POST, Action::SecurityGetToken),
+            (Method::DELETE, Action::SecurityInvalidateToken),
+        ],
     },
     Route {
         path: &["_security", "user"],
@@ -408,11 +419,13 @@ async fn handle(
         Action::SecurityGetBuiltinPrivileges => get_builtin_privileges::handle(&ctx).await,
         Action::SecurityGetPrivileges => get_privileges::handle(&ctx).await,
         Action::SecurityGetRole => get_role::handle(&ctx).await,
+        Action::SecurityGetToken => get_token::handle(&ctx).await,
         Action::SecurityGetUser => get_user::handle(&ctx).await,
         Action::SecurityGetUserPrivileges => get_user_privileges::handle(&ctx).await,
         Action::SecurityHasPrivileges => has_privileges::handle(&ctx).await,
         Action::SecurityGrantApiKey => grant_api_key::handle(&ctx).await,
         Action::SecurityInvalidateApiKey => invalidate_api_key::handle(&ctx).await,
+        Action::SecurityInvalidateToken => invalidate_token::handle(&ctx).await,
         Action::SecurityPutPrivileges => put_privileges::handle(&ctx).await,
         Action::SecurityPutRole => put_role::handle(&ctx).await,
         Action::SecurityPutUser => put_user::handle(&ctx).await,

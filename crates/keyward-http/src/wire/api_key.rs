@@ -265,6 +265,8 @@ pub(crate) fn authenticate(subject: &Authentication) -> Value {
     );
     let authentication_type = if subject.is_api_key() {
         "api_key"
+    } else if subject.token {
+        "token"
     } else {
         "realm"
     };

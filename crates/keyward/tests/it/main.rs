@@ -15,5 +15,6 @@ mod query;
 mod roles;
 mod server;
 mod support;
+mod tokens;
 mod users;
 mod wire;

@@ -1,0 +1,17 @@
+//! `security.get_token` (`POST /_security/oauth2/token`).
+
+use axum::http::StatusCode;
+
+use super::{Ctx, Reply};
+use crate::wire::{require_body, token};
+
+pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+    ctx.allow_params(&[])?;
+    let request = token::create_request(&require_body(&ctx.body)?)?;
+    let created = ctx
+        .state
+        .service
+        .create_token(&ctx.subject, request)
+        .await?;
+    Ok((StatusCode::OK, token::created(&created)))
+}
