@@ -8,22 +8,11 @@ use crate::support::{TestServer, assert_error};
 const PASSWORD: &str = "s3krit-password";
 
 async fn put_role(server: &TestServer, name: &str, body: Value) {
-    let reply = server
-        .superuser()
-        .put(&format!("/_security/role/{name}"), body)
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
+    server.put_role(name, body).await;
 }
 
 async fn put_user(server: &TestServer, name: &str, roles: &[&str]) {
-    let reply = server
-        .superuser()
-        .put(
-            &format!("/_security/user/{name}"),
-            json!({"password": PASSWORD, "roles": roles}),
-        )
-        .await;
-    assert_eq!(reply.status, 200, "{}", reply.text);
+    server.put_user(name, PASSWORD, roles).await;
 }
 
 #[tokio::test]

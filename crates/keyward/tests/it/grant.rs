@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use crate::support::{TestServer, assert_error};
 
 async fn setup(server: &TestServer) {
-    let admin = server.superuser();
     for (role, body) in [
         ("granter", json!({"cluster": ["grant_api_key"]})),
         (
@@ -17,22 +16,15 @@ async fn setup(server: &TestServer) {
         ("runner", json!({"cluster": [], "run_as": ["target_user"]})),
         ("own_keys", json!({"cluster": ["manage_own_api_key"]})),
     ] {
-        let reply = admin.put(&format!("/_security/role/{role}"), body).await;
-        assert_eq!(reply.status, 200, "{}", reply.text);
+        server.put_role(role, body).await;
     }
     for (user, roles) in [
-        ("granter_user", json!(["granter"])),
-        ("target_user", json!(["target"])),
-        ("runner_user", json!(["runner"])),
-        ("own_user", json!(["own_keys"])),
+        ("granter_user", &["granter"][..]),
+        ("target_user", &["target"]),
+        ("runner_user", &["runner"]),
+        ("own_user", &["own_keys"]),
     ] {
-        let reply = admin
-            .put(
-                &format!("/_security/user/{user}"),
-                json!({"password": "password-1", "roles": roles}),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.text);
+        server.put_user(user, "password-1", roles).await;
     }
 }
 

@@ -156,6 +156,28 @@ impl TestServer {
         self.with_authorization(&format!("Basic {token}"))
     }
 
+    /// Defines role `name` as the superuser; the test fails unless it is accepted.
+    pub(crate) async fn put_role(&self, name: &str, body: Value) {
+        let reply = self
+            .superuser()
+            .put(&format!("/_security/role/{name}"), body)
+            .await;
+        assert_eq!(reply.status, 200, "role [{name}]: {}", reply.text);
+    }
+
+    /// Creates native user `name` with `password` and `roles` as the superuser; the test fails
+    /// unless it is accepted.
+    pub(crate) async fn put_user(&self, name: &str, password: &str, roles: &[&str]) {
+        let reply = self
+            .superuser()
+            .put(
+                &format!("/_security/user/{name}"),
+                serde_json::json!({"password": password, "roles": roles, "full_name": format!("{name} name")}),
+            )
+            .await;
+        assert_eq!(reply.status, 200, "user [{name}]: {}", reply.text);
+    }
+
     /// A caller authenticating as `username` with `password` (Basic).
     pub(crate) fn basic(&self, username: &str, password: &str) -> Caller<'_> {
         let token =

@@ -11,29 +11,21 @@ use crate::support::{TestServer, assert_error, assert_unauthenticated};
 const UNKNOWN_TOKEN: &str = "unable to authenticate with provided credentials and anonymous access is not allowed for this request";
 
 async fn setup(server: &TestServer) {
-    let admin = server.superuser();
     for (role, body) in [
         ("token_role", json!({"cluster": ["manage_token"]})),
         ("granter", json!({"cluster": ["grant_api_key"]})),
         ("runner", json!({"cluster": [], "run_as": ["token_user"]})),
         ("nothing", json!({"cluster": []})),
     ] {
-        let reply = admin.put(&format!("/_security/role/{role}"), body).await;
-        assert_eq!(reply.status, 200, "{}", reply.text);
+        server.put_role(role, body).await;
     }
     for (user, roles) in [
-        ("token_user", json!(["token_role"])),
-        ("granter_user", json!(["granter"])),
-        ("runner_user", json!(["runner"])),
-        ("plain_user", json!(["nothing"])),
+        ("token_user", &["token_role"][..]),
+        ("granter_user", &["granter"][..]),
+        ("runner_user", &["runner"]),
+        ("plain_user", &["nothing"]),
     ] {
-        let reply = admin
-            .put(
-                &format!("/_security/user/{user}"),
-                json!({"password": "password-1", "roles": roles, "full_name": format!("{user} name")}),
-            )
-            .await;
-        assert_eq!(reply.status, 200, "{}", reply.text);
+        server.put_user(user, "password-1", roles).await;
     }
 }
 
