@@ -410,7 +410,10 @@ impl ApiKeyService {
         validate_update(&request)?;
         self.authorize(subject, actions::UPDATE_API_KEY)?;
         require_user_caller(subject)?;
-        self.update_one(subject, id, &request).await
+        self.update_one(subject, id, ApiKeyType::Rest, |stored, now| {
+            updated_record(subject, stored, &request, now)
+        })
+        .await
     }
 
     /// Applies one update to many keys, reporting each.
@@ -440,7 +443,12 @@ impl ApiKeyService {
             if !seen.insert(id.clone()) {
                 continue;
             }
-            match self.update_one(subject, &id, &request).await {
+            match self
+                .update_one(subject, &id, ApiKeyType::Rest, |stored, now| {
+                    updated_record(subject, stored, &request, now)
+                })
+                .await
+            {
                 Ok(true) => result.updated.push(id),
                 Ok(false) => result.noops.push(id),
                 Err(err @ Error::Store(_)) => return Err(err),
@@ -473,11 +481,14 @@ impl ApiKeyService {
         }
     }
 
-    async fn update_one(
+    /// Updates the key `id` of type `key_type` owned by `subject`, retrying when the key changed
+    /// between read and write; `false` when the request changes nothing.
+    pub(crate) async fn update_one(
         &self,
         subject: &Authentication,
         id: &str,
-        request: &UpdateApiKey,
+        key_type: ApiKeyType,
+        updated_record: impl Fn(&ApiKeyRecord, EpochMillis) -> Result<Option<ApiKeyRecord>, Error>,
     ) -> Result<bool, Error> {
         let not_found = || {
             Error::NotFound(format!(
@@ -492,8 +503,8 @@ impl ApiKeyService {
                 return Err(not_found());
             }
             let now = self.now();
-            check_updatable(&stored, ApiKeyType::Rest, now)?;
-            let Some(updated) = updated_record(subject, &stored, request, now)? else {
+            check_updatable(&stored, key_type, now)?;
+            let Some(updated) = updated_record(&stored, now)? else {
                 return Ok(false);
             };
             // The updated key must be readable back before it is written.

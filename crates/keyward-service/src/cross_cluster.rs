@@ -17,13 +17,11 @@ use keyward_core::duration::TimeValue;
 use keyward_core::privilege::actions;
 use keyward_core::role::RoleDescriptors;
 use keyward_core::{EpochMillis, ValidationErrors};
-use keyward_store::{ApiKeyRecord, UpdateOutcome};
+use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
-use crate::api_keys::{
-    CreatedApiKey, check_updatable, creator_of, expiration_from, object, require_user_caller,
-};
+use crate::api_keys::{CreatedApiKey, creator_of, expiration_from, object, require_user_caller};
 use crate::authn::{Authentication, parse_stored};
 use crate::{ApiKeyService, AuthenticationFailure, Error, OsRandom};
 
@@ -75,9 +73,6 @@ pub struct CrossClusterAuthentication {
     /// The certificate identity pattern the key is bound to, if any.
     pub certificate_identity: Option<String>,
 }
-
-/// How often an update retries when the key changes under it.
-const UPDATE_ATTEMPTS: usize = 3;
 
 impl ApiKeyService {
     /// Creates a cross-cluster key owned by `subject`. Needs `manage_security`, and a user:
@@ -181,40 +176,10 @@ impl ApiKeyService {
         self.require_full(subject, actions::UPDATE_CROSS_CLUSTER_API_KEY)?;
         require_user_caller(subject)?;
 
-        let not_found = || {
-            Error::NotFound(format!(
-                "no API key owned by requesting user found for ID [{id}]"
-            ))
-        };
-        for _ in 0..UPDATE_ATTEMPTS {
-            let Some(stored) = self.inner.store.api_key(id).await? else {
-                return Err(not_found());
-            };
-            if !subject.owns(&stored.creator) {
-                return Err(not_found());
-            }
-            let now = self.now();
-            check_updatable(&stored, ApiKeyType::CrossCluster, now)?;
-            let Some(updated) = updated_record(subject, &stored, &request, now)? else {
-                return Ok(false);
-            };
-            match self
-                .inner
-                .store
-                .update_api_keys(vec![updated])
-                .await?
-                .first()
-            {
-                Some(UpdateOutcome::Updated) => {
-                    self.inner.keys.remove(id);
-                    return Ok(true);
-                }
-                Some(UpdateOutcome::Conflict) | None => continue,
-            }
-        }
-        Err(Error::Internal(format!(
-            "api key [{id}] kept changing during the update"
-        )))
+        self.update_one(subject, id, ApiKeyType::CrossCluster, |stored, now| {
+            updated_record(subject, stored, &request, now)
+        })
+        .await
     }
 
     /// Resolves a cross-cluster credential, as the remote cluster's interface would, to the
