@@ -7,7 +7,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, json_token};
-use crate::role::{IndicesPrivileges, RoleDescriptor, RoleDescriptors};
+use crate::role::{EntrySecurity, IndicesPrivileges, RoleDescriptor, RoleDescriptors};
 
 /// The name of the one role descriptor a cross-cluster key holds.
 pub const ROLE_DESCRIPTOR_NAME: &str = "cross_cluster";
@@ -353,42 +353,15 @@ fn parse_entry(list: &str, value: &Value) -> Result<AccessEntry, Error> {
         )));
     };
     let mut names = None;
-    let mut field_security = None;
-    let mut query = None;
-    let mut allow_restricted_indices = false;
+    let mut security = EntrySecurity::default();
     for (field, value) in fields {
+        match security.read(field, value) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(tail) => return Err(entry_error(tail)),
+        }
         match field.as_str() {
             "names" => names = Some(string_list(field, value)?),
-            "field_security" => match value {
-                Value::Null => {}
-                Value::Object(_) => field_security = Some(value.clone()),
-                other => {
-                    return Err(entry_error(format!(
-                        "expected field [{field}] value to be an object, but found [{}] instead",
-                        json_token(other)
-                    )));
-                }
-            },
-            "query" => match value {
-                Value::Null => {}
-                Value::String(text) => query = Some(text.clone()),
-                Value::Object(_) => query = Some(value.to_string()),
-                other => {
-                    return Err(entry_error(format!(
-                        "expected field [{field}] value to be null, a string, an array, or an object, but found [{}] instead",
-                        json_token(other)
-                    )));
-                }
-            },
-            "allow_restricted_indices" => match value {
-                Value::Bool(flag) => allow_restricted_indices = *flag,
-                other => {
-                    return Err(entry_error(format!(
-                        "expected field [{field}] value to be a boolean, but found [{}] instead",
-                        json_token(other)
-                    )));
-                }
-            },
             // Privileges are assigned by the access list an entry is in, never given.
             "privileges" => {
                 return Err(entry_error(format!("field [{field}] must not present")));
@@ -404,9 +377,9 @@ fn parse_entry(list: &str, value: &Value) -> Result<AccessEntry, Error> {
     }
     Ok(AccessEntry {
         names,
-        field_security,
-        query,
-        allow_restricted_indices,
+        field_security: security.field_security,
+        query: security.query,
+        allow_restricted_indices: security.allow_restricted_indices,
     })
 }
 

@@ -128,6 +128,44 @@ fn object(role: &str, field: &str, value: &Value) -> Result<Map<String, Value>, 
     }
 }
 
+/// The document- and field-level security fields an indices entry may carry, read the same way
+/// wherever an entry is parsed (role descriptors, cross-cluster access).
+#[derive(Debug, Default)]
+pub(crate) struct EntrySecurity {
+    pub(crate) field_security: Option<Value>,
+    pub(crate) query: Option<String>,
+    pub(crate) allow_restricted_indices: bool,
+}
+
+impl EntrySecurity {
+    /// Reads `field` when it is `field_security`, `query` or `allow_restricted_indices`:
+    /// `Ok(true)` when it was one of them, `Ok(false)` when it is another field, and the end of
+    /// Elasticsearch's message (the caller puts the entry's prefix before it) when the value has
+    /// the wrong type.
+    pub(crate) fn read(&mut self, field: &str, value: &Value) -> Result<bool, String> {
+        let wrong = |expected: &str| {
+            format!(
+                "expected field [{field}] value to be {expected}, but found [{}] instead",
+                json_token(value)
+            )
+        };
+        match (field, value) {
+            ("field_security" | "query", Value::Null) => {}
+            ("field_security", Value::Object(_)) => self.field_security = Some(value.clone()),
+            ("field_security", _) => return Err(wrong("an object")),
+            ("query", Value::String(text)) => self.query = Some(text.clone()),
+            ("query", Value::Object(_)) => self.query = Some(value.to_string()),
+            ("query", _) => return Err(wrong("null, a string, an array, or an object")),
+            ("allow_restricted_indices", Value::Bool(flag)) => {
+                self.allow_restricted_indices = *flag
+            }
+            ("allow_restricted_indices", _) => return Err(wrong("a boolean")),
+            _ => return Ok(false),
+        }
+        Ok(true)
+    }
+}
+
 fn parse_indices_entry(
     role: &str,
     value: &Value,
@@ -143,11 +181,18 @@ fn parse_indices_entry(
     };
     let mut names = None;
     let mut privileges = None;
-    let mut field_security = None;
-    let mut query = None;
-    let mut allow_restricted_indices = false;
+    let mut security = EntrySecurity::default();
     let mut clusters = None;
     for (field, value) in entry {
+        match security.read(field, value) {
+            Ok(true) => continue,
+            Ok(false) => {}
+            Err(tail) => {
+                return Err(parse_error(format!(
+                    "failed to parse {what} privileges for role [{role}]. {tail}"
+                )));
+            }
+        }
         let describe = |found: &Value| {
             format!(
                 "failed to parse {what} privileges for role [{role}]. expected field [{field}] value to be a string or an array of strings, but found [{}] instead",
@@ -158,36 +203,6 @@ fn parse_indices_entry(
             "names" => names = Some(strings(value, describe)?),
             "privileges" => privileges = Some(strings(value, describe)?),
             "clusters" if remote => clusters = Some(strings(value, describe)?),
-            "field_security" => match value {
-                Value::Object(_) => field_security = Some(value.clone()),
-                Value::Null => {}
-                other => {
-                    return Err(parse_error(format!(
-                        "failed to parse {what} privileges for role [{role}]. expected field [{field}] value to be an object, but found [{}] instead",
-                        json_token(other)
-                    )));
-                }
-            },
-            "query" => match value {
-                Value::Null => {}
-                Value::String(text) => query = Some(text.clone()),
-                Value::Object(_) => query = Some(value.to_string()),
-                other => {
-                    return Err(parse_error(format!(
-                        "failed to parse {what} privileges for role [{role}]. expected field [{field}] value to be null, a string, an array, or an object, but found [{}] instead",
-                        json_token(other)
-                    )));
-                }
-            },
-            "allow_restricted_indices" => match value {
-                Value::Bool(flag) => allow_restricted_indices = *flag,
-                other => {
-                    return Err(parse_error(format!(
-                        "failed to parse {what} privileges for role [{role}]. expected field [{field}] value to be a boolean, but found [{}] instead",
-                        json_token(other)
-                    )));
-                }
-            },
             other => {
                 return Err(parse_error(format!(
                     "failed to parse {what} privileges for role [{role}]. unexpected field [{other}]"
@@ -214,9 +229,9 @@ fn parse_indices_entry(
         IndicesPrivileges {
             names,
             privileges,
-            field_security,
-            query,
-            allow_restricted_indices,
+            field_security: security.field_security,
+            query: security.query,
+            allow_restricted_indices: security.allow_restricted_indices,
         },
         clusters.unwrap_or_default(),
     ))
