@@ -1,7 +1,6 @@
 //! `security.grant_api_key`: a granter creates keys owned by another user who proves consent with
 //! their password, optionally running as a third user.
 
-use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::support::{TestServer, assert_error};
@@ -28,19 +27,12 @@ async fn setup(server: &TestServer) {
     }
 }
 
-fn basic(user: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:password-1"))
-    )
-}
-
 #[tokio::test]
 async fn a_granted_key_belongs_to_the_grantee_and_carries_their_roles() {
     let server = TestServer::start().await;
     setup(&server).await;
     let reply = server
-        .with_authorization(&basic("granter_user"))
+        .basic("granter_user", "password-1")
         .post(
             "/_security/api_key/grant?refresh=wait_for",
             json!({"grant_type": "password", "username": "target_user", "password": "password-1",
@@ -81,7 +73,7 @@ async fn run_as_makes_the_run_as_user_the_owner() {
     let server = TestServer::start().await;
     setup(&server).await;
     let reply = server
-        .with_authorization(&basic("granter_user"))
+        .basic("granter_user", "password-1")
         .post(
             "/_security/api_key/grant",
             json!({"grant_type": "password", "username": "runner_user", "password": "password-1",
@@ -97,7 +89,7 @@ async fn run_as_makes_the_run_as_user_the_owner() {
 
     // The grantee may not run as anyone else.
     let reply = server
-        .with_authorization(&basic("granter_user"))
+        .basic("granter_user", "password-1")
         .post(
             "/_security/api_key/grant",
             json!({"grant_type": "password", "username": "runner_user", "password": "password-1",
@@ -115,7 +107,7 @@ async fn grant_needs_the_grant_privilege_and_valid_grantee_credentials() {
                       "api_key": {"name": "k"}});
     // manage_own_api_key is not enough, not even to grant to oneself.
     let reply = server
-        .with_authorization(&basic("own_user"))
+        .basic("own_user", "password-1")
         .post("/_security/api_key/grant", body.clone())
         .await;
     assert_error(
@@ -128,7 +120,7 @@ async fn grant_needs_the_grant_privilege_and_valid_grantee_credentials() {
     let wrong = json!({"grant_type": "password", "username": "target_user", "password": "wrong-password",
                        "api_key": {"name": "k"}});
     let reply = server
-        .with_authorization(&basic("granter_user"))
+        .basic("granter_user", "password-1")
         .post("/_security/api_key/grant", wrong)
         .await;
     assert_error(
@@ -140,7 +132,7 @@ async fn grant_needs_the_grant_privilege_and_valid_grantee_credentials() {
 
     let token = json!({"grant_type": "access_token", "access_token": "not-a-token", "api_key": {"name": "k"}});
     let reply = server
-        .with_authorization(&basic("granter_user"))
+        .basic("granter_user", "password-1")
         .post("/_security/api_key/grant", token)
         .await;
     assert_error(
@@ -159,7 +151,7 @@ async fn grant_needs_the_grant_privilege_and_valid_grantee_credentials() {
 async fn grant_requests_are_validated_before_anything_happens() {
     let server = TestServer::start().await;
     setup(&server).await;
-    let granter = server.with_authorization(&basic("granter_user"));
+    let granter = server.basic("granter_user", "password-1");
     let reply = granter
         .post(
             "/_security/api_key/grant",

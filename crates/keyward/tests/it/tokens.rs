@@ -3,7 +3,6 @@
 
 use std::time::{Duration, Instant};
 
-use base64::Engine;
 use serde_json::{Value, json};
 
 use crate::support::{TestServer, assert_error, assert_unauthenticated};
@@ -43,13 +42,6 @@ async fn password_token(server: &TestServer, username: &str) -> Value {
 
 fn bearer(token: &Value) -> String {
     format!("Bearer {}", token["access_token"].as_str().unwrap())
-}
-
-fn basic(user: &str) -> String {
-    format!(
-        "Basic {}",
-        base64::engine::general_purpose::STANDARD.encode(format!("{user}:password-1"))
-    )
 }
 
 #[tokio::test]
@@ -105,7 +97,7 @@ async fn client_credentials_issue_a_token_for_the_caller_without_refresh_token()
     let server = TestServer::start().await;
     setup(&server).await;
     let reply = server
-        .with_authorization(&basic("token_user"))
+        .basic("token_user", "password-1")
         .post(
             "/_security/oauth2/token",
             json!({"grant_type": "client_credentials"}),
@@ -217,7 +209,7 @@ async fn a_wrong_password_is_a_401() {
 async fn getting_and_invalidating_tokens_needs_manage_token() {
     let server = TestServer::start().await;
     setup(&server).await;
-    let plain = server.with_authorization(&basic("plain_user"));
+    let plain = server.basic("plain_user", "password-1");
     let reply = plain
         .post(
             "/_security/oauth2/token",
@@ -236,7 +228,7 @@ async fn getting_and_invalidating_tokens_needs_manage_token() {
     assert_eq!(reply.status, 403, "{}", reply.text);
     // manage_token alone is enough.
     let reply = server
-        .with_authorization(&basic("token_user"))
+        .basic("token_user", "password-1")
         .post(
             "/_security/oauth2/token",
             json!({"grant_type": "password", "username": "plain_user", "password": "password-1"}),
@@ -404,7 +396,7 @@ async fn an_api_key_granted_with_an_access_token_belongs_to_the_token_user() {
     setup(&server).await;
     let token = password_token(&server, "token_user").await;
     let reply = server
-        .with_authorization(&basic("granter_user"))
+        .basic("granter_user", "password-1")
         .post(
             "/_security/api_key/grant",
             json!({"grant_type": "access_token", "access_token": token["access_token"],
@@ -429,7 +421,7 @@ async fn an_access_token_grant_supports_run_as() {
         json!({"grant_type": "access_token", "access_token": token["access_token"],
                "run_as": run_as, "api_key": {"name": "ran-as"}})
     };
-    let granter = server.with_authorization(&basic("granter_user"));
+    let granter = server.basic("granter_user", "password-1");
     let reply = granter
         .post("/_security/api_key/grant", grant("token_user"))
         .await;
@@ -450,7 +442,7 @@ async fn an_access_token_grant_supports_run_as() {
 async fn access_token_grants_fail_for_bad_tokens_and_client_authentication() {
     let server = TestServer::start().await;
     setup(&server).await;
-    let granter = server.with_authorization(&basic("granter_user"));
+    let granter = server.basic("granter_user", "password-1");
     let reply = granter
         .post(
             "/_security/api_key/grant",
