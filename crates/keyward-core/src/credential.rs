@@ -258,10 +258,22 @@ pub(crate) fn decode_base64_like_java(input: &[u8]) -> Result<Zeroizing<Vec<u8>>
     if input.len() < 2 {
         return Err(Base64Error::TooShort);
     }
+    // Whole groups of four alphabet characters, the bulk of any input, need none of the padding
+    // rules: they decode straight to three bytes. The first group that is not one (padding, an
+    // illegal byte, a short tail) is left to the careful loop below.
+    let mut position = 0;
+    while let Some(&[a, b, c, d]) = input.get(position..position + 4) {
+        let [a, b, c, d] = [a, b, c, d].map(|byte| BASE64_VALUES[usize::from(byte)]);
+        // Alphabet values fit in six bits; `NOT_BASE64` does not.
+        if (a | b | c | d) & 0xC0 != 0 {
+            break;
+        }
+        out.extend_from_slice(&[a << 2 | b >> 4, b << 4 | c >> 2, c << 6 | d]);
+        position += 4;
+    }
     let mut bits: u32 = 0;
     // Where the next sextet goes: 18, 12, 6, 0 for the four characters of a group.
     let mut shift: i32 = 18;
-    let mut position = 0;
     while position < input.len() {
         let byte = input[position];
         position += 1;
@@ -303,16 +315,25 @@ pub(crate) fn decode_base64_like_java(input: &[u8]) -> Result<Zeroizing<Vec<u8>>
     Ok(out)
 }
 
+/// Not a character of the alphabet (in [`BASE64_VALUES`]).
+const NOT_BASE64: u8 = 0xFF;
+
+/// The value of each byte as a character of the standard base64 alphabet.
+const BASE64_VALUES: [u8; 256] = {
+    let alphabet = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    let mut values = [NOT_BASE64; 256];
+    let mut index = 0;
+    while index < alphabet.len() {
+        values[alphabet[index] as usize] = index as u8;
+        index += 1;
+    }
+    values
+};
+
 /// The value of one character of the standard base64 alphabet.
 fn base64_value(byte: u8) -> Option<u8> {
-    match byte {
-        b'A'..=b'Z' => Some(byte - b'A'),
-        b'a'..=b'z' => Some(byte - b'a' + 26),
-        b'0'..=b'9' => Some(byte - b'0' + 52),
-        b'+' => Some(62),
-        b'/' => Some(63),
-        _ => None,
-    }
+    let value = BASE64_VALUES[usize::from(byte)];
+    (value != NOT_BASE64).then_some(value)
 }
 
 /// The rest of `value` when it starts with `scheme` (which ends with its space), ignoring case.
@@ -775,6 +796,50 @@ mod tests {
         assert_eq!(java_trim(b"\xa0x\xa0"), b"\xa0x\xa0");
     }
 
+    /// The decoder's rules applied one character at a time, with no fast path for whole groups.
+    fn decode_one_at_a_time(input: &[u8]) -> Result<Vec<u8>, Base64Error> {
+        if input.len() == 1 {
+            return Err(Base64Error::TooShort);
+        }
+        let (mut out, mut bits, mut shift, mut position) = (Vec::new(), 0u32, 18i32, 0);
+        while position < input.len() {
+            let byte = input[position];
+            position += 1;
+            if let Some(sextet) = base64_value(byte) {
+                bits |= u32::from(sextet) << shift;
+                shift -= 6;
+                if shift < 0 {
+                    out.extend_from_slice(&[(bits >> 16) as u8, (bits >> 8) as u8, bits as u8]);
+                    (shift, bits) = (18, 0);
+                }
+                continue;
+            }
+            if byte != b'=' {
+                return Err(Base64Error::IllegalCharacter(byte));
+            }
+            if shift == 18 {
+                return Err(Base64Error::WrongEndingUnit);
+            }
+            if shift == 6 {
+                if input.get(position) != Some(&b'=') {
+                    return Err(Base64Error::WrongEndingUnit);
+                }
+                position += 1;
+            }
+            break;
+        }
+        match shift {
+            6 => out.push((bits >> 16) as u8),
+            0 => out.extend_from_slice(&[(bits >> 16) as u8, (bits >> 8) as u8]),
+            12 => return Err(Base64Error::NotEnoughBits),
+            _ => {}
+        }
+        if position < input.len() {
+            return Err(Base64Error::IncorrectEndingByte(position));
+        }
+        Ok(out)
+    }
+
     proptest! {
         #[test]
         fn decoder_agrees_with_the_base64_crate(bytes in proptest::collection::vec(any::<u8>(), 0..64)) {
@@ -782,6 +847,14 @@ mod tests {
             prop_assert_eq!(&decode_base64_like_java(padded.as_bytes()).unwrap()[..], &bytes[..]);
             let unpadded = STANDARD_NO_PAD.encode(&bytes);
             prop_assert_eq!(&decode_base64_like_java(unpadded.as_bytes()).unwrap()[..], &bytes[..]);
+        }
+
+        #[test]
+        fn whole_groups_decode_as_one_character_at_a_time(input in "[A-Za-z0-9+/= _-]{0,24}") {
+            prop_assert_eq!(
+                decode_base64_like_java(input.as_bytes()).map(|out| out.to_vec()),
+                decode_one_at_a_time(input.as_bytes())
+            );
         }
 
         #[test]

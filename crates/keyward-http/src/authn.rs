@@ -3,7 +3,7 @@
 
 use std::sync::Arc;
 
-use axum::http::{HeaderMap, header};
+use http::{HeaderMap, header};
 use keyward_core::credential::{CredentialError, parse_authorization};
 use keyward_service::{ApiKeyService, Authentication, AuthenticationFailure};
 

@@ -1,9 +1,9 @@
 //! What makes a response look like Elasticsearch's to a client: the `X-Elastic-Product` header,
 //! JSON (or versioned vendor JSON) content types, and the `pretty` and `filter_path` parameters.
 
-use axum::body::Body;
-use axum::http::{HeaderMap, HeaderValue, Method, StatusCode, header};
-use axum::response::Response;
+use bytes::Bytes;
+use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
+use http_body_util::Full;
 use serde_json::Value;
 
 use crate::error::EsError;
@@ -20,6 +20,7 @@ pub(crate) struct Rendering {
 }
 
 const JSON: &str = "application/json";
+const X_ELASTIC_PRODUCT: HeaderName = HeaderName::from_static("x-elastic-product");
 const COMPATIBLE_8: &str = "application/vnd.elasticsearch+json;compatible-with=8";
 const COMPATIBLE_9: &str = "application/vnd.elasticsearch+json;compatible-with=9";
 
@@ -95,22 +96,31 @@ impl Rendering {
         } else {
             body.to_string()
         };
+        self.finish(status, Bytes::from(text), error)
+    }
+
+    /// Sends JSON rendered ahead of time (compact, unfiltered) as it is when the client asked for
+    /// nothing else, and re-renders it otherwise.
+    pub(crate) fn respond_rendered(&self, status: StatusCode, body: Bytes) -> Response {
+        if self.pretty || self.filter_path.is_some() {
+            match serde_json::from_slice::<Value>(&body) {
+                Ok(value) => return self.respond(status, &value, None),
+                Err(err) => tracing::error!(error = %err, "a pre-rendered body is not JSON"),
+            }
+        }
+        self.finish(status, body, None)
+    }
+
+    fn finish(&self, status: StatusCode, text: Bytes, error: Option<&EsError>) -> Response {
         let length = text.len();
-        let mut response = Response::new(if self.head {
-            Body::empty()
-        } else {
-            Body::from(text)
-        });
+        let mut response = Response::new(Full::new(if self.head { Bytes::new() } else { text }));
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(
             header::CONTENT_TYPE,
             HeaderValue::from_static(self.content_type),
         );
-        headers.insert(
-            "x-elastic-product",
-            HeaderValue::from_static("Elasticsearch"),
-        );
+        headers.insert(X_ELASTIC_PRODUCT, HeaderValue::from_static("Elasticsearch"));
         if self.head {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
@@ -120,6 +130,9 @@ impl Rendering {
         response
     }
 }
+
+/// Every response keyward sends: its body is complete before the headers go out.
+pub(crate) type Response = http::Response<Full<Bytes>>;
 
 /// A 406 in Elasticsearch's plain form.
 fn not_acceptable(reason: String) -> EsError {

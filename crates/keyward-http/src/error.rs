@@ -1,6 +1,6 @@
 //! Elasticsearch's error envelope and the one place that maps domain errors onto it.
 
-use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
+use http::{HeaderMap, HeaderValue, StatusCode, header};
 use keyward_service::{AuthenticationFailure, Error as ServiceError};
 use serde_json::{Map, Value, json};
 

@@ -10,14 +10,16 @@ mod authn;
 mod compat;
 mod error;
 mod routes;
+mod server;
 mod wire;
 
 use std::sync::Arc;
 
-use axum::Router;
 use keyward_service::ApiKeyService;
 
 pub use error::EsError;
+pub use routes::{Api, BoxError};
+pub use server::serve;
 
 /// What the HTTP layer serves from: the service and this node's identity.
 #[derive(Debug, Clone)]
@@ -45,8 +47,3 @@ pub struct NodeInfo {
 
 /// The version keyward reports as Elasticsearch's (`version.number` of `GET /`).
 pub const ES_VERSION: &str = "9.1.0";
-
-/// The router serving every endpoint.
-pub fn router(state: AppState) -> Router {
-    Router::new().fallback(routes::dispatch).with_state(state)
-}

@@ -231,11 +231,13 @@ impl ApiKeyService {
             seq: 1,
         };
         let entry = self.key_entry(&record)?;
+        let keys = &self.inner.keys;
+        // Read before the write: an invalidation (by name or owner) right after it must win.
+        let generation = keys.generation();
         self.inner.store.create_api_key(record).await?;
         // Fill the cache so the key's first use costs no slow hash (Elasticsearch does the same).
-        self.inner
-            .keys
-            .insert(id.as_str(), secret.expose().as_bytes(), entry, now);
+        let digest = keys.digest(secret.expose().as_bytes());
+        keys.insert(generation, id.as_str(), digest, entry, now);
         let encoded = Zeroizing::new(encode_api_key(&id, &secret));
         Ok(CreatedApiKey {
             id,

@@ -3,6 +3,7 @@
 
 use std::sync::Arc;
 
+use keyward_core::EpochMillis;
 use keyward_core::api_key::{ApiKeyType, Creator, is_expired};
 use keyward_core::authz::Permission;
 use keyward_core::credential::{ApiKeyCredential, BasicCredential, Credential};
@@ -10,7 +11,7 @@ use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value};
 
 use crate::ApiKeyService;
-use crate::key_cache::KeyEntry;
+use crate::key_cache::{KeyEntry, SecretDigest};
 
 /// The realm name and type Elasticsearch reports for API key authentication.
 pub(crate) const API_KEY_REALM: &str = "_es_api_key";
@@ -153,16 +154,13 @@ impl ApiKeyService {
         let secret = credential.secret.expose().as_bytes();
         let now = self.now();
         let cache = &self.inner.keys;
-        if let Some(cached) = cache.get(id, now) {
-            // One key has one secret: a different secret than the verified one is wrong without
-            // any need to hash it slowly.
-            if !cached.matches(&cache.digest(secret)) {
-                return Err(AuthenticationFailure::ApiKey(format!(
-                    "invalid credentials for API key [{id}]"
-                )));
-            }
-            let expiration = cached.entry.expiration;
-            return accept(Arc::new(cached.entry.authentication(id)), expiration, now);
+        let digest = cache.digest(secret);
+        if let Some((authentication, expiration)) = cache.hot(id, &digest, now) {
+            return accept(authentication, expiration, now);
+        }
+        let generation = cache.generation();
+        if let Some(hit) = self.cached_api_key(generation, id, digest, now) {
+            return hit;
         }
 
         // One verification per key at a time; whoever waited may find the key verified.
@@ -172,14 +170,9 @@ impl ApiKeyService {
             .single_flight(id)
             .await
             .map_err(|_| AuthenticationFailure::Overloaded)?;
-        if let Some(cached) = cache.get(id, now) {
-            if !cached.matches(&cache.digest(secret)) {
-                return Err(AuthenticationFailure::ApiKey(format!(
-                    "invalid credentials for API key [{id}]"
-                )));
-            }
-            let expiration = cached.entry.expiration;
-            return accept(Arc::new(cached.entry.authentication(id)), expiration, now);
+        let generation = cache.generation();
+        if let Some(hit) = self.cached_api_key(generation, id, digest, now) {
+            return hit;
         }
         let record = match self.inner.store.api_key(id).await {
             Ok(Some(record)) => record,
@@ -220,9 +213,34 @@ impl ApiKeyService {
                 )));
             }
         };
-        let authentication = Arc::new(entry.authentication(&record.id));
-        cache.insert(&record.id, secret, entry, now);
+        cache.insert(generation, &record.id, digest, entry.clone(), now);
+        let authentication = Arc::new(entry.into_authentication(&record.id));
         accept(authentication, record.expiration, now)
+    }
+}
+
+impl ApiKeyService {
+    /// Authenticates `id` from the shared key cache, `None` when it holds no live entry. One key
+    /// has one secret: a different one than the verified one is wrong without any need to hash
+    /// it slowly.
+    fn cached_api_key(
+        &self,
+        generation: u64,
+        id: &str,
+        digest: SecretDigest,
+        now: EpochMillis,
+    ) -> Option<Result<Arc<Authentication>, AuthenticationFailure>> {
+        let cache = &self.inner.keys;
+        let cached = cache.get(id, now)?;
+        if !cached.matches(&digest) {
+            return Some(Err(AuthenticationFailure::ApiKey(format!(
+                "invalid credentials for API key [{id}]"
+            ))));
+        }
+        let expiration = cached.entry.expiration;
+        let authentication = Arc::new(cached.entry.into_authentication(id));
+        cache.keep_hot(generation, id, digest, &authentication, expiration, now);
+        Some(accept(authentication, expiration, now))
     }
 }
 

@@ -9,8 +9,17 @@
 //!
 //! Entries expire a TTL after their last use; the last-use time is refreshed at most once a
 //! second, by re-inserting the entry.
+//!
+//! In front of the shared cache, each thread keeps a few ready-made subjects ([`Authentication`])
+//! of the keys it served in the last second. A hit there touches nothing another core writes: no
+//! shard lock, no reference count of the owner's shared handles, which on a busy key would
+//! bounce between cores on every request. Those copies are only trusted while the cache's
+//! generation is unchanged; every removal bumps it, so an invalidated key is refused by every
+//! thread at once.
 
+use std::cell::RefCell;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
 
 use keyward_core::EpochMillis;
 use keyward_core::api_key::ApiKeyType;
@@ -58,14 +67,16 @@ pub(crate) struct KeyEntry {
 }
 
 impl KeyEntry {
-    /// The subject this key authenticates as.
-    pub(crate) fn authentication(&self, id: &str) -> Authentication {
+    /// The subject this key authenticates as. It takes the entry's handles over rather than
+    /// cloning them: on a cache hit the entry is already a copy, and every clone of a shared
+    /// handle is an atomic write to a cache line all cores serving that owner contend for.
+    pub(crate) fn into_authentication(self, id: &str) -> Authentication {
         let realm = api_key_realm();
         Authentication {
-            user: self.user.clone(),
+            user: self.user,
             authentication_realm: realm.clone(),
             lookup_realm: realm,
-            owner_realm: self.owner_realm.clone(),
+            owner_realm: self.owner_realm,
             api_key: Some(ApiKeyRef {
                 id: id.to_owned(),
                 name: self.name.as_ref().to_owned(),
@@ -73,8 +84,8 @@ impl KeyEntry {
             }),
             token: false,
             permission: Permission::Limited {
-                assigned: self.assigned.clone(),
-                limited_by: self.limited_by.clone(),
+                assigned: self.assigned,
+                limited_by: self.limited_by,
             },
         }
     }
@@ -100,6 +111,44 @@ pub(crate) struct KeyCache {
     entries: Option<quick_cache::sync::Cache<InlineId, CachedKey>>,
     ttl_ms: i64,
     salt: SecretSalt,
+    /// Tells this cache's per-thread copies from another cache's in the same process.
+    instance: u64,
+    /// Bumped by every removal: per-thread copies taken at an older generation are not used.
+    generation: AtomicU64,
+}
+
+/// Source of [`KeyCache::instance`].
+static NEXT_INSTANCE: AtomicU64 = AtomicU64::new(1);
+
+/// Per-thread copies per thread (a direct-mapped table).
+const HOT_SLOTS: usize = 64;
+
+/// How long a per-thread copy is used before the shared cache is consulted again, which also
+/// refreshes the entry's last use there.
+const HOT_FOR_MS: EpochMillis = 1000;
+
+/// A subject one thread built from the shared cache, ready to hand out again.
+struct HotKey {
+    instance: u64,
+    generation: u64,
+    id: InlineId,
+    digest: SecretDigest,
+    copied_at: EpochMillis,
+    expiration: Option<EpochMillis>,
+    authentication: Arc<Authentication>,
+}
+
+thread_local! {
+    static HOT_KEYS: RefCell<Vec<Option<HotKey>>> =
+        RefCell::new(std::iter::repeat_with(|| None).take(HOT_SLOTS).collect());
+}
+
+/// The per-thread slot of `id`: ids are random, so their first bytes spread them.
+fn hot_slot(id: &InlineId) -> usize {
+    let mut head = [0u8; 8];
+    head.copy_from_slice(&id.bytes[..8]);
+    // Truncation is the point: the remainder is below HOT_SLOTS.
+    (u64::from_le_bytes(head) % HOT_SLOTS as u64) as usize
 }
 
 impl KeyCache {
@@ -111,7 +160,67 @@ impl KeyCache {
             entries: capacity.map(quick_cache::sync::Cache::new),
             ttl_ms,
             salt: SecretSalt::new(),
+            instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
+            generation: AtomicU64::new(0),
         }
+    }
+
+    /// The current generation: read it before looking a key up, and hand it to
+    /// [`KeyCache::insert`] and [`KeyCache::keep_hot`], so that what was read before a removal
+    /// is not kept after it.
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// The subject this thread built for `id` within the last second, when `digest` is the
+    /// verified secret's and nothing was removed from the cache since.
+    pub(crate) fn hot(
+        &self,
+        id: &str,
+        digest: &SecretDigest,
+        now: EpochMillis,
+    ) -> Option<(Arc<Authentication>, Option<EpochMillis>)> {
+        self.entries.as_ref()?;
+        let key = InlineId::new(id)?;
+        let generation = self.generation();
+        HOT_KEYS.with(|slots| {
+            let slots = slots.borrow();
+            let hot = slots.get(hot_slot(&key))?.as_ref()?;
+            let fresh = hot.instance == self.instance
+                && hot.generation == generation
+                && hot.id == key
+                && (0..HOT_FOR_MS).contains(&(now - hot.copied_at));
+            (fresh && bool::from(hot.digest.ct_eq(digest)))
+                .then(|| (Arc::clone(&hot.authentication), hot.expiration))
+        })
+    }
+
+    /// Keeps `authentication`, built from the shared cache at `generation`, for this thread.
+    pub(crate) fn keep_hot(
+        &self,
+        generation: u64,
+        id: &str,
+        digest: SecretDigest,
+        authentication: &Arc<Authentication>,
+        expiration: Option<EpochMillis>,
+        now: EpochMillis,
+    ) {
+        let (Some(_), Some(key)) = (&self.entries, InlineId::new(id)) else {
+            return;
+        };
+        HOT_KEYS.with(|slots| {
+            if let Some(slot) = slots.borrow_mut().get_mut(hot_slot(&key)) {
+                *slot = Some(HotKey {
+                    instance: self.instance,
+                    generation,
+                    id: key,
+                    digest,
+                    copied_at: now,
+                    expiration,
+                    authentication: Arc::clone(authentication),
+                });
+            }
+        });
     }
 
     /// The salted digest of `secret`, truncated to 128 bits.
@@ -139,27 +248,43 @@ impl KeyCache {
         Some(cached)
     }
 
-    /// Remembers a successful verification of `secret` for `id`.
-    pub(crate) fn insert(&self, id: &str, secret: &[u8], entry: KeyEntry, now: EpochMillis) {
+    /// Remembers a successful verification of the secret with `digest` for `id`, from a record
+    /// read at `generation`. A removal since then (the key invalidated or updated while it was
+    /// being verified) wins: the entry does not stay.
+    pub(crate) fn insert(
+        &self,
+        generation: u64,
+        id: &str,
+        digest: SecretDigest,
+        entry: KeyEntry,
+        now: EpochMillis,
+    ) {
         if let (Some(entries), Some(key)) = (&self.entries, InlineId::new(id)) {
             let cached = CachedKey {
-                digest: self.digest(secret),
+                digest,
                 last_use: now,
                 entry,
             };
             entries.insert(key, cached);
+            // A removal bumps the generation before it removes, so either it removes this entry
+            // or the generation read here has moved on.
+            if self.generation() != generation {
+                entries.remove(&key);
+            }
         }
     }
 
-    /// Forgets `id`.
+    /// Forgets `id`, here and in every thread's copies.
     pub(crate) fn remove(&self, id: &str) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if let (Some(entries), Some(key)) = (&self.entries, InlineId::new(id)) {
             entries.remove(&key);
         }
     }
 
-    /// Forgets everything.
+    /// Forgets everything, here and in every thread's copies.
     pub(crate) fn clear(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
         if let Some(entries) = &self.entries {
             entries.clear();
         }

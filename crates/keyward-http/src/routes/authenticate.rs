@@ -1,11 +1,11 @@
 //! `security.authenticate`: who the caller is. Every authenticated subject may call it.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use super::{Ctx, Reply};
 use crate::wire::api_key;
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     Ok((StatusCode::OK, api_key::authenticate(&ctx.subject)))
 }

@@ -1,6 +1,6 @@
 //! `security.bulk_delete_role` (`DELETE /_security/role`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::bulk_put_role::insert_errors;
@@ -8,7 +8,7 @@ use super::create_api_key::check_refresh;
 use super::{Ctx, Reply};
 use crate::wire::{require_body, security};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let names = security::bulk_delete_role_request(&require_body(&ctx.body)?)?;

@@ -1,13 +1,13 @@
 //! `security.bulk_update_api_keys` (`POST /_security/api_key/_bulk_update`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, Reply};
 use crate::error::EsError;
 use crate::wire::{api_key, require_body};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let body = require_body(&ctx.body)?;
     let (request, ids) = api_key::update_request(Some(&body), "bulk_update_api_key_request")?;

@@ -1,14 +1,14 @@
 //! `security.change_password` (`PUT|POST /_security/user/_password`,
 //! `PUT|POST /_security/user/{username}/_password`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::json;
 
 use super::create_api_key::check_refresh;
 use super::{Ctx, Reply};
 use crate::wire::{require_body, security};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let password = security::change_password_request(&require_body(&ctx.body)?)?;

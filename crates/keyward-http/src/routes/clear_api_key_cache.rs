@@ -1,12 +1,12 @@
 //! `security.clear_api_key_cache` (`POST /_security/api_key/{ids}/_clear_cache`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use keyward_service::ClearCacheTarget;
 use serde_json::{Value, json};
 
 use super::{Ctx, Reply};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let ids: Vec<String> = ctx
         .param("ids")
@@ -28,7 +28,7 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
 }
 
 /// The answer of the cache-clearing APIs: this one node, which succeeded.
-pub(crate) fn nodes_response(ctx: &Ctx) -> Value {
+pub(crate) fn nodes_response(ctx: &Ctx<'_>) -> Value {
     let node = &ctx.state.node;
     json!({
         "_nodes": { "total": 1, "successful": 1, "failed": 0 },

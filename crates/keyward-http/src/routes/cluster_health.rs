@@ -1,10 +1,10 @@
 //! `cluster.health`: keyward is a one-node cluster that is always green.
 
-use axum::http::StatusCode;
 use keyward_core::privilege::actions;
 use serde_json::json;
 
-use super::{Ctx, Reply};
+use super::Ctx;
+use crate::error::EsError;
 
 /// Parameters of `cluster.health` (rest-api-spec); accepted, and trivially satisfied.
 const PARAMS: &[&str] = &[
@@ -21,15 +21,19 @@ const PARAMS: &[&str] = &[
     "wait_for_status",
 ];
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+/// Checks the request; the answer is the body [`render`] made at start-up.
+pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<(), EsError> {
     ctx.allow_params(PARAMS)?;
     ctx.state
         .service
         .require_full(&ctx.subject, actions::CLUSTER_HEALTH)?;
-    Ok((
-        StatusCode::OK,
-        json!({
-            "cluster_name": ctx.state.node.cluster_name,
+    Ok(())
+}
+
+/// The health of a one-node cluster named `cluster_name`, as compact JSON.
+pub(crate) fn render(cluster_name: &str) -> String {
+    json!({
+            "cluster_name": cluster_name,
             "status": "green",
             "timed_out": false,
             "number_of_nodes": 1,
@@ -45,6 +49,6 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
             "number_of_in_flight_fetch": 0,
             "task_max_waiting_in_queue_millis": 0,
             "active_shards_percent_as_number": 100.0
-        }),
-    ))
+    })
+    .to_string()
 }

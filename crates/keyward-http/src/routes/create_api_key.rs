@@ -1,12 +1,12 @@
 //! `security.create_api_key` (`POST|PUT /_security/api_key`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use super::{Ctx, Reply};
 use crate::error::EsError;
 use crate::wire::{api_key, require_body};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let request = api_key::create_request(&require_body(&ctx.body)?)?;

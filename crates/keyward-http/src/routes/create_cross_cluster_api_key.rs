@@ -1,11 +1,11 @@
 //! `security.create_cross_cluster_api_key` (`POST /_security/cross_cluster/api_key`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use super::{Ctx, Reply};
 use crate::wire::{api_key, cross_cluster, require_body};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let request = cross_cluster::create_request(&require_body(&ctx.body)?)?;
     let created = ctx

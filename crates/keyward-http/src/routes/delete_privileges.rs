@@ -1,13 +1,13 @@
 //! `security.delete_privileges` (`DELETE /_security/privilege/{application}/{name}`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::create_api_key::check_refresh;
 use super::{Ctx, Reply};
 use crate::wire::security;
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let application = ctx.param("application");

@@ -1,12 +1,12 @@
 //! `security.delete_user` (`DELETE /_security/user/{username}`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::json;
 
 use super::create_api_key::check_refresh;
 use super::{Ctx, Reply};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let found = ctx

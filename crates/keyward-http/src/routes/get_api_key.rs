@@ -1,6 +1,6 @@
 //! `security.get_api_key` (`GET /_security/api_key`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use keyward_service::GetApiKeys;
 use serde_json::{Value, json};
 
@@ -18,7 +18,7 @@ const PARAMS: &[&str] = &[
     "with_profile_uid",
 ];
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(PARAMS)?;
     let query = &ctx.query;
     let request = GetApiKeys {

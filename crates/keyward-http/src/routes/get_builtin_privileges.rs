@@ -1,11 +1,11 @@
 //! `security.get_builtin_privileges` (`GET /_security/privilege/_builtin`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::json;
 
 use super::{Ctx, Reply};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let builtin = ctx.state.service.builtin_privileges(&ctx.subject)?;
     Ok((

@@ -1,12 +1,12 @@
 //! `security.get_privileges` (`GET /_security/privilege`, `/_security/privilege/{application}`,
 //! `/_security/privilege/{application}/{name}`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use super::{Ctx, Reply};
 use crate::wire::security;
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let application = ctx
         .params

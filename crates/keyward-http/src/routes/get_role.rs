@@ -1,12 +1,12 @@
 //! `security.get_role` (`GET /_security/role`, `GET /_security/role/{name}`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::{Ctx, Reply};
 use crate::wire::security;
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let names = ctx
         .params

@@ -1,11 +1,11 @@
 //! `security.get_token` (`POST /_security/oauth2/token`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use super::{Ctx, Reply};
 use crate::wire::{require_body, token};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let request = token::create_request(&require_body(&ctx.body)?)?;
     let created = ctx

@@ -1,12 +1,12 @@
 //! `security.get_user` (`GET /_security/user`, `GET /_security/user/{username}`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::{Ctx, Reply};
 use crate::wire::security;
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["with_profile_uid"])?;
     // Accepted for compatibility: keyward has no user profiles.
     ctx.query.flag("with_profile_uid")?;

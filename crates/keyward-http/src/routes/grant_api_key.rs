@@ -1,12 +1,12 @@
 //! `security.grant_api_key` (`POST /_security/api_key/grant`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 
 use super::create_api_key::check_refresh;
 use super::{Ctx, Reply};
 use crate::wire::{api_key, require_body};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let request = api_key::grant_request(&require_body(&ctx.body)?)?;

@@ -1,7 +1,7 @@
 //! `security.has_privileges` (`GET|POST /_security/user/_has_privileges` and
 //! `/_security/user/{user}/_has_privileges`): which of the requested privileges the caller holds.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use keyward_core::json_token;
 use keyward_service::{
     ApplicationPrivilegesCheck, HasPrivileges, HasPrivilegesResult, IndexPrivilegesCheck,
@@ -12,7 +12,7 @@ use super::{Ctx, Reply};
 use crate::error::EsError;
 use crate::wire::{ObjectReader, require_body};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let request = request(&require_body(&ctx.body)?)?;
     let username = Some(ctx.param("user")).filter(|user| !user.is_empty());

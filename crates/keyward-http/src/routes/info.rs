@@ -1,13 +1,13 @@
 //! `info` (`GET /`): the root document clients read to identify the cluster.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use keyward_core::privilege::actions;
 use serde_json::json;
 
 use super::{Ctx, Reply};
 use crate::ES_VERSION;
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     ctx.state
         .service

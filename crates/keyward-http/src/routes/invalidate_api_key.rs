@@ -1,13 +1,13 @@
 //! `security.invalidate_api_key` (`DELETE /_security/api_key`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::{Ctx, Reply};
 use crate::error::EsError;
 use crate::wire::{api_key, require_body};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let request = api_key::invalidate_request(&require_body(&ctx.body)?)?;
     let result = ctx

@@ -6,7 +6,7 @@
 //! caller needs the action `cluster:admin/xpack/security/cross_cluster/api_key/authenticate`
 //! (`manage_security` grants it), so the endpoint cannot be used to probe keys anonymously.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use keyward_core::credential::{Credential, CredentialError, parse_authorization};
 use keyward_service::AuthenticationFailure;
 
@@ -14,7 +14,7 @@ use super::{Ctx, Reply};
 use crate::error::EsError;
 use crate::wire::{cross_cluster, require_body};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let (api_key, certificate_dn) = cross_cluster::authenticate_request(&require_body(&ctx.body)?)?;
     // The remote-cluster credential header carries `ApiKey <encoded>`; the bare encoded value is
@@ -29,13 +29,13 @@ pub(crate) async fn handle(ctx: &Ctx) -> Reply {
         Ok(_) => {
             return Err(EsError::authentication_failed(
                 &AuthenticationFailure::Missing,
-                &ctx.path,
+                ctx.path,
             ));
         }
         Err(CredentialError::InvalidApiKey(cause) | CredentialError::InvalidBasic(cause)) => {
             return Err(EsError::authentication_failed(
                 &AuthenticationFailure::Malformed(cause),
-                &ctx.path,
+                ctx.path,
             ));
         }
     };

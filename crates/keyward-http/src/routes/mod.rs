@@ -43,16 +43,14 @@ mod update_cross_cluster_api_key;
 
 use std::sync::Arc;
 
-use axum::body::{Body, to_bytes};
-use axum::extract::{Request, State};
-use axum::http::{Method, StatusCode};
-use axum::response::Response;
 use bytes::Bytes;
+use http::{Method, Request, StatusCode};
+use http_body_util::{BodyExt, Limited};
 use keyward_service::Authentication;
 use serde_json::Value;
 
 use crate::AppState;
-use crate::compat::Rendering;
+use crate::compat::{Rendering, Response};
 use crate::error::EsError;
 use crate::wire::QueryParams;
 
@@ -60,16 +58,16 @@ use crate::wire::QueryParams;
 pub(crate) type Reply = Result<(StatusCode, Value), EsError>;
 
 /// Everything a handler gets.
-pub(crate) struct Ctx {
-    pub(crate) state: AppState,
+pub(crate) struct Ctx<'a> {
+    pub(crate) state: &'a AppState,
     pub(crate) subject: Arc<Authentication>,
     pub(crate) params: Vec<(&'static str, String)>,
     pub(crate) query: QueryParams,
     pub(crate) body: Bytes,
-    pub(crate) path: String,
+    pub(crate) path: &'a str,
 }
 
-impl Ctx {
+impl Ctx<'_> {
     /// A path parameter.
     pub(crate) fn param(&self, name: &str) -> &str {
         self.params
@@ -81,7 +79,7 @@ impl Ctx {
 
     /// Rejects query parameters the action does not take.
     pub(crate) fn allow_params(&self, allowed: &[&str]) -> Result<(), EsError> {
-        self.query.check_allowed(&self.path, allowed)
+        self.query.check_allowed(self.path, allowed)
     }
 }
 
@@ -92,9 +90,6 @@ enum Action {
     Info,
     /// keyward's own `POST /_keyward/cross_cluster/_authenticate`.
     KeywardCrossClusterAuthenticate,
-    /// A path Elasticsearch serves and keyward does not yet, which would otherwise fall to a
-    /// parameterised route (`/_security/user/_privileges` is not the user `_privileges`).
-    NotServed,
     SecurityAuthenticate,
     SecurityBulkDeleteRole,
     SecurityBulkPutRole,
@@ -332,31 +327,83 @@ const ROUTES: &[Route] = &[
     },
 ];
 
+/// keyward's REST API as a function from requests to responses: the state every request is
+/// served from, and the answers rendered once at start-up. [`crate::serve`] puts it behind an
+/// HTTP server; anything else that speaks hyper can call [`Api::handle`] itself.
+#[derive(Debug)]
+pub struct Api {
+    state: AppState,
+    /// `GET /_cluster/health`, compact: it only changes with the cluster name.
+    cluster_health: Bytes,
+}
+
+impl Api {
+    /// The API served from `state`.
+    pub fn new(state: AppState) -> Api {
+        // Leaked once for the life of the server: a static body is sent without touching a
+        // reference count that every core would contend for.
+        let cluster_health = Bytes::from_static(
+            Box::leak(cluster_health::render(&state.node.cluster_name).into_boxed_str()).as_bytes(),
+        );
+        Api {
+            state,
+            cluster_health,
+        }
+    }
+
+    /// Answers one request.
+    pub async fn handle<B>(
+        &self,
+        request: Request<B>,
+    ) -> http::Response<http_body_util::Full<Bytes>>
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        dispatch(self, request).await
+    }
+}
+
+/// A handler's body: JSON to render, or JSON rendered once ahead of time.
+enum Answer {
+    Value(Value),
+    Rendered(Bytes),
+}
+
+/// The error a request body's stream may end with.
+pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
+
 /// The single entry point: every request passes through here.
-pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) -> Response {
+async fn dispatch<B>(shared: &Api, request: Request<B>) -> Response
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
     let (parts, body) = request.into_parts();
     let method = parts.method;
-    let path = parts.uri.path().to_owned();
-    let uri = match parts.uri.query() {
-        Some(query) => format!("{path}?{query}"),
-        None => path.clone(),
-    };
+    let path = parts.uri.path();
+    // The path and query as sent, for error reasons.
+    let uri = parts
+        .uri
+        .path_and_query()
+        .map_or(path, |path_and_query| path_and_query.as_str());
     let query = match QueryParams::parse(parts.uri.query()) {
         Ok(query) => query,
         Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
     };
-    let body = match read_body(body, state.max_content_length).await {
+    let body = match read_body(body, shared.state.max_content_length).await {
         Ok(body) => body,
         Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
     };
     let (rendering, negotiated) =
         Rendering::negotiate(&method, &parts.headers, &query, !body.is_empty());
     let result = match negotiated {
-        Ok(()) => handle(state, &method, &path, &uri, &parts.headers, query, body).await,
+        Ok(()) => handle(shared, &method, path, uri, &parts.headers, query, body).await,
         Err(err) => Err(err),
     };
     match result {
-        Ok((status, value)) => rendering.respond(status, &value, None),
+        Ok((status, Answer::Value(value))) => rendering.respond(status, &value, None),
+        Ok((status, Answer::Rendered(body))) => rendering.respond_rendered(status, body),
         Err(err) => {
             if let Some(cause) = err.internal_cause() {
                 tracing::error!(%method, path, cause, "request failed");
@@ -367,15 +414,16 @@ pub(crate) async fn dispatch(State(state): State<AppState>, request: Request) ->
 }
 
 async fn handle(
-    state: AppState,
+    shared: &Api,
     method: &Method,
     path: &str,
     uri: &str,
-    headers: &axum::http::HeaderMap,
+    headers: &http::HeaderMap,
     query: QueryParams,
     body: Bytes,
-) -> Reply {
+) -> Result<(StatusCode, Answer), EsError> {
     let (action, params) = route(method, path, uri)?;
+    let state = &shared.state;
     let subject = crate::authn::authenticate(
         &state.service,
         headers,
@@ -389,15 +437,20 @@ async fn handle(
         params,
         query,
         body,
-        path: path.to_owned(),
+        path,
     };
-    match action {
-        Action::ClusterHealth => cluster_health::handle(&ctx).await,
+    let reply = match action {
+        Action::ClusterHealth => {
+            cluster_health::handle(&ctx)?;
+            return Ok((
+                StatusCode::OK,
+                Answer::Rendered(shared.cluster_health.clone()),
+            ));
+        }
         Action::Info => info::handle(&ctx).await,
         Action::KeywardCrossClusterAuthenticate => {
             keyward_cross_cluster_authenticate::handle(&ctx).await
         }
-        Action::NotServed => Err(EsError::no_handler(uri, method.as_str())),
         Action::SecurityAuthenticate => authenticate::handle(&ctx).await,
         Action::SecurityBulkDeleteRole => bulk_delete_role::handle(&ctx).await,
         Action::SecurityBulkPutRole => bulk_put_role::handle(&ctx).await,
@@ -436,7 +489,8 @@ async fn handle(
         Action::SecurityUpdateCrossClusterApiKey => {
             update_cross_cluster_api_key::handle(&ctx).await
         }
-    }
+    };
+    reply.map(|(status, value)| (status, Answer::Value(value)))
 }
 
 /// Finds the action for a method and path: Elasticsearch's 400 "no handler" when no path
@@ -445,72 +499,129 @@ async fn handle(
 /// Path parameters by name, as matched (`{id}` → the decoded segment).
 type PathParams = Vec<(&'static str, String)>;
 
+/// No route has more segments than this.
+const MAX_SEGMENTS: usize = 5;
+
 fn route(method: &Method, path: &str, uri: &str) -> Result<(Action, PathParams), EsError> {
-    let segments: Vec<&str> = path
-        .split('/')
-        .filter(|segment| !segment.is_empty())
-        .collect();
-    let mut candidates: Vec<(usize, &Route, PathParams)> = ROUTES
-        .iter()
-        .filter_map(|route| matches(route, &segments).map(|params| (params.len(), route, params)))
-        .collect();
-    if candidates.is_empty() {
-        return Err(EsError::no_handler(uri, method.as_str()));
+    let mut buffer = [""; MAX_SEGMENTS];
+    let mut count = 0;
+    for segment in path.split('/').filter(|segment| !segment.is_empty()) {
+        let Some(slot) = buffer.get_mut(count) else {
+            return Err(EsError::no_handler(uri, method.as_str()));
+        };
+        *slot = segment;
+        count += 1;
     }
-    // Fewest parameters first: literal segments win.
-    candidates.sort_by_key(|(parameters, _, _)| *parameters);
+    let segments = &buffer[..count];
     let wanted = if method == Method::HEAD {
         &Method::GET
     } else {
         method
     };
-    for (_, route, params) in &candidates {
+    // Of the routes that fit the path and take the method, the one with the fewest parameters:
+    // literal segments win.
+    let mut fitting = false;
+    let mut best: Option<(usize, &Route, Action)> = None;
+    for route in ROUTES {
+        let Some(parameters) = fits(route, segments) else {
+            continue;
+        };
+        fitting = true;
+        if best.is_some_and(|(fewest, _, _)| fewest <= parameters) {
+            continue;
+        }
         if let Some((_, action)) = route.methods.iter().find(|(allowed, _)| allowed == wanted) {
-            if *action == Action::NotServed {
-                return Err(EsError::no_handler(uri, method.as_str()));
+            best = Some((parameters, route, *action));
+            if parameters == 0 {
+                // Nothing beats an all-literal route.
+                break;
             }
-            return Ok((*action, params.clone()));
         }
     }
-    let mut allowed: Vec<&str> = candidates
+    match best {
+        Some((_, route, action)) => Ok((action, params(route, segments))),
+        None if fitting => Err(method_not_allowed(method, segments, uri)),
+        None => Err(EsError::no_handler(uri, method.as_str())),
+    }
+}
+
+/// The 405 for a path that exists for other methods, with their list for `Allow`.
+fn method_not_allowed(method: &Method, segments: &[&str], uri: &str) -> EsError {
+    let mut allowed: Vec<&str> = ROUTES
         .iter()
-        .flat_map(|(_, route, _)| route.methods.iter().map(|(method, _)| method.as_str()))
+        .filter(|route| fits(route, segments).is_some())
+        .flat_map(|route| route.methods.iter().map(|(method, _)| method.as_str()))
         .collect();
     if allowed.contains(&"GET") {
         allowed.push("HEAD");
     }
     allowed.sort_unstable();
     allowed.dedup();
-    Err(EsError::method_not_allowed(uri, method.as_str(), &allowed))
+    EsError::method_not_allowed(uri, method.as_str(), &allowed)
 }
 
-fn matches(route: &Route, segments: &[&str]) -> Option<PathParams> {
+/// The parameter name of a `{name}` pattern segment.
+fn parameter_name(pattern: &'static str) -> Option<&'static str> {
+    pattern
+        .strip_prefix('{')
+        .and_then(|rest| rest.strip_suffix('}'))
+}
+
+/// How many parameters `route` binds when it fits `segments`.
+fn fits(route: &Route, segments: &[&str]) -> Option<usize> {
     if route.path.len() != segments.len() {
         return None;
     }
-    let mut params = Vec::new();
+    let mut parameters = 0;
     for (pattern, segment) in route.path.iter().zip(segments) {
-        if let Some(name) = pattern
-            .strip_prefix('{')
-            .and_then(|rest| rest.strip_suffix('}'))
-        {
-            let decoded = percent_encoding::percent_decode_str(segment)
-                .decode_utf8_lossy()
-                .into_owned();
-            params.push((name, decoded));
+        if parameter_name(pattern).is_some() {
+            parameters += 1;
         } else if pattern != segment {
             return None;
         }
     }
-    Some(params)
+    Some(parameters)
 }
 
-async fn read_body(body: Body, limit: usize) -> Result<Bytes, EsError> {
-    to_bytes(body, limit).await.map_err(|_| {
-        EsError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "content_too_long_exception",
-            format!("request body exceeds the maximum content length of [{limit}] bytes"),
-        )
-    })
+/// The decoded parameters of a route that fits `segments`.
+fn params(route: &Route, segments: &[&str]) -> PathParams {
+    route
+        .path
+        .iter()
+        .zip(segments)
+        .filter_map(|(pattern, segment)| {
+            let name = parameter_name(pattern)?;
+            let decoded = percent_encoding::percent_decode_str(segment)
+                .decode_utf8_lossy()
+                .into_owned();
+            Some((name, decoded))
+        })
+        .collect()
+}
+
+async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, EsError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    if body.is_end_stream() {
+        return Ok(Bytes::new());
+    }
+    match Limited::new(body, limit).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_long(limit)),
+        Err(err) => Err(EsError::new(
+            StatusCode::BAD_REQUEST,
+            "parse_exception",
+            format!("cannot read the request body: {err}"),
+        )),
+    }
+}
+
+fn too_long(limit: usize) -> EsError {
+    EsError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "content_too_long_exception",
+        format!("request body exceeds the maximum content length of [{limit}] bytes"),
+    )
 }

@@ -1,13 +1,13 @@
 //! `security.put_privileges` (`PUT|POST /_security/privilege`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value, json};
 
 use super::create_api_key::check_refresh;
 use super::{Ctx, Reply};
 use crate::wire::{require_body, security};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let privileges = security::put_privileges_request(&require_body(&ctx.body)?)?;

@@ -1,6 +1,6 @@
 //! `security.query_api_keys` (`GET|POST /_security/_query/api_key`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use keyward_service::QueryApiKeys;
 use serde_json::Value;
 
@@ -9,7 +9,7 @@ use crate::wire::{api_key, parse_body, query};
 
 const PARAMS: &[&str] = &["with_limited_by", "with_profile_uid", "typed_keys"];
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(PARAMS)?;
     let mut request = QueryApiKeys {
         with_limited_by: ctx.query.flag("with_limited_by")?,

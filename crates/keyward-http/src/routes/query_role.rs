@@ -1,12 +1,12 @@
 //! `security.query_role` (`GET|POST /_security/_query/role`): stored roles matching a query.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::{Map, Value};
 
 use super::{Ctx, Reply};
 use crate::wire::{parse_body, query};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let search = match parse_body(&ctx.body)? {
         Some(body) => query::search_body(&body, "query_role_request", false)?.search,

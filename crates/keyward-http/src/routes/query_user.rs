@@ -1,12 +1,12 @@
 //! `security.query_user` (`GET|POST /_security/_query/user`): native users matching a query.
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::Value;
 
 use super::{Ctx, Reply};
 use crate::wire::{parse_body, query, security};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&["with_profile_uid"])?;
     // Accepted for compatibility: keyward has no user profiles.
     ctx.query.flag("with_profile_uid")?;

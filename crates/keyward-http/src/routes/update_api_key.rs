@@ -1,12 +1,12 @@
 //! `security.update_api_key` (`PUT /_security/api_key/{id}`).
 
-use axum::http::StatusCode;
+use http::StatusCode;
 use serde_json::json;
 
 use super::{Ctx, Reply};
 use crate::wire::{api_key, parse_body};
 
-pub(crate) async fn handle(ctx: &Ctx) -> Reply {
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     ctx.allow_params(&[])?;
     let body = parse_body(&ctx.body)?;
     let (request, _) = api_key::update_request(body.as_ref(), "update_api_key_request")?;

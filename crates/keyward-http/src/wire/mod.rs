@@ -26,7 +26,7 @@ pub(crate) fn parse_body(body: &Bytes) -> Result<Option<Value>, EsError> {
             err.column()
         ))
         .caused_by(EsError::new(
-            axum::http::StatusCode::BAD_REQUEST,
+            http::StatusCode::BAD_REQUEST,
             "json_parse_exception",
             err.to_string(),
         ))

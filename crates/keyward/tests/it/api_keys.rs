@@ -280,6 +280,57 @@ async fn invalidation_is_immediate_and_idempotent() {
     );
 }
 
+/// Statuses of `GET /_cluster/health` sent `count` times at once with `encoded`, over as many
+/// connections as it takes, so every server thread serves some.
+async fn health_statuses(server: &TestServer, encoded: &str, count: usize) -> Vec<u16> {
+    let mut requests = tokio::task::JoinSet::new();
+    for _ in 0..count {
+        let url = format!("{}/_cluster/health", server.url);
+        let authorization = format!("ApiKey {encoded}");
+        requests.spawn(async move {
+            // A client each: one connection each, none shared.
+            let response = reqwest::Client::new()
+                .get(url)
+                .header("authorization", authorization)
+                .send()
+                .await
+                .expect("request");
+            response.status().as_u16()
+        });
+    }
+    requests.join_all().await
+}
+
+#[tokio::test]
+async fn a_busy_key_is_refused_by_every_thread_once_invalidated_or_narrowed() {
+    let server = TestServer::start().await;
+    let created = server
+        .create_key(json!({"name": "busy", "role_descriptors": {"r": {"cluster": ["monitor"]}}}))
+        .await;
+    let id = created["id"].as_str().unwrap();
+    let encoded = created["encoded"].as_str().unwrap();
+    assert!(health_statuses(&server, encoded, 32).await.iter().all(|status| *status == 200));
+
+    // Narrowed: the key loses `monitor`, and no thread goes on granting it.
+    let reply = server
+        .superuser()
+        .put(
+            &format!("/_security/api_key/{id}"),
+            json!({"role_descriptors": {"r": {"cluster": ["manage_own_api_key"]}}}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(health_statuses(&server, encoded, 32).await, vec![403; 32]);
+
+    // Invalidated: no thread goes on accepting it.
+    let reply = server
+        .superuser()
+        .delete("/_security/api_key", json!({"ids": [id]}))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(health_statuses(&server, encoded, 32).await, vec![401; 32]);
+}
+
 #[tokio::test]
 async fn invalidate_by_name_owner_and_realm() {
     let server = TestServer::start().await;
