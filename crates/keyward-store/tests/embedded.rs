@@ -183,7 +183,7 @@ async fn a_newer_schema_is_refused() {
     }
     // The refusal released the lock.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
-    connection.pragma_update(None, "user_version", 3).unwrap();
+    connection.pragma_update(None, "user_version", 4).unwrap();
     drop(connection);
     EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
 }
@@ -194,12 +194,13 @@ async fn a_version_1_database_upgrades_in_place() {
     let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
     store.create_api_key(sample_key("old")).await.unwrap();
     drop(store);
-    // Back to what version 1 wrote: no roles, no application privileges, no tokens.
+    // Back to what version 1 wrote: no roles, no application privileges, no tokens, no index of
+    // undated invalidations.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
     connection
         .execute_batch(
             "DROP TABLE roles; DROP TABLE app_privileges; DROP TABLE tokens; \
-             PRAGMA user_version = 1;",
+             DROP INDEX api_keys_invalidated_untimed; PRAGMA user_version = 1;",
         )
         .unwrap();
     drop(connection);
@@ -218,7 +219,7 @@ async fn a_version_1_database_upgrades_in_place() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 3);
+    assert_eq!(version, 4);
 }
 
 #[tokio::test]

@@ -309,7 +309,12 @@ async fn a_busy_key_is_refused_by_every_thread_once_invalidated_or_narrowed() {
         .await;
     let id = created["id"].as_str().unwrap();
     let encoded = created["encoded"].as_str().unwrap();
-    assert!(health_statuses(&server, encoded, 32).await.iter().all(|status| *status == 200));
+    assert!(
+        health_statuses(&server, encoded, 32)
+            .await
+            .iter()
+            .all(|status| *status == 200)
+    );
 
     // Narrowed: the key loses `monitor`, and no thread goes on granting it.
     let reply = server
