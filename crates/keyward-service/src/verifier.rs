@@ -1,8 +1,10 @@
 //! Secret verification under load. `{SSHA256}` costs a microsecond and runs inline. PBKDF2 and
 //! bcrypt hashes (keys imported from Elasticsearch, user passwords) cost milliseconds: they run on
-//! a small pool of dedicated threads at a lower scheduling priority (nice 10 on Linux), so a flood
-//! of wrong secrets can take at most that pool's share of the CPU and never delays requests that
-//! need no slow hash; beyond the pool's bounded queue the answer is 429
+//! a small pool of dedicated threads under Linux's `SCHED_IDLE` policy (elsewhere, or if that is
+//! refused, at the lowest priority, nice 19), so they only get CPU that no request thread wants:
+//! a request thread that wakes up takes the core from them at once, where a merely nicer thread
+//! could finish its time slice first. A flood of wrong secrets thus runs on leftover CPU and
+//! never delays requests that need no slow hash; beyond the pool's bounded queue the answer is 429
 //! (`es_rejected_execution_exception`), never a 401 that would tell a client its correct secret
 //! was wrong.
 //!
@@ -22,8 +24,9 @@ use zeroize::Zeroizing;
 const MAX_QUEUED: usize = 256;
 /// Requests allowed to wait behind one id's verification before new ones are refused.
 const MAX_WAITING_PER_ID: usize = 64;
-/// The pool's threads run this much nicer than the request threads.
-const POOL_NICENESS: i32 = 10;
+/// Where `SCHED_IDLE` is not available, the pool's threads run this much nicer than the request
+/// threads (the most there is).
+const POOL_NICENESS: i32 = 19;
 
 /// The verification is refused: the pool or one id's queue is full.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -136,13 +139,30 @@ fn run_pool_thread(queue: &Mutex<Receiver<Job>>) {
     }
 }
 
-/// Makes the calling thread nicer than the rest of the process (Linux sets priority per thread).
+/// Makes the calling thread yield the CPU to every request thread: `SCHED_IDLE` where the system
+/// has it, else nice 19 (Linux sets priority per thread).
 fn lower_priority() {
     #[cfg(target_os = "linux")]
-    if let Err(err) =
-        rustix::process::setpriority_process(Some(rustix::thread::gettid()), POOL_NICENESS)
     {
-        tracing::warn!(error = %err, "cannot lower the verification threads' priority");
+        use thread_priority::{
+            NormalThreadSchedulePolicy, ThreadPriority, ThreadSchedulePolicy,
+            set_thread_priority_and_policy, thread_native_id,
+        };
+        let idle = ThreadSchedulePolicy::Normal(NormalThreadSchedulePolicy::Idle);
+        let Err(idle_err) =
+            set_thread_priority_and_policy(thread_native_id(), ThreadPriority::Min, idle)
+        else {
+            return;
+        };
+        if let Err(err) =
+            rustix::process::setpriority_process(Some(rustix::thread::gettid()), POOL_NICENESS)
+        {
+            tracing::warn!(
+                error = %err,
+                idle_error = ?idle_err,
+                "cannot lower the verification threads' priority"
+            );
+        }
     }
 }
 
@@ -183,7 +203,7 @@ mod tests {
 
     #[cfg(target_os = "linux")]
     #[tokio::test]
-    async fn the_pool_runs_nicer_than_the_request_threads() {
+    async fn the_pool_runs_only_on_cpu_no_request_thread_wants() {
         let verifier = Verifier::new();
         // Run one job so the pool threads have certainly started and lowered their priority.
         let stored = keyward_core::hash::hash_secret(
@@ -203,10 +223,11 @@ mod tests {
             let Ok(stat) = std::fs::read_to_string(task.join("stat")) else {
                 continue;
             };
-            // Fields after the parenthesised name: state is field 3, nice is field 19.
+            // Fields after the parenthesised name: state is field 3, the scheduling policy field
+            // 41 (`SCHED_IDLE` is 5).
             let after_name = &stat[stat.rfind(')').unwrap() + 2..];
-            let nice: i32 = after_name.split(' ').nth(16).unwrap().parse().unwrap();
-            assert_eq!(nice, POOL_NICENESS, "{name}");
+            let policy: i32 = after_name.split(' ').nth(38).unwrap().parse().unwrap();
+            assert_eq!(policy, 5, "{name}: not SCHED_IDLE");
             seen += 1;
         }
         assert!(seen >= 1, "no verification thread found");
