@@ -11,7 +11,7 @@ use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value};
 
 use crate::ApiKeyService;
-use crate::key_cache::{KeyEntry, SecretDigest};
+use crate::key_cache::{KeyEntry, NEVER, SecretDigest};
 
 /// The realm name and type Elasticsearch reports for API key authentication.
 pub(crate) const API_KEY_REALM: &str = "_es_api_key";
@@ -237,7 +237,7 @@ impl ApiKeyService {
                 "invalid credentials for API key [{id}]"
             ))));
         }
-        let expiration = cached.entry.expiration;
+        let expiration = cached.entry.expiration();
         let authentication = Arc::new(cached.entry.into_authentication(id));
         cache.keep_hot(generation, id, digest, &authentication, expiration, now);
         Some(accept(authentication, expiration, now))
@@ -280,9 +280,9 @@ impl ApiKeyService {
         let limited_by = permissions.get(&record.limited_by)?;
         let (user, owner_realm) = self.owner(&record.creator);
         Ok(KeyEntry {
-            name: Arc::from(record.name.as_str()),
+            name: Box::from(record.name.as_str()),
             key_type: record.key_type,
-            expiration: record.expiration,
+            expires_at: record.expiration.unwrap_or(NEVER),
             user,
             owner_realm,
             assigned,
