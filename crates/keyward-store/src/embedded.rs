@@ -1316,3 +1316,23 @@ fn find_query(filter: &ApiKeyFilter) -> Result<Option<(String, Vec<Value>)>, Err
     sql.push_str(" ORDER BY creation, id");
     Ok(Some((sql, values)))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn read_connections_map_the_whole_store() {
+        let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
+        let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf()))
+            .unwrap_or_else(|err| panic!("open: {err}"));
+        let reader =
+            open_reader(&dir.path().join(DATABASE_FILE)).unwrap_or_else(|err| panic!("{err}"));
+        let mapped: i64 = reader
+            .query_row("PRAGMA mmap_size", [], |row| row.get(0))
+            .unwrap_or_else(|err| panic!("{err}"));
+        // Below this, SQLite was built without `.cargo/config.toml`'s raised cap.
+        assert_eq!(mapped, READ_MMAP_BYTES);
+        drop(store);
+    }
+}
