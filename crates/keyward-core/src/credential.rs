@@ -258,9 +258,15 @@ pub(crate) fn decode_base64_like_java(input: &[u8]) -> Result<Zeroizing<Vec<u8>>
     if input.len() < 2 {
         return Err(Base64Error::TooShort);
     }
-    // Whole groups of four alphabet characters, the bulk of any input, need none of the padding
-    // rules: they decode straight to three bytes. The first group that is not one (padding, an
-    // illegal byte, a short tail) is left to the careful loop below.
+    let position = decode_whole_groups(input, &mut out);
+    decode_from(input, position, &mut out)?;
+    Ok(out)
+}
+
+/// Decodes the leading groups of four alphabet characters, the bulk of any input: they need none
+/// of the padding rules and decode straight to three bytes. Returns where the first group that is
+/// not one (padding, an illegal byte, a short tail) starts, for [`decode_from`].
+fn decode_whole_groups(input: &[u8], out: &mut Vec<u8>) -> usize {
     let mut position = 0;
     while let Some(&[a, b, c, d]) = input.get(position..position + 4) {
         let [a, b, c, d] = [a, b, c, d].map(|byte| BASE64_VALUES[usize::from(byte)]);
@@ -271,6 +277,12 @@ pub(crate) fn decode_base64_like_java(input: &[u8]) -> Result<Zeroizing<Vec<u8>>
         out.extend_from_slice(&[a << 2 | b >> 4, b << 4 | c >> 2, c << 6 | d]);
         position += 4;
     }
+    position
+}
+
+/// Decodes `input` from `position` (the start of a group) one character at a time, with Java's
+/// rules for padding and for what may follow it.
+fn decode_from(input: &[u8], mut position: usize, out: &mut Vec<u8>) -> Result<(), Base64Error> {
     let mut bits: u32 = 0;
     // Where the next sextet goes: 18, 12, 6, 0 for the four characters of a group.
     let mut shift: i32 = 18;
@@ -312,7 +324,7 @@ pub(crate) fn decode_base64_like_java(input: &[u8]) -> Result<Zeroizing<Vec<u8>>
     if position < input.len() {
         return Err(Base64Error::IncorrectEndingByte(position));
     }
-    Ok(out)
+    Ok(())
 }
 
 /// Not a character of the alphabet (in [`BASE64_VALUES`]).
@@ -801,43 +813,8 @@ mod tests {
         if input.len() == 1 {
             return Err(Base64Error::TooShort);
         }
-        let (mut out, mut bits, mut shift, mut position) = (Vec::new(), 0u32, 18i32, 0);
-        while position < input.len() {
-            let byte = input[position];
-            position += 1;
-            if let Some(sextet) = base64_value(byte) {
-                bits |= u32::from(sextet) << shift;
-                shift -= 6;
-                if shift < 0 {
-                    out.extend_from_slice(&[(bits >> 16) as u8, (bits >> 8) as u8, bits as u8]);
-                    (shift, bits) = (18, 0);
-                }
-                continue;
-            }
-            if byte != b'=' {
-                return Err(Base64Error::IllegalCharacter(byte));
-            }
-            if shift == 18 {
-                return Err(Base64Error::WrongEndingUnit);
-            }
-            if shift == 6 {
-                if input.get(position) != Some(&b'=') {
-                    return Err(Base64Error::WrongEndingUnit);
-                }
-                position += 1;
-            }
-            break;
-        }
-        match shift {
-            6 => out.push((bits >> 16) as u8),
-            0 => out.extend_from_slice(&[(bits >> 16) as u8, (bits >> 8) as u8]),
-            12 => return Err(Base64Error::NotEnoughBits),
-            _ => {}
-        }
-        if position < input.len() {
-            return Err(Base64Error::IncorrectEndingByte(position));
-        }
-        Ok(out)
+        let mut out = Vec::new();
+        decode_from(input, 0, &mut out).map(|()| out)
     }
 
     proptest! {
