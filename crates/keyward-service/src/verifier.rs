@@ -170,6 +170,15 @@ fn lower_priority() {
 mod tests {
     use super::*;
 
+    /// A PBKDF2 hash of `secret`: one that goes to the pool.
+    fn slow_hash(secret: &[u8]) -> String {
+        keyward_core::hash::hash_secret(
+            keyward_core::hash::HashAlgorithm::Pbkdf2 { iterations: 1000 },
+            secret,
+            &mut crate::OsRandom,
+        )
+    }
+
     #[tokio::test]
     async fn flights_for_one_key_take_turns_and_leave_nothing_behind() {
         let verifier = Arc::new(Verifier::new());
@@ -192,11 +201,7 @@ mod tests {
     #[tokio::test]
     async fn slow_hashes_verify_on_the_pool() {
         let verifier = Verifier::new();
-        let stored = keyward_core::hash::hash_secret(
-            keyward_core::hash::HashAlgorithm::Pbkdf2 { iterations: 1000 },
-            b"secret",
-            &mut crate::OsRandom,
-        );
+        let stored = slow_hash(b"secret");
         assert_eq!(verifier.verify(b"secret", &stored).await, Ok(true));
         assert_eq!(verifier.verify(b"wrong", &stored).await, Ok(false));
     }
@@ -206,11 +211,7 @@ mod tests {
     async fn the_pool_runs_only_on_cpu_no_request_thread_wants() {
         let verifier = Verifier::new();
         // Run one job so the pool threads have certainly started and lowered their priority.
-        let stored = keyward_core::hash::hash_secret(
-            keyward_core::hash::HashAlgorithm::Pbkdf2 { iterations: 1000 },
-            b"secret",
-            &mut crate::OsRandom,
-        );
+        let stored = slow_hash(b"secret");
         assert_eq!(verifier.verify(b"secret", &stored).await, Ok(true));
         let mut seen = 0;
         for task in std::fs::read_dir("/proc/self/task").unwrap() {
