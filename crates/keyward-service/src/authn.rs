@@ -217,9 +217,7 @@ impl ApiKeyService {
         let authentication = Arc::new(entry.into_authentication(&record.id));
         accept(authentication, record.expiration, now)
     }
-}
 
-impl ApiKeyService {
     /// Authenticates `id` from the shared key cache, `None` when it holds no live entry. One key
     /// has one secret: a different one than the verified one is wrong without any need to hash
     /// it slowly.

@@ -837,10 +837,10 @@ fn open_writer(path: &Path) -> Result<Connection, Error> {
 }
 
 /// How much of the database file a read connection maps into memory: all of it, in practice.
-/// A mapped page is read with no system call and no copy, and the mapping is shared by every
-/// connection (and with the kernel's page cache), so a lookup among ten million keys costs what
-/// one among ten thousand does once the pages it touches are cached (`bench/run`, P5). The
-/// mapping is address space, not memory: pages the kernel can drop at any time back it.
+/// A mapped page is read with no system call and no copy: each connection maps the file, and the
+/// pages behind every mapping are the kernel's page cache, so a lookup among ten million keys
+/// costs what one among ten thousand does once the pages it touches are cached (`bench/run`, P5).
+/// The mapping is address space, not memory: the kernel can drop those pages at any time.
 const READ_MMAP_BYTES: i64 = 1 << 40;
 
 /// Opens a read-only connection; the database already exists and is in WAL mode.

@@ -351,16 +351,44 @@ impl Api {
         }
     }
 
-    /// Answers one request.
-    pub async fn handle<B>(
-        &self,
-        request: Request<B>,
-    ) -> http::Response<http_body_util::Full<Bytes>>
+    /// Answers one request: every request passes through here.
+    pub async fn handle<B>(&self, request: Request<B>) -> Response
     where
         B: hyper::body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
     {
-        dispatch(self, request).await
+        let (parts, body) = request.into_parts();
+        let method = parts.method;
+        let path = parts.uri.path();
+        // The path and query as sent, for error reasons.
+        let uri = parts
+            .uri
+            .path_and_query()
+            .map_or(path, |path_and_query| path_and_query.as_str());
+        let query = match QueryParams::parse(parts.uri.query()) {
+            Ok(query) => query,
+            Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
+        };
+        let body = match read_body(body, self.state.max_content_length).await {
+            Ok(body) => body,
+            Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
+        };
+        let (rendering, negotiated) =
+            Rendering::negotiate(&method, &parts.headers, &query, !body.is_empty());
+        let result = match negotiated {
+            Ok(()) => answer(self, &method, path, uri, &parts.headers, query, body).await,
+            Err(err) => Err(err),
+        };
+        match result {
+            Ok((status, Answer::Value(value))) => rendering.respond(status, &value, None),
+            Ok((status, Answer::Rendered(body))) => rendering.respond_rendered(status, body),
+            Err(err) => {
+                if let Some(cause) = err.internal_cause() {
+                    tracing::error!(%method, path, cause, "request failed");
+                }
+                rendering.respond(err.status(), &err.body(), Some(&err))
+            }
+        }
     }
 }
 
@@ -373,48 +401,9 @@ enum Answer {
 /// The error a request body's stream may end with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// The single entry point: every request passes through here.
-async fn dispatch<B>(shared: &Api, request: Request<B>) -> Response
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    let (parts, body) = request.into_parts();
-    let method = parts.method;
-    let path = parts.uri.path();
-    // The path and query as sent, for error reasons.
-    let uri = parts
-        .uri
-        .path_and_query()
-        .map_or(path, |path_and_query| path_and_query.as_str());
-    let query = match QueryParams::parse(parts.uri.query()) {
-        Ok(query) => query,
-        Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
-    };
-    let body = match read_body(body, shared.state.max_content_length).await {
-        Ok(body) => body,
-        Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
-    };
-    let (rendering, negotiated) =
-        Rendering::negotiate(&method, &parts.headers, &query, !body.is_empty());
-    let result = match negotiated {
-        Ok(()) => handle(shared, &method, path, uri, &parts.headers, query, body).await,
-        Err(err) => Err(err),
-    };
-    match result {
-        Ok((status, Answer::Value(value))) => rendering.respond(status, &value, None),
-        Ok((status, Answer::Rendered(body))) => rendering.respond_rendered(status, body),
-        Err(err) => {
-            if let Some(cause) = err.internal_cause() {
-                tracing::error!(%method, path, cause, "request failed");
-            }
-            rendering.respond(err.status(), &err.body(), Some(&err))
-        }
-    }
-}
-
-async fn handle(
-    shared: &Api,
+/// Routes, authenticates and runs the action.
+async fn answer(
+    api: &Api,
     method: &Method,
     path: &str,
     uri: &str,
@@ -423,7 +412,7 @@ async fn handle(
     body: Bytes,
 ) -> Result<(StatusCode, Answer), EsError> {
     let (action, params) = route(method, path, uri)?;
-    let state = &shared.state;
+    let state = &api.state;
     let subject = crate::authn::authenticate(
         &state.service,
         headers,
@@ -442,10 +431,7 @@ async fn handle(
     let reply = match action {
         Action::ClusterHealth => {
             cluster_health::handle(&ctx)?;
-            return Ok((
-                StatusCode::OK,
-                Answer::Rendered(shared.cluster_health.clone()),
-            ));
+            return Ok((StatusCode::OK, Answer::Rendered(api.cluster_health.clone())));
         }
         Action::Info => info::handle(&ctx).await,
         Action::KeywardCrossClusterAuthenticate => {
@@ -493,15 +479,15 @@ async fn handle(
     reply.map(|(status, value)| (status, Answer::Value(value)))
 }
 
-/// Finds the action for a method and path: Elasticsearch's 400 "no handler" when no path
-/// matches, 405 with `Allow` when the path exists for other methods. `HEAD` is served by the
-/// `GET` handler without a body.
 /// Path parameters by name, as matched (`{id}` → the decoded segment).
 type PathParams = Vec<(&'static str, String)>;
 
 /// No route has more segments than this.
 const MAX_SEGMENTS: usize = 5;
 
+/// Finds the action for a method and path: Elasticsearch's 400 "no handler" when no path
+/// matches, 405 with `Allow` when the path exists for other methods. `HEAD` is served by the
+/// `GET` handler without a body.
 fn route(method: &Method, path: &str, uri: &str) -> Result<(Action, PathParams), EsError> {
     let mut buffer = [""; MAX_SEGMENTS];
     let mut count = 0;
@@ -609,19 +595,15 @@ where
     }
     match Limited::new(body, limit).collect().await {
         Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(too_long(limit)),
+        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(EsError::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "content_too_long_exception",
+            format!("request body exceeds the maximum content length of [{limit}] bytes"),
+        )),
         Err(err) => Err(EsError::new(
             StatusCode::BAD_REQUEST,
             "parse_exception",
             format!("cannot read the request body: {err}"),
         )),
     }
-}
-
-fn too_long(limit: usize) -> EsError {
-    EsError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "content_too_long_exception",
-        format!("request body exceeds the maximum content length of [{limit}] bytes"),
-    )
 }
