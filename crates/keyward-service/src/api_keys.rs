@@ -275,13 +275,19 @@ impl ApiKeyService {
         let grant = self.authorize(subject, actions::GET_API_KEY)?;
         let own_only = grant == ClusterGrant::OwnApiKeys;
         if own_only {
-            let allowed = self.own_key_request(
-                subject,
-                request.owner,
-                &request.username,
-                &request.realm_name,
-            ) || matches!((&subject.api_key, &request.id), (Some(key), Some(id)) if &key.id == id);
-            if !allowed || (subject.is_api_key() && request.with_limited_by) {
+            let allowed = match &subject.api_key {
+                // An API key owns no other key, not even its siblings: only itself, by its id.
+                Some(key) => {
+                    request.id.as_deref() == Some(key.id.as_str()) && !request.with_limited_by
+                }
+                None => self.own_key_request(
+                    subject,
+                    request.owner,
+                    &request.username,
+                    &request.realm_name,
+                ),
+            };
+            if !allowed {
                 return Err(self.deny(subject, actions::GET_API_KEY));
             }
         }
@@ -339,15 +345,19 @@ impl ApiKeyService {
         let grant = self.authorize(subject, actions::INVALIDATE_API_KEY)?;
         let own_only = grant == ClusterGrant::OwnApiKeys;
         if own_only {
-            let own_key = matches!((&subject.api_key, &request.ids), (Some(key), Some(ids)) if ids.iter().all(|id| id == &key.id));
-            if !own_key
-                && !self.own_key_request(
+            let allowed = match &subject.api_key {
+                // An API key may invalidate itself, by its one id, and nothing else.
+                Some(key) => {
+                    matches!(&request.ids, Some(ids) if ids.len() == 1 && ids[0] == key.id)
+                }
+                None => self.own_key_request(
                     subject,
                     request.owner,
                     &request.username,
                     &request.realm_name,
-                )
-            {
+                ),
+            };
+            if !allowed {
                 return Err(self.deny(subject, actions::INVALIDATE_API_KEY));
             }
         }
@@ -388,10 +398,19 @@ impl ApiKeyService {
             return Ok(result);
         }
         let now = self.now();
-        let changed = self.inner.store.invalidate_api_keys(&selected, now).await?;
-        for id in &selected {
-            self.inner.keys.remove(id);
-        }
+        let (selected, changed) = self
+            .write_unit(move |service| async move {
+                let changed = service
+                    .inner
+                    .store
+                    .invalidate_api_keys(&selected, now)
+                    .await?;
+                for id in &selected {
+                    service.inner.keys.remove(id);
+                }
+                Ok((selected, changed))
+            })
+            .await?;
         result.previously_invalidated = selected
             .into_iter()
             .filter(|id| !changed.contains(id))
@@ -511,17 +530,19 @@ impl ApiKeyService {
             };
             // The updated key must be readable back before it is written.
             self.key_entry(&updated)?;
-            match self
-                .inner
-                .store
-                .update_api_keys(vec![updated])
-                .await?
-                .first()
-            {
-                Some(UpdateOutcome::Updated) => {
-                    self.inner.keys.remove(id);
-                    return Ok(true);
-                }
+            let key = id.to_owned();
+            let outcome = self
+                .write_unit(move |service| async move {
+                    let outcome = service.inner.store.update_api_keys(vec![updated]).await?;
+                    let outcome = outcome.first().copied();
+                    if outcome == Some(UpdateOutcome::Updated) {
+                        service.inner.keys.remove(&key);
+                    }
+                    Ok(outcome)
+                })
+                .await?;
+            match outcome {
+                Some(UpdateOutcome::Updated) => return Ok(true),
                 Some(UpdateOutcome::Conflict) | None => continue,
             }
         }

@@ -3,11 +3,11 @@
 //!
 //! An entry holds a salted SHA-256 digest of the secret that was verified, never the secret, and
 //! the ready-built [`Authentication`], so a cache hit costs one hash, one constant-time compare
-//! and an `Arc` clone. Entries are evicted on invalidate, update and clear-cache, and expire a
-//! `ttl` after their last use.
+//! and an `Arc` clone. Entries are evicted on every change to the user or its roles and on
+//! clear-cache, and expire a `ttl` after they were written.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicI64, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use keyward_core::EpochMillis;
@@ -23,7 +23,8 @@ pub(crate) type SecretDigest = [u8; 32];
 pub(crate) struct Verified {
     pub(crate) authentication: Arc<Authentication>,
     digest: SecretDigest,
-    expires_at: AtomicI64,
+    /// Written once: entries expire a TTL after they were written.
+    expires_at: EpochMillis,
 }
 
 /// A per-process random salt, and the digest of a secret under it: what the caches compare
@@ -54,25 +55,63 @@ pub(crate) fn cache_bounds(capacity: usize, ttl: Duration) -> (Option<usize>, i6
     ((ttl_ms > 0 && capacity > 0).then_some(capacity), ttl_ms)
 }
 
+/// The rule both caches of verified credentials follow so that a removal always wins: every
+/// removal bumps the generation *before* it removes; whoever read the store (or the cache) at an
+/// older generation may still insert, but checks the generation again *after* inserting and
+/// undoes its insert when it moved. Either the removal saw the entry and removed it, or the
+/// inserter sees the bump and removes it itself.
+#[derive(Debug, Default)]
+pub(crate) struct Generation(AtomicU64);
+
+impl Generation {
+    /// The current generation: read it before reading what will be inserted.
+    pub(crate) fn current(&self) -> u64 {
+        self.0.load(Ordering::SeqCst)
+    }
+
+    /// Marks a removal; call before removing.
+    pub(crate) fn bump(&self) {
+        self.0.fetch_add(1, Ordering::SeqCst);
+    }
+
+    /// Runs `insert`, then `undo` when a removal happened since `seen`.
+    pub(crate) fn insert_unless_removed(
+        &self,
+        seen: u64,
+        insert: impl FnOnce(),
+        undo: impl FnOnce(),
+    ) {
+        insert();
+        if self.current() != seen {
+            undo();
+        }
+    }
+}
+
 /// A bounded cache of verified passwords keyed by username.
+///
+/// As in Elasticsearch's realm cache, an entry expires a `ttl` after it was written, not after
+/// its last use, and a removal while a password was being verified wins over the verification.
 pub(crate) struct VerifiedCache {
     entries: Option<quick_cache::sync::Cache<String, Arc<Verified>>>,
     ttl_ms: i64,
     salt: SecretSalt,
+    generation: Generation,
 }
 
 /// Verified user passwords.
 pub(crate) type UserCache = VerifiedCache;
 
 impl VerifiedCache {
-    /// A cache of at most `capacity` entries, each valid `ttl` after its last use; a zero `ttl`
-    /// disables caching altogether.
+    /// A cache of at most `capacity` entries, each valid `ttl` after it was written; a zero
+    /// `ttl` disables caching altogether.
     pub(crate) fn new(capacity: usize, ttl: Duration) -> VerifiedCache {
         let (capacity, ttl_ms) = cache_bounds(capacity, ttl);
         VerifiedCache {
             entries: capacity.map(quick_cache::sync::Cache::new),
             ttl_ms,
             salt: SecretSalt::new(),
+            generation: Generation::default(),
         }
     }
 
@@ -81,43 +120,54 @@ impl VerifiedCache {
         self.salt.digest(secret)
     }
 
-    /// The live entry for `key`, if any; refreshes its expiry.
+    /// The current generation: read it before reading the user from the store, and hand it
+    /// to [`VerifiedCache::insert`].
+    pub(crate) fn generation(&self) -> u64 {
+        self.generation.current()
+    }
+
+    /// The live entry for `key`, if any.
     pub(crate) fn get(&self, key: &str, now: EpochMillis) -> Option<Arc<Verified>> {
         let entries = self.entries.as_ref()?;
         let entry = entries.get(key)?;
-        let expires_at = entry.expires_at.load(Ordering::Relaxed);
-        if expires_at <= now {
+        if entry.expires_at <= now {
             entries.remove(key);
             return None;
-        }
-        // Refresh at most once a second so hits on one hot key do not all write the same line.
-        let refreshed = now.saturating_add(self.ttl_ms);
-        if refreshed - expires_at > 1000 {
-            entry.expires_at.store(refreshed, Ordering::Relaxed);
         }
         Some(entry)
     }
 
-    /// Remembers a successful verification of `secret` for `key`.
+    /// Remembers a successful verification of `secret` for `key`, of a user read from the store
+    /// at `generation`: a removal since then (the user disabled, deleted, its password or roles
+    /// changed while the password was being verified) wins, and the entry does not stay.
     pub(crate) fn insert(
         &self,
-        key: String,
+        generation: u64,
+        key: &str,
         secret: &[u8],
         authentication: Arc<Authentication>,
         now: EpochMillis,
     ) {
-        if let Some(entries) = &self.entries {
-            let entry = Verified {
-                authentication,
-                digest: self.digest(secret),
-                expires_at: AtomicI64::new(now.saturating_add(self.ttl_ms)),
-            };
-            entries.insert(key, Arc::new(entry));
-        }
+        let Some(entries) = &self.entries else {
+            return;
+        };
+        let entry = Arc::new(Verified {
+            authentication,
+            digest: self.digest(secret),
+            expires_at: now.saturating_add(self.ttl_ms),
+        });
+        self.generation.insert_unless_removed(
+            generation,
+            || entries.insert(key.to_owned(), entry),
+            || {
+                entries.remove(key);
+            },
+        );
     }
 
     /// Forgets `key`.
     pub(crate) fn remove(&self, key: &str) {
+        self.generation.bump();
         if let Some(entries) = &self.entries {
             entries.remove(key);
         }
@@ -125,6 +175,7 @@ impl VerifiedCache {
 
     /// Forgets everything.
     pub(crate) fn clear(&self) {
+        self.generation.bump();
         if let Some(entries) = &self.entries {
             entries.clear();
         }

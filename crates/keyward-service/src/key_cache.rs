@@ -27,7 +27,7 @@ use keyward_core::authz::{Permission, RolePermission};
 use subtle::ConstantTimeEq;
 
 use crate::authn::{ApiKeyRef, Authentication, Realm, User, api_key_realm};
-use crate::cache::{SecretSalt, cache_bounds};
+use crate::cache::{Generation, SecretSalt, cache_bounds};
 
 /// A salted digest of a secret, truncated to 128 bits (collisions are out of reach at that size).
 pub(crate) type SecretDigest = [u8; 16];
@@ -124,7 +124,7 @@ pub(crate) struct KeyCache {
     /// Tells this cache's per-thread copies from another cache's in the same process.
     instance: u64,
     /// Bumped by every removal: per-thread copies taken at an older generation are not used.
-    generation: AtomicU64,
+    generation: Generation,
 }
 
 /// Source of [`KeyCache::instance`].
@@ -171,7 +171,7 @@ impl KeyCache {
             ttl_ms,
             salt: SecretSalt::new(),
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
-            generation: AtomicU64::new(0),
+            generation: Generation::default(),
         }
     }
 
@@ -179,7 +179,7 @@ impl KeyCache {
     /// [`KeyCache::insert`] and [`KeyCache::keep_hot`], so that what was read before a removal
     /// is not kept after it.
     pub(crate) fn generation(&self) -> u64 {
-        self.generation.load(Ordering::Acquire)
+        self.generation.current()
     }
 
     /// The subject this thread built for `id` within the last second, when `digest` is the
@@ -245,15 +245,23 @@ impl KeyCache {
     pub(crate) fn get(&self, id: &str, now: EpochMillis) -> Option<CachedKey> {
         let entries = self.entries.as_ref()?;
         let key = InlineId::new(id)?;
+        let generation = self.generation();
         let cached = entries.get(&key)?;
         if cached.last_use.saturating_add(self.ttl_ms) <= now {
             entries.remove(&key);
             return None;
         }
         if now - cached.last_use > 1000 {
+            // The refresh writes the entry again: a removal since it was read must still win.
             let mut refreshed = cached.clone();
             refreshed.last_use = now;
-            entries.insert(key, refreshed);
+            self.generation.insert_unless_removed(
+                generation,
+                || entries.insert(key, refreshed),
+                || {
+                    entries.remove(&key);
+                },
+            );
         }
         Some(cached)
     }
@@ -275,18 +283,19 @@ impl KeyCache {
                 last_use: now,
                 entry,
             };
-            entries.insert(key, cached);
-            // A removal bumps the generation before it removes, so either it removes this entry
-            // or the generation read here has moved on.
-            if self.generation() != generation {
-                entries.remove(&key);
-            }
+            self.generation.insert_unless_removed(
+                generation,
+                || entries.insert(key, cached),
+                || {
+                    entries.remove(&key);
+                },
+            );
         }
     }
 
     /// Forgets `id`, here and in every thread's copies.
     pub(crate) fn remove(&self, id: &str) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.bump();
         if let (Some(entries), Some(key)) = (&self.entries, InlineId::new(id)) {
             entries.remove(&key);
         }
@@ -294,7 +303,7 @@ impl KeyCache {
 
     /// Forgets everything, here and in every thread's copies.
     pub(crate) fn clear(&self) {
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.bump();
         if let Some(entries) = &self.entries {
             entries.clear();
         }

@@ -18,12 +18,15 @@ mod grant;
 mod key_cache;
 mod permissions;
 mod query;
+#[cfg(test)]
+mod race_tests;
 mod remover;
 mod roles;
 mod tokens;
 mod users;
 mod verifier;
 
+use std::future::Future;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicI64, Ordering};
 use std::time::{SystemTime, UNIX_EPOCH};
@@ -120,6 +123,25 @@ impl ApiKeyService {
 
     fn mark_removal(&self, now: EpochMillis) {
         self.inner.last_removal.store(now, Ordering::Relaxed);
+    }
+
+    /// Runs a store write together with the cache evictions that make it take effect, as one
+    /// unit that finishes even when the caller stops waiting: an HTTP client that hangs up
+    /// mid-request drops the request's future, and a write committed without its eviction would
+    /// leave a revoked key or a disabled user authenticating from the cache. `unit` gets its own
+    /// handle to the service and runs on the runtime as a task of its own.
+    pub(crate) async fn write_unit<T, Unit>(
+        &self,
+        unit: impl FnOnce(ApiKeyService) -> Unit,
+    ) -> Result<T, Error>
+    where
+        Unit: Future<Output = Result<T, Error>> + Send + 'static,
+        T: Send + 'static,
+    {
+        match tokio::spawn(unit(self.clone())).await {
+            Ok(result) => result,
+            Err(err) => Err(Error::Internal(format!("a store write failed: {err}"))),
+        }
     }
 }
 

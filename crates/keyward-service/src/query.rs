@@ -114,8 +114,13 @@ impl ApiKeyService {
     }
 }
 
-/// The keys owned by the subject's effective user in its owner realm.
+/// What a caller limited to its own keys may see: an API key sees only itself (it owns no
+/// other key, not even its siblings); a user sees the keys of its effective user in its owner
+/// realm.
 fn owner_filter(subject: &Authentication) -> Query {
+    if let Some(key) = &subject.api_key {
+        return Query::Ids(vec![key.id.clone()]);
+    }
     let term = |field, value: &str| Query::Term {
         field,
         value: FieldValue::Keyword(value.to_owned()),

@@ -8,6 +8,9 @@ use keyward_core::EpochMillis;
 
 use crate::ApiKeyService;
 
+/// The most keys one write of the remover deletes.
+const REMOVAL_BATCH: u64 = 1000;
+
 impl ApiKeyService {
     /// Runs the remover now: deletes keys inactive since before `now - retention`. Returns how
     /// many were deleted.
@@ -16,11 +19,22 @@ impl ApiKeyService {
         self.mark_removal(now);
         let retention = i64::try_from(self.inner.config.delete_retention_period.as_millis())
             .unwrap_or(i64::MAX);
-        let deleted = self
-            .inner
-            .store
-            .delete_inactive_api_keys(now.saturating_sub(retention))
-            .await?;
+        let cutoff = now.saturating_sub(retention);
+        let mut deleted = 0;
+        loop {
+            // Bounded batches, each its own short write: creates queued behind the remover wait
+            // for one batch at most, never for the whole backlog.
+            let batch = self
+                .inner
+                .store
+                .delete_inactive_api_keys(cutoff, REMOVAL_BATCH)
+                .await?;
+            deleted += batch;
+            if batch < REMOVAL_BATCH {
+                break;
+            }
+            tokio::task::yield_now().await;
+        }
         // Access tokens live at most an hour and refresh tokens a day: a token created more than
         // a day (plus the retention period) ago can no longer be used or shown.
         let token_cutoff = now

@@ -130,13 +130,13 @@ impl ApiKeyService {
     ) -> Result<bool, Error> {
         check_role(name, &descriptor)?;
         self.require_full(subject, actions::PUT_ROLE)?;
-        let created = self
-            .inner
-            .store
-            .put_role(role_record(name, &descriptor))
-            .await?;
-        self.roles_changed();
-        Ok(created)
+        let record = role_record(name, &descriptor);
+        self.write_unit(move |service| async move {
+            let created = service.inner.store.put_role(record).await?;
+            service.roles_changed();
+            Ok(created)
+        })
+        .await
     }
 
     /// Creates or replaces several roles, reporting each.
@@ -161,7 +161,14 @@ impl ApiKeyService {
             match self.inner.store.role(&name).await? {
                 Some(stored) if stored.descriptor == record.descriptor => result.noop.push(name),
                 _ => {
-                    if self.inner.store.put_role(record).await? {
+                    let created = self
+                        .write_unit(move |service| async move {
+                            let created = service.inner.store.put_role(record).await?;
+                            service.roles_changed();
+                            Ok(created)
+                        })
+                        .await?;
+                    if created {
                         result.created.push(name);
                     } else {
                         result.updated.push(name);
@@ -169,7 +176,6 @@ impl ApiKeyService {
                 }
             }
         }
-        self.roles_changed();
         Ok(result)
     }
 
@@ -220,9 +226,7 @@ impl ApiKeyService {
     pub async fn delete_role(&self, subject: &Authentication, name: &str) -> Result<bool, Error> {
         check_deletable(name)?;
         self.require_full(subject, actions::DELETE_ROLE)?;
-        let found = self.inner.store.delete_role(name).await?;
-        self.roles_changed();
-        Ok(found)
+        self.delete_stored_role(name).await
     }
 
     /// Deletes several stored roles, reporting each.
@@ -241,14 +245,24 @@ impl ApiKeyService {
         for name in names {
             if let Err(err) = check_deletable(&name) {
                 result.errors.push((name, err));
-            } else if self.inner.store.delete_role(&name).await? {
+            } else if self.delete_stored_role(&name).await? {
                 result.deleted.push(name);
             } else {
                 result.not_found.push(name);
             }
         }
-        self.roles_changed();
         Ok(result)
+    }
+
+    /// Deletes a stored role and clears what was resolved from it, as one unit.
+    async fn delete_stored_role(&self, name: &str) -> Result<bool, Error> {
+        let name = name.to_owned();
+        self.write_unit(move |service| async move {
+            let found = service.inner.store.delete_role(&name).await?;
+            service.roles_changed();
+            Ok(found)
+        })
+        .await
     }
 
     /// Drops resolved roles from the caches. Any name clears them all: a resolved permission

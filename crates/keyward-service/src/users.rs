@@ -12,7 +12,7 @@ use keyward_core::native::{
 use keyward_core::privilege::actions;
 use keyward_core::reserved::{RESERVED_USERS, ReservedUser, reserved_user};
 use keyward_core::{SecretSource, ValidationErrors};
-use keyward_store::UserRecord;
+use keyward_store::{UserChange, UserRecord};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -110,10 +110,6 @@ impl ApiKeyService {
         if username != ELASTIC {
             return Err(Error::NotFound(format!("user [{username}] does not exist")));
         }
-        let mut record = match self.inner.store.user(username).await? {
-            Some(record) => record,
-            None => reserved_record(username),
-        };
         let password = match password {
             Some(password) => {
                 if let Some(message) = password_error(&password) {
@@ -123,9 +119,11 @@ impl ApiKeyService {
             }
             None => generate_password(),
         };
-        record.password_hash = hash_password(password.clone()).await?;
-        self.inner.store.put_user(record).await?;
-        self.inner.users.remove(username);
+        let change = UserChange {
+            password_hash: Some(hash_password(password.clone()).await?),
+            enabled: None,
+        };
+        self.change_user(username, change).await?;
         Ok(password)
     }
 
@@ -166,20 +164,10 @@ impl ApiKeyService {
             None => None,
         };
         let username = request.username;
-        let password_hash = match password_hash {
-            Some(hash) => hash,
-            None => match self.inner.store.user(&username).await? {
-                Some(existing) => existing.password_hash,
-                None => {
-                    return Err(Error::Domain(keyward_core::Error::validation_exception(
-                        "password must be specified unless you are updating an existing user",
-                    )));
-                }
-            },
-        };
+        let keep_password = password_hash.is_none();
         let record = UserRecord {
             username: username.clone(),
-            password_hash,
+            password_hash: password_hash.unwrap_or_default(),
             roles: request.roles.unwrap_or_default(),
             full_name: request.full_name,
             email: request.email,
@@ -187,9 +175,24 @@ impl ApiKeyService {
             enabled: request.enabled.unwrap_or(true),
             seq: 0,
         };
-        let created = self.inner.store.put_user(record).await?;
-        self.inner.users.remove(&username);
-        Ok(created)
+        self.write_unit(move |service| async move {
+            let store = &service.inner.store;
+            // Without a password only the other fields change, in one write: a password
+            // changed meanwhile is kept, not overwritten with the one read before.
+            let created = if keep_password {
+                if !store.update_user_keeping_password(record).await? {
+                    return Err(Error::Domain(keyward_core::Error::validation_exception(
+                        "password must be specified unless you are updating an existing user",
+                    )));
+                }
+                false
+            } else {
+                store.put_user(record).await?
+            };
+            service.inner.users.remove(&username);
+            Ok(created)
+        })
+        .await
     }
 
     /// The named users (unknown names left out), or every user for `None`: the reserved users
@@ -236,9 +239,13 @@ impl ApiKeyService {
             )));
         }
         self.require_full(subject, actions::DELETE_USER)?;
-        let found = self.inner.store.delete_user(username).await?;
-        self.inner.users.remove(username);
-        Ok(found)
+        let username = username.to_owned();
+        self.write_unit(move |service| async move {
+            let found = service.inner.store.delete_user(&username).await?;
+            service.inner.users.remove(&username);
+            Ok(found)
+        })
+        .await
     }
 
     /// Enables or disables a user.
@@ -254,23 +261,18 @@ impl ApiKeyService {
             ));
         }
         self.require_full(subject, actions::SET_ENABLED)?;
-        let mut record = match self.inner.store.user(username).await? {
-            Some(record) => record,
-            None if reserved_user(username).is_some() => reserved_record(username),
-            None => {
-                return Err(Error::Domain(keyward_core::Error::validation_exception(
-                    format!(
-                        "only existing users can be {}",
-                        if enabled { "enabled" } else { "disabled" }
-                    ),
-                )));
-            }
+        let change = UserChange {
+            password_hash: None,
+            enabled: Some(enabled),
         };
-        if record.enabled != enabled || record.seq == 0 {
-            record.enabled = enabled;
-            self.inner.store.put_user(record).await?;
+        if !self.change_user(username, change).await? {
+            return Err(Error::Domain(keyward_core::Error::validation_exception(
+                format!(
+                    "only existing users can be {}",
+                    if enabled { "enabled" } else { "disabled" }
+                ),
+            )));
         }
-        self.inner.users.remove(username);
         Ok(())
     }
 
@@ -293,19 +295,36 @@ impl ApiKeyService {
         if !own {
             self.require_full(subject, actions::CHANGE_PASSWORD)?;
         }
-        let mut record = match self.inner.store.user(&username).await? {
-            Some(record) => record,
-            None if reserved_user(&username).is_some() => reserved_record(&username),
-            None => {
-                return Err(Error::Domain(keyward_core::Error::validation_exception(
-                    "user must exist in order to change password",
-                )));
-            }
+        // Checked first so that no slow hash is spent on a user that does not exist; the write
+        // below checks again.
+        if reserved_user(&username).is_none() && self.inner.store.user(&username).await?.is_none() {
+            return Err(user_must_exist());
+        }
+        let change = UserChange {
+            password_hash: Some(password_hash(password).await?),
+            enabled: None,
         };
-        record.password_hash = password_hash(password).await?;
-        self.inner.store.put_user(record).await?;
-        self.inner.users.remove(&username);
+        if !self.change_user(&username, change).await? {
+            return Err(user_must_exist());
+        }
         Ok(())
+    }
+
+    /// Applies `change` to one user (a reserved user's never-stored state counts as stored)
+    /// and evicts it from the cache, as one unit; `false` when there is no such user.
+    async fn change_user(&self, username: &str, change: UserChange) -> Result<bool, Error> {
+        let username = username.to_owned();
+        let missing = reserved_user(&username).map(|_| reserved_record(&username));
+        self.write_unit(move |service| async move {
+            let changed = service
+                .inner
+                .store
+                .change_user(&username, change, missing)
+                .await?;
+            service.inner.users.remove(&username);
+            Ok(changed)
+        })
+        .await
     }
 
     /// `security.query_user`: native users matching a query, sorted and paged.
@@ -354,6 +373,9 @@ impl ApiKeyService {
         {
             return Ok(entry.authentication.clone());
         }
+        // Read before the store: a change to the user while its password is being verified
+        // (disable, delete, new password, new roles) wins over this verification.
+        let generation = cache.generation();
         let record = match self.inner.store.user(username).await {
             Ok(Some(record)) if record.enabled && !record.password_hash.is_empty() => record,
             Ok(_) => return Err(failed()),
@@ -378,7 +400,7 @@ impl ApiKeyService {
                 return Err(failed());
             }
         };
-        cache.insert(username.to_owned(), password, authentication.clone(), now);
+        cache.insert(generation, username, password, authentication.clone(), now);
         Ok(authentication)
     }
 
@@ -504,4 +526,10 @@ fn generate_password() -> Zeroizing<String> {
         password.push(char::from(ALPHABET[usize::from(*byte) % ALPHABET.len()]));
     }
     password
+}
+
+fn user_must_exist() -> Error {
+    Error::Domain(keyward_core::Error::validation_exception(
+        "user must exist in order to change password",
+    ))
 }

@@ -25,13 +25,13 @@ use keyward_core::api_key::{ApiKeyType, Creator};
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
 use serde_json::Map;
-use tokio::sync::{Semaphore, oneshot};
+use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
 
 mod query_sql;
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord, Store,
-    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserRecord,
+    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 /// How to open an [`EmbeddedStore`].
@@ -59,6 +59,8 @@ pub struct EmbeddedStore {
     // Declared before `lock`: the writer must be gone before the directory lock is released.
     sender: Option<mpsc::Sender<Box<dyn WriteOp>>>,
     writer: Option<JoinHandle<()>>,
+    /// Places in the write queue ([`MAX_QUEUED_WRITES`]).
+    write_slots: Arc<Semaphore>,
     readers: Arc<ReadPool>,
     dir: PathBuf,
     // Never read: holding the open file holds the lock.
@@ -101,6 +103,7 @@ impl EmbeddedStore {
         Ok(EmbeddedStore {
             sender: Some(sender),
             writer: Some(writer),
+            write_slots: Arc::new(Semaphore::new(MAX_QUEUED_WRITES)),
             readers,
             dir,
             _lock: lock,
@@ -113,11 +116,18 @@ impl EmbeddedStore {
         R: Send + 'static,
         F: FnOnce(&Connection) -> Result<R, Error> + Send + 'static,
     {
+        // Backpressure: past MAX_QUEUED_WRITES writers wait here, in the async runtime, rather
+        // than growing the queue without bound while the disk is slower than the callers.
+        let slot = Arc::clone(&self.write_slots)
+            .acquire_owned()
+            .await
+            .map_err(|_| Error::Closed)?;
         let (reply, answer) = oneshot::channel();
         let op = Box::new(Op {
             work: Some(work),
             result: None,
             reply,
+            _slot: slot,
         });
         let sender = self.sender.as_ref().ok_or(Error::Closed)?;
         sender.send(op).map_err(|_| Error::Closed)?;
@@ -254,31 +264,45 @@ impl Store for EmbeddedStore {
         .await
     }
 
-    async fn delete_inactive_api_keys(&self, cutoff: EpochMillis) -> Result<u64, Error> {
+    async fn delete_inactive_api_keys(
+        &self,
+        cutoff: EpochMillis,
+        limit: u64,
+    ) -> Result<u64, Error> {
         self.write(move |connection| {
             // One statement per index, each reading only the keys it deletes: as one `OR`, SQLite
             // walks every valid key (their `invalidation` is NULL too). Like Elasticsearch's
             // remover, an invalidated key without an invalidation time (written before that field
-            // existed) counts as invalidated long ago.
-            let expired = connection
-                .prepare_cached("DELETE FROM api_keys WHERE expiration <= ?1")
-                .db()?
-                .execute([cutoff])
-                .db()?;
-            let invalidated = connection
-                .prepare_cached("DELETE FROM api_keys WHERE invalidation <= ?1")
-                .db()?
-                .execute([cutoff])
-                .db()?;
-            let untimed = connection
-                .prepare_cached(
-                    "DELETE FROM api_keys INDEXED BY api_keys_invalidated_untimed \
-                     WHERE invalidated = 1 AND invalidation IS NULL",
-                )
-                .db()?
-                .execute([])
-                .db()?;
-            Ok((expired + invalidated + untimed) as u64)
+            // existed) counts as invalidated long ago. Each takes what is left of `limit`.
+            let statements = [
+                "DELETE FROM api_keys WHERE rowid IN \
+                 (SELECT rowid FROM api_keys WHERE expiration <= :cutoff LIMIT :limit)",
+                "DELETE FROM api_keys WHERE rowid IN \
+                 (SELECT rowid FROM api_keys WHERE invalidation <= :cutoff LIMIT :limit)",
+                "DELETE FROM api_keys WHERE rowid IN \
+                 (SELECT rowid FROM api_keys INDEXED BY api_keys_invalidated_untimed \
+                 WHERE invalidated = 1 AND invalidation IS NULL LIMIT :limit)",
+            ];
+            let mut deleted: u64 = 0;
+            for sql in statements {
+                let left = limit.saturating_sub(deleted);
+                if left == 0 {
+                    break;
+                }
+                let left = i64::try_from(left).unwrap_or(i64::MAX);
+                let mut statement = connection.prepare_cached(sql).db()?;
+                let mut bind = |name: &str, value: i64| -> Result<(), Error> {
+                    if let Some(index) = statement.parameter_index(name).db()? {
+                        statement.raw_bind_parameter(index, value).db()?;
+                    }
+                    Ok(())
+                };
+                bind(":cutoff", cutoff)?;
+                bind(":limit", left)?;
+                let count = statement.raw_execute().db()?;
+                deleted = deleted.saturating_add(count as u64);
+            }
+            Ok(deleted)
         })
         .await
     }
@@ -332,6 +356,81 @@ impl Store for EmbeddedStore {
                 ])
                 .db()?;
             Ok(!existed)
+        })
+        .await
+    }
+
+    async fn update_user_keeping_password(&self, user: UserRecord) -> Result<bool, Error> {
+        let roles =
+            serde_json::to_string(&user.roles).map_err(|err| Error::Database(err.to_string()))?;
+        self.write(move |connection| {
+            let updated = connection
+                .prepare_cached(
+                    "UPDATE users SET roles = ?2, full_name = ?3, email = ?4, metadata = ?5, \
+                     enabled = ?6, seq = seq + 1 WHERE username = ?1",
+                )
+                .db()?
+                .execute(params![
+                    user.username,
+                    roles,
+                    user.full_name,
+                    user.email,
+                    user.metadata,
+                    user.enabled,
+                ])
+                .db()?;
+            Ok(updated > 0)
+        })
+        .await
+    }
+
+    async fn change_user(
+        &self,
+        username: &str,
+        change: UserChange,
+        missing: Option<UserRecord>,
+    ) -> Result<bool, Error> {
+        let username = username.to_owned();
+        let missing = match missing {
+            Some(record) => {
+                let roles = serde_json::to_string(&record.roles)
+                    .map_err(|err| Error::Database(err.to_string()))?;
+                Some((record, roles))
+            }
+            None => None,
+        };
+        self.write(move |connection| {
+            let updated = connection
+                .prepare_cached(
+                    "UPDATE users SET password_hash = coalesce(?2, password_hash), \
+                     enabled = coalesce(?3, enabled), seq = seq + 1 WHERE username = ?1",
+                )
+                .db()?
+                .execute(params![username, change.password_hash, change.enabled])
+                .db()?;
+            if updated > 0 {
+                return Ok(true);
+            }
+            let Some((record, roles)) = missing else {
+                return Ok(false);
+            };
+            connection
+                .prepare_cached(
+                    "INSERT INTO users (username, password_hash, roles, full_name, email, metadata, enabled, seq) \
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 1)",
+                )
+                .db()?
+                .execute(params![
+                    username,
+                    change.password_hash.unwrap_or(record.password_hash),
+                    roles,
+                    record.full_name,
+                    record.email,
+                    record.metadata,
+                    change.enabled.unwrap_or(record.enabled),
+                ])
+                .db()?;
+            Ok(true)
         })
         .await
     }
@@ -655,6 +754,10 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 /// The most operations one group commit takes.
 const MAX_BATCH: usize = 256;
 
+/// The most write operations queued for or running in the writer thread at once; further
+/// writers wait for a place.
+const MAX_QUEUED_WRITES: usize = 4 * MAX_BATCH;
+
 /// The schema, one migration per version: after migration `n` (1-based), `user_version` is `n`.
 /// Never edit a released migration; append a new one.
 const MIGRATIONS: &[&str] = &[
@@ -950,6 +1053,8 @@ struct Op<R, F> {
     work: Option<F>,
     result: Option<Result<R, Error>>,
     reply: oneshot::Sender<Result<R, Error>>,
+    /// The operation's place in the queue, given back when it has been answered.
+    _slot: OwnedSemaphorePermit,
 }
 
 impl<R, F> WriteOp for Op<R, F>

@@ -130,6 +130,27 @@ pub struct UserRecord {
     pub seq: i64,
 }
 
+/// A change to some fields of a stored user; `None` leaves a field as it is.
+#[derive(Clone, Default, PartialEq, Eq)]
+pub struct UserChange {
+    /// A new self-describing password hash.
+    pub password_hash: Option<String>,
+    /// Enables or disables the user.
+    pub enabled: Option<bool>,
+}
+
+impl std::fmt::Debug for UserChange {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("UserChange")
+            .field(
+                "password_hash",
+                &self.password_hash.as_ref().map(|_| "<redacted>"),
+            )
+            .field("enabled", &self.enabled)
+            .finish()
+    }
+}
+
 impl std::fmt::Debug for UserRecord {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("UserRecord")
@@ -318,7 +339,10 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes keys expired at or before `cutoff` and keys invalidated at or before `cutoff`
     /// (reference §4.4); how many were deleted.
-    async fn delete_inactive_api_keys(&self, cutoff: EpochMillis) -> Result<u64, Error>;
+    /// Deletes at most `limit` of them in one write, so that a large backlog never holds the
+    /// writer for long: call again until it returns fewer than `limit`.
+    async fn delete_inactive_api_keys(&self, cutoff: EpochMillis, limit: u64)
+    -> Result<u64, Error>;
 
     /// Writes keys in bulk without per-key durability acknowledgements (one transaction per
     /// batch); for loading fixtures and benchmarks. Fails on a duplicate id.
@@ -329,6 +353,22 @@ pub trait Store: Send + Sync + 'static {
 
     /// Inserts or replaces a user; `true` when it was inserted.
     async fn put_user(&self, user: UserRecord) -> Result<bool, Error>;
+
+    /// Replaces every field of a stored user but its password hash (which `user` need not
+    /// carry), in one write: a password changed meanwhile is kept. `false` when no such user is
+    /// stored (nothing is written then).
+    async fn update_user_keeping_password(&self, user: UserRecord) -> Result<bool, Error>;
+
+    /// Changes only the fields `change` sets, in one write, so that two concurrent changes of
+    /// different fields (a password change and a disable) both hold. When no such user is
+    /// stored, stores `missing` with the change applied (the never-stored state of a reserved
+    /// user), or writes nothing for `None`. `true` when a user was changed or stored.
+    async fn change_user(
+        &self,
+        username: &str,
+        change: UserChange,
+        missing: Option<UserRecord>,
+    ) -> Result<bool, Error>;
 
     /// The users with these names (all users for `None`), sorted by username; unknown names
     /// are left out.

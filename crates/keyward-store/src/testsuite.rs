@@ -23,7 +23,7 @@ use serde_json::{Map, Value, json};
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
     NamePattern, RoleRecord, Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome,
-    UserRecord,
+    UserChange, UserRecord,
 };
 
 /// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a
@@ -66,6 +66,8 @@ macro_rules! store_contract_tests {
             import_writes_every_key,
             import_is_all_or_nothing,
             users_upsert,
+            users_update_keeps_the_password,
+            users_change_touches_only_the_changed_fields,
             users_list_and_delete,
             roles_upsert_list_and_delete,
             app_privileges_upsert_list_and_delete,
@@ -713,13 +715,26 @@ pub async fn delete_inactive_cutoff_boundaries(store: &dyn Store) {
         .await
         .unwrap();
 
-    assert_eq!(store.delete_inactive_api_keys(cutoff).await.unwrap(), 6);
+    // In batches of at most four: 4 then 2 then none.
+    assert_eq!(store.delete_inactive_api_keys(cutoff, 4).await.unwrap(), 4);
+    assert_eq!(store.delete_inactive_api_keys(cutoff, 4).await.unwrap(), 2);
+    assert_eq!(store.delete_inactive_api_keys(cutoff, 4).await.unwrap(), 0);
     assert_eq!(
         ids(store, &ApiKeyFilter::default()).await,
         ["active", "expired-after", "invalidated-after"]
     );
-    assert_eq!(store.delete_inactive_api_keys(cutoff).await.unwrap(), 0);
-    assert_eq!(store.delete_inactive_api_keys(cutoff + 1).await.unwrap(), 2);
+    assert_eq!(
+        store.delete_inactive_api_keys(cutoff, 100).await.unwrap(),
+        0
+    );
+    assert_eq!(
+        store.delete_inactive_api_keys(cutoff + 1, 1).await.unwrap(),
+        1
+    );
+    assert_eq!(
+        store.delete_inactive_api_keys(cutoff + 1, 1).await.unwrap(),
+        1
+    );
     assert_eq!(ids(store, &ApiKeyFilter::default()).await, ["active"]);
 }
 
@@ -812,6 +827,120 @@ pub async fn users_upsert(store: &dyn Store) {
         store.user("Elastic").await.unwrap(),
         None,
         "usernames are case-sensitive"
+    );
+}
+
+/// `update_user_keeping_password` replaces every field but the password hash, and only for a
+/// stored user.
+pub async fn users_update_keeps_the_password(store: &dyn Store) {
+    let mut updated = sample_user("joe");
+    updated.password_hash = String::new();
+    updated.roles = vec!["viewer".to_owned()];
+    updated.full_name = Some("Joe".to_owned());
+    updated.enabled = false;
+    assert!(
+        !store
+            .update_user_keeping_password(updated.clone())
+            .await
+            .unwrap(),
+        "no such user"
+    );
+    assert_eq!(store.user("joe").await.unwrap(), None, "nothing written");
+
+    let stored = sample_user("joe");
+    store.put_user(stored.clone()).await.unwrap();
+    assert!(
+        store
+            .update_user_keeping_password(updated.clone())
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.user("joe").await.unwrap(),
+        Some(UserRecord {
+            password_hash: stored.password_hash,
+            seq: 2,
+            ..updated
+        })
+    );
+}
+
+/// `change_user` writes only the fields it sets, stores the given default record for a user
+/// never stored, and writes nothing without one.
+pub async fn users_change_touches_only_the_changed_fields(store: &dyn Store) {
+    let disable = UserChange {
+        password_hash: None,
+        enabled: Some(false),
+    };
+    let new_password = UserChange {
+        password_hash: Some("{PBKDF2}10000$c2FsdA==$bmV3".to_owned()),
+        enabled: None,
+    };
+    assert!(
+        !store
+            .change_user("joe", disable.clone(), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(store.user("joe").await.unwrap(), None, "nothing written");
+
+    let stored = sample_user("joe");
+    store.put_user(stored.clone()).await.unwrap();
+    // Two changes of different fields, as two racing requests would make them: both hold.
+    assert!(
+        store
+            .change_user("joe", disable.clone(), None)
+            .await
+            .unwrap()
+    );
+    assert!(
+        store
+            .change_user("joe", new_password.clone(), None)
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.user("joe").await.unwrap(),
+        Some(UserRecord {
+            password_hash: "{PBKDF2}10000$c2FsdA==$bmV3".to_owned(),
+            enabled: false,
+            seq: 3,
+            ..stored
+        })
+    );
+
+    // A user never stored (a reserved user's default state): the default, changed.
+    let mut default = sample_user("kibana_system");
+    default.password_hash = String::new();
+    assert!(
+        store
+            .change_user("kibana_system", disable, Some(default.clone()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.user("kibana_system").await.unwrap(),
+        Some(UserRecord {
+            enabled: false,
+            seq: 1,
+            ..default.clone()
+        })
+    );
+    // Once stored, the default is not used again.
+    assert!(
+        store
+            .change_user("kibana_system", new_password, Some(default.clone()))
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store.user("kibana_system").await.unwrap(),
+        Some(UserRecord {
+            password_hash: "{PBKDF2}10000$c2FsdA==$bmV3".to_owned(),
+            enabled: false,
+            seq: 2,
+            ..default
+        })
     );
 }
 

@@ -10,6 +10,8 @@ mod authz;
 mod cross_cluster;
 mod durability;
 mod grant;
+mod hang_ups;
+mod key_ownership;
 mod privileges;
 mod query;
 mod roles;

@@ -1,0 +1,425 @@
+//! The races a hostile or unlucky client can provoke around the caches: a request dropped in the
+//! middle of a write, a change landing while a password is being verified, and two changes to
+//! one user at once. Each test runs the service over a store that can hold its operations back,
+//! so the interleaving is forced rather than hoped for.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use async_trait::async_trait;
+use keyward_core::EpochMillis;
+use keyward_core::credential::parse_authorization;
+use keyward_core::query::ApiKeyQuery;
+use keyward_store::{
+    ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions,
+    Error as StoreError, QueryPage, RoleRecord, Store, TokenInvalidation, TokenRecord,
+    TokenSelector, UpdateOutcome, UserChange, UserRecord,
+};
+use tokio::sync::{Notify, Semaphore};
+use zeroize::Zeroizing;
+
+use crate::{
+    ApiKeyService, Authentication, BootstrapPassword, CreateApiKey, InvalidateApiKeys, NewPassword,
+    PutUser, ServiceConfig, SystemClock,
+};
+
+/// An embedded store whose writes can be made to answer late (after they are committed) and
+/// whose user reads can be held at a gate after reading.
+struct SlowStore {
+    inner: EmbeddedStore,
+    /// How long a write waits, once committed, before it answers.
+    write_delay: Mutex<Duration>,
+    /// When set, every user read waits here, after reading, for a permit.
+    user_gate: Mutex<Option<Arc<Semaphore>>>,
+    /// Signalled when a user read reaches the gate.
+    at_gate: Notify,
+}
+
+impl SlowStore {
+    async fn answer_late(&self) {
+        let delay = *self.write_delay.lock().unwrap();
+        if !delay.is_zero() {
+            tokio::time::sleep(delay).await;
+        }
+    }
+}
+
+#[async_trait]
+impl Store for SlowStore {
+    async fn create_api_key(&self, record: ApiKeyRecord) -> Result<(), StoreError> {
+        self.inner.create_api_key(record).await
+    }
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.inner.api_key(id).await
+    }
+    async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.inner.find_api_keys(filter).await
+    }
+    async fn query_api_keys(&self, query: &ApiKeyQuery) -> Result<QueryPage, StoreError> {
+        self.inner.query_api_keys(query).await
+    }
+    async fn update_api_keys(
+        &self,
+        records: Vec<ApiKeyRecord>,
+    ) -> Result<Vec<UpdateOutcome>, StoreError> {
+        let outcome = self.inner.update_api_keys(records).await;
+        self.answer_late().await;
+        outcome
+    }
+    async fn invalidate_api_keys(
+        &self,
+        ids: &[String],
+        now: EpochMillis,
+    ) -> Result<Vec<String>, StoreError> {
+        let outcome = self.inner.invalidate_api_keys(ids, now).await;
+        self.answer_late().await;
+        outcome
+    }
+    async fn delete_inactive_api_keys(
+        &self,
+        cutoff: EpochMillis,
+        limit: u64,
+    ) -> Result<u64, StoreError> {
+        self.inner.delete_inactive_api_keys(cutoff, limit).await
+    }
+    async fn import_api_keys(&self, records: Vec<ApiKeyRecord>) -> Result<(), StoreError> {
+        self.inner.import_api_keys(records).await
+    }
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, StoreError> {
+        let read = self.inner.user(username).await;
+        let gate = self.user_gate.lock().unwrap().clone();
+        if let Some(gate) = gate {
+            self.at_gate.notify_one();
+            gate.acquire().await.unwrap().forget();
+        }
+        read
+    }
+    async fn put_user(&self, user: UserRecord) -> Result<bool, StoreError> {
+        let outcome = self.inner.put_user(user).await;
+        self.answer_late().await;
+        outcome
+    }
+    async fn update_user_keeping_password(&self, user: UserRecord) -> Result<bool, StoreError> {
+        let outcome = self.inner.update_user_keeping_password(user).await;
+        self.answer_late().await;
+        outcome
+    }
+    async fn change_user(
+        &self,
+        username: &str,
+        change: UserChange,
+        missing: Option<UserRecord>,
+    ) -> Result<bool, StoreError> {
+        let outcome = self.inner.change_user(username, change, missing).await;
+        self.answer_late().await;
+        outcome
+    }
+    async fn users(&self, names: Option<&[String]>) -> Result<Vec<UserRecord>, StoreError> {
+        self.inner.users(names).await
+    }
+    async fn delete_user(&self, username: &str) -> Result<bool, StoreError> {
+        let outcome = self.inner.delete_user(username).await;
+        self.answer_late().await;
+        outcome
+    }
+    async fn role(&self, name: &str) -> Result<Option<RoleRecord>, StoreError> {
+        self.inner.role(name).await
+    }
+    async fn roles(&self, names: Option<&[String]>) -> Result<Vec<RoleRecord>, StoreError> {
+        self.inner.roles(names).await
+    }
+    async fn put_role(&self, role: RoleRecord) -> Result<bool, StoreError> {
+        let outcome = self.inner.put_role(role).await;
+        self.answer_late().await;
+        outcome
+    }
+    async fn delete_role(&self, name: &str) -> Result<bool, StoreError> {
+        let outcome = self.inner.delete_role(name).await;
+        self.answer_late().await;
+        outcome
+    }
+    async fn put_app_privileges(
+        &self,
+        privileges: Vec<AppPrivilegeRecord>,
+    ) -> Result<Vec<(String, String, bool)>, StoreError> {
+        self.inner.put_app_privileges(privileges).await
+    }
+    async fn app_privileges(
+        &self,
+        application: Option<&str>,
+        names: Option<&[String]>,
+    ) -> Result<Vec<AppPrivilegeRecord>, StoreError> {
+        self.inner.app_privileges(application, names).await
+    }
+    async fn delete_app_privileges(
+        &self,
+        application: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, StoreError> {
+        self.inner.delete_app_privileges(application, names).await
+    }
+    async fn create_token(&self, record: TokenRecord) -> Result<(), StoreError> {
+        self.inner.create_token(record).await
+    }
+    async fn token(&self, access_hash: &str) -> Result<Option<TokenRecord>, StoreError> {
+        self.inner.token(access_hash).await
+    }
+    async fn token_by_refresh(
+        &self,
+        refresh_hash: &str,
+    ) -> Result<Option<TokenRecord>, StoreError> {
+        self.inner.token_by_refresh(refresh_hash).await
+    }
+    async fn refresh_token(
+        &self,
+        refresh_hash: &str,
+        seq: i64,
+        replacement: TokenRecord,
+    ) -> Result<UpdateOutcome, StoreError> {
+        self.inner
+            .refresh_token(refresh_hash, seq, replacement)
+            .await
+    }
+    async fn invalidate_tokens(
+        &self,
+        selector: &TokenSelector,
+    ) -> Result<TokenInvalidation, StoreError> {
+        self.inner.invalidate_tokens(selector).await
+    }
+    async fn delete_tokens_created_before(&self, cutoff: EpochMillis) -> Result<u64, StoreError> {
+        self.inner.delete_tokens_created_before(cutoff).await
+    }
+    async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.inner.meta(key).await
+    }
+    async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
+        self.inner.meta_init(key, value).await
+    }
+}
+
+/// A service over a [`SlowStore`] in a fresh directory, with `elastic` (password `changeme`)
+/// authenticated as the returned admin subject.
+struct Fixture {
+    service: ApiKeyService,
+    store: Arc<SlowStore>,
+    admin: Arc<Authentication>,
+    _dir: tempfile::TempDir,
+}
+
+async fn fixture() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let inner = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf())).unwrap();
+    let store = Arc::new(SlowStore {
+        inner,
+        write_delay: Mutex::new(Duration::ZERO),
+        user_gate: Mutex::new(None),
+        at_gate: Notify::new(),
+    });
+    let service = ApiKeyService::new(
+        Arc::clone(&store) as Arc<dyn Store>,
+        ServiceConfig::default(),
+        Arc::new(SystemClock),
+    );
+    service
+        .bootstrap(BootstrapPassword::Given(Zeroizing::new(
+            "changeme".to_owned(),
+        )))
+        .await
+        .unwrap();
+    let admin = basic(&service, "elastic", "changeme").await.unwrap();
+    Fixture {
+        service,
+        store,
+        admin,
+        _dir: dir,
+    }
+}
+
+async fn basic(
+    service: &ApiKeyService,
+    username: &str,
+    password: &str,
+) -> Result<Arc<Authentication>, crate::AuthenticationFailure> {
+    let encoded = base64::Engine::encode(
+        &base64::engine::general_purpose::STANDARD,
+        format!("{username}:{password}"),
+    );
+    let credential = parse_authorization(format!("Basic {encoded}").as_bytes()).unwrap();
+    service.authenticate(credential).await
+}
+
+async fn api_key(
+    service: &ApiKeyService,
+    encoded: &str,
+) -> Result<Arc<Authentication>, crate::AuthenticationFailure> {
+    let credential = parse_authorization(format!("ApiKey {encoded}").as_bytes()).unwrap();
+    service.authenticate(credential).await
+}
+
+async fn put_joe(fixture: &Fixture) {
+    let request = PutUser {
+        username: "joe".to_owned(),
+        password: Some(NewPassword::Clear(Zeroizing::new(
+            "joe-password".to_owned(),
+        ))),
+        roles: Some(vec!["superuser".to_owned()]),
+        ..PutUser::default()
+    };
+    fixture
+        .service
+        .put_user(&fixture.admin, request)
+        .await
+        .unwrap();
+}
+
+/// Waits (boundedly) until `check` holds.
+async fn eventually(what: &str, mut check: impl AsyncFnMut() -> bool) {
+    for _ in 0..100 {
+        if check().await {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    panic!("{what}: still not so after two seconds");
+}
+
+#[tokio::test]
+async fn an_invalidation_dropped_mid_write_still_evicts_the_key() {
+    let fixture = fixture().await;
+    let service = &fixture.service;
+    let request = CreateApiKey {
+        name: Some("doomed".to_owned()),
+        ..CreateApiKey::default()
+    };
+    let created = service
+        .create_api_key(&fixture.admin, request)
+        .await
+        .unwrap();
+    let encoded = created.encoded.to_string();
+    assert!(
+        api_key(service, &encoded).await.is_ok(),
+        "cached after create"
+    );
+
+    // The client hangs up while the store is committing: the request's future is dropped.
+    *fixture.store.write_delay.lock().unwrap() = Duration::from_millis(300);
+    let request = InvalidateApiKeys {
+        ids: Some(vec![created.id.as_str().to_owned()]),
+        ..InvalidateApiKeys::default()
+    };
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(50),
+        service.invalidate_api_keys(&fixture.admin, request),
+    )
+    .await;
+    assert!(dropped.is_err(), "the request was cut off mid-write");
+
+    eventually("the invalidated key is refused", async || {
+        api_key(service, &encoded).await.is_err()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_disable_dropped_mid_write_still_evicts_the_user() {
+    let fixture = fixture().await;
+    put_joe(&fixture).await;
+    assert!(basic(&fixture.service, "joe", "joe-password").await.is_ok());
+
+    *fixture.store.write_delay.lock().unwrap() = Duration::from_millis(300);
+    let dropped = tokio::time::timeout(
+        Duration::from_millis(50),
+        fixture
+            .service
+            .set_user_enabled(&fixture.admin, "joe", false),
+    )
+    .await;
+    assert!(dropped.is_err(), "the request was cut off mid-write");
+
+    eventually("the disabled user is refused", async || {
+        basic(&fixture.service, "joe", "joe-password")
+            .await
+            .is_err()
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_disable_during_password_verification_wins() {
+    let fixture = fixture().await;
+    put_joe(&fixture).await;
+    // Nothing cached for joe: the next Basic login reads the store and verifies the hash.
+    fixture.service.inner.users.clear();
+
+    let gate = Arc::new(Semaphore::new(0));
+    *fixture.store.user_gate.lock().unwrap() = Some(Arc::clone(&gate));
+    let login = tokio::spawn({
+        let service = fixture.service.clone();
+        async move { basic(&service, "joe", "joe-password").await.is_ok() }
+    });
+    // The login has read joe (enabled) and is about to verify; now joe is disabled.
+    fixture.store.at_gate.notified().await;
+    *fixture.store.user_gate.lock().unwrap() = None;
+    fixture
+        .service
+        .set_user_enabled(&fixture.admin, "joe", false)
+        .await
+        .unwrap();
+    gate.add_permits(1);
+    // The login in flight may succeed (it started before the disable), but must not be cached.
+    let _ = login.await.unwrap();
+
+    assert!(
+        basic(&fixture.service, "joe", "joe-password")
+            .await
+            .is_err(),
+        "a disabled user authenticated from a verification that started before the disable"
+    );
+}
+
+#[tokio::test]
+async fn a_password_change_and_a_disable_at_once_both_hold() {
+    let fixture = fixture().await;
+    put_joe(&fixture).await;
+
+    // The password change reads joe, then waits; the disable lands meanwhile.
+    let gate = Arc::new(Semaphore::new(0));
+    *fixture.store.user_gate.lock().unwrap() = Some(Arc::clone(&gate));
+    let change = tokio::spawn({
+        let service = fixture.service.clone();
+        let admin = Arc::clone(&fixture.admin);
+        async move {
+            let password = NewPassword::Clear(Zeroizing::new("new-password".to_owned()));
+            service.change_password(&admin, Some("joe"), password).await
+        }
+    });
+    fixture.store.at_gate.notified().await;
+    *fixture.store.user_gate.lock().unwrap() = None;
+    fixture
+        .service
+        .set_user_enabled(&fixture.admin, "joe", false)
+        .await
+        .unwrap();
+    gate.add_permits(1);
+    change.await.unwrap().unwrap();
+
+    let stored = fixture.store.inner.user("joe").await.unwrap().unwrap();
+    assert!(
+        !stored.enabled,
+        "the disable was undone by the password change"
+    );
+    fixture
+        .service
+        .set_user_enabled(&fixture.admin, "joe", true)
+        .await
+        .unwrap();
+    assert!(
+        basic(&fixture.service, "joe", "new-password").await.is_ok(),
+        "the new password holds"
+    );
+    assert!(
+        basic(&fixture.service, "joe", "joe-password")
+            .await
+            .is_err()
+    );
+}
