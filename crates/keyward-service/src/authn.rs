@@ -11,7 +11,8 @@ use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value};
 
 use crate::ApiKeyService;
-use crate::key_cache::{KeyEntry, NEVER, SecretDigest};
+use crate::cache::SecretDigest;
+use crate::key_cache::{KeyEntry, NEVER};
 
 /// The realm name and type Elasticsearch reports for API key authentication.
 pub(crate) const API_KEY_REALM: &str = "_es_api_key";

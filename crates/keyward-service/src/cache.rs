@@ -16,8 +16,24 @@ use subtle::ConstantTimeEq;
 
 use crate::authn::Authentication;
 
-/// A digest of a secret under this process's cache salt.
-pub(crate) type SecretDigest = [u8; 32];
+/// A salted digest of a secret, truncated to 128 bits (collisions are out of reach at that
+/// size): what both caches keep and compare instead of the secret. Compared in constant time;
+/// its `Debug` shows nothing.
+#[derive(Clone, Copy)]
+pub(crate) struct SecretDigest([u8; 16]);
+
+impl SecretDigest {
+    /// Whether `other` is the same digest, in constant time.
+    pub(crate) fn matches(&self, other: &SecretDigest) -> bool {
+        self.0.ct_eq(&other.0).into()
+    }
+}
+
+impl std::fmt::Debug for SecretDigest {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("SecretDigest(<redacted>)")
+    }
+}
 
 /// One verified credential.
 pub(crate) struct Verified {
@@ -39,12 +55,15 @@ impl SecretSalt {
         SecretSalt(salt)
     }
 
-    /// SHA-256 of the salt followed by `secret`.
-    pub(crate) fn digest(&self, secret: &[u8]) -> [u8; 32] {
+    /// SHA-256 of the salt followed by `secret`, truncated to 128 bits.
+    pub(crate) fn digest(&self, secret: &[u8]) -> SecretDigest {
         let mut hasher = Sha256::new();
         hasher.update(self.0);
         hasher.update(secret);
-        hasher.finalize().into()
+        let full: [u8; 32] = hasher.finalize().into();
+        let mut digest = [0u8; 16];
+        digest.copy_from_slice(&full[..16]);
+        SecretDigest(digest)
     }
 }
 
@@ -185,6 +204,6 @@ impl VerifiedCache {
 impl Verified {
     /// Whether `digest` is the digest of the secret this entry verified (constant time).
     pub(crate) fn matches(&self, digest: &SecretDigest) -> bool {
-        self.digest.ct_eq(digest).into()
+        self.digest.matches(digest)
     }
 }

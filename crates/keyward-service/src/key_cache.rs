@@ -24,13 +24,9 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use keyward_core::EpochMillis;
 use keyward_core::api_key::ApiKeyType;
 use keyward_core::authz::{Permission, RolePermission};
-use subtle::ConstantTimeEq;
 
 use crate::authn::{ApiKeyRef, Authentication, Realm, User, api_key_realm};
-use crate::cache::{Generation, SecretSalt, cache_bounds};
-
-/// A salted digest of a secret, truncated to 128 bits (collisions are out of reach at that size).
-pub(crate) type SecretDigest = [u8; 16];
+use crate::cache::{Generation, SecretDigest, SecretSalt, cache_bounds};
 
 /// Ids longer than this are not cached (Elasticsearch's and keyward's ids have 20 characters).
 const MAX_ID_LEN: usize = 23;
@@ -112,7 +108,7 @@ pub(crate) struct CachedKey {
 impl CachedKey {
     /// Whether `digest` is the digest of the secret this entry verified (constant time).
     pub(crate) fn matches(&self, digest: &SecretDigest) -> bool {
-        self.digest.ct_eq(digest).into()
+        self.digest.matches(digest)
     }
 }
 
@@ -200,7 +196,7 @@ impl KeyCache {
                 && hot.generation == generation
                 && hot.id == key
                 && (0..HOT_FOR_MS).contains(&(now - hot.copied_at));
-            (fresh && bool::from(hot.digest.ct_eq(digest)))
+            (fresh && hot.digest.matches(digest))
                 .then(|| (Arc::clone(&hot.authentication), hot.expiration))
         })
     }
@@ -235,10 +231,7 @@ impl KeyCache {
 
     /// The salted digest of `secret`, truncated to 128 bits.
     pub(crate) fn digest(&self, secret: &[u8]) -> SecretDigest {
-        let full = self.salt.digest(secret);
-        let mut digest = [0u8; 16];
-        digest.copy_from_slice(&full[..16]);
-        digest
+        self.salt.digest(secret)
     }
 
     /// The live entry for `id`, if any.

@@ -125,7 +125,7 @@ impl Settings {
         if let Some(file) = file {
             let text = std::fs::read_to_string(file)
                 .with_context(|| format!("cannot read config file [{}]", file.display()))?;
-            let yaml: serde_yaml::Value = serde_yaml::from_str(&text)
+            let yaml: serde_yaml_ng::Value = serde_yaml_ng::from_str(&text)
                 .with_context(|| format!("config file [{}] is not valid YAML", file.display()))?;
             let mut flat = BTreeMap::new();
             flatten("", &yaml, &mut flat)?;
@@ -219,16 +219,16 @@ fn check_known(name: &str) -> anyhow::Result<()> {
 
 fn flatten(
     prefix: &str,
-    value: &serde_yaml::Value,
+    value: &serde_yaml_ng::Value,
     out: &mut BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
     match value {
-        serde_yaml::Value::Mapping(map) => {
+        serde_yaml_ng::Value::Mapping(map) => {
             for (key, child) in map {
                 let key = match key {
-                    serde_yaml::Value::String(key) => key.clone(),
-                    serde_yaml::Value::Number(key) => key.to_string(),
-                    serde_yaml::Value::Bool(key) => key.to_string(),
+                    serde_yaml_ng::Value::String(key) => key.clone(),
+                    serde_yaml_ng::Value::Number(key) => key.to_string(),
+                    serde_yaml_ng::Value::Bool(key) => key.to_string(),
                     other => bail!("config key {other:?} is not a string"),
                 };
                 let name = if prefix.is_empty() {
@@ -239,14 +239,14 @@ fn flatten(
                 flatten(&name, child, out)?;
             }
         }
-        serde_yaml::Value::Null if prefix.is_empty() => {}
-        serde_yaml::Value::String(text) => {
+        serde_yaml_ng::Value::Null if prefix.is_empty() => {}
+        serde_yaml_ng::Value::String(text) => {
             out.insert(prefix.to_owned(), text.clone());
         }
-        serde_yaml::Value::Number(number) => {
+        serde_yaml_ng::Value::Number(number) => {
             out.insert(prefix.to_owned(), number.to_string());
         }
-        serde_yaml::Value::Bool(flag) => {
+        serde_yaml_ng::Value::Bool(flag) => {
             out.insert(prefix.to_owned(), flag.to_string());
         }
         other => bail!("setting [{prefix}] has an unsupported value {other:?}"),
