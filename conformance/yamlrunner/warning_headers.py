@@ -47,11 +47,15 @@ class WarningSpecError(ValueError):
     """The step's warning lists are malformed."""
 
 
+def _qdtext_char(c: str) -> bool:
+    """A character an HTTP quoted-string holds as it is (`"` and `\\` only when escaped)."""
+    code = ord(c)
+    return c in "\t !" or 0x23 <= code <= 0x5B or 0x5D <= code <= 0x7E or 0x80 <= code <= 0xFF
+
+
 def _qdtext_ok(text: str) -> bool:
     """Every character allowed in an HTTP quoted-string (once escapes are set aside)."""
-    plain = text.replace('"', "").replace("\\", "")
-    return all(c in "\t !" or 0x23 <= ord(c) <= 0x5B or 0x5D <= ord(c) <= 0x7E
-               or 0x80 <= ord(c) <= 0xFF for c in plain)
+    return all(_qdtext_char(c) for c in text.replace('"', "").replace("\\", ""))
 
 
 def escape_and_encode(message: str) -> str:
@@ -59,10 +63,8 @@ def escape_and_encode(message: str) -> str:
     escaped = message.replace("\\", "\\\\").replace('"', '\\"')
     out: list[str] = []
     for ch in escaped:
-        code = ord(ch)
-        if ch in '\t !\\"' or 0x23 <= code <= 0x24 or 0x26 <= code <= 0x5B or (
-            0x5D <= code <= 0x7E
-        ) or 0x80 <= code <= 0xFF:
+        # `%` is percent-encoded too, so that a decoder can tell it from an encoded byte.
+        if ch in '\\"' or (_qdtext_char(ch) and ch != "%"):
             out.append(ch)
         else:
             out.extend(f"%{b:02X}" for b in ch.encode("utf-8", errors="surrogatepass"))
