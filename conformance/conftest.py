@@ -5,8 +5,8 @@
   `--against URL`, an existing cluster);
 * the YAML cases (file × test × transport), with their skip marks from `skip.toml` and from the
   tests' own prerequisites;
-* the closing summary: one line per folder, per-file counts per transport, and the error-reason
-  wording differences.
+* the closing summary: one line per folder, per-file counts per transport, and the tolerated
+  differences in how a 403's error reason words the caller's roles (yamlrunner/reasons.py).
 """
 
 from __future__ import annotations
@@ -223,7 +223,7 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
 
     wording = config.stash[_WORDING]
     if wording:
-        tr.write_sep("-", f"reason-wording differences ({len(wording)}; not failures)")
+        tr.write_sep("-", f"403 role-wording differences ({len(wording)}; not failures)")
         for nodeid, diff in wording:
             tr.write_line(f"  {nodeid.split('::', 1)[-1]}: {diff.line()}")
 

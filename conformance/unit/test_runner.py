@@ -27,8 +27,9 @@ class ScriptedTransport:
         item = self.responses.pop(0)
         if isinstance(item, Exception):
             raise item
-        status, body = item
-        return Response(status=status, body=body, request_line=f"{api}")
+        status, body, *rest = item
+        headers = rest[0] if rest else []
+        return Response(status=status, headers=headers, body=body, request_line=f"{api}")
 
     def close(self) -> None:
         pass
@@ -190,51 +191,112 @@ def test_failing_assertions(step):
     assert not result.passed
 
 
-def test_reason_difference_with_matching_type_is_not_a_failure():
-    body = {
-        "error": {
-            "root_cause": [{"type": "security_exception", "reason": "new wording"}],
-            "type": "security_exception",
-            "reason": "new wording",
+def _forbidden(reason: str, status: int = 403) -> tuple[int, dict]:
+    return (
+        status,
+        {
+            "error": {
+                "root_cause": [{"type": "security_exception", "reason": reason}],
+                "type": "security_exception",
+                "reason": reason,
+            },
+            "status": status,
         },
-        "status": 403,
-    }
+    )
+
+
+_UNAUTHORIZED = (
+    "action [cluster:admin/xpack/security/api_key/invalidate] is unauthorized for user "
+    "[api_key_user_1] {roles}, this action is granted by the cluster privileges "
+    "[manage_api_key,manage_security,all]"
+)
+_WORDINGS = [
+    "with roles [user_role]",
+    "with effective roles [user_role]",
+    "with declared roles [user_role] (all resolved)",
+]
+
+
+@pytest.mark.parametrize("expected", _WORDINGS)
+@pytest.mark.parametrize("actual", _WORDINGS)
+def test_the_three_403_role_wordings_are_wording_differences(expected, actual):
+    expected_reason = _UNAUTHORIZED.format(roles=expected)
     result, _ = run(
-        """
-        - do: {catch: forbidden, security.invalidate_api_key: {body: {}}}
-        - match: {error.type: security_exception}
-        - match: {error.reason: "old wording"}
-        - match: {error.root_cause.0.reason: "old wording"}
-        - match: {error.root_cause.0.type: security_exception}
+        f"""
+        - do: {{catch: forbidden, security.invalidate_api_key: {{body: {{}}}}}}
+        - match: {{error.type: security_exception}}
+        - match: {{error.reason: "{expected_reason}"}}
+        - match: {{error.root_cause.0.reason: "{expected_reason}"}}
         """,
-        (403, body),
+        _forbidden(_UNAUTHORIZED.format(roles=actual)),
     )
     assert result.passed, result.report()
-    assert [w.path for w in result.wording] == ["error.reason", "error.root_cause.0.reason"]
-    assert result.wording[0].error_type == "security_exception"
+    if expected == actual:
+        assert result.wording == []
+    else:
+        assert [w.path for w in result.wording] == ["error.reason", "error.root_cause.0.reason"]
+        assert result.wording[0].error_type == "security_exception"
 
 
-def test_reason_difference_without_type_match_is_a_failure():
-    body = {"error": {"type": "other_exception", "reason": "new"}, "status": 403}
+@pytest.mark.parametrize(
+    "actual",
+    [
+        # Same wording family, different substance: user, roles, action, privileges.
+        _UNAUTHORIZED.format(roles="with effective roles [other_role]"),
+        _UNAUTHORIZED.format(roles="with roles [user_role,other_role]"),
+        _UNAUTHORIZED.replace("[api_key_user_1]", "[someone_else]").format(
+            roles="with roles [user_role]"
+        ),
+        _UNAUTHORIZED.replace("[manage_api_key,", "[").format(roles="with roles [user_role]"),
+        _UNAUTHORIZED.replace("invalidate", "get").format(roles="with roles [user_role]"),
+        # A fourth wording is not one of the three.
+        _UNAUTHORIZED.format(roles="with effective roles [user_role] (all resolved)"),
+        _UNAUTHORIZED.format(
+            roles="with effective roles [user_role] (assigned roles [x] were not found)"
+        ),
+        "something else entirely",
+    ],
+)
+def test_any_other_reason_difference_fails_even_when_the_type_matches(actual):
+    expected_reason = _UNAUTHORIZED.format(roles="with declared roles [user_role] (all resolved)")
+    result, _ = run(
+        f"""
+        - do: {{catch: forbidden, security.invalidate_api_key: {{body: {{}}}}}}
+        - match: {{error.type: security_exception}}
+        - match: {{error.reason: "{expected_reason}"}}
+        """,
+        _forbidden(actual),
+    )
+    assert not result.passed
+    assert "error.reason" in result.failures[0]
+    assert result.wording == []
+
+
+def test_role_wording_is_only_tolerated_on_a_403():
+    expected_reason = _UNAUTHORIZED.format(roles="with roles [user_role]")
+    result, _ = run(
+        f"""
+        - do: {{catch: bad_request, security.invalidate_api_key: {{body: {{}}}}}}
+        - match: {{error.reason: "{expected_reason}"}}
+        """,
+        _forbidden(_UNAUTHORIZED.format(roles="with effective roles [user_role]"), status=400),
+    )
+    assert not result.passed
+    assert result.wording == []
+
+
+def test_a_reason_mismatch_fails_at_its_own_step():
     result, _ = run(
         """
         - do: {catch: forbidden, security.authenticate: {}}
+        - match: {error.reason: old}
         - match: {error.type: security_exception}
-        - match: {error.reason: old}
         """,
-        (403, body),
+        _forbidden("new"),
+        keep_going=True,
     )
-    assert len(result.failures) == 1  # the type; the reason is not counted twice
-    result, _ = run(
-        """
-        - do: {catch: forbidden, security.authenticate: {}}
-        - match: {error.reason: old}
-        - do: {security.authenticate: {}}
-        """,
-        (403, body),
-        (200, {}),
-    )
-    assert not result.passed and "error.type" in result.failures[0]
+    assert len(result.failures) == 1
+    assert result.failures[0].startswith("test step 2 (match)")
 
 
 def test_setup_failure_stops_the_test_but_teardown_runs():
@@ -299,3 +361,50 @@ def test_skip_reasons():
 )
 def test_version_in_ranges(version, ranges, inside):
     assert version_in_ranges(version, ranges) is inside
+
+
+_DEPRECATED = [("Warning", '299 Elasticsearch-9.1.0-0123abc "[x] is deprecated"')]
+
+
+def test_unexpected_warning_header_fails_the_do_step():
+    result, _ = run("- do: {security.authenticate: {}}", (200, {}, _DEPRECATED))
+    assert not result.passed
+    assert "unexpected warning" in result.failures[0]
+
+
+def test_warnings_and_allowed_warnings_in_a_do_step():
+    result, _ = run(
+        "- do: {warnings: ['[x] is deprecated'], security.authenticate: {}}",
+        (200, {}, _DEPRECATED),
+    )
+    assert result.passed, result.report()
+    result, _ = run(
+        "- do: {warnings: ['[x] is deprecated'], security.authenticate: {}}", (200, {})
+    )
+    assert not result.passed and "did not get expected warning" in result.failures[0]
+    result, _ = run(
+        "- do: {allowed_warnings: ['[x] is deprecated'], security.authenticate: {}}",
+        (200, {}, _DEPRECATED),
+    )
+    assert result.passed, result.report()
+    result, _ = run(
+        "- do: {allowed_warnings_regex: ['\\[x\\] .*'], security.authenticate: {}}",
+        (200, {}, _DEPRECATED),
+    )
+    assert result.passed, result.report()
+    result, _ = run(
+        "- do: {warnings: [a], allowed_warnings: [a], security.authenticate: {}}", (200, {})
+    )
+    assert not result.passed and "both allowed and expected" in result.failures[0]
+
+
+def test_warnings_are_not_checked_on_caught_errors_but_are_on_ignored_ones():
+    result, _ = run(
+        "- do: {catch: forbidden, security.authenticate: {}}",
+        (403, _forbidden("no")[1], _DEPRECATED),
+    )
+    assert result.passed, result.report()
+    result, _ = run(
+        "- do: {security.delete_role: {name: r, ignore: 404}}", (404, {"found": False}, _DEPRECATED)
+    )
+    assert not result.passed and "unexpected warning" in result.failures[0]

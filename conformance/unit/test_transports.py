@@ -10,6 +10,8 @@ from typing import Any, Iterator
 import pytest
 
 from yamlrunner.cases import api_specs
+from yamlrunner.loader import YamlSuite, YamlTest, load_yaml_documents
+from yamlrunner.runner import TestRun
 from yamlrunner.spec import ParamError, UnknownApiError
 from yamlrunner.transports import ClientTransport, HttpTransport, basic_auth_header
 
@@ -151,5 +153,47 @@ def test_client_transport_reports_a_missing_product_header(fake_es):
     try:
         with pytest.raises(RuntimeError, match="rejected the response"):
             transport.perform("security.authenticate", {}, {})
+    finally:
+        transport.close()
+
+
+WARNINGS = [
+    ("Warning", '299 Elasticsearch-9.1.0-0123abc "[a] is deprecated, use [b]"'),
+    ("Warning", '299 Elasticsearch-9.1.0-0123abc "say \\"hi\\"" "Sat, 06 Dec 2026 23:00:00 GMT"'),
+]
+
+
+@pytest.mark.parametrize("transport_name", ["http", "client"])
+def test_warning_headers_reach_the_runner_through_both_transports(fake_es, transport_name):
+    url, rec = fake_es
+    rec.answers["/_security/_authenticate"] = (200, {"username": "elastic"}, WARNINGS)
+    if transport_name == "http":
+        transport: Any = HttpTransport(url, "elastic", "pw", api_specs())
+    else:
+        transport = ClientTransport(url, "elastic", "pw")
+    suite = YamlSuite(folder="f", file="t.yml", path=None)  # type: ignore[arg-type]
+
+    def run(steps: str) -> Any:
+        return TestRun(transport).run(suite, YamlTest("t", load_yaml_documents(steps)[0]))
+
+    try:
+        result = run(
+            """
+            - do:
+                warnings: ['[a] is deprecated, use [b]', 'say "hi"']
+                security.authenticate: {}
+            """
+        )
+        assert result.passed, result.report()
+        result = run(
+            """
+            - do:
+                warnings: ['[a] is deprecated, use [b]']
+                security.authenticate: {}
+            """
+        )
+        assert not result.passed and "unexpected warning" in result.failures[0]
+        result = run("- do: {security.authenticate: {}}")
+        assert not result.passed and "unexpected warning" in result.failures[0]
     finally:
         transport.close()

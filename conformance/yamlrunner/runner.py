@@ -3,6 +3,11 @@
 `skip_reason` decides before anything runs whether a test applies (its `requires`/`skip`
 prerequisites); `TestRun.run` then executes the steps and returns a `RunResult` with the
 failures and the error-reason wording differences it found.
+
+Every `match` must hold exactly, with one exception: an `error.reason` of a 403 that differs from
+the test's only in how its roles clause is worded (`reasons.py`: the three wordings Elasticsearch
+has used) is recorded as a wording difference instead of a failure. `Warning` headers are checked
+as Elasticsearch's runner checks them (`warning_headers.py`).
 """
 
 from __future__ import annotations
@@ -24,9 +29,11 @@ from .matchers import (
     regex_search,
 )
 from .paths import MISSING, lookup
+from .reasons import canonical_403_reason
 from .spec import ParamError, UnknownApiError
 from .stash import Stash, StashError, java_text
 from .transports import Response, Transport
+from .warning_headers import WarningRules, WarningSpecError
 
 # Runner features this runner implements (`skip: {features: …}` / `requires:
 # {test_runner_features: …}`); a test needing any other is skipped.
@@ -182,7 +189,7 @@ class StepFailure(Exception):
 
 @dataclass
 class WordingDifference:
-    """An `error.reason` that differs from the test's while the `error.type` matched."""
+    """A 403 `error.reason` that differs from the test's only in the wording of its roles."""
 
     where: str
     path: str
@@ -220,15 +227,6 @@ class RunResult:
         return "\n".join(lines)
 
 
-@dataclass
-class _PendingReason:
-    where: str
-    path: str
-    type_path: str
-    expected: Any
-    actual: Any
-
-
 class TestRun:
     """Runs one test; a new instance (and stash) for every test."""
 
@@ -240,8 +238,6 @@ class TestRun:
         self.stash = Stash()
         self.last: Response | None = None
         self.result = RunResult()
-        self._matched_paths: set[str] = set()
-        self._pending: list[_PendingReason] = []
         # With keep_going, the checks that follow a failed `do` are not run: they would only
         # repeat that failure.
         self._do_failed = False
@@ -271,8 +267,6 @@ class TestRun:
                 ok = False
                 if not self.keep_going:
                     break
-        if not self._resolve_pending():
-            ok = False
         return ok
 
     def _fail(self, message: str) -> None:
@@ -282,7 +276,6 @@ class TestRun:
         if kind in ("skip", "requires"):
             return  # evaluated by skip_reason before the run
         if kind == "do":
-            self._resolve_pending()
             self._do_failed = True
             self._do(spec or {})
             self._do_failed = False
@@ -317,11 +310,14 @@ class TestRun:
             catch = self.stash.substitute(modifiers.get("catch"))
         except StashError as exc:
             raise StepFailure(str(exc)) from exc
+        try:
+            warning_rules = WarningRules.from_step(modifiers)
+        except WarningSpecError as exc:
+            raise StepFailure(str(exc)) from exc
         ignore = {int(s) for s in _as_list(args.pop("ignore", None) or modifiers.get("ignore"))}
 
         self.last = None
         self.stash.last_body = None
-        self._matched_paths.clear()
         try:
             response = self.transport.perform(api, args, headers)
         except ParamError as exc:
@@ -353,6 +349,11 @@ class TestRun:
             raise StepFailure(
                 f"[{api}] {response.request_line} -> {response.status} {error_summary(response)}"
             )
+        # As in Elasticsearch's runner, only an answer that is not an error (or whose status
+        # is ignored) has its warnings checked.
+        problems = warning_rules.problems(response.header_values("Warning"))
+        if problems:
+            raise StepFailure(f"[{api}] {response.request_line}: {'; '.join(problems)}")
 
     def _substitute_args(self, args: dict[str, Any]) -> dict[str, Any]:
         out = {}
@@ -490,35 +491,27 @@ class TestRun:
         else:
             problem = first_difference(expected, actual)
         if problem is None:
-            self._matched_paths.add(path)
             return
-        if _REASON_PATH.match(path) and actual is not MISSING:
-            # Decided once the other assertions on this response have run: a difference in
-            # wording only counts as such when the error type matched.
-            type_path = path[: -len("reason")] + "type"
-            self._pending.append(_PendingReason(where, path, type_path, expected, actual))
+        if self._is_wording_difference(path, expected, actual):
+            error_type = self._lookup(path[: -len("reason")] + "type")
+            self.result.wording.append(
+                WordingDifference(
+                    where, path, None if error_type is MISSING else error_type, expected, actual
+                )
+            )
             return
         raise StepFailure(f"match [{path}]: {problem}")
 
-    def _resolve_pending(self) -> bool:
-        ok = True
-        for pending in self._pending:
-            if pending.type_path in self._matched_paths:
-                error_type = lookup(self.stash.last_body, pending.type_path)
-                self.result.wording.append(
-                    WordingDifference(
-                        pending.where, pending.path, error_type, pending.expected, pending.actual
-                    )
-                )
-            else:
-                ok = False
-                self._fail(
-                    f"{pending.where}: match [{pending.path}]: expected "
-                    f"{describe(pending.expected)}, got {describe(pending.actual)} (and no "
-                    f"matching [{pending.type_path}] assertion on this response)"
-                )
-        self._pending.clear()
-        return ok
+    def _is_wording_difference(self, path: str, expected: Any, actual: Any) -> bool:
+        """A 403 reason that matches the expected one once both roles clauses are canonical."""
+        return (
+            self.last is not None
+            and self.last.status == 403
+            and _REASON_PATH.match(path) is not None
+            and isinstance(expected, str)
+            and isinstance(actual, str)
+            and canonical_403_reason(expected) == canonical_403_reason(actual)
+        )
 
 
 def error_summary(response: Response) -> str:
