@@ -13,7 +13,6 @@
 //! never wait for the writer and always see the last commit.
 
 use std::fs::{File, OpenOptions, TryLockError};
-use std::panic::AssertUnwindSafe;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex, mpsc};
 use std::thread::JoinHandle;
@@ -21,13 +20,22 @@ use std::time::Duration;
 
 use async_trait::async_trait;
 use keyward_core::EpochMillis;
-use keyward_core::api_key::{ApiKeyType, Creator};
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, Row, params, params_from_iter};
-use serde_json::Map;
-use tokio::sync::{OwnedSemaphorePermit, Semaphore, oneshot};
+use rusqlite::{Connection, OpenFlags, params, params_from_iter};
+use tokio::sync::{Semaphore, oneshot};
 
 mod query_sql;
+mod rows;
+mod schema;
+mod writer;
+
+use rows::{
+    API_KEY_COLUMNS, TOKEN_COLUMNS, UPDATE_API_KEY, USER_COLUMNS, api_key_from_row, api_key_values,
+    app_privilege_from_row, exists, insert_api_key, insert_token, names_json, role_from_row,
+    select_all, select_meta, token_from_row, user_from_row,
+};
+use schema::migrate;
+use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord, Store,
@@ -123,12 +131,7 @@ impl EmbeddedStore {
             .await
             .map_err(|_| Error::Closed)?;
         let (reply, answer) = oneshot::channel();
-        let op = Box::new(Op {
-            work: Some(work),
-            result: None,
-            reply,
-            _slot: slot,
-        });
+        let op = Op::boxed(work, reply, slot);
         let sender = self.sender.as_ref().ok_or(Error::Closed)?;
         sender.send(op).map_err(|_| Error::Closed)?;
         answer.await.map_err(|_| Error::Closed)?
@@ -751,121 +754,6 @@ const LOCK_FILE: &str = "node.lock";
 /// How long a connection waits for a lock held by another connection before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// The most operations one group commit takes.
-const MAX_BATCH: usize = 256;
-
-/// The most write operations queued for or running in the writer thread at once; further
-/// writers wait for a place.
-const MAX_QUEUED_WRITES: usize = 4 * MAX_BATCH;
-
-/// The schema, one migration per version: after migration `n` (1-based), `user_version` is `n`.
-/// Never edit a released migration; append a new one.
-const MIGRATIONS: &[&str] = &[
-    // 1: API keys, users, store metadata.
-    "CREATE TABLE api_keys (
-        id TEXT NOT NULL PRIMARY KEY,
-        name TEXT NOT NULL,
-        key_type TEXT NOT NULL,
-        creation INTEGER NOT NULL,
-        expiration INTEGER,
-        invalidated INTEGER NOT NULL CHECK (invalidated IN (0, 1)),
-        invalidation INTEGER,
-        hash TEXT NOT NULL,
-        role_descriptors TEXT NOT NULL,
-        limited_by TEXT NOT NULL,
-        metadata TEXT,
-        principal TEXT NOT NULL,
-        full_name TEXT,
-        email TEXT,
-        creator_metadata TEXT NOT NULL,
-        realm TEXT NOT NULL,
-        realm_type TEXT NOT NULL,
-        format_version INTEGER NOT NULL,
-        certificate_identity TEXT,
-        seq INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX api_keys_creation ON api_keys (creation, id);
-    CREATE INDEX api_keys_name ON api_keys (name);
-    CREATE INDEX api_keys_owner ON api_keys (principal, realm);
-    CREATE INDEX api_keys_expiration ON api_keys (expiration);
-    CREATE INDEX api_keys_invalidation ON api_keys (invalidation);
-    CREATE TABLE users (
-        username TEXT NOT NULL PRIMARY KEY,
-        password_hash TEXT NOT NULL,
-        roles TEXT NOT NULL,
-        full_name TEXT,
-        email TEXT,
-        metadata TEXT NOT NULL,
-        enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
-        seq INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE meta (
-        key TEXT NOT NULL PRIMARY KEY,
-        value TEXT NOT NULL
-    ) STRICT;",
-    // 2: roles and application privileges.
-    "CREATE TABLE roles (
-        name TEXT NOT NULL PRIMARY KEY,
-        descriptor TEXT NOT NULL,
-        seq INTEGER NOT NULL
-    ) STRICT;
-    CREATE TABLE app_privileges (
-        application TEXT NOT NULL,
-        name TEXT NOT NULL,
-        actions TEXT NOT NULL,
-        metadata TEXT NOT NULL,
-        seq INTEGER NOT NULL,
-        PRIMARY KEY (application, name)
-    ) STRICT;",
-    // 3: access tokens, stored as digests of the access and refresh tokens.
-    "CREATE TABLE tokens (
-        access_hash TEXT NOT NULL PRIMARY KEY,
-        refresh_hash TEXT UNIQUE,
-        username TEXT NOT NULL,
-        realm TEXT NOT NULL,
-        realm_type TEXT NOT NULL,
-        creation INTEGER NOT NULL,
-        expiration INTEGER NOT NULL,
-        invalidated INTEGER NOT NULL CHECK (invalidated IN (0, 1)),
-        refreshed INTEGER NOT NULL CHECK (refreshed IN (0, 1)),
-        seq INTEGER NOT NULL
-    ) STRICT;
-    CREATE INDEX tokens_owner ON tokens (username, realm);
-    CREATE INDEX tokens_creation ON tokens (creation);",
-    // 4: keys invalidated without an invalidation time (imported from before Elasticsearch
-    // recorded one), so the remover finds them without reading every valid key.
-    "CREATE INDEX api_keys_invalidated_untimed ON api_keys (id)
-        WHERE invalidated = 1 AND invalidation IS NULL;",
-];
-
-/// The `tokens` columns in the order [`token_from_row`] reads them.
-const TOKEN_COLUMNS: &str = "access_hash, refresh_hash, username, realm, realm_type, creation, \
-     expiration, invalidated, refreshed, seq";
-
-/// The `users` columns in the order [`user_from_row`] reads them.
-const USER_COLUMNS: &str =
-    "username, password_hash, roles, full_name, email, metadata, enabled, seq";
-
-/// The `api_keys` columns in the order [`api_key_from_row`] and [`api_key_values`] use.
-const API_KEY_COLUMNS: &str = "id, name, key_type, creation, expiration, invalidated, invalidation, hash, \
-     role_descriptors, limited_by, metadata, principal, full_name, email, creator_metadata, realm, realm_type, \
-     format_version, certificate_identity, seq";
-
-/// Parameters `?1`..`?19` are [`api_key_values`]; a new key starts at `seq` 1. A taken id changes
-/// nothing, which [`insert_api_key`] reports as `AlreadyExists`.
-const INSERT_API_KEY: &str = "INSERT INTO api_keys (id, name, key_type, creation, expiration, invalidated, \
-     invalidation, hash, role_descriptors, limited_by, metadata, principal, full_name, email, creator_metadata, \
-     realm, realm_type, format_version, certificate_identity, seq) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1) \
-     ON CONFLICT (id) DO NOTHING";
-
-/// Parameters `?1`..`?19` are [`api_key_values`], `?20` the `seq` the record was read with.
-const UPDATE_API_KEY: &str = "UPDATE api_keys SET name = ?2, key_type = ?3, creation = ?4, expiration = ?5, \
-     invalidated = ?6, invalidation = ?7, hash = ?8, role_descriptors = ?9, limited_by = ?10, metadata = ?11, \
-     principal = ?12, full_name = ?13, email = ?14, creator_metadata = ?15, realm = ?16, realm_type = ?17, \
-     format_version = ?18, certificate_identity = ?19, seq = seq + 1 \
-     WHERE id = ?1 AND seq = ?20";
-
 /// Maps engine errors into the store's: unreadable data is `Corrupt`, anything else `Database`.
 trait SqlResultExt<T> {
     fn db(self) -> Result<T, Error>;
@@ -963,32 +851,6 @@ fn open_reader(path: &Path) -> Result<Connection, Error> {
     Ok(connection)
 }
 
-/// Brings the schema up to the newest version this binary knows, one transaction per migration.
-fn migrate(connection: &mut Connection, path: &Path) -> Result<(), Error> {
-    let version: i64 = connection
-        .query_row("PRAGMA user_version", [], |row| row.get(0))
-        .db()?;
-    let known = MIGRATIONS.len();
-    let current = usize::try_from(version).ok().filter(|version| *version <= known).ok_or_else(|| {
-        Error::Corrupt(format!(
-            "the database [{}] has schema version {version}, newer than the versions this keyward knows \
-             (up to {known}): it was written by a newer keyward",
-            path.display()
-        ))
-    })?;
-    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
-        let next = index + 1;
-        let transaction = connection
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .db()?;
-        transaction.execute_batch(migration).db()?;
-        transaction.pragma_update(None, "user_version", next).db()?;
-        transaction.commit().db()?;
-        tracing::info!(database = %path.display(), version = next, "migrated the store schema");
-    }
-    Ok(())
-}
-
 /// Read-only connections, handed out one per read.
 struct ReadPool {
     path: PathBuf,
@@ -1038,324 +900,6 @@ impl ReadPool {
             .unwrap_or_else(|poisoned| poisoned.into_inner())
             .push(connection);
     }
-}
-
-/// One queued write: runs on the writer thread, answers once its batch is committed.
-trait WriteOp: Send {
-    /// Runs the operation inside the current transaction; whether it succeeded.
-    fn run(&mut self, connection: &Connection) -> bool;
-
-    /// Answers the caller: the operation's own error, the batch's error, or its result.
-    fn answer(self: Box<Self>, batch: Result<(), &str>);
-}
-
-struct Op<R, F> {
-    work: Option<F>,
-    result: Option<Result<R, Error>>,
-    reply: oneshot::Sender<Result<R, Error>>,
-    /// The operation's place in the queue, given back when it has been answered.
-    _slot: OwnedSemaphorePermit,
-}
-
-impl<R, F> WriteOp for Op<R, F>
-where
-    R: Send,
-    F: FnOnce(&Connection) -> Result<R, Error> + Send,
-{
-    fn run(&mut self, connection: &Connection) -> bool {
-        let Some(work) = self.work.take() else {
-            return false;
-        };
-        // A bug in one operation must not take the writer, and every later write, down with it.
-        let result = std::panic::catch_unwind(AssertUnwindSafe(|| work(connection)))
-            .unwrap_or_else(|_| Err(Error::Database("a write operation panicked".to_owned())));
-        let succeeded = result.is_ok();
-        self.result = Some(result);
-        succeeded
-    }
-
-    fn answer(self: Box<Self>, batch: Result<(), &str>) {
-        let result = match (self.result, batch) {
-            (Some(Err(err)), _) => Err(err),
-            (Some(Ok(value)), Ok(())) => Ok(value),
-            (Some(Ok(_)) | None, Err(reason)) => Err(Error::Database(reason.to_owned())),
-            (None, Ok(())) => Err(Error::Database(
-                "the write operation did not run".to_owned(),
-            )),
-        };
-        // The caller may have stopped waiting; the write stands either way.
-        let _ = self.reply.send(result);
-    }
-}
-
-/// The writer thread: group commits until every sender is gone and the queue is empty.
-fn run_writer(connection: Connection, receiver: mpsc::Receiver<Box<dyn WriteOp>>) {
-    let mut batch = Vec::with_capacity(MAX_BATCH);
-    while let Ok(first) = receiver.recv() {
-        batch.push(first);
-        while batch.len() < MAX_BATCH {
-            match receiver.try_recv() {
-                Ok(op) => batch.push(op),
-                Err(_) => break,
-            }
-        }
-        let outcome = run_batch(&connection, &mut batch);
-        if let Err(reason) = &outcome {
-            tracing::error!(operations = batch.len(), error = %reason, "a store transaction failed");
-        }
-        for op in batch.drain(..) {
-            op.answer(outcome.as_ref().copied().map_err(String::as_str));
-        }
-    }
-    if let Err((_, err)) = connection.close() {
-        tracing::warn!(error = %err, "cannot close the store's write connection");
-    }
-}
-
-/// One transaction for the whole batch, one savepoint per operation.
-fn run_batch(connection: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<(), String> {
-    connection
-        .execute_batch("BEGIN IMMEDIATE")
-        .map_err(|err| format!("cannot begin a transaction: {err}"))?;
-    let result = run_ops(connection, batch).and_then(|()| {
-        connection
-            .execute_batch("COMMIT")
-            .map_err(|err| format!("cannot commit a transaction: {err}"))
-    });
-    if result.is_err()
-        && !connection.is_autocommit()
-        && let Err(err) = connection.execute_batch("ROLLBACK")
-    {
-        tracing::error!(error = %err, "cannot roll back a failed store transaction");
-    }
-    result
-}
-
-fn run_ops(connection: &Connection, batch: &mut [Box<dyn WriteOp>]) -> Result<(), String> {
-    for op in batch.iter_mut() {
-        connection
-            .execute_batch("SAVEPOINT op")
-            .map_err(|err| format!("cannot start an operation: {err}"))?;
-        let undo = if op.run(connection) {
-            "RELEASE op"
-        } else {
-            "ROLLBACK TO op; RELEASE op"
-        };
-        connection
-            .execute_batch(undo)
-            .map_err(|err| format!("cannot finish an operation: {err}"))?;
-        // Some errors (disk full, I/O) make SQLite roll back the whole transaction by itself:
-        // then the operations before this one are gone too, and none of them may be acknowledged.
-        if connection.is_autocommit() {
-            return Err("the transaction was rolled back by the database".to_owned());
-        }
-    }
-    Ok(())
-}
-
-fn insert_api_key(connection: &Connection, record: ApiKeyRecord) -> Result<(), Error> {
-    let id = record.id.clone();
-    let values = api_key_values(record)?;
-    let inserted = connection
-        .prepare_cached(INSERT_API_KEY)
-        .db()?
-        .execute(params_from_iter(values))
-        .db()?;
-    if inserted == 0 {
-        return Err(Error::AlreadyExists(id));
-    }
-    Ok(())
-}
-
-/// The record's columns `id` to `certificate_identity`, in [`API_KEY_COLUMNS`] order.
-fn api_key_values(record: ApiKeyRecord) -> Result<Vec<Value>, Error> {
-    let creator_metadata = serde_json::to_string(&record.creator.metadata)
-        .map_err(|err| Error::Database(err.to_string()))?;
-    let text = |value: Option<String>| value.map_or(Value::Null, Value::Text);
-    let integer = |value: Option<i64>| value.map_or(Value::Null, Value::Integer);
-    Ok(vec![
-        Value::Text(record.id),
-        Value::Text(record.name),
-        Value::Text(record.key_type.as_str().to_owned()),
-        Value::Integer(record.creation),
-        integer(record.expiration),
-        Value::Integer(i64::from(record.invalidated)),
-        integer(record.invalidation),
-        Value::Text(record.hash),
-        Value::Text(record.role_descriptors),
-        Value::Text(record.limited_by),
-        text(record.metadata),
-        Value::Text(record.creator.principal),
-        text(record.creator.full_name),
-        text(record.creator.email),
-        Value::Text(creator_metadata),
-        Value::Text(record.creator.realm),
-        Value::Text(record.creator.realm_type),
-        Value::Integer(record.format_version),
-        text(record.certificate_identity),
-    ])
-}
-
-fn api_key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, Error> {
-    let id: String = row.get(0).db()?;
-    let key_type: String = row.get(2).db()?;
-    let key_type = key_type
-        .parse::<ApiKeyType>()
-        .map_err(|err| Error::Corrupt(format!("api key [{id}]: {err}")))?;
-    let creator_metadata: String = row.get(14).db()?;
-    let creator_metadata = serde_json::from_str::<Map<String, serde_json::Value>>(
-        &creator_metadata,
-    )
-    .map_err(|err| {
-        Error::Corrupt(format!(
-            "api key [{id}]: creator metadata is not a JSON object: {err}"
-        ))
-    })?;
-    Ok(ApiKeyRecord {
-        name: row.get(1).db()?,
-        key_type,
-        creation: row.get(3).db()?,
-        expiration: row.get(4).db()?,
-        invalidated: row.get(5).db()?,
-        invalidation: row.get(6).db()?,
-        hash: row.get(7).db()?,
-        role_descriptors: row.get(8).db()?,
-        limited_by: row.get(9).db()?,
-        metadata: row.get(10).db()?,
-        creator: Creator {
-            principal: row.get(11).db()?,
-            full_name: row.get(12).db()?,
-            email: row.get(13).db()?,
-            metadata: creator_metadata,
-            realm: row.get(15).db()?,
-            realm_type: row.get(16).db()?,
-        },
-        format_version: row.get(17).db()?,
-        certificate_identity: row.get(18).db()?,
-        seq: row.get(19).db()?,
-        id,
-    })
-}
-
-fn insert_token(connection: &Connection, record: &TokenRecord) -> Result<(), Error> {
-    let sql = format!(
-        "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, 1)"
-    );
-    connection
-        .prepare_cached(&sql)
-        .db()?
-        .execute(params![
-            record.access_hash,
-            record.refresh_hash,
-            record.username,
-            record.realm,
-            record.realm_type,
-            record.creation,
-            record.expiration,
-            record.invalidated,
-            record.refreshed,
-        ])
-        .db()?;
-    Ok(())
-}
-
-fn token_from_row(row: &Row<'_>) -> Result<TokenRecord, Error> {
-    Ok(TokenRecord {
-        access_hash: row.get(0).db()?,
-        refresh_hash: row.get(1).db()?,
-        username: row.get(2).db()?,
-        realm: row.get(3).db()?,
-        realm_type: row.get(4).db()?,
-        creation: row.get(5).db()?,
-        expiration: row.get(6).db()?,
-        invalidated: row.get(7).db()?,
-        refreshed: row.get(8).db()?,
-        seq: row.get(9).db()?,
-    })
-}
-
-fn user_from_row(row: &Row<'_>) -> Result<UserRecord, Error> {
-    let username: String = row.get(0).db()?;
-    let roles: String = row.get(2).db()?;
-    let roles = serde_json::from_str::<Vec<String>>(&roles).map_err(|err| {
-        Error::Corrupt(format!(
-            "user [{username}]: roles are not a JSON array of strings: {err}"
-        ))
-    })?;
-    Ok(UserRecord {
-        password_hash: row.get(1).db()?,
-        roles,
-        full_name: row.get(3).db()?,
-        email: row.get(4).db()?,
-        metadata: row.get(5).db()?,
-        enabled: row.get(6).db()?,
-        seq: row.get(7).db()?,
-        username,
-    })
-}
-
-fn role_from_row(row: &Row<'_>) -> Result<RoleRecord, Error> {
-    Ok(RoleRecord {
-        name: row.get(0).db()?,
-        descriptor: row.get(1).db()?,
-        seq: row.get(2).db()?,
-    })
-}
-
-fn app_privilege_from_row(row: &Row<'_>) -> Result<AppPrivilegeRecord, Error> {
-    let application: String = row.get(0).db()?;
-    let name: String = row.get(1).db()?;
-    let actions: String = row.get(2).db()?;
-    let actions = serde_json::from_str::<Vec<String>>(&actions).map_err(|err| {
-        Error::Corrupt(format!(
-            "application privilege [{application}/{name}]: actions are not a JSON array of strings: {err}"
-        ))
-    })?;
-    Ok(AppPrivilegeRecord {
-        actions,
-        metadata: row.get(3).db()?,
-        seq: row.get(4).db()?,
-        application,
-        name,
-    })
-}
-
-/// A name list as one JSON array parameter (`None` selects everything).
-fn names_json(names: Option<&[String]>) -> Result<Option<String>, Error> {
-    names
-        .map(|names| serde_json::to_string(names).map_err(|err| Error::Database(err.to_string())))
-        .transpose()
-}
-
-/// Whether `sql` finds a row.
-fn exists(connection: &Connection, sql: &str, values: &[&String]) -> Result<bool, Error> {
-    let mut statement = connection.prepare_cached(sql).db()?;
-    let mut rows = statement.query(params_from_iter(values.iter())).db()?;
-    Ok(rows.next().db()?.is_some())
-}
-
-/// Every row `sql` selects, read by `read`.
-fn select_all<T>(
-    connection: &Connection,
-    sql: &str,
-    values: impl rusqlite::Params,
-    read: fn(&Row<'_>) -> Result<T, Error>,
-) -> Result<Vec<T>, Error> {
-    let mut statement = connection.prepare_cached(sql).db()?;
-    let mut rows = statement.query(values).db()?;
-    let mut records = Vec::new();
-    while let Some(row) = rows.next().db()? {
-        records.push(read(row)?);
-    }
-    Ok(records)
-}
-
-fn select_meta(connection: &Connection, key: &str) -> Result<Option<String>, Error> {
-    let mut statement = connection
-        .prepare_cached("SELECT value FROM meta WHERE key = ?1")
-        .db()?;
-    let mut rows = statement.query([key]).db()?;
-    rows.next().db()?.map(|row| row.get(0).db()).transpose()
 }
 
 /// The SQL and parameters selecting what `filter` selects, or `None` when it selects nothing.

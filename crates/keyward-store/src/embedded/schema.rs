@@ -1,0 +1,115 @@
+//! The embedded store's schema: its migrations, appended and never edited, and bringing a
+//! database up to date.
+
+use std::path::Path;
+
+use rusqlite::Connection;
+
+use super::SqlResultExt;
+use crate::Error;
+
+/// The schema, one migration per version: after migration `n` (1-based), `user_version` is `n`.
+/// Never edit a released migration; append a new one.
+pub(super) const MIGRATIONS: &[&str] = &[
+    // 1: API keys, users, store metadata.
+    "CREATE TABLE api_keys (
+        id TEXT NOT NULL PRIMARY KEY,
+        name TEXT NOT NULL,
+        key_type TEXT NOT NULL,
+        creation INTEGER NOT NULL,
+        expiration INTEGER,
+        invalidated INTEGER NOT NULL CHECK (invalidated IN (0, 1)),
+        invalidation INTEGER,
+        hash TEXT NOT NULL,
+        role_descriptors TEXT NOT NULL,
+        limited_by TEXT NOT NULL,
+        metadata TEXT,
+        principal TEXT NOT NULL,
+        full_name TEXT,
+        email TEXT,
+        creator_metadata TEXT NOT NULL,
+        realm TEXT NOT NULL,
+        realm_type TEXT NOT NULL,
+        format_version INTEGER NOT NULL,
+        certificate_identity TEXT,
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX api_keys_creation ON api_keys (creation, id);
+    CREATE INDEX api_keys_name ON api_keys (name);
+    CREATE INDEX api_keys_owner ON api_keys (principal, realm);
+    CREATE INDEX api_keys_expiration ON api_keys (expiration);
+    CREATE INDEX api_keys_invalidation ON api_keys (invalidation);
+    CREATE TABLE users (
+        username TEXT NOT NULL PRIMARY KEY,
+        password_hash TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        full_name TEXT,
+        email TEXT,
+        metadata TEXT NOT NULL,
+        enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)),
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE meta (
+        key TEXT NOT NULL PRIMARY KEY,
+        value TEXT NOT NULL
+    ) STRICT;",
+    // 2: roles and application privileges.
+    "CREATE TABLE roles (
+        name TEXT NOT NULL PRIMARY KEY,
+        descriptor TEXT NOT NULL,
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE app_privileges (
+        application TEXT NOT NULL,
+        name TEXT NOT NULL,
+        actions TEXT NOT NULL,
+        metadata TEXT NOT NULL,
+        seq INTEGER NOT NULL,
+        PRIMARY KEY (application, name)
+    ) STRICT;",
+    // 3: access tokens, stored as digests of the access and refresh tokens.
+    "CREATE TABLE tokens (
+        access_hash TEXT NOT NULL PRIMARY KEY,
+        refresh_hash TEXT UNIQUE,
+        username TEXT NOT NULL,
+        realm TEXT NOT NULL,
+        realm_type TEXT NOT NULL,
+        creation INTEGER NOT NULL,
+        expiration INTEGER NOT NULL,
+        invalidated INTEGER NOT NULL CHECK (invalidated IN (0, 1)),
+        refreshed INTEGER NOT NULL CHECK (refreshed IN (0, 1)),
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX tokens_owner ON tokens (username, realm);
+    CREATE INDEX tokens_creation ON tokens (creation);",
+    // 4: keys invalidated without an invalidation time (imported from before Elasticsearch
+    // recorded one), so the remover finds them without reading every valid key.
+    "CREATE INDEX api_keys_invalidated_untimed ON api_keys (id)
+        WHERE invalidated = 1 AND invalidation IS NULL;",
+];
+
+/// Brings the schema up to the newest version this binary knows, one transaction per migration.
+pub(super) fn migrate(connection: &mut Connection, path: &Path) -> Result<(), Error> {
+    let version: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .db()?;
+    let known = MIGRATIONS.len();
+    let current = usize::try_from(version).ok().filter(|version| *version <= known).ok_or_else(|| {
+        Error::Corrupt(format!(
+            "the database [{}] has schema version {version}, newer than the versions this keyward knows \
+             (up to {known}): it was written by a newer keyward",
+            path.display()
+        ))
+    })?;
+    for (index, migration) in MIGRATIONS.iter().enumerate().skip(current) {
+        let next = index + 1;
+        let transaction = connection
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .db()?;
+        transaction.execute_batch(migration).db()?;
+        transaction.pragma_update(None, "user_version", next).db()?;
+        transaction.commit().db()?;
+        tracing::info!(database = %path.display(), version = next, "migrated the store schema");
+    }
+    Ok(())
+}
