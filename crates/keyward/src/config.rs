@@ -36,6 +36,31 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "The largest request body accepted.",
     ),
     (
+        "http.max_initial_line_length",
+        Some("4kb"),
+        "The longest request line (method, path and query) accepted.",
+    ),
+    (
+        "http.max_header_size",
+        Some("16kb"),
+        "The most bytes of request headers accepted.",
+    ),
+    (
+        "keyward.http.header_read_timeout",
+        Some("30s"),
+        "How long a client has to send a request's headers; also how long a kept-alive connection may stay idle.",
+    ),
+    (
+        "keyward.http.body_read_timeout",
+        Some("30s"),
+        "How long an authenticated client has to send a request's body (answered 408 after that).",
+    ),
+    (
+        "keyward.http.max_connections",
+        Some("4096"),
+        "The most HTTP connections served at once; further ones wait in the listen backlog until one closes.",
+    ),
+    (
         "path.data",
         Some("./data"),
         "The data directory: the embedded store, its lock file and the admin socket.",
@@ -155,6 +180,27 @@ impl Settings {
         Ok(value.as_std().unwrap_or(Duration::ZERO))
     }
 
+    /// A time that must be more than zero.
+    fn positive_time(&self, name: &str) -> anyhow::Result<Duration> {
+        let time = self.time(name)?;
+        if time.is_zero() {
+            bail!(
+                "failed to parse value [{}] for setting [{name}], must be > [0s]",
+                self.raw(name)
+            );
+        }
+        Ok(time)
+    }
+
+    /// A count that must be at least one.
+    fn positive_number(&self, name: &str) -> anyhow::Result<usize> {
+        let number = self.number(name)?;
+        if number == 0 {
+            bail!("failed to parse value [0] for setting [{name}], must be >= [1]");
+        }
+        Ok(number)
+    }
+
     fn boolean(&self, name: &str) -> anyhow::Result<bool> {
         match self.raw(name) {
             "true" => Ok(true),
@@ -260,8 +306,8 @@ pub(crate) struct HttpConfig {
     pub(crate) host: String,
     /// Ports to try in order.
     pub(crate) ports: std::ops::RangeInclusive<u16>,
-    /// The largest request body accepted, in bytes.
-    pub(crate) max_content_length: usize,
+    /// Sizes, timeouts and the connection limit.
+    pub(crate) limits: keyward_http::HttpLimits,
 }
 
 /// The store's settings.
@@ -335,7 +381,14 @@ impl Config {
             http: HttpConfig {
                 host: settings.raw("http.host").to_owned(),
                 ports,
-                max_content_length: settings.byte_size("http.max_content_length")?,
+                limits: keyward_http::HttpLimits {
+                    max_content_length: settings.byte_size("http.max_content_length")?,
+                    max_initial_line_length: settings.byte_size("http.max_initial_line_length")?,
+                    max_header_size: settings.byte_size("http.max_header_size")?,
+                    header_read_timeout: settings.positive_time("keyward.http.header_read_timeout")?,
+                    body_read_timeout: settings.positive_time("keyward.http.body_read_timeout")?,
+                    max_connections: settings.positive_number("keyward.http.max_connections")?,
+                },
             },
             store: StoreConfig {
                 data_dir: PathBuf::from(settings.raw("path.data")),

@@ -162,7 +162,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         service,
         node,
-        max_content_length: config.http.max_content_length,
+        limits: config.http.limits.clone(),
     };
     tracing::info!(%address, data = %config.store.data_dir.display(), "keyward started");
     {

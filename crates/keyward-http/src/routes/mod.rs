@@ -49,7 +49,7 @@ use http_body_util::{BodyExt, Limited};
 use keyward_service::Authentication;
 use serde_json::Value;
 
-use crate::AppState;
+use crate::{AppState, HttpLimits};
 use crate::compat::{Rendering, Response};
 use crate::error::EsError;
 use crate::wire::QueryParams;
@@ -124,6 +124,52 @@ enum Action {
     SecurityQueryUser,
     SecurityUpdateApiKey,
     SecurityUpdateCrossClusterApiKey,
+}
+
+impl Action {
+    /// Whether the action reads a request body: the `body` entry of its rest-api-spec
+    /// (`GET /` and cluster health take none in Elasticsearch either).
+    fn takes_body(self) -> bool {
+        match self {
+            Action::KeywardCrossClusterAuthenticate
+            | Action::SecurityBulkDeleteRole
+            | Action::SecurityBulkPutRole
+            | Action::SecurityBulkUpdateApiKeys
+            | Action::SecurityChangePassword
+            | Action::SecurityCreateApiKey
+            | Action::SecurityCreateCrossClusterApiKey
+            | Action::SecurityGetToken
+            | Action::SecurityGrantApiKey
+            | Action::SecurityHasPrivileges
+            | Action::SecurityInvalidateApiKey
+            | Action::SecurityInvalidateToken
+            | Action::SecurityPutPrivileges
+            | Action::SecurityPutRole
+            | Action::SecurityPutUser
+            | Action::SecurityQueryApiKeys
+            | Action::SecurityQueryRole
+            | Action::SecurityQueryUser
+            | Action::SecurityUpdateApiKey
+            | Action::SecurityUpdateCrossClusterApiKey => true,
+            Action::ClusterHealth
+            | Action::Info
+            | Action::SecurityAuthenticate
+            | Action::SecurityClearApiKeyCache
+            | Action::SecurityClearCachedPrivileges
+            | Action::SecurityClearCachedRoles
+            | Action::SecurityDeletePrivileges
+            | Action::SecurityDeleteRole
+            | Action::SecurityDeleteUser
+            | Action::SecurityDisableUser
+            | Action::SecurityEnableUser
+            | Action::SecurityGetApiKey
+            | Action::SecurityGetBuiltinPrivileges
+            | Action::SecurityGetPrivileges
+            | Action::SecurityGetRole
+            | Action::SecurityGetUser
+            | Action::SecurityGetUserPrivileges => false,
+        }
+    }
 }
 
 struct Route {
@@ -352,6 +398,12 @@ impl Api {
     }
 
     /// Answers one request: every request passes through here.
+    ///
+    /// The order is Elasticsearch's, and it keeps an unauthenticated caller cheap: the request
+    /// line and headers are checked, the route is found, the caller authenticated, and only
+    /// then is the body read (within `http.max_content_length` and the body read timeout). A
+    /// request refused before that leaves its body unread; hyper then closes the connection
+    /// instead of reading the rest.
     pub async fn handle<B>(&self, request: Request<B>) -> Response
     where
         B: hyper::body::Body<Data = Bytes>,
@@ -365,18 +417,29 @@ impl Api {
             .uri
             .path_and_query()
             .map_or(path, |path_and_query| path_and_query.as_str());
+        if let Err(err) = check_head(&self.state.limits, &method, uri, &parts.headers) {
+            return Rendering::default().respond(err.status(), &err.body(), Some(&err));
+        }
         let query = match QueryParams::parse(parts.uri.query()) {
             Ok(query) => query,
             Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
         };
-        let body = match read_body(body, self.state.max_content_length).await {
-            Ok(body) => body,
-            Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
-        };
+        // Whether the headers announce a body of known, non-zero length; a chunked body's
+        // media type is checked once it is read and turns out not to be empty.
+        let announced = body.size_hint().lower() > 0;
         let (rendering, negotiated) =
-            Rendering::negotiate(&method, &parts.headers, &query, !body.is_empty());
+            Rendering::negotiate(&method, &parts.headers, &query, announced);
+        let request = Incoming {
+            method: &method,
+            path,
+            uri,
+            headers: &parts.headers,
+            query,
+            body,
+            announced,
+        };
         let result = match negotiated {
-            Ok(()) => answer(self, &method, path, uri, &parts.headers, query, body).await,
+            Ok(()) => answer(self, request).await,
             Err(err) => Err(err),
         };
         match result {
@@ -401,16 +464,71 @@ enum Answer {
 /// The error a request body's stream may end with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Routes, authenticates and runs the action.
-async fn answer(
-    api: &Api,
+/// A request as the dispatcher sees it, its body not read yet.
+struct Incoming<'a, B> {
+    method: &'a Method,
+    path: &'a str,
+    uri: &'a str,
+    headers: &'a http::HeaderMap,
+    query: QueryParams,
+    body: B,
+    /// The headers announced a non-empty body, and its media type was checked.
+    announced: bool,
+}
+
+/// Elasticsearch's (Netty's) limits on the request line and the headers, answered as it answers
+/// them. hyper refuses anything much larger before it gets here (431).
+fn check_head(
+    limits: &HttpLimits,
     method: &Method,
-    path: &str,
     uri: &str,
     headers: &http::HeaderMap,
-    query: QueryParams,
-    body: Bytes,
-) -> Result<(StatusCode, Answer), EsError> {
+) -> Result<(), EsError> {
+    // `METHOD SP request-target SP HTTP/1.1`, without the line end.
+    let line = method.as_str().len() + uri.len() + 10;
+    if line > limits.max_initial_line_length {
+        return Err(EsError::new(
+            StatusCode::BAD_REQUEST,
+            "too_long_http_line_exception",
+            format!(
+                "An HTTP line is larger than {} bytes.",
+                limits.max_initial_line_length
+            ),
+        ));
+    }
+    let mut size = 0;
+    for (name, value) in headers {
+        // `name: value`, without the line end.
+        size += name.as_str().len() + 2 + value.len();
+    }
+    if size > limits.max_header_size {
+        return Err(EsError::new(
+            StatusCode::BAD_REQUEST,
+            "too_long_http_header_exception",
+            format!(
+                "HTTP header is larger than {} bytes.",
+                limits.max_header_size
+            ),
+        ));
+    }
+    Ok(())
+}
+
+/// Routes, authenticates, reads the body and runs the action.
+async fn answer<B>(api: &Api, request: Incoming<'_, B>) -> Result<(StatusCode, Answer), EsError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let Incoming {
+        method,
+        path,
+        uri,
+        headers,
+        query,
+        body,
+        announced,
+    } = request;
     let (action, params) = route(method, path, uri)?;
     let state = &api.state;
     let subject = crate::authn::authenticate(
@@ -420,6 +538,16 @@ async fn answer(
         action_name::action_name(action),
     )
     .await?;
+    let body = if action.takes_body() {
+        let body = read_body(body, &state.limits).await?;
+        if !announced && !body.is_empty() {
+            crate::compat::body_content_type(headers)?;
+        }
+        body
+    } else {
+        refuse_body(body, &state.limits, method, path).await?;
+        Bytes::new()
+    };
     let ctx = Ctx {
         state,
         subject,
@@ -585,7 +713,8 @@ fn params(route: &Route, segments: &[&str]) -> PathParams {
         .collect()
 }
 
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, EsError>
+/// Reads a body within `http.max_content_length` and the body read timeout.
+async fn read_body<B>(body: B, limits: &HttpLimits) -> Result<Bytes, EsError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -593,17 +722,59 @@ where
     if body.is_end_stream() {
         return Ok(Bytes::new());
     }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(EsError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "content_too_long_exception",
-            format!("request body exceeds the maximum content length of [{limit}] bytes"),
-        )),
-        Err(err) => Err(EsError::new(
+    let limit = limits.max_content_length;
+    if body.size_hint().lower() > limit as u64 {
+        // Refused from its Content-Length alone, without reading any of it.
+        return Err(too_long(limit));
+    }
+    let collected =
+        tokio::time::timeout(limits.body_read_timeout, Limited::new(body, limit).collect()).await;
+    match collected {
+        Ok(Ok(collected)) => Ok(collected.to_bytes()),
+        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => Err(too_long(limit)),
+        Ok(Err(err)) => Err(EsError::new(
             StatusCode::BAD_REQUEST,
             "parse_exception",
             format!("cannot read the request body: {err}"),
         )),
+        Err(_) => Err(EsError::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "timeout_exception",
+            format!(
+                "the request body was not received within [{}ms]",
+                limits.body_read_timeout.as_millis()
+            ),
+        )),
     }
+}
+
+/// Elasticsearch's 400 for a body sent to an action that takes none. A body announced by its
+/// length is refused unread; a chunked one is read (it may be empty) within the usual limits.
+async fn refuse_body<B>(
+    body: B,
+    limits: &HttpLimits,
+    method: &Method,
+    path: &str,
+) -> Result<(), EsError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    if body.is_end_stream() {
+        return Ok(());
+    }
+    if body.size_hint().lower() > 0 || !read_body(body, limits).await?.is_empty() {
+        return Err(EsError::illegal_argument(format!(
+            "request [{method} {path}] does not support having a body"
+        )));
+    }
+    Ok(())
+}
+
+fn too_long(limit: usize) -> EsError {
+    EsError::new(
+        StatusCode::PAYLOAD_TOO_LARGE,
+        "content_too_long_exception",
+        format!("request body exceeds the maximum content length of [{limit}] bytes"),
+    )
 }

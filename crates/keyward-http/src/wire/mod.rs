@@ -15,15 +15,33 @@ use serde_json::{Map, Value};
 use crate::error::EsError;
 
 /// Parses a JSON request body. `None` when the body is empty.
+///
+/// A key repeated in any object of the body is refused, as Elasticsearch's parser
+/// (Jackson with `STRICT_DUPLICATE_DETECTION`) refuses it: a proxy in front of keyward that reads
+/// the first value and keyward reading the last must never disagree about a request.
 pub(crate) fn parse_body(body: &Bytes) -> Result<Option<Value>, EsError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body).map(Some).map_err(|err| {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed = serde::de::DeserializeSeed::deserialize(StrictValue, &mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+    parsed.map(Some).map_err(|err| {
+        let position = format!("[{}:{}]", err.line(), err.column());
+        if err.classify() == serde_json::error::Category::Data {
+            // The only data error a `Value` can raise is ours: a repeated key.
+            let message = err.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(message, _)| message);
+            return EsError::x_content(format!("{position} {message}")).caused_by(EsError::new(
+                http::StatusCode::BAD_REQUEST,
+                "json_parse_exception",
+                message,
+            ));
+        }
         EsError::x_content(format!(
-            "[{}:{}] failed to parse the request body as JSON",
-            err.line(),
-            err.column()
+            "{position} failed to parse the request body as JSON"
         ))
         .caused_by(EsError::new(
             http::StatusCode::BAD_REQUEST,
@@ -31,6 +49,90 @@ pub(crate) fn parse_body(body: &Bytes) -> Result<Option<Value>, EsError> {
             err.to_string(),
         ))
     })
+}
+
+/// Builds a [`Value`] like `serde_json` does, except that an object naming a key twice is an
+/// error (`Duplicate field 'name'`, Jackson's wording).
+struct StrictValue;
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(StrictValue)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(StrictValue)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element_seed(StrictValue)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            // One lookup: the slot is found before the value is read, so the error points
+            // at the repeated name as Jackson's does.
+            match object.entry(key) {
+                serde_json::map::Entry::Occupied(occupied) => {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "Duplicate field '{}'",
+                        occupied.key()
+                    )));
+                }
+                serde_json::map::Entry::Vacant(vacant) => {
+                    vacant.insert(map.next_value_seed(StrictValue)?);
+                }
+            }
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// A required body: Elasticsearch's `request body is required` when it is missing.
