@@ -586,7 +586,10 @@ mod tests {
         assert!(!kept.to_string().contains("\"x\""));
         // Many entries, most of them repeats or sharing a prefix.
         let many: Vec<String> = (0..2000).map(|n| format!("**.k{}.**", n % 70)).collect();
-        assert_eq!(filter_path(&deep, &many.join(",")), deep);
+        assert_eq!(
+            filter_path(&deep, &many.join(",")),
+            json!({"k59": deep["k59"].clone()})
+        );
         let excluded = filter_path(&deep, &format!("-{stars}.leaf"));
         assert!(!excluded.to_string().contains("leaf"));
     }

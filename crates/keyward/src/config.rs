@@ -385,7 +385,8 @@ impl Config {
                     max_content_length: settings.byte_size("http.max_content_length")?,
                     max_initial_line_length: settings.byte_size("http.max_initial_line_length")?,
                     max_header_size: settings.byte_size("http.max_header_size")?,
-                    header_read_timeout: settings.positive_time("keyward.http.header_read_timeout")?,
+                    header_read_timeout: settings
+                        .positive_time("keyward.http.header_read_timeout")?,
                     body_read_timeout: settings.positive_time("keyward.http.body_read_timeout")?,
                     max_connections: settings.positive_number("keyward.http.max_connections")?,
                 },

@@ -49,10 +49,10 @@ use http_body_util::{BodyExt, Limited};
 use keyward_service::Authentication;
 use serde_json::Value;
 
-use crate::{AppState, HttpLimits};
 use crate::compat::{Rendering, Response};
 use crate::error::EsError;
 use crate::wire::QueryParams;
+use crate::{AppState, HttpLimits};
 
 /// What a handler answers: a status and a JSON body.
 pub(crate) type Reply = Result<(StatusCode, Value), EsError>;
@@ -727,8 +727,11 @@ where
         // Refused from its Content-Length alone, without reading any of it.
         return Err(too_long(limit));
     }
-    let collected =
-        tokio::time::timeout(limits.body_read_timeout, Limited::new(body, limit).collect()).await;
+    let collected = tokio::time::timeout(
+        limits.body_read_timeout,
+        Limited::new(body, limit).collect(),
+    )
+    .await;
     match collected {
         Ok(Ok(collected)) => Ok(collected.to_bytes()),
         Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => Err(too_long(limit)),
