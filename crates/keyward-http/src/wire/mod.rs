@@ -315,3 +315,62 @@ impl QueryParams {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Option<Value>, EsError> {
+        parse_body(&Bytes::from(text.to_owned()))
+    }
+
+    #[test]
+    fn bodies_parse_as_serde_json_parses_them() {
+        for text in [
+            r#"{"a":1,"b":[1,-2,3.5,1e300,18446744073709551615],"c":{"d":null,"e":true},"f":"\u00e9"}"#,
+            r#"[{"a":1},{"a":2}]"#,
+            r#""text""#,
+            "  {}  ",
+        ] {
+            let expected: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(parse(text).unwrap(), Some(expected), "{text}");
+        }
+        assert_eq!(parse(" \n ").unwrap(), None);
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        for (text, position, name) in [
+            (r#"{"a":1,"a":2}"#, "[1:10]", "a"),
+            (r#"{"a":{"b":1,"c":{"d":1,"d":1}}}"#, "[1:26]", "d"),
+            (r#"[{"a":1},{"x":[{"k":1,"k":2}]}]"#, "[1:25]", "k"),
+        ] {
+            let err = parse(text).unwrap_err();
+            let body = err.body();
+            assert_eq!(body["error"]["type"], "x_content_parse_exception", "{text}");
+            assert_eq!(
+                body["error"]["reason"],
+                format!("{position} Duplicate field '{name}'"),
+                "{text}"
+            );
+            assert_eq!(
+                body["error"]["caused_by"]["reason"],
+                format!("Duplicate field '{name}'")
+            );
+        }
+        // The same key in sibling objects is not a repeat.
+        assert!(parse(r#"{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn malformed_json_keeps_its_own_error() {
+        let err = parse(r#"{"a":1,}"#).unwrap_err();
+        let body = err.body();
+        assert_eq!(body["error"]["type"], "x_content_parse_exception");
+        assert_eq!(
+            body["error"]["reason"],
+            "[1:8] failed to parse the request body as JSON"
+        );
+        assert!(parse(r#"{"a":1} x"#).is_err());
+    }
+}
