@@ -52,6 +52,31 @@ async fn headers_trickled_slower_than_the_header_read_timeout_are_cut_off() {
         "the connection is still open after {:?}",
         started.elapsed()
     );
+    // A connection that sends nothing at all, or nothing after its first request, goes too.
+    let mut silent = RawConnection::open(&server).await;
+    assert!(
+        silent
+            .read_until_closed(Duration::from_secs(5))
+            .await
+            .is_some(),
+        "a silent connection is still open"
+    );
+    let mut kept_alive = RawConnection::open(&server).await;
+    kept_alive
+        .write(
+            format!(
+                "GET /_security/_authenticate HTTP/1.1\r\nHost: x\r\n{}\r\n",
+                superuser_header()
+            )
+            .as_bytes(),
+        )
+        .await
+        .unwrap();
+    let response = kept_alive
+        .read_until_closed(Duration::from_secs(5))
+        .await
+        .expect("an idle kept-alive connection is closed");
+    assert_eq!(status_of(&response), "200", "{response}");
     // The server itself is fine.
     let reply = server.superuser().get("/_security/_authenticate").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
