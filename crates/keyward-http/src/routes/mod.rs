@@ -29,6 +29,7 @@ mod get_user_privileges;
 mod grant_api_key;
 mod has_privileges;
 mod info;
+mod intake;
 mod invalidate_api_key;
 mod invalidate_token;
 mod keyward_cross_cluster_authenticate;
@@ -45,14 +46,13 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use keyward_service::Authentication;
 use serde_json::Value;
 
+use crate::AppState;
 use crate::compat::{Rendering, Response};
 use crate::error::EsError;
 use crate::wire::QueryParams;
-use crate::{AppState, HttpLimits};
 
 /// What a handler answers: a status and a JSON body.
 pub(crate) type Reply = Result<(StatusCode, Value), EsError>;
@@ -417,7 +417,7 @@ impl Api {
             .uri
             .path_and_query()
             .map_or(path, |path_and_query| path_and_query.as_str());
-        if let Err(err) = check_head(&self.state.limits, &method, uri, &parts.headers) {
+        if let Err(err) = intake::check_head(&self.state.limits, &method, uri, &parts.headers) {
             return Rendering::default().respond(err.status(), &err.body(), Some(&err));
         }
         let query = match QueryParams::parse(parts.uri.query()) {
@@ -476,44 +476,6 @@ struct Incoming<'a, B> {
     announced: bool,
 }
 
-/// Elasticsearch's (Netty's) limits on the request line and the headers, answered as it answers
-/// them. hyper refuses anything much larger before it gets here (431).
-fn check_head(
-    limits: &HttpLimits,
-    method: &Method,
-    uri: &str,
-    headers: &http::HeaderMap,
-) -> Result<(), EsError> {
-    // `METHOD SP request-target SP HTTP/1.1`, without the line end.
-    let line = method.as_str().len() + uri.len() + 10;
-    if line > limits.max_initial_line_length {
-        return Err(EsError::new(
-            StatusCode::BAD_REQUEST,
-            "too_long_http_line_exception",
-            format!(
-                "An HTTP line is larger than {} bytes.",
-                limits.max_initial_line_length
-            ),
-        ));
-    }
-    let mut size = 0;
-    for (name, value) in headers {
-        // `name: value`, without the line end.
-        size += name.as_str().len() + 2 + value.len();
-    }
-    if size > limits.max_header_size {
-        return Err(EsError::new(
-            StatusCode::BAD_REQUEST,
-            "too_long_http_header_exception",
-            format!(
-                "HTTP header is larger than {} bytes.",
-                limits.max_header_size
-            ),
-        ));
-    }
-    Ok(())
-}
-
 /// Routes, authenticates, reads the body and runs the action.
 async fn answer<B>(api: &Api, request: Incoming<'_, B>) -> Result<(StatusCode, Answer), EsError>
 where
@@ -539,13 +501,13 @@ where
     )
     .await?;
     let body = if action.takes_body() {
-        let body = read_body(body, &state.limits).await?;
+        let body = intake::read_body(body, &state.limits).await?;
         if !announced && !body.is_empty() {
             crate::compat::body_content_type(headers)?;
         }
         body
     } else {
-        refuse_body(body, &state.limits, method, path).await?;
+        intake::refuse_body(body, &state.limits, method, path).await?;
         Bytes::new()
     };
     let ctx = Ctx {
@@ -711,73 +673,4 @@ fn params(route: &Route, segments: &[&str]) -> PathParams {
             Some((name, decoded))
         })
         .collect()
-}
-
-/// Reads a body within `http.max_content_length` and the body read timeout.
-async fn read_body<B>(body: B, limits: &HttpLimits) -> Result<Bytes, EsError>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    if body.is_end_stream() {
-        return Ok(Bytes::new());
-    }
-    let limit = limits.max_content_length;
-    if body.size_hint().lower() > limit as u64 {
-        // Refused from its Content-Length alone, without reading any of it.
-        return Err(too_long(limit));
-    }
-    let collected = tokio::time::timeout(
-        limits.body_read_timeout,
-        Limited::new(body, limit).collect(),
-    )
-    .await;
-    match collected {
-        Ok(Ok(collected)) => Ok(collected.to_bytes()),
-        Ok(Err(err)) if err.is::<http_body_util::LengthLimitError>() => Err(too_long(limit)),
-        Ok(Err(err)) => Err(EsError::new(
-            StatusCode::BAD_REQUEST,
-            "parse_exception",
-            format!("cannot read the request body: {err}"),
-        )),
-        Err(_) => Err(EsError::new(
-            StatusCode::REQUEST_TIMEOUT,
-            "timeout_exception",
-            format!(
-                "the request body was not received within [{}ms]",
-                limits.body_read_timeout.as_millis()
-            ),
-        )),
-    }
-}
-
-/// Elasticsearch's 400 for a body sent to an action that takes none. A body announced by its
-/// length is refused unread; a chunked one is read (it may be empty) within the usual limits.
-async fn refuse_body<B>(
-    body: B,
-    limits: &HttpLimits,
-    method: &Method,
-    path: &str,
-) -> Result<(), EsError>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    if body.is_end_stream() {
-        return Ok(());
-    }
-    if body.size_hint().lower() > 0 || !read_body(body, limits).await?.is_empty() {
-        return Err(EsError::illegal_argument(format!(
-            "request [{method} {path}] does not support having a body"
-        )));
-    }
-    Ok(())
-}
-
-fn too_long(limit: usize) -> EsError {
-    EsError::new(
-        StatusCode::PAYLOAD_TOO_LARGE,
-        "content_too_long_exception",
-        format!("request body exceeds the maximum content length of [{limit}] bytes"),
-    )
 }
