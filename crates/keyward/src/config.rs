@@ -460,6 +460,39 @@ mod tests {
                 .contains("xpack.security.authc.api_key.hashing.algorithm"),
             "{err}"
         );
+        for (flag, named) in [
+            (
+                "keyward.http.max_connections=0",
+                "keyward.http.max_connections",
+            ),
+            (
+                "keyward.http.header_read_timeout=0s",
+                "keyward.http.header_read_timeout",
+            ),
+            (
+                "keyward.http.body_read_timeout=-1",
+                "keyward.http.body_read_timeout",
+            ),
+            ("http.max_header_size=lots", "http.max_header_size"),
+        ] {
+            let settings = Settings::load(None, &[flag.to_owned()]).unwrap();
+            let err = Config::from_settings(&settings).unwrap_err();
+            assert!(err.to_string().contains(named), "{flag}: {err}");
+        }
+        let settings = Settings::load(
+            None,
+            &[
+                "http.max_initial_line_length=8kb".to_owned(),
+                "keyward.http.body_read_timeout=250ms".to_owned(),
+            ],
+        )
+        .unwrap();
+        let limits = Config::from_settings(&settings).unwrap().http.limits;
+        assert_eq!(limits.max_initial_line_length, 8192);
+        assert_eq!(limits.max_header_size, 16384);
+        assert_eq!(limits.body_read_timeout, Duration::from_millis(250));
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(limits.max_connections, 4096);
         let settings = Settings::load(None, &["http.port=9200-9210".to_owned()]).unwrap();
         assert_eq!(
             Config::from_settings(&settings).unwrap().http.ports,
