@@ -15,7 +15,7 @@ use std::sync::Arc;
 use bytes::Bytes;
 use criterion::{Criterion, criterion_group, criterion_main};
 use http_body_util::Empty;
-use keyward_http::{Api, AppState, NodeInfo};
+use keyward_http::{Api, AppState, HttpLimits, NodeInfo};
 
 use crate::support::{ready, service_with_cached_key};
 
@@ -35,7 +35,7 @@ fn bench(c: &mut Criterion) {
             cluster_name: "keyward".to_owned(),
             cluster_uuid: "bench-cluster".to_owned(),
         }),
-        max_content_length: 100 * 1024 * 1024,
+        limits: HttpLimits::default(),
     });
     let request = || {
         http::Request::get("/_cluster/health")

@@ -50,28 +50,11 @@ impl Rendering {
                 COMPATIBLE_9
             };
         }
-        let content_type = match media_type(headers.get(header::CONTENT_TYPE)) {
-            Ok(content_type) => content_type,
-            Err(err) => return (rendering, Err(err)),
-        };
-        if has_body {
-            match content_type {
-                Some(MediaType::Json | MediaType::Compatible(_)) => {}
-                Some(MediaType::Other(other)) => {
-                    return (
-                        rendering,
-                        Err(not_acceptable(format!(
-                            "Content-Type header [{other}] is not supported"
-                        ))),
-                    );
-                }
-                None => {
-                    return (
-                        rendering,
-                        Err(not_acceptable("Content-Type header is missing".to_owned())),
-                    );
-                }
-            }
+        if let Err(err) = media_type(headers.get(header::CONTENT_TYPE)) {
+            return (rendering, Err(err));
+        }
+        if has_body && let Err(err) = body_content_type(headers) {
+            return (rendering, Err(err));
         }
         (rendering, Ok(()))
     }
@@ -133,6 +116,18 @@ impl Rendering {
 
 /// Every response keyward sends: its body is complete before the headers go out.
 pub(crate) type Response = http::Response<Full<Bytes>>;
+
+/// Checks the `Content-Type` of a request that carries a body: JSON, or Elasticsearch's
+/// versioned vendor JSON.
+pub(crate) fn body_content_type(headers: &HeaderMap) -> Result<(), EsError> {
+    match media_type(headers.get(header::CONTENT_TYPE))? {
+        Some(MediaType::Json | MediaType::Compatible(_)) => Ok(()),
+        Some(MediaType::Other(other)) => Err(not_acceptable(format!(
+            "Content-Type header [{other}] is not supported"
+        ))),
+        None => Err(not_acceptable("Content-Type header is missing".to_owned())),
+    }
+}
 
 /// A 406 in Elasticsearch's plain form.
 fn not_acceptable(reason: String) -> EsError {
@@ -259,119 +254,235 @@ fn pretty(value: &Value) -> String {
 
 /// Applies Elasticsearch's `filter_path`: comma-separated dotted paths with `*` and `**`
 /// wildcards; a leading `-` excludes. Arrays are transparent.
+///
+/// The paths are merged into one tree per kind (include, exclude), so paths sharing a prefix
+/// share nodes, and the walk carries a de-duplicated set of tree nodes: each key of the response
+/// costs at most one step per node of the tree, whatever the nesting of `**`. The work is bounded
+/// by (response size × filter size), as with Elasticsearch's `FilterPath`.
 pub(crate) fn filter_path(value: &Value, filter: &str) -> Value {
-    let mut includes = Vec::new();
-    let mut excludes = Vec::new();
+    let mut includes = FilterTree::new();
+    let mut excludes = FilterTree::new();
     for path in filter
         .split(',')
         .map(str::trim)
         .filter(|path| !path.is_empty())
     {
         match path.strip_prefix('-') {
-            Some(path) => excludes.push(segments(path)),
-            None => includes.push(segments(path)),
+            Some(path) => excludes.insert(path),
+            None => includes.insert(path),
         }
     }
     let included = if includes.is_empty() {
         value.clone()
     } else {
-        let paths: Vec<&[String]> = includes.iter().map(Vec::as_slice).collect();
-        include(value, &paths).unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+        let mut marks = includes.marks();
+        let start = includes.start(&mut marks);
+        if includes.any_final(&start) {
+            value.clone()
+        } else {
+            includes
+                .include(value, &start, &mut marks)
+                .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+        }
     };
     if excludes.is_empty() {
         return included;
     }
-    let paths: Vec<&[String]> = excludes.iter().map(Vec::as_slice).collect();
-    exclude(&included, &paths)
+    let mut marks = excludes.marks();
+    let start = excludes.start(&mut marks);
+    if excludes.any_final(&start) {
+        return Value::Object(serde_json::Map::new());
+    }
+    excludes.exclude(&included, &start, &mut marks)
 }
 
-fn segments(path: &str) -> Vec<String> {
-    path.split('.').map(str::to_owned).collect()
+/// The paths of one `filter_path` kind as a tree: node 0 is the root; a node is one segment of
+/// one or more paths, shared by every path with the same prefix.
+struct FilterTree {
+    nodes: Vec<FilterNode>,
 }
 
-/// Where the remaining paths lead after matching `key`: `None` if some path ends here (keep the
-/// whole subtree), otherwise the paths still to match below it.
-fn advance<'p>(paths: &[&'p [String]], key: &str) -> Option<Vec<&'p [String]>> {
-    let mut next = Vec::new();
-    for path in paths {
-        let Some((first, rest)) = path.split_first() else {
-            continue;
-        };
-        if first == "**" {
-            // `**` may match nothing (try the rest here) or this key and more below.
-            next.push(*path);
-            if rest.is_empty() {
-                return None;
-            }
-            if let Some((second, after)) = rest.split_first()
-                && glob(second, key)
-            {
-                if after.is_empty() {
-                    return None;
-                }
-                next.push(after);
-            }
-        } else if glob(first, key) {
-            if rest.is_empty() {
-                return None;
-            }
-            next.push(rest);
+struct FilterNode {
+    /// Children by segment, each segment once.
+    children: Vec<(String, usize)>,
+    /// This node's segment is `**`: it matches any number of keys, none included.
+    double_wildcard: bool,
+    /// Some path ends here: the whole subtree below a matching key is selected.
+    last: bool,
+}
+
+/// Where a walk stands: tree nodes, each once.
+type States = Vec<usize>;
+
+/// Which nodes the step being computed has already reached: a node is marked when its entry
+/// equals the step's number, so starting a step clears every mark at once.
+struct Marks {
+    step: u32,
+    marked: Vec<u32>,
+}
+
+impl Marks {
+    /// Starts a step: nothing is marked.
+    fn next_step(&mut self) {
+        self.step = self.step.wrapping_add(1);
+        if self.step == 0 {
+            self.marked.fill(0);
+            self.step = 1;
         }
     }
-    Some(next)
 }
 
-fn include(value: &Value, paths: &[&[String]]) -> Option<Value> {
-    match value {
-        Value::Object(object) => {
-            let mut kept = serde_json::Map::new();
-            for (key, child) in object {
-                match advance(paths, key) {
-                    None => {
-                        kept.insert(key.clone(), child.clone());
-                    }
-                    Some(next) if !next.is_empty() => {
-                        if let Some(child) = include(child, &next) {
-                            kept.insert(key.clone(), child);
-                        }
-                    }
-                    Some(_) => {}
-                }
-            }
-            (!kept.is_empty()).then_some(Value::Object(kept))
+impl FilterTree {
+    fn new() -> FilterTree {
+        FilterTree {
+            nodes: vec![FilterNode {
+                children: Vec::new(),
+                double_wildcard: false,
+                last: false,
+            }],
         }
-        Value::Array(items) => {
-            let kept: Vec<Value> = items
+    }
+
+    fn is_empty(&self) -> bool {
+        self.nodes.len() == 1
+    }
+
+    /// Adds one dotted path, sharing the nodes of any path with the same prefix.
+    fn insert(&mut self, path: &str) {
+        let mut node = 0;
+        for segment in path.split('.') {
+            let existing = self.nodes[node]
+                .children
                 .iter()
-                .filter_map(|item| include(item, paths))
-                .collect();
-            (!kept.is_empty()).then_some(Value::Array(kept))
+                .find(|(known, _)| known == segment)
+                .map(|(_, child)| *child);
+            node = match existing {
+                Some(child) => child,
+                None => {
+                    let child = self.nodes.len();
+                    self.nodes.push(FilterNode {
+                        children: Vec::new(),
+                        double_wildcard: segment == "**",
+                        last: false,
+                    });
+                    self.nodes[node].children.push((segment.to_owned(), child));
+                    child
+                }
+            };
         }
-        _ => None,
+        self.nodes[node].last = true;
     }
-}
 
-fn exclude(value: &Value, paths: &[&[String]]) -> Value {
-    match value {
-        Value::Object(object) => {
-            let mut kept = serde_json::Map::new();
-            for (key, child) in object {
-                match advance(paths, key) {
-                    None => {}
-                    Some(next) if next.is_empty() => {
-                        kept.insert(key.clone(), child.clone());
-                    }
-                    Some(next) => {
-                        kept.insert(key.clone(), exclude(child, &next));
-                    }
+    fn marks(&self) -> Marks {
+        Marks {
+            step: 0,
+            marked: vec![0; self.nodes.len()],
+        }
+    }
+
+    /// The states before the first key: the root and whatever `**` reaches without a key.
+    fn start(&self, marks: &mut Marks) -> States {
+        marks.next_step();
+        let mut states = Vec::new();
+        self.enter(0, &mut states, marks);
+        states
+    }
+
+    /// Adds `node` to `states` unless this step reached it already, with every `**` below it
+    /// that is reached without consuming a key.
+    fn enter(&self, node: usize, states: &mut States, marks: &mut Marks) {
+        let mut pending = vec![node];
+        while let Some(node) = pending.pop() {
+            if marks.marked[node] == marks.step {
+                continue;
+            }
+            marks.marked[node] = marks.step;
+            states.push(node);
+            for (_, child) in &self.nodes[node].children {
+                if self.nodes[*child].double_wildcard {
+                    pending.push(*child);
                 }
             }
-            Value::Object(kept)
         }
-        Value::Array(items) => {
-            Value::Array(items.iter().map(|item| exclude(item, paths)).collect())
+    }
+
+    /// The states after matching `key` from `states`.
+    fn advance(&self, states: &[usize], key: &str, marks: &mut Marks) -> States {
+        marks.next_step();
+        let mut next = Vec::new();
+        for &state in states {
+            let node = &self.nodes[state];
+            if node.double_wildcard {
+                // `**` matches this key and stays for the keys below it.
+                self.enter(state, &mut next, marks);
+            }
+            for (segment, child) in &node.children {
+                if !self.nodes[*child].double_wildcard && glob(segment, key) {
+                    self.enter(*child, &mut next, marks);
+                }
+            }
         }
-        other => other.clone(),
+        next
+    }
+
+    fn any_final(&self, states: &[usize]) -> bool {
+        states.iter().any(|state| self.nodes[*state].last)
+    }
+
+    fn include(&self, value: &Value, states: &[usize], marks: &mut Marks) -> Option<Value> {
+        match value {
+            Value::Object(object) => {
+                let mut kept = serde_json::Map::new();
+                for (key, child) in object {
+                    let next = self.advance(states, key, marks);
+                    if self.any_final(&next) {
+                        kept.insert(key.clone(), child.clone());
+                    } else if !next.is_empty()
+                        && let Some(child) = self.include(child, &next, marks)
+                    {
+                        kept.insert(key.clone(), child);
+                    }
+                }
+                (!kept.is_empty()).then_some(Value::Object(kept))
+            }
+            Value::Array(items) => {
+                let mut kept = Vec::new();
+                for item in items {
+                    if let Some(item) = self.include(item, states, marks) {
+                        kept.push(item);
+                    }
+                }
+                (!kept.is_empty()).then_some(Value::Array(kept))
+            }
+            _ => None,
+        }
+    }
+
+    fn exclude(&self, value: &Value, states: &[usize], marks: &mut Marks) -> Value {
+        match value {
+            Value::Object(object) => {
+                let mut kept = serde_json::Map::new();
+                for (key, child) in object {
+                    let next = self.advance(states, key, marks);
+                    if self.any_final(&next) {
+                        continue;
+                    }
+                    if next.is_empty() {
+                        kept.insert(key.clone(), child.clone());
+                    } else {
+                        kept.insert(key.clone(), self.exclude(child, &next, marks));
+                    }
+                }
+                Value::Object(kept)
+            }
+            Value::Array(items) => Value::Array(
+                items
+                    .iter()
+                    .map(|item| self.exclude(item, states, marks))
+                    .collect(),
+            ),
+            other => other.clone(),
+        }
     }
 }
 
@@ -436,6 +547,51 @@ mod tests {
             json!({"total": 2, "_nodes": {"failed": 0}}),
         );
         check("nothing", json!({}));
+    }
+
+    #[test]
+    fn filter_path_double_wildcards_and_shared_prefixes() {
+        let body = json!({"a": {"b": {"c": 1, "d": 2}, "e": 3}, "c": 4});
+        let check = |filter: &str, expected: Value| {
+            assert_eq!(filter_path(&body, filter), expected, "filter_path={filter}");
+        };
+        // `**` matches zero keys as well as many.
+        check("**.c", json!({"a": {"b": {"c": 1}}, "c": 4}));
+        check("a.**.d", json!({"a": {"b": {"d": 2}}}));
+        check("a.**", json!({"a": {"b": {"c": 1, "d": 2}, "e": 3}}));
+        check("**", body.clone());
+        // Paths sharing a prefix, and a shorter path that selects the whole subtree.
+        check("a.b.c,a.e", json!({"a": {"b": {"c": 1}, "e": 3}}));
+        check("a.b.c,a.b", json!({"a": {"b": {"c": 1, "d": 2}}}));
+        check("a.b,a.b", json!({"a": {"b": {"c": 1, "d": 2}}}));
+        // Excludes, alone and after includes.
+        check("-**.c", json!({"a": {"b": {"d": 2}, "e": 3}}));
+        check("-**", json!({}));
+        check("a,-a.b.*", json!({"a": {"b": {}, "e": 3}}));
+        check("-a.**.d,-c", json!({"a": {"b": {"c": 1}, "e": 3}}));
+    }
+
+    #[test]
+    fn filter_path_cost_is_bounded_for_hostile_filters() {
+        // Nesting as deep as the filter: the old expansion doubled its work at every level.
+        let mut deep = json!({"leaf": 1});
+        for level in 0..60 {
+            deep = json!({format!("k{level}"): deep, "x": [1, {"y": 2}]});
+        }
+        let stars = vec!["**"; 50].join(".");
+        assert_eq!(filter_path(&deep, &stars), deep);
+        let filter = format!("{stars}.leaf");
+        let kept = filter_path(&deep, &filter);
+        assert_eq!(kept.to_string().matches("leaf").count(), 1);
+        assert!(!kept.to_string().contains("\"x\""));
+        // Many entries, most of them repeats or sharing a prefix.
+        let many: Vec<String> = (0..2000).map(|n| format!("**.k{}.**", n % 70)).collect();
+        assert_eq!(
+            filter_path(&deep, &many.join(",")),
+            json!({"k59": deep["k59"].clone()})
+        );
+        let excluded = filter_path(&deep, &format!("-{stars}.leaf"));
+        assert!(!excluded.to_string().contains("leaf"));
     }
 
     #[test]

@@ -14,6 +14,7 @@ mod server;
 mod wire;
 
 use std::sync::Arc;
+use std::time::Duration;
 
 use keyward_service::ApiKeyService;
 
@@ -28,8 +29,42 @@ pub struct AppState {
     pub service: ApiKeyService,
     /// This node's identity, shown by `GET /` and the clear-cache response.
     pub node: Arc<NodeInfo>,
+    /// What one request or connection may cost.
+    pub limits: HttpLimits,
+}
+
+/// Bounds on what a client, authenticated or not, can make the server read, hold or wait for.
+#[derive(Debug, Clone)]
+pub struct HttpLimits {
     /// The largest request body accepted (`http.max_content_length`).
     pub max_content_length: usize,
+    /// The longest request line (`http.max_initial_line_length`).
+    pub max_initial_line_length: usize,
+    /// The most header bytes a request may carry (`http.max_header_size`).
+    pub max_header_size: usize,
+    /// How long a client has to send a request's headers, and how long a kept-alive
+    /// connection may stay idle (`keyward.http.header_read_timeout`).
+    pub header_read_timeout: Duration,
+    /// How long a client has to send a request's body once it is authenticated
+    /// (`keyward.http.body_read_timeout`).
+    pub body_read_timeout: Duration,
+    /// The most connections served at once; further ones wait in the listen backlog
+    /// (`keyward.http.max_connections`).
+    pub max_connections: usize,
+}
+
+impl Default for HttpLimits {
+    /// Elasticsearch's defaults where it has the setting, keyward's own otherwise.
+    fn default() -> HttpLimits {
+        HttpLimits {
+            max_content_length: 100 * 1024 * 1024,
+            max_initial_line_length: 4 * 1024,
+            max_header_size: 16 * 1024,
+            header_read_timeout: Duration::from_secs(30),
+            body_read_timeout: Duration::from_secs(30),
+            max_connections: 4096,
+        }
+    }
 }
 
 /// A node's identity as Elasticsearch reports it.

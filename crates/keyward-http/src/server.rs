@@ -1,6 +1,13 @@
 //! The HTTP/1.1 server: accepts connections, hands every request to the dispatcher, and drains
 //! open connections on shutdown.
 //!
+//! What a client can make it hold is bounded ([`crate::HttpLimits`]): headers must arrive within
+//! the header read timeout (which also closes kept-alive connections left idle that long), the
+//! request line and headers within their sizes, and at most `max_connections` connections are
+//! served at once. When that many are open the server stops accepting: further connections wait
+//! in the kernel's listen backlog (and are refused by the kernel when that is full) until one
+//! closes, rather than being accepted and dropped.
+//!
 //! keyward talks to hyper directly rather than through a web framework: every request goes to the
 //! one dispatcher anyway, and a framework's routing and boxing would be measurable on the cached
 //! authentication path (`bench/run`, P1).
@@ -12,9 +19,10 @@ use std::time::Duration;
 
 use hyper::server::conn::http1;
 use hyper::service::service_fn;
-use hyper_util::rt::TokioIo;
+use hyper_util::rt::{TokioIo, TokioTimer};
 use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
 
 use crate::AppState;
 use crate::routes::Api;
@@ -26,6 +34,11 @@ const DRAIN_TIMEOUT: Duration = Duration::from_secs(10);
 /// spin while the condition lasts.
 const ACCEPT_BACKOFF: Duration = Duration::from_millis(50);
 
+/// Room hyper leaves for line ends and header separators on top of Elasticsearch's limits on the
+/// request line and the headers, so that a request just over them gets Elasticsearch's error
+/// from the dispatcher rather than hyper's bare 431.
+const HEAD_SLACK: usize = 4 * 1024;
+
 /// Serves `state` on `listener` until `shutdown` completes, then lets requests in flight finish
 /// (up to [`DRAIN_TIMEOUT`]).
 pub async fn serve(
@@ -33,10 +46,35 @@ pub async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()>,
 ) -> std::io::Result<()> {
+    let limits = state.limits.clone();
     let api = Arc::new(Api::new(state));
     let graceful = GracefulShutdown::new();
+    let mut builder = http1::Builder::new();
+    builder
+        .writev(false)
+        .timer(TokioTimer::new())
+        .header_read_timeout(limits.header_read_timeout)
+        .max_header_size(
+            limits
+                .max_initial_line_length
+                .saturating_add(limits.max_header_size)
+                .saturating_add(HEAD_SLACK),
+        );
+    let connections = Arc::new(Semaphore::new(
+        limits.max_connections.clamp(1, Semaphore::MAX_PERMITS),
+    ));
     let mut shutdown = std::pin::pin!(shutdown);
     loop {
+        // A free slot first, then the next connection: while every slot is taken, new
+        // connections stay in the listen backlog.
+        let permit = tokio::select! {
+            permit = Arc::clone(&connections).acquire_owned() => match permit {
+                Ok(permit) => permit,
+                // The semaphore is never closed.
+                Err(_) => break,
+            },
+            () = &mut shutdown => break,
+        };
         let stream = tokio::select! {
             accepted = listener.accept() => match accepted {
                 Ok((stream, _)) => stream,
@@ -57,14 +95,13 @@ pub async fn serve(
             let api = Arc::clone(&api);
             async move { Ok::<_, Infallible>(api.handle(request).await) }
         });
-        let connection = http1::Builder::new()
-            .writev(false)
-            .serve_connection(TokioIo::new(stream), service);
+        let connection = builder.serve_connection(TokioIo::new(stream), service);
         let connection = graceful.watch(connection);
         tokio::spawn(async move {
             if let Err(err) = connection.await {
                 tracing::debug!(error = %err, "connection closed with an error");
             }
+            drop(permit);
         });
     }
     drop(listener);

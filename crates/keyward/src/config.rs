@@ -36,6 +36,31 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "The largest request body accepted.",
     ),
     (
+        "http.max_initial_line_length",
+        Some("4kb"),
+        "The longest request line (method, path and query) accepted.",
+    ),
+    (
+        "http.max_header_size",
+        Some("16kb"),
+        "The most bytes of request headers accepted.",
+    ),
+    (
+        "keyward.http.header_read_timeout",
+        Some("30s"),
+        "How long a client has to send a request's headers; also how long a kept-alive connection may stay idle.",
+    ),
+    (
+        "keyward.http.body_read_timeout",
+        Some("30s"),
+        "How long an authenticated client has to send a request's body (answered 408 after that).",
+    ),
+    (
+        "keyward.http.max_connections",
+        Some("4096"),
+        "The most HTTP connections served at once; further ones wait in the listen backlog until one closes.",
+    ),
+    (
         "path.data",
         Some("./data"),
         "The data directory: the embedded store, its lock file and the admin socket.",
@@ -155,6 +180,27 @@ impl Settings {
         Ok(value.as_std().unwrap_or(Duration::ZERO))
     }
 
+    /// A time that must be more than zero.
+    fn positive_time(&self, name: &str) -> anyhow::Result<Duration> {
+        let time = self.time(name)?;
+        if time.is_zero() {
+            bail!(
+                "failed to parse value [{}] for setting [{name}], must be > [0s]",
+                self.raw(name)
+            );
+        }
+        Ok(time)
+    }
+
+    /// A count that must be at least one.
+    fn positive_number(&self, name: &str) -> anyhow::Result<usize> {
+        let number = self.number(name)?;
+        if number == 0 {
+            bail!("failed to parse value [0] for setting [{name}], must be >= [1]");
+        }
+        Ok(number)
+    }
+
     fn boolean(&self, name: &str) -> anyhow::Result<bool> {
         match self.raw(name) {
             "true" => Ok(true),
@@ -260,8 +306,8 @@ pub(crate) struct HttpConfig {
     pub(crate) host: String,
     /// Ports to try in order.
     pub(crate) ports: std::ops::RangeInclusive<u16>,
-    /// The largest request body accepted, in bytes.
-    pub(crate) max_content_length: usize,
+    /// Sizes, timeouts and the connection limit.
+    pub(crate) limits: keyward_http::HttpLimits,
 }
 
 /// The store's settings.
@@ -335,7 +381,15 @@ impl Config {
             http: HttpConfig {
                 host: settings.raw("http.host").to_owned(),
                 ports,
-                max_content_length: settings.byte_size("http.max_content_length")?,
+                limits: keyward_http::HttpLimits {
+                    max_content_length: settings.byte_size("http.max_content_length")?,
+                    max_initial_line_length: settings.byte_size("http.max_initial_line_length")?,
+                    max_header_size: settings.byte_size("http.max_header_size")?,
+                    header_read_timeout: settings
+                        .positive_time("keyward.http.header_read_timeout")?,
+                    body_read_timeout: settings.positive_time("keyward.http.body_read_timeout")?,
+                    max_connections: settings.positive_number("keyward.http.max_connections")?,
+                },
             },
             store: StoreConfig {
                 data_dir: PathBuf::from(settings.raw("path.data")),
@@ -406,6 +460,39 @@ mod tests {
                 .contains("xpack.security.authc.api_key.hashing.algorithm"),
             "{err}"
         );
+        for (flag, named) in [
+            (
+                "keyward.http.max_connections=0",
+                "keyward.http.max_connections",
+            ),
+            (
+                "keyward.http.header_read_timeout=0s",
+                "keyward.http.header_read_timeout",
+            ),
+            (
+                "keyward.http.body_read_timeout=-1",
+                "keyward.http.body_read_timeout",
+            ),
+            ("http.max_header_size=lots", "http.max_header_size"),
+        ] {
+            let settings = Settings::load(None, &[flag.to_owned()]).unwrap();
+            let err = Config::from_settings(&settings).unwrap_err();
+            assert!(err.to_string().contains(named), "{flag}: {err}");
+        }
+        let settings = Settings::load(
+            None,
+            &[
+                "http.max_initial_line_length=8kb".to_owned(),
+                "keyward.http.body_read_timeout=250ms".to_owned(),
+            ],
+        )
+        .unwrap();
+        let limits = Config::from_settings(&settings).unwrap().http.limits;
+        assert_eq!(limits.max_initial_line_length, 8192);
+        assert_eq!(limits.max_header_size, 16384);
+        assert_eq!(limits.body_read_timeout, Duration::from_millis(250));
+        assert_eq!(limits.header_read_timeout, Duration::from_secs(30));
+        assert_eq!(limits.max_connections, 4096);
         let settings = Settings::load(None, &["http.port=9200-9210".to_owned()]).unwrap();
         assert_eq!(
             Config::from_settings(&settings).unwrap().http.ports,

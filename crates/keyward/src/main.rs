@@ -4,6 +4,7 @@
 
 mod admin;
 mod config;
+mod data_dir;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -88,6 +89,10 @@ struct ResetPasswordArgs {
 }
 
 fn main() -> ExitCode {
+    // Everything keyward creates (the data directory, the database and its journal, the lock
+    // file, the admin socket) is for its own user only: no file is ever created readable by
+    // others, not even for a moment before a chmod.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let result = match cli.command {
         Command::Serve(args) => load(&args).and_then(serve),
@@ -162,7 +167,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let state = AppState {
         service,
         node,
-        max_content_length: config.http.max_content_length,
+        limits: config.http.limits.clone(),
     };
     tracing::info!(%address, data = %config.store.data_dir.display(), "keyward started");
     {
@@ -182,6 +187,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
 }
 
 fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
+    data_dir::prepare(&config.store.data_dir)?;
     let mut options = EmbeddedStoreOptions::new(config.store.data_dir.clone());
     options.read_connections = config.store.read_connections;
     let store = EmbeddedStore::open(options).with_context(|| {
@@ -255,6 +261,7 @@ fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
     } else {
         None
     };
+    data_dir::prepare(&config.store.data_dir)?;
     let new_password = runtime()?.block_on(async {
         match EmbeddedStore::open(EmbeddedStoreOptions::new(config.store.data_dir.clone())) {
             Ok(store) => {

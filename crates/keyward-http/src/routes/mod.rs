@@ -29,6 +29,7 @@ mod get_user_privileges;
 mod grant_api_key;
 mod has_privileges;
 mod info;
+mod intake;
 mod invalidate_api_key;
 mod invalidate_token;
 mod keyward_cross_cluster_authenticate;
@@ -45,7 +46,6 @@ use std::sync::Arc;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
-use http_body_util::{BodyExt, Limited};
 use keyward_service::Authentication;
 use serde_json::Value;
 
@@ -124,6 +124,52 @@ enum Action {
     SecurityQueryUser,
     SecurityUpdateApiKey,
     SecurityUpdateCrossClusterApiKey,
+}
+
+impl Action {
+    /// Whether the action reads a request body: the `body` entry of its rest-api-spec
+    /// (`GET /` and cluster health take none in Elasticsearch either).
+    fn takes_body(self) -> bool {
+        match self {
+            Action::KeywardCrossClusterAuthenticate
+            | Action::SecurityBulkDeleteRole
+            | Action::SecurityBulkPutRole
+            | Action::SecurityBulkUpdateApiKeys
+            | Action::SecurityChangePassword
+            | Action::SecurityCreateApiKey
+            | Action::SecurityCreateCrossClusterApiKey
+            | Action::SecurityGetToken
+            | Action::SecurityGrantApiKey
+            | Action::SecurityHasPrivileges
+            | Action::SecurityInvalidateApiKey
+            | Action::SecurityInvalidateToken
+            | Action::SecurityPutPrivileges
+            | Action::SecurityPutRole
+            | Action::SecurityPutUser
+            | Action::SecurityQueryApiKeys
+            | Action::SecurityQueryRole
+            | Action::SecurityQueryUser
+            | Action::SecurityUpdateApiKey
+            | Action::SecurityUpdateCrossClusterApiKey => true,
+            Action::ClusterHealth
+            | Action::Info
+            | Action::SecurityAuthenticate
+            | Action::SecurityClearApiKeyCache
+            | Action::SecurityClearCachedPrivileges
+            | Action::SecurityClearCachedRoles
+            | Action::SecurityDeletePrivileges
+            | Action::SecurityDeleteRole
+            | Action::SecurityDeleteUser
+            | Action::SecurityDisableUser
+            | Action::SecurityEnableUser
+            | Action::SecurityGetApiKey
+            | Action::SecurityGetBuiltinPrivileges
+            | Action::SecurityGetPrivileges
+            | Action::SecurityGetRole
+            | Action::SecurityGetUser
+            | Action::SecurityGetUserPrivileges => false,
+        }
+    }
 }
 
 struct Route {
@@ -352,6 +398,12 @@ impl Api {
     }
 
     /// Answers one request: every request passes through here.
+    ///
+    /// The order is Elasticsearch's, and it keeps an unauthenticated caller cheap: the request
+    /// line and headers are checked, the route is found, the caller authenticated, and only
+    /// then is the body read (within `http.max_content_length` and the body read timeout). A
+    /// request refused before that leaves its body unread; hyper then closes the connection
+    /// instead of reading the rest.
     pub async fn handle<B>(&self, request: Request<B>) -> Response
     where
         B: hyper::body::Body<Data = Bytes>,
@@ -365,18 +417,29 @@ impl Api {
             .uri
             .path_and_query()
             .map_or(path, |path_and_query| path_and_query.as_str());
+        if let Err(err) = intake::check_head(&self.state.limits, &method, uri, &parts.headers) {
+            return Rendering::default().respond(err.status(), &err.body(), Some(&err));
+        }
         let query = match QueryParams::parse(parts.uri.query()) {
             Ok(query) => query,
             Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
         };
-        let body = match read_body(body, self.state.max_content_length).await {
-            Ok(body) => body,
-            Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),
-        };
+        // Whether the headers announce a body of known, non-zero length; a chunked body's
+        // media type is checked once it is read and turns out not to be empty.
+        let announced = body.size_hint().lower() > 0;
         let (rendering, negotiated) =
-            Rendering::negotiate(&method, &parts.headers, &query, !body.is_empty());
+            Rendering::negotiate(&method, &parts.headers, &query, announced);
+        let request = Incoming {
+            method: &method,
+            path,
+            uri,
+            headers: &parts.headers,
+            query,
+            body,
+            announced,
+        };
         let result = match negotiated {
-            Ok(()) => answer(self, &method, path, uri, &parts.headers, query, body).await,
+            Ok(()) => answer(self, request).await,
             Err(err) => Err(err),
         };
         match result {
@@ -401,16 +464,33 @@ enum Answer {
 /// The error a request body's stream may end with.
 pub type BoxError = Box<dyn std::error::Error + Send + Sync>;
 
-/// Routes, authenticates and runs the action.
-async fn answer(
-    api: &Api,
-    method: &Method,
-    path: &str,
-    uri: &str,
-    headers: &http::HeaderMap,
+/// A request as the dispatcher sees it, its body not read yet.
+struct Incoming<'a, B> {
+    method: &'a Method,
+    path: &'a str,
+    uri: &'a str,
+    headers: &'a http::HeaderMap,
     query: QueryParams,
-    body: Bytes,
-) -> Result<(StatusCode, Answer), EsError> {
+    body: B,
+    /// The headers announced a non-empty body, and its media type was checked.
+    announced: bool,
+}
+
+/// Routes, authenticates, reads the body and runs the action.
+async fn answer<B>(api: &Api, request: Incoming<'_, B>) -> Result<(StatusCode, Answer), EsError>
+where
+    B: hyper::body::Body<Data = Bytes>,
+    B::Error: Into<BoxError>,
+{
+    let Incoming {
+        method,
+        path,
+        uri,
+        headers,
+        query,
+        body,
+        announced,
+    } = request;
     let (action, params) = route(method, path, uri)?;
     let state = &api.state;
     let subject = crate::authn::authenticate(
@@ -420,6 +500,16 @@ async fn answer(
         action_name::action_name(action),
     )
     .await?;
+    let body = if action.takes_body() {
+        let body = intake::read_body(body, &state.limits).await?;
+        if !announced && !body.is_empty() {
+            crate::compat::body_content_type(headers)?;
+        }
+        body
+    } else {
+        intake::refuse_body(body, &state.limits, method, path).await?;
+        Bytes::new()
+    };
     let ctx = Ctx {
         state,
         subject,
@@ -583,27 +673,4 @@ fn params(route: &Route, segments: &[&str]) -> PathParams {
             Some((name, decoded))
         })
         .collect()
-}
-
-async fn read_body<B>(body: B, limit: usize) -> Result<Bytes, EsError>
-where
-    B: hyper::body::Body<Data = Bytes>,
-    B::Error: Into<BoxError>,
-{
-    if body.is_end_stream() {
-        return Ok(Bytes::new());
-    }
-    match Limited::new(body, limit).collect().await {
-        Ok(collected) => Ok(collected.to_bytes()),
-        Err(err) if err.is::<http_body_util::LengthLimitError>() => Err(EsError::new(
-            StatusCode::PAYLOAD_TOO_LARGE,
-            "content_too_long_exception",
-            format!("request body exceeds the maximum content length of [{limit}] bytes"),
-        )),
-        Err(err) => Err(EsError::new(
-            StatusCode::BAD_REQUEST,
-            "parse_exception",
-            format!("cannot read the request body: {err}"),
-        )),
-    }
 }

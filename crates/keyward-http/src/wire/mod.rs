@@ -15,15 +15,33 @@ use serde_json::{Map, Value};
 use crate::error::EsError;
 
 /// Parses a JSON request body. `None` when the body is empty.
+///
+/// A key repeated in any object of the body is refused, as Elasticsearch's parser
+/// (Jackson with `STRICT_DUPLICATE_DETECTION`) refuses it: a proxy in front of keyward that reads
+/// the first value and keyward reading the last must never disagree about a request.
 pub(crate) fn parse_body(body: &Bytes) -> Result<Option<Value>, EsError> {
     if body.iter().all(u8::is_ascii_whitespace) {
         return Ok(None);
     }
-    serde_json::from_slice(body).map(Some).map_err(|err| {
+    let mut deserializer = serde_json::Deserializer::from_slice(body);
+    let parsed = serde::de::DeserializeSeed::deserialize(StrictValue, &mut deserializer)
+        .and_then(|value| deserializer.end().map(|()| value));
+    parsed.map(Some).map_err(|err| {
+        let position = format!("[{}:{}]", err.line(), err.column());
+        if err.classify() == serde_json::error::Category::Data {
+            // The only data error a `Value` can raise is ours: a repeated key.
+            let message = err.to_string();
+            let message = message
+                .rsplit_once(" at line ")
+                .map_or(message.as_str(), |(message, _)| message);
+            return EsError::x_content(format!("{position} {message}")).caused_by(EsError::new(
+                http::StatusCode::BAD_REQUEST,
+                "json_parse_exception",
+                message,
+            ));
+        }
         EsError::x_content(format!(
-            "[{}:{}] failed to parse the request body as JSON",
-            err.line(),
-            err.column()
+            "{position} failed to parse the request body as JSON"
         ))
         .caused_by(EsError::new(
             http::StatusCode::BAD_REQUEST,
@@ -31,6 +49,90 @@ pub(crate) fn parse_body(body: &Bytes) -> Result<Option<Value>, EsError> {
             err.to_string(),
         ))
     })
+}
+
+/// Builds a [`Value`] like `serde_json` does, except that an object naming a key twice is an
+/// error (`Duplicate field 'name'`, Jackson's wording).
+struct StrictValue;
+
+impl<'de> serde::de::DeserializeSeed<'de> for StrictValue {
+    type Value = Value;
+
+    fn deserialize<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(StrictValue)
+    }
+}
+
+impl<'de> serde::de::Visitor<'de> for StrictValue {
+    type Value = Value;
+
+    fn expecting(&self, formatter: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        formatter.write_str("any JSON value")
+    }
+
+    fn visit_bool<E>(self, value: bool) -> Result<Value, E> {
+        Ok(Value::Bool(value))
+    }
+
+    fn visit_i64<E>(self, value: i64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_u64<E>(self, value: u64) -> Result<Value, E> {
+        Ok(Value::from(value))
+    }
+
+    fn visit_f64<E>(self, value: f64) -> Result<Value, E> {
+        Ok(serde_json::Number::from_f64(value).map_or(Value::Null, Value::Number))
+    }
+
+    fn visit_str<E>(self, value: &str) -> Result<Value, E> {
+        Ok(Value::String(value.to_owned()))
+    }
+
+    fn visit_string<E>(self, value: String) -> Result<Value, E> {
+        Ok(Value::String(value))
+    }
+
+    fn visit_unit<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_some<D: serde::Deserializer<'de>>(self, deserializer: D) -> Result<Value, D::Error> {
+        deserializer.deserialize_any(StrictValue)
+    }
+
+    fn visit_seq<A: serde::de::SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        let mut items = Vec::with_capacity(seq.size_hint().unwrap_or(0).min(4096));
+        while let Some(item) = seq.next_element_seed(StrictValue)? {
+            items.push(item);
+        }
+        Ok(Value::Array(items))
+    }
+
+    fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        let mut object = Map::new();
+        while let Some(key) = map.next_key::<String>()? {
+            // One lookup: the slot is found before the value is read, so the error points
+            // at the repeated name as Jackson's does.
+            match object.entry(key) {
+                serde_json::map::Entry::Occupied(occupied) => {
+                    return Err(serde::de::Error::custom(format_args!(
+                        "Duplicate field '{}'",
+                        occupied.key()
+                    )));
+                }
+                serde_json::map::Entry::Vacant(vacant) => {
+                    vacant.insert(map.next_value_seed(StrictValue)?);
+                }
+            }
+        }
+        Ok(Value::Object(object))
+    }
 }
 
 /// A required body: Elasticsearch's `request body is required` when it is missing.
@@ -211,5 +313,64 @@ impl QueryParams {
                 "Failed to parse value [{other}] as only [true] or [false] are allowed."
             ))),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(text: &str) -> Result<Option<Value>, EsError> {
+        parse_body(&Bytes::from(text.to_owned()))
+    }
+
+    #[test]
+    fn bodies_parse_as_serde_json_parses_them() {
+        for text in [
+            r#"{"a":1,"b":[1,-2,3.5,1e300,18446744073709551615],"c":{"d":null,"e":true},"f":"\u00e9"}"#,
+            r#"[{"a":1},{"a":2}]"#,
+            r#""text""#,
+            "  {}  ",
+        ] {
+            let expected: Value = serde_json::from_str(text).unwrap();
+            assert_eq!(parse(text).unwrap(), Some(expected), "{text}");
+        }
+        assert_eq!(parse(" \n ").unwrap(), None);
+    }
+
+    #[test]
+    fn repeated_keys_are_refused_at_any_depth() {
+        for (text, position, name) in [
+            (r#"{"a":1,"a":2}"#, "[1:10]", "a"),
+            (r#"{"a":{"b":1,"c":{"d":1,"d":1}}}"#, "[1:26]", "d"),
+            (r#"[{"a":1},{"x":[{"k":1,"k":2}]}]"#, "[1:25]", "k"),
+        ] {
+            let err = parse(text).unwrap_err();
+            let body = err.body();
+            assert_eq!(body["error"]["type"], "x_content_parse_exception", "{text}");
+            assert_eq!(
+                body["error"]["reason"],
+                format!("{position} Duplicate field '{name}'"),
+                "{text}"
+            );
+            assert_eq!(
+                body["error"]["caused_by"]["reason"],
+                format!("Duplicate field '{name}'")
+            );
+        }
+        // The same key in sibling objects is not a repeat.
+        assert!(parse(r#"{"a":{"k":1},"b":{"k":1},"c":[{"k":1},{"k":2}]}"#).is_ok());
+    }
+
+    #[test]
+    fn malformed_json_keeps_its_own_error() {
+        let err = parse(r#"{"a":1,}"#).unwrap_err();
+        let body = err.body();
+        assert_eq!(body["error"]["type"], "x_content_parse_exception");
+        assert_eq!(
+            body["error"]["reason"],
+            "[1:8] failed to parse the request body as JSON"
+        );
+        assert!(parse(r#"{"a":1} x"#).is_err());
     }
 }

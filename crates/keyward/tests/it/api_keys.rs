@@ -579,7 +579,7 @@ async fn clear_cache_answers_for_this_node() {
     for ids in [id, "*"] {
         let reply = server
             .superuser()
-            .post(&format!("/_security/api_key/{ids}/_clear_cache"), json!({}))
+            .post_empty(&format!("/_security/api_key/{ids}/_clear_cache"))
             .await;
         assert_eq!(reply.status, 200, "{}", reply.text);
         let body = reply.json();

@@ -40,7 +40,7 @@ async fn unknown_and_wrong_credentials_are_401_with_challenges() {
     // After a cache clear the wrong secret is checked against the stored hash, with the same answer.
     server
         .superuser()
-        .post("/_security/api_key/*/_clear_cache", json!({}))
+        .post_empty("/_security/api_key/*/_clear_cache")
         .await;
     let reply = server
         .api_key(&encode(&format!("{id}:wrong-secret-xxxxxxxxxx")))

@@ -321,7 +321,7 @@ async fn denials_name_roles_that_were_not_found() {
     put_user(&server, "ghosted", &["mon", "ghost"]).await;
     let reply = server
         .basic("ghosted", PASSWORD)
-        .post("/_security/privilege/app/_clear_cache", json!({}))
+        .post_empty("/_security/privilege/app/_clear_cache")
         .await;
     assert_error(
         &reply,

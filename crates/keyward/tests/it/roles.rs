@@ -315,7 +315,7 @@ async fn role_changes_apply_to_users_at_once() {
 
     let reply = server
         .superuser()
-        .post("/_security/role/ops,other/_clear_cache", json!({}))
+        .post_empty("/_security/role/ops,other/_clear_cache")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let body = reply.json();
@@ -327,9 +327,7 @@ async fn role_changes_apply_to_users_at_once() {
     assert_eq!(body["nodes"].as_object().unwrap().len(), 1);
 
     // The role is gone: Elasticsearch names it as assigned but not found.
-    let reply = ops
-        .post("/_security/role/ops/_clear_cache", json!({}))
-        .await;
+    let reply = ops.post_empty("/_security/role/ops/_clear_cache").await;
     assert_error(
         &reply,
         403,

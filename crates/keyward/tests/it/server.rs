@@ -214,7 +214,7 @@ async fn concurrent_first_uses_of_a_slow_hashed_key_all_succeed_and_wrong_secret
     // The create filled the cache; clear it so the first uses are cold.
     let cleared = server
         .superuser()
-        .post(&format!("/_security/api_key/{id}/_clear_cache"), json!({}))
+        .post_empty(&format!("/_security/api_key/{id}/_clear_cache"))
         .await;
     assert_eq!(cleared.status, 200, "{}", cleared.text);
 

@@ -211,6 +211,79 @@ impl TestServer {
     }
 }
 
+/// One raw HTTP/1.1 connection to a server, for what an HTTP client library will not send:
+/// partial requests, slow bodies, oversized heads.
+pub(crate) struct RawConnection {
+    stream: tokio::net::TcpStream,
+}
+
+impl RawConnection {
+    pub(crate) async fn open(server: &TestServer) -> RawConnection {
+        let address = server.url.strip_prefix("http://").unwrap();
+        RawConnection {
+            stream: tokio::net::TcpStream::connect(address).await.unwrap(),
+        }
+    }
+
+    /// Sends bytes; an error (the server closed the connection) is returned, not a panic.
+    pub(crate) async fn write(&mut self, bytes: &[u8]) -> std::io::Result<()> {
+        use tokio::io::AsyncWriteExt;
+        self.stream.write_all(bytes).await?;
+        self.stream.flush().await
+    }
+
+    /// Everything the server sends until it closes the connection, or `None` if it has not
+    /// closed it within `limit`. A reset counts as closed.
+    pub(crate) async fn read_until_closed(&mut self, limit: Duration) -> Option<String> {
+        use tokio::io::AsyncReadExt;
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(limit, async {
+            let mut buffer = [0u8; 4096];
+            loop {
+                match self.stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => break,
+                    Ok(n) => received.extend_from_slice(&buffer[..n]),
+                }
+            }
+        })
+        .await;
+        read.ok()
+            .map(|()| String::from_utf8_lossy(&received).into_owned())
+    }
+
+    /// The first response, head and body, as text; `None` if no complete response came within
+    /// `limit` or the connection closed first.
+    pub(crate) async fn read_response(&mut self, limit: Duration) -> Option<String> {
+        use tokio::io::AsyncReadExt;
+        let mut received = Vec::new();
+        let read = tokio::time::timeout(limit, async {
+            let mut buffer = [0u8; 4096];
+            loop {
+                let text = String::from_utf8_lossy(&received).into_owned();
+                if let Some((head, body)) = text.split_once("\r\n\r\n") {
+                    let length = head
+                        .lines()
+                        .find_map(|line| {
+                            let (name, value) = line.split_once(':')?;
+                            name.eq_ignore_ascii_case("content-length")
+                                .then(|| value.trim().parse::<usize>().ok())?
+                        })
+                        .unwrap_or(0);
+                    if body.len() >= length {
+                        return Some(text);
+                    }
+                }
+                match self.stream.read(&mut buffer).await {
+                    Ok(0) | Err(_) => return None,
+                    Ok(n) => received.extend_from_slice(&buffer[..n]),
+                }
+            }
+        })
+        .await;
+        read.ok().flatten()
+    }
+}
+
 impl Drop for TestServer {
     fn drop(&mut self) {
         self.kill();
@@ -269,6 +342,16 @@ impl Caller<'_> {
 
     pub(crate) async fn put(&self, path: &str, body: Value) -> Reply {
         self.send("PUT", path, Some(&body.to_string()), &[]).await
+    }
+
+    /// A `POST` without a body, for actions that take none.
+    pub(crate) async fn post_empty(&self, path: &str) -> Reply {
+        self.send("POST", path, None, &[]).await
+    }
+
+    /// A `PUT` without a body, for actions that take none.
+    pub(crate) async fn put_empty(&self, path: &str) -> Reply {
+        self.send("PUT", path, None, &[]).await
     }
 
     pub(crate) async fn delete(&self, path: &str, body: Value) -> Reply {

@@ -380,7 +380,7 @@ async fn a_token_of_a_disabled_user_no_longer_authenticates() {
     let token = password_token(&server, "token_user").await;
     let reply = server
         .superuser()
-        .put("/_security/user/token_user/_disable", json!({}))
+        .put_empty("/_security/user/token_user/_disable")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let me = server

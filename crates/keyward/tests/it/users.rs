@@ -310,7 +310,7 @@ async fn reserved_users_keep_their_roles_but_take_a_password() {
     // Reserved users can be disabled and enabled, but nobody changes their own status.
     let reply = server
         .superuser()
-        .put("/_security/user/kibana_system/_disable", json!({}))
+        .put_empty("/_security/user/kibana_system/_disable")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let reply = server
@@ -328,7 +328,7 @@ async fn reserved_users_keep_their_roles_but_take_a_password() {
     );
     let reply = server
         .superuser()
-        .put("/_security/user/elastic/_disable", json!({}))
+        .put_empty("/_security/user/elastic/_disable")
         .await;
     assert_error(
         &reply,
@@ -348,7 +348,7 @@ async fn disabled_users_are_401_until_enabled_again() {
 
     let reply = server
         .superuser()
-        .post("/_security/user/juan/_disable?refresh=true", json!({}))
+        .post_empty("/_security/user/juan/_disable?refresh=true")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json(), json!({}));
@@ -361,14 +361,14 @@ async fn disabled_users_are_401_until_enabled_again() {
 
     let reply = server
         .superuser()
-        .put("/_security/user/juan/_enable", json!({}))
+        .put_empty("/_security/user/juan/_enable")
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(juan.get("/_cluster/health").await.status, 200);
 
     let reply = server
         .superuser()
-        .put("/_security/user/nobody/_enable", json!({}))
+        .put_empty("/_security/user/nobody/_enable")
         .await;
     assert_error(
         &reply,
@@ -528,9 +528,7 @@ async fn a_monitor_user_is_refused_security_actions_by_name() {
         "security_exception",
         &denied("user/delete", "manage_security,all"),
     );
-    let reply = watcher
-        .put("/_security/user/other/_enable", json!({}))
-        .await;
+    let reply = watcher.put_empty("/_security/user/other/_enable").await;
     assert_error(
         &reply,
         403,
