@@ -18,6 +18,7 @@ pub mod privilege;
 pub mod query;
 pub mod reserved;
 pub mod role;
+pub mod wildcard;
 
 pub use error::{Error, ValidationErrors, json_token};
 

@@ -731,33 +731,10 @@ pub fn union_all(automata: &[Automaton]) -> Automaton {
     iter.fold(first.clone(), |acc, next| acc.union(next).unwrap_or(acc))
 }
 
-/// Matches `text` against a pattern where `*` stands for any run of characters and `?` for one.
+/// Matches `text` against a wildcard pattern (`*` any run, `?` one character, `\` escapes), with
+/// [`crate::wildcard::matches`].
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let pattern = pattern.as_bytes();
-    let text = text.as_bytes();
-    let (mut p, mut t) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                backtrack = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match backtrack {
-                Some((star, matched)) => {
-                    p = star + 1;
-                    t = matched + 1;
-                    backtrack = Some((star, matched + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
+    crate::wildcard::matches(pattern, text)
 }
 
 #[cfg(test)]
