@@ -306,6 +306,15 @@ impl From<ServiceError> for EsError {
                 "es_rejected_execution_exception",
                 reason,
             ),
+            // A query too large for the store is the caller's, answered as Lucene's clause limit.
+            ServiceError::Store(keyward_store::Error::QueryTooLarge(_)) => EsError::new(
+                StatusCode::BAD_REQUEST,
+                "too_many_nested_clauses",
+                format!(
+                    "Query contains too many nested clauses; maxClauseCount is set to {}",
+                    keyward_core::query::MAX_CLAUSE_COUNT
+                ),
+            ),
             ServiceError::Store(err) => EsError::internal(err),
             ServiceError::Internal(reason) => EsError::internal(reason),
             ServiceError::TooManyBuckets { max_buckets } => EsError::new(
