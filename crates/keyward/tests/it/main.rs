@@ -12,6 +12,7 @@ mod durability;
 mod grant;
 mod privileges;
 mod query;
+mod query_limits;
 mod roles;
 mod server;
 mod support;
