@@ -10,6 +10,7 @@ mod authz;
 mod cross_cluster;
 mod durability;
 mod grant;
+mod input_rules;
 mod privileges;
 mod query;
 mod query_limits;

@@ -1,0 +1,70 @@
+//! Elasticsearch's input rules that keep hostile values out of the store: pre-computed password
+//! hashes must name an algorithm Elasticsearch allows (no bcrypt cost 31), and certificate
+//! identities must be regular expressions Java accepts and keyward evaluates exactly.
+
+use serde_json::json;
+
+use crate::support::{TestServer, assert_error};
+
+/// A bcrypt-shaped hash with cost `cost` (two digits).
+fn bcrypt_with_cost(cost: &str) -> String {
+    format!("$2a${cost}$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234")
+}
+
+#[tokio::test]
+async fn password_hashes_too_costly_to_verify_are_refused() {
+    let server = TestServer::start().await;
+    let admin = server.superuser();
+    let refused = [
+        (bcrypt_with_cost("31"), "unknown hash function [bcrypt31]"),
+        (
+            "{PBKDF2}1000000000$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA==".to_owned(),
+            "unknown hash function [pbkdf2_1000000000]",
+        ),
+        (
+            "{PBKDF2_STRETCH}2147483647$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA==".to_owned(),
+            "unknown hash function [pbkdf2_stretch_2147483647]",
+        ),
+    ];
+    for (hash, reason) in &refused {
+        let reply = admin
+            .put(
+                "/_security/user/slow",
+                json!({"password_hash": hash, "roles": []}),
+            )
+            .await;
+        assert_error(&reply, 400, "illegal_argument_exception", reason);
+        assert_eq!(admin.get("/_security/user/slow").await.status, 404);
+    }
+
+    server.put_user("joe", "joe-password", &[]).await;
+    for (hash, reason) in &refused {
+        let reply = admin
+            .post(
+                "/_security/user/joe/_password",
+                json!({"password_hash": hash}),
+            )
+            .await;
+        assert_error(&reply, 400, "illegal_argument_exception", reason);
+    }
+    let reply = server
+        .basic("joe", "joe-password")
+        .get("/_security/_authenticate")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    // A named cost is accepted.
+    let hash = bcrypt::hash("joe-new-password", 4).unwrap();
+    let reply = admin
+        .post(
+            "/_security/user/joe/_password",
+            json!({"password_hash": hash}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let reply = server
+        .basic("joe", "joe-new-password")
+        .get("/_security/_authenticate")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
