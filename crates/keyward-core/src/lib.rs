@@ -13,6 +13,7 @@ pub mod cross_cluster;
 pub mod duration;
 pub mod error;
 pub mod hash;
+pub mod java_regex;
 pub mod native;
 pub mod privilege;
 pub mod query;

@@ -68,3 +68,67 @@ async fn password_hashes_too_costly_to_verify_are_refused() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
+
+const CREATE_CROSS_CLUSTER: &str = "/_security/cross_cluster/api_key";
+const AUTHENTICATE_CROSS_CLUSTER: &str = "/_keyward/cross_cluster/_authenticate";
+
+fn cross_cluster_key(identity: &str) -> serde_json::Value {
+    json!({"name": "remote", "access": {"search": [{"names": ["logs"]}]}, "certificate_identity": identity})
+}
+
+#[tokio::test]
+async fn certificate_identities_follow_java_regex_syntax() {
+    let server = TestServer::start().await;
+    let admin = server.superuser();
+    // Invalid in Java, including Rust-only syntax Elasticsearch would refuse.
+    for identity in ["CN=(remote", "(?P<cn>CN)=remote", "CN=remote{2,1}", "CN=\\y"] {
+        let reply = admin
+            .post(CREATE_CROSS_CLUSTER, cross_cluster_key(identity))
+            .await;
+        assert_error(
+            &reply,
+            400,
+            "illegal_argument_exception",
+            &format!("Invalid certificate_identity format: [{identity}]. Must be a valid regex."),
+        );
+    }
+    // Valid in Java but not evaluated exactly by keyward: refused rather than approximated.
+    for (identity, feature) in [
+        ("(?=CN)CN=remote", "lookahead"),
+        ("(CN)=remote,\\1", "backreferences"),
+        ("(?i)cn=remote", "inline flags"),
+        ("CN=remote.*+", "possessive quantifiers"),
+    ] {
+        let reply = admin
+            .post(CREATE_CROSS_CLUSTER, cross_cluster_key(identity))
+            .await;
+        assert_error(
+            &reply,
+            400,
+            "illegal_argument_exception",
+            &format!(
+                "certificate_identity [{identity}] uses regular expression syntax keyward does \
+                 not support: {feature}"
+            ),
+        );
+    }
+
+    // Java's `\d` is ASCII: an Arabic-Indic digit does not match it.
+    let reply = admin
+        .post(CREATE_CROSS_CLUSTER, cross_cluster_key("CN=node-\\d+,O=example"))
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let encoded = reply.json()["encoded"].as_str().unwrap().to_owned();
+    for (dn, status) in [
+        ("CN=node-12,O=example", 200),
+        ("CN=node-\u{663},O=example", 401),
+    ] {
+        let reply = admin
+            .post(
+                AUTHENTICATE_CROSS_CLUSTER,
+                json!({"api_key": encoded, "certificate_dn": dn}),
+            )
+            .await;
+        assert_eq!(reply.status, status, "{dn}: {}", reply.text);
+    }
+}
