@@ -34,6 +34,10 @@ pub enum Error {
     /// (`too_many_nested_clauses`, 400).
     #[error("{0}")]
     TooManyNestedClauses(String),
+    /// The patterns of a request need more automaton work than one request may do (Lucene's
+    /// `too_complex_to_determinize_exception`, 400).
+    #[error("{0}")]
+    TooComplexToDeterminize(String),
     /// A validation failure Elasticsearch raises outside request validation, such as password
     /// rules (`validation_exception`, 400).
     #[error("{0}")]

@@ -619,6 +619,10 @@ pub fn index_privilege_automaton(name: &str) -> Option<Automaton> {
 
 /// The predefined index privileges, compiled once.
 static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> = LazyLock::new(|| {
+    crate::automaton::without_budget(build_index_privilege_automata)
+});
+
+fn build_index_privilege_automata() -> Vec<(&'static str, Automaton)> {
     INDEX_PRIVILEGE_NAMES
         .iter()
         .map(|name| {
@@ -629,7 +633,7 @@ static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> = Lazy
             (*name, automaton)
         })
         .collect()
-});
+}
 
 /// The actions a cluster privilege grants fully, as an automaton: a predefined name (any case) or
 /// a raw cluster action pattern. Predefined privileges whose actions keyward does not serve get
@@ -653,10 +657,12 @@ pub fn cluster_privilege_automaton(name: &str) -> Option<Automaton> {
 /// The predefined cluster privileges, compiled once.
 static CLUSTER_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Option<Automaton>)>> =
     LazyLock::new(|| {
-        CLUSTER_PRIVILEGE_NAMES
-            .iter()
-            .map(|name| (*name, build_cluster_privilege_automaton(name)))
-            .collect()
+        crate::automaton::without_budget(|| {
+            CLUSTER_PRIVILEGE_NAMES
+                .iter()
+                .map(|name| (*name, build_cluster_privilege_automaton(name)))
+                .collect()
+        })
     });
 
 fn build_cluster_privilege_automaton(name: &str) -> Option<Automaton> {
@@ -684,9 +690,12 @@ fn build_cluster_privilege_automaton(name: &str) -> Option<Automaton> {
 
 /// What `manage_own_api_key` reaches, for its owner's keys: the API key actions but granting.
 static API_KEY_ACTIONS_WITHOUT_GRANT: LazyLock<Option<Automaton>> = LazyLock::new(|| {
-    let keys = Automaton::from_patterns([API_KEY_ACTIONS]).ok()?;
-    let grant = Automaton::from_patterns(["cluster:admin/xpack/security/api_key/grant*"]).ok()?;
-    keys.minus(&grant).ok()
+    crate::automaton::without_budget(|| {
+        let keys = Automaton::from_patterns([API_KEY_ACTIONS]).ok()?;
+        let grant =
+            Automaton::from_patterns(["cluster:admin/xpack/security/api_key/grant*"]).ok()?;
+        keys.minus(&grant).ok()
+    })
 });
 
 /// Index names Elasticsearch reserves for itself: index patterns reach them only in a group
@@ -706,7 +715,10 @@ pub const RESTRICTED_INDEX_PATTERNS: &[&str] = &[
 pub fn restricted_indices() -> &'static Automaton {
     static RESTRICTED: LazyLock<Automaton> = LazyLock::new(|| {
         // The patterns are constants known to compile.
-        Automaton::from_patterns(RESTRICTED_INDEX_PATTERNS).unwrap_or_else(|_| Automaton::empty())
+        crate::automaton::without_budget(|| {
+            Automaton::from_patterns(RESTRICTED_INDEX_PATTERNS)
+                .unwrap_or_else(|_| Automaton::empty())
+        })
     });
     &RESTRICTED
 }

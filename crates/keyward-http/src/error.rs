@@ -262,6 +262,11 @@ impl From<keyward_core::Error> for EsError {
             keyward_core::Error::TooManyClauses(reason) => {
                 EsError::new(StatusCode::BAD_REQUEST, "too_many_clauses", reason)
             }
+            keyward_core::Error::TooComplexToDeterminize(reason) => EsError::new(
+                StatusCode::BAD_REQUEST,
+                "too_complex_to_determinize_exception",
+                reason,
+            ),
             keyward_core::Error::TooManyNestedClauses(reason) => {
                 EsError::new(StatusCode::BAD_REQUEST, "too_many_nested_clauses", reason)
             }

@@ -132,3 +132,68 @@ async fn certificate_identities_follow_java_regex_syntax() {
         assert_eq!(reply.status, status, "{dn}: {}", reply.text);
     }
 }
+
+/// A regular expression with a deterministic automaton of about 8 000 states: each is accepted
+/// alone, but a request holding dozens of them would multiply that work.
+fn costly_pattern(variant: usize) -> String {
+    format!("/x{variant}[ab]*a[ab]{{12}}/")
+}
+
+#[tokio::test]
+async fn automaton_work_per_request_is_bounded() {
+    let server = TestServer::start().await;
+    let admin = server.superuser();
+    let names: Vec<String> = (0..40).map(costly_pattern).collect();
+
+    let reply = admin
+        .post(
+            "/_security/user/_has_privileges",
+            json!({"index": [{"names": names, "privileges": ["read"]}]}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "too_complex_to_determinize_exception",
+        "The set of requested patterns is too complex to evaluate",
+    );
+    // One such pattern is fine.
+    let reply = admin
+        .post(
+            "/_security/user/_has_privileges",
+            json!({"index": [{"names": [costly_pattern(1)], "privileges": ["read"]}]}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+
+    let entries: Vec<_> = names
+        .iter()
+        .map(|name| json!({"names": [name], "privileges": ["read"]}))
+        .collect();
+    let reply = admin
+        .put("/_security/role/costly", json!({"indices": entries}))
+        .await;
+    assert_eq!(reply.status, 400, "{}", reply.text);
+    let body = reply.json();
+    assert_eq!(body["error"]["type"], "action_request_validation_exception");
+    assert!(
+        body["error"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("is too complex to evaluate"),
+        "{body}"
+    );
+    assert_eq!(admin.get("/_security/role/costly").await.status, 404);
+    let reply = admin
+        .put(
+            "/_security/role/regex",
+            json!({"indices": [{"names": ["/logs-[/"], "privileges": ["read"]}]}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: invalid regular expression pattern [/logs-[/];",
+    );
+}
