@@ -6,8 +6,8 @@
 
 use serde_json::{Map, Value, json};
 
-use crate::java_regex::JavaRegexError;
 use crate::error::{Error, json_token};
+use crate::java_regex::JavaRegexError;
 use crate::role::{EntrySecurity, IndicesPrivileges, RoleDescriptor, RoleDescriptors};
 
 /// The name of the one role descriptor a cross-cluster key holds.

@@ -282,7 +282,9 @@ impl Translator<'_> {
             'G' | 'Z' => Err(Unsupported("\\G and \\Z")),
             'p' | 'P' => Err(Unsupported("character properties")),
             'k' | '1'..='9' => Err(Unsupported("backreferences")),
-            'R' | 'X' | 'h' | 'H' | 'v' | 'V' | 'N' => Err(Unsupported("\\R, \\X, \\h, \\v and \\N")),
+            'R' | 'X' | 'h' | 'H' | 'v' | 'V' | 'N' => {
+                Err(Unsupported("\\R, \\X, \\h, \\v and \\N"))
+            }
             other => {
                 let literal = self.escaped_char(other)?;
                 self.literal(literal);
@@ -390,8 +392,8 @@ impl Translator<'_> {
                             continue;
                         }
                         'Q' => return Err(Unsupported("\\Q inside classes")),
-                        'b' | 'B' | 'p' | 'P' | 'k' | 'R' | 'X' | 'h' | 'H' | 'v' | 'V'
-                        | 'N' | 'A' | 'z' | 'Z' | 'G' => {
+                        'b' | 'B' | 'p' | 'P' | 'k' | 'R' | 'X' | 'h' | 'H' | 'v' | 'V' | 'N'
+                        | 'A' | 'z' | 'Z' | 'G' => {
                             return Err(Unsupported("this escape inside classes"));
                         }
                         other => self.escaped_char(other)?,
@@ -408,7 +410,10 @@ impl Translator<'_> {
                     '\\' => {
                         let escaped = self.next().ok_or(Invalid)?;
                         if escaped.is_ascii_alphabetic()
-                            && !matches!(escaped, 't' | 'n' | 'r' | 'f' | 'a' | 'e' | 'x' | 'u' | 'c')
+                            && !matches!(
+                                escaped,
+                                't' | 'n' | 'r' | 'f' | 'a' | 'e' | 'x' | 'u' | 'c'
+                            )
                         {
                             return Err(Invalid);
                         }
@@ -433,7 +438,8 @@ impl Translator<'_> {
 
     fn literal(&mut self, c: char) {
         let mut buffer = [0u8; 4];
-        self.out.push_str(&regex::escape(c.encode_utf8(&mut buffer)));
+        self.out
+            .push_str(&regex::escape(c.encode_utf8(&mut buffer)));
     }
 }
 
@@ -513,8 +519,8 @@ mod tests {
     #[test]
     fn invalid_java_is_invalid() {
         for pattern in [
-            "(", ")", "a)", "*a", "a|*", "a{", "{1}", "a{2,1}", "[a", "[z-a]", "\\", "\\y",
-            "\\i", "(?<1a>x)", "\\x4", "\\u12", "a**", "\\0", "(?P<n>x)",
+            "(", ")", "a)", "*a", "a|*", "a{", "{1}", "a{2,1}", "[a", "[z-a]", "\\", "\\y", "\\i",
+            "(?<1a>x)", "\\x4", "\\u12", "a**", "\\0", "(?P<n>x)",
         ] {
             assert!(translate(pattern).is_err(), "{pattern:?}");
         }
@@ -549,10 +555,7 @@ mod tests {
         // In Java `[[:alpha:]]` is a nested class (refused here), `[a--b]` a range from `a` down
         // to `-` (invalid), and `~~` two tildes, not Rust's symmetric difference.
         assert_eq!(translate("[a--b]"), Err(Invalid));
-        assert_eq!(
-            translate("[[:alpha:]]"),
-            Err(Unsupported("nested classes"))
-        );
+        assert_eq!(translate("[[:alpha:]]"), Err(Unsupported("nested classes")));
         assert!(matches("[a~~b]", "~"));
         assert!(!matches("[ab~~]", "c"));
     }

@@ -319,12 +319,15 @@ mod tests {
             ),
         ];
         for (hash, message) in refused {
-            assert_eq!(password_hash_error(&hash).as_deref(), Some(message), "{hash}");
+            assert_eq!(
+                password_hash_error(&hash).as_deref(),
+                Some(message),
+                "{hash}"
+            );
         }
-        assert!(
-            password_hash_error("{SHA}abc")
-                .is_some_and(|message| message.starts_with("The provided password hash is not a hash"))
-        );
+        assert!(password_hash_error("{SHA}abc").is_some_and(|message| {
+            message.starts_with("The provided password hash is not a hash")
+        }));
     }
 
     #[test]

@@ -618,9 +618,8 @@ pub fn index_privilege_automaton(name: &str) -> Option<Automaton> {
 }
 
 /// The predefined index privileges, compiled once.
-static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> = LazyLock::new(|| {
-    crate::automaton::without_budget(build_index_privilege_automata)
-});
+static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> =
+    LazyLock::new(|| crate::automaton::without_budget(build_index_privilege_automata));
 
 fn build_index_privilege_automata() -> Vec<(&'static str, Automaton)> {
     INDEX_PRIVILEGE_NAMES

@@ -89,7 +89,10 @@ enum AggregationKind {
     ValueCount(ApiKeyField),
 }
 
-pub(crate) fn parse_aggs(aggs: &Map<String, Value>, now: EpochMillis) -> Result<Vec<Aggregation>, Error> {
+pub(crate) fn parse_aggs(
+    aggs: &Map<String, Value>,
+    now: EpochMillis,
+) -> Result<Vec<Aggregation>, Error> {
     let mut parsed = Vec::new();
     for (name, definition) in aggs {
         let Value::Object(definition) = definition else {
@@ -292,7 +295,6 @@ fn values(record: &ApiKeyRecord, field: &ApiKeyField) -> Vec<Bucket> {
     }
 }
 
-
 /// Buckets created so far against `search.max_buckets`.
 struct Budget {
     used: usize,
@@ -442,15 +444,15 @@ fn add_one(
         (AggregationKind::ValueCount(field), State::ValueCount(count)) => {
             *count += u64::try_from(values(record, field).len()).unwrap_or(u64::MAX);
         }
-        (AggregationKind::Filter(query), State::Single(bucket)) => {
-            if matches(query, &RecordDocument(record)) {
-                fill(&agg.subs, bucket, record, budget)?;
-            }
+        (AggregationKind::Filter(query), State::Single(bucket))
+            if matches(query, &RecordDocument(record)) =>
+        {
+            fill(&agg.subs, bucket, record, budget)?;
         }
-        (AggregationKind::Missing(field), State::Single(bucket)) => {
-            if values(record, field).is_empty() {
-                fill(&agg.subs, bucket, record, budget)?;
-            }
+        (AggregationKind::Missing(field), State::Single(bucket))
+            if values(record, field).is_empty() =>
+        {
+            fill(&agg.subs, bucket, record, budget)?;
         }
         (AggregationKind::Filters(filters), State::Filters(buckets)) => {
             for ((_, query), bucket) in filters.iter().zip(buckets.iter_mut()) {
@@ -504,8 +506,8 @@ fn add_one(
                 }
             }
         }
-        // States are built from the same aggregations, in the same order: other pairs cannot
-        // occur.
+        // A record outside a `filter` or `missing` bucket; other pairs cannot occur, since states
+        // are built from the same aggregations in the same order.
         _ => {}
     }
     Ok(())
@@ -523,7 +525,10 @@ fn fill(
 }
 
 /// Every composite key of a record (the product of its values per source).
-fn composite_keys(sources: &[(String, ApiKeyField, bool)], record: &ApiKeyRecord) -> Vec<Vec<Ordered>> {
+fn composite_keys(
+    sources: &[(String, ApiKeyField, bool)],
+    record: &ApiKeyRecord,
+) -> Vec<Vec<Ordered>> {
     let mut keys: Vec<Vec<Ordered>> = vec![Vec::new()];
     for (_, field, descending) in sources {
         let field_values = values(record, field);
@@ -607,7 +612,11 @@ fn render_one(agg: &Aggregation, state: State, typed_keys: bool) -> (&'static st
         (AggregationKind::Terms { field, size }, State::Terms(buckets)) => {
             let mut ordered: Vec<(Bucket, Counted)> = buckets.into_iter().collect();
             // Most frequent first, then by key, as Elasticsearch orders terms buckets.
-            ordered.sort_by(|a, b| b.1.doc_count.cmp(&a.1.doc_count).then_with(|| a.0.cmp(&b.0)));
+            ordered.sort_by(|a, b| {
+                b.1.doc_count
+                    .cmp(&a.1.doc_count)
+                    .then_with(|| a.0.cmp(&b.0))
+            });
             let other: u64 = ordered
                 .iter()
                 .skip(*size)
@@ -707,7 +716,10 @@ impl Distinct {
             return u64::try_from(self.exact.len()).unwrap_or(u64::MAX);
         };
         let m = registers.len() as f64;
-        let sum: f64 = registers.iter().map(|&rank| 2f64.powi(-i32::from(rank))).sum();
+        let sum: f64 = registers
+            .iter()
+            .map(|&rank| 2f64.powi(-i32::from(rank)))
+            .sum();
         let alpha = 0.7213 / (1.0 + 1.079 / m);
         let mut estimate = alpha * m * m / sum;
         let zeros = registers.iter().filter(|&&rank| rank == 0).count();
@@ -750,7 +762,6 @@ impl Document<ApiKeyField> for RecordDocument<'_> {
     }
 }
 
-
 #[cfg(test)]
 mod tests {
     use std::sync::Arc;
@@ -766,13 +777,14 @@ mod tests {
     }
 
     /// A service over a fresh store holding `count` keys named `name-0` … `name-6` in turn, each
-/// created a millisecond after the one before.
+    /// created a millisecond after the one before.
     async fn service_with_keys(
         count: usize,
         max_buckets: usize,
     ) -> (ApiKeyService, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
-        let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf())).unwrap();
+        let store =
+            EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf())).unwrap();
         let records = (0..count)
             .map(|index| {
                 let mut record = sample_key(&format!("k{index:05}"));
@@ -801,7 +813,8 @@ mod tests {
             agg
         };
         // 50 + 50² + 50³ buckets: far more than 65 536.
-        let aggs = parsed(json!({"a": level(Some(json!({"b": level(Some(json!({"c": level(None)})))})))}));
+        let aggs =
+            parsed(json!({"a": level(Some(json!({"b": level(Some(json!({"c": level(None)})))})))}));
         let mut budget = Budget {
             used: 0,
             limit: 65_536,
@@ -877,7 +890,9 @@ mod tests {
             other => panic!("expected too many buckets, got {other:?}"),
         }
         // A composite keeps only its page: 7 names, size 2, fits in 6.
-        let aggs = parsed(json!({"page": {"composite": {"size": 2, "sources": [{"n": {"terms": {"field": "name"}}}]}}}));
+        let aggs = parsed(
+            json!({"page": {"composite": {"size": 2, "sources": [{"n": {"terms": {"field": "name"}}}]}}}),
+        );
         let result = service
             .aggregate(&aggs, &Query::MatchAll, false)
             .await

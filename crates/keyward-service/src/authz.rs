@@ -8,8 +8,8 @@
 
 use std::sync::Arc;
 
-use keyward_core::automaton::{REQUEST_WORK, with_request_budget};
 use keyward_core::authz::{ApplicationPrivileges, IndexGroup, Permission, RolePermission};
+use keyward_core::automaton::{REQUEST_WORK, with_request_budget};
 use keyward_core::privilege::{
     actions, index_privilege_automaton, validate_cluster_privilege, validate_index_privilege,
 };
@@ -123,8 +123,11 @@ impl ApiKeyService {
                     })
                     .collect();
                 for name in &entry.names {
-                    let answers =
-                        permission.index_privileges(name, entry.allow_restricted_indices, &requested);
+                    let answers = permission.index_privileges(
+                        name,
+                        entry.allow_restricted_indices,
+                        &requested,
+                    );
                     let per_index = entry_for(&mut result.index, name);
                     for (privilege, held) in entry.privileges.iter().zip(answers) {
                         result.has_all_requested &= held;
@@ -142,7 +145,8 @@ impl ApiKeyService {
                 .await?;
             let ((), exhausted) = with_request_budget(REQUEST_WORK, || {
                 for entry in &request.application {
-                    let privileges: Vec<&str> = entry.privileges.iter().map(String::as_str).collect();
+                    let privileges: Vec<&str> =
+                        entry.privileges.iter().map(String::as_str).collect();
                     let per_application = entry_for(&mut result.application, &entry.application);
                     for resource in &entry.resources {
                         let answers = permission.application_privileges(

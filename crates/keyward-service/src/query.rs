@@ -4,8 +4,8 @@
 
 use keyward_core::privilege::{ClusterGrant, actions};
 use keyward_core::query::{
-    ApiKeyField, ApiKeyQuery, DEFAULT_SIZE, Document, FieldValue, MAX_RESULT_WINDOW,
-    Query, QueryField, RoleField, SortValue, UserField, flattened_values, matches, parse_query,
+    ApiKeyField, ApiKeyQuery, DEFAULT_SIZE, Document, FieldValue, MAX_RESULT_WINDOW, Query,
+    QueryField, RoleField, SortValue, UserField, flattened_values, matches, parse_query,
     parse_search_after, parse_sort, sort_and_page,
 };
 use keyward_core::{EpochMillis, ValidationErrors};

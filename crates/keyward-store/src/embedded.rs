@@ -800,16 +800,14 @@ impl<T> SqlResultExt<T> for rusqlite::Result<T> {
                 err.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
             );
-            let too_large = matches!(
-                err.sqlite_error_code(),
-                Some(rusqlite::ErrorCode::TooBig)
-            ) || {
-                // SQLite reports these limits as plain errors, by message only.
-                let message = err.to_string();
-                message.contains("Expression tree is too large")
-                    || message.contains("too many SQL variables")
-                    || message.contains("parser stack overflow")
-            };
+            let too_large = matches!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::TooBig))
+                || {
+                    // SQLite reports these limits as plain errors, by message only.
+                    let message = err.to_string();
+                    message.contains("Expression tree is too large")
+                        || message.contains("too many SQL variables")
+                        || message.contains("parser stack overflow")
+                };
             if corrupt {
                 Error::Corrupt(err.to_string())
             } else if too_large {

@@ -1136,9 +1136,15 @@ pub async fn batches_walk_matches_in_id_order(store: &dyn Store) {
     let everything = Query::MatchAll;
     let first = store.api_keys_after(&everything, None, 2).await.unwrap();
     assert_eq!(ids(first), ["a", "b"]);
-    let second = store.api_keys_after(&everything, Some("b"), 2).await.unwrap();
+    let second = store
+        .api_keys_after(&everything, Some("b"), 2)
+        .await
+        .unwrap();
     assert_eq!(ids(second), ["c"]);
-    let done = store.api_keys_after(&everything, Some("c"), 2).await.unwrap();
+    let done = store
+        .api_keys_after(&everything, Some("c"), 2)
+        .await
+        .unwrap();
     assert!(done.is_empty());
     let native = parsed(json!({"term": {"realm_name": "native1"}}));
     let matched = store.api_keys_after(&native, None, 10).await.unwrap();

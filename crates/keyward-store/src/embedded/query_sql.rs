@@ -108,9 +108,7 @@ pub(super) fn translate_batch(
         let parameter = builder.bind(Value::Text(after_id.to_owned()));
         condition = format!("({condition}) AND id > {parameter}");
     }
-    let limit = builder.bind(Value::Integer(
-        i64::try_from(limit).unwrap_or(i64::MAX),
-    ));
+    let limit = builder.bind(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     check_size(&builder)?;
     Ok((
         format!("SELECT {columns} FROM api_keys WHERE {condition} ORDER BY id LIMIT {limit}"),

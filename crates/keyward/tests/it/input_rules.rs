@@ -81,7 +81,12 @@ async fn certificate_identities_follow_java_regex_syntax() {
     let server = TestServer::start().await;
     let admin = server.superuser();
     // Invalid in Java, including Rust-only syntax Elasticsearch would refuse.
-    for identity in ["CN=(remote", "(?P<cn>CN)=remote", "CN=remote{2,1}", "CN=\\y"] {
+    for identity in [
+        "CN=(remote",
+        "(?P<cn>CN)=remote",
+        "CN=remote{2,1}",
+        "CN=\\y",
+    ] {
         let reply = admin
             .post(CREATE_CROSS_CLUSTER, cross_cluster_key(identity))
             .await;
@@ -115,7 +120,10 @@ async fn certificate_identities_follow_java_regex_syntax() {
 
     // Java's `\d` is ASCII: an Arabic-Indic digit does not match it.
     let reply = admin
-        .post(CREATE_CROSS_CLUSTER, cross_cluster_key("CN=node-\\d+,O=example"))
+        .post(
+            CREATE_CROSS_CLUSTER,
+            cross_cluster_key("CN=node-\\d+,O=example"),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
     let encoded = reply.json()["encoded"].as_str().unwrap().to_owned();

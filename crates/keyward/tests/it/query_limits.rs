@@ -230,9 +230,15 @@ async fn queries_too_deep_or_too_large_are_400() {
         assert_eq!(reply.status, 400, "{}", reply.text);
     }
 
-    let terms = |count: usize| -> Vec<Value> { (0..count).map(|n| json!(format!("t{n}"))).collect() };
+    let terms =
+        |count: usize| -> Vec<Value> { (0..count).map(|n| json!(format!("t{n}"))).collect() };
     let reply = query(json!({"bool": {"should": (0..4_097).map(|n| json!({"term": {"name": format!("t{n}")}})).collect::<Vec<_>>()}})).await;
-    assert_error(&reply, 400, "too_many_clauses", "maxClauseCount is set to 4096");
+    assert_error(
+        &reply,
+        400,
+        "too_many_clauses",
+        "maxClauseCount is set to 4096",
+    );
     let many_bools: Vec<Value> = (0..100)
         .map(|_| json!({"bool": {"should": (0..50).map(|n| json!({"term": {"name": format!("t{n}")}})).collect::<Vec<_>>()}}))
         .collect();
