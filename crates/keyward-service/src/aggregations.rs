@@ -17,8 +17,8 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use keyward_core::EpochMillis;
 use keyward_core::api_key::ApiKeyType;
 use keyward_core::query::{
-    ApiKeyField, Document, FieldKind, FieldValue, Query, flattened_values, matches, parse_query,
-    sortable_field,
+    ApiKeyField, Document, FieldKind, FieldValue, MAX_CLAUSE_COUNT, Query, flattened_values,
+    matches, parse_query, sortable_field,
 };
 use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value, json};
@@ -89,10 +89,43 @@ enum AggregationKind {
     ValueCount(ApiKeyField),
 }
 
+/// Parses the `aggs` of a query. Every key is tested against every `filter` and `filters` query
+/// of the tree (in the buckets it falls in), so their leaf queries together may not exceed
+/// Lucene's clause limit, as one query's may not: otherwise a body of many large filters would
+/// cost that many evaluations per key.
 pub(crate) fn parse_aggs(
     aggs: &Map<String, Value>,
     now: EpochMillis,
 ) -> Result<Vec<Aggregation>, Error> {
+    let parsed = parse_aggs_tree(aggs, now)?;
+    if filter_leaves(&parsed) > MAX_CLAUSE_COUNT {
+        return Err(Error::Domain(keyward_core::Error::TooManyNestedClauses(
+            format!(
+                "Query contains too many nested clauses; maxClauseCount is set to {MAX_CLAUSE_COUNT}"
+            ),
+        )));
+    }
+    Ok(parsed)
+}
+
+/// The leaf queries of every `filter` and `filters` aggregation in the tree.
+fn filter_leaves(aggs: &[Aggregation]) -> usize {
+    aggs.iter()
+        .map(|agg| {
+            let own = match &agg.kind {
+                AggregationKind::Filter(query) => query.leaf_count(),
+                AggregationKind::Filters(filters) => filters
+                    .iter()
+                    .map(|(_, query)| query.leaf_count())
+                    .fold(0, usize::saturating_add),
+                _ => 0,
+            };
+            own.saturating_add(filter_leaves(&agg.subs))
+        })
+        .fold(0, usize::saturating_add)
+}
+
+fn parse_aggs_tree(aggs: &Map<String, Value>, now: EpochMillis) -> Result<Vec<Aggregation>, Error> {
     let mut parsed = Vec::new();
     for (name, definition) in aggs {
         let Value::Object(definition) = definition else {
@@ -106,7 +139,7 @@ pub(crate) fn parse_aggs(
         for (key, body) in definition {
             match key.as_str() {
                 "aggs" | "aggregations" => match body {
-                    Value::Object(inner) => subs = parse_aggs(inner, now)?,
+                    Value::Object(inner) => subs = parse_aggs_tree(inner, now)?,
                     _ => return Err(parsing(format!("[{key}] must be an object"))),
                 },
                 "meta" => {}

@@ -94,6 +94,22 @@ async fn aggregations_past_max_buckets_are_too_many_buckets() {
     assert_error(&reply, 400, "too_many_buckets_exception", reason);
     assert_eq!(reply.json()["error"]["max_buckets"], 65_536);
 
+    // Every key meets every filter query: their leaves together are limited like one query's.
+    let big_filter = |offset: usize| json!({"bool": {"should": (0..3_000).map(|n| json!({"term": {"name": format!("t{}", n + offset)}})).collect::<Vec<_>>()}});
+    let reply = server
+        .superuser()
+        .post(
+            "/_security/_query/api_key",
+            json!({"size": 0, "aggs": {"f": {"filters": {"filters": [big_filter(0), big_filter(1)]}}}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "too_many_nested_clauses",
+        "Query contains too many nested clauses; maxClauseCount is set to 4096",
+    );
+
     // Two levels fit.
     let reply = server
         .superuser()
