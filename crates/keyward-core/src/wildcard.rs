@@ -21,6 +21,21 @@ enum Token {
 
 /// Whether `text` matches the wildcard `pattern` as a whole.
 pub fn matches(pattern: &str, text: &str) -> bool {
+    matches_with(pattern, text, token)
+}
+
+/// Whether `text` matches `pattern` where only `*` is special (`?` and `\` stand for
+/// themselves): Elasticsearch's `Glob.globMatch`, which `filter_path` uses.
+pub fn matches_stars_only(pattern: &str, text: &str) -> bool {
+    matches_with(pattern, text, star_token)
+}
+
+/// The matcher, over the tokens `token` reads from the pattern.
+fn matches_with(
+    pattern: &str,
+    text: &str,
+    token: fn(&str, usize) -> Option<(Token, usize)>,
+) -> bool {
     let mut pattern_at = 0;
     let mut text_at = 0;
     // After a `*`: where the pattern continues, and the text position the star's run ends at.
@@ -68,6 +83,16 @@ pub fn escape(text: &str) -> String {
         pattern.push(c);
     }
     pattern
+}
+
+/// The token at byte `at` of a pattern where only `*` is special.
+fn star_token(pattern: &str, at: usize) -> Option<(Token, usize)> {
+    let c = pattern[at..].chars().next()?;
+    let after = at + c.len_utf8();
+    Some(match c {
+        '*' => (Token::AnyRun, after),
+        other => (Token::Char(other), after),
+    })
 }
 
 /// The token at byte `at` of `pattern` and the byte where the next one starts.
@@ -143,6 +168,19 @@ mod tests {
         for (pattern, text, expected) in cases {
             assert_eq!(matches(pattern, text), expected, "{pattern:?} ~ {text:?}");
         }
+    }
+
+    #[test]
+    fn stars_only_leaves_marks_and_backslashes_literal() {
+        assert!(matches_stars_only("api_keys.*.id", "api_keys.0.id"));
+        assert!(matches_stars_only("*", "anything"));
+        assert!(matches_stars_only("a?c", "a?c"));
+        assert!(!matches_stars_only("a?c", "abc"));
+        assert!(matches_stars_only("a\\*", "a\\b"));
+        assert!(!matches_stars_only(
+            "*a*a*a*a*a*a*a*a*a*a*b",
+            &"a".repeat(10_000)
+        ));
     }
 
     #[test]
