@@ -22,6 +22,7 @@
 //! there a wildcard pattern holding a literal character outside the Basic Multilingual Plane never
 //! matches; here it matches that character.
 
+use std::cell::Cell;
 use std::collections::{HashMap, HashSet};
 use std::fmt;
 use std::rc::Rc;
@@ -43,6 +44,77 @@ const MAX_WORK: usize = 50_000_000;
 /// The deepest a regular expression may nest groups, complements and repetitions; deeper ones
 /// would only exhaust the stack.
 const MAX_DEPTH: u32 = 100;
+
+/// The automaton work one request may do in all ([`with_request_budget`]). A role with a
+/// thousand wildcard index patterns takes about 160 000; the largest single regular expression
+/// below [`MAX_STATES`] about 6 million (around a second of CPU in an unoptimised build).
+pub const REQUEST_WORK: usize = 10_000_000;
+
+thread_local! {
+    /// The budget of the request running on this thread, when one is set.
+    static BUDGET: Cell<Option<Budget>> = const { Cell::new(None) };
+}
+
+/// Work left, and whether some construction was refused for want of it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+struct Budget {
+    left: usize,
+    exhausted: bool,
+}
+
+/// Puts the enclosing budget back when a scope ends, even by unwinding.
+struct RestoreBudget(Option<Budget>);
+
+impl Drop for RestoreBudget {
+    fn drop(&mut self) {
+        BUDGET.set(self.0);
+    }
+}
+
+/// Runs `f` with one budget of `work` steps shared by every automaton built, combined or
+/// compared in it (subset construction, products, minimisation, subset tests), so that a request
+/// holding many patterns cannot multiply the per-automaton limits. Once the budget is spent every
+/// further construction fails with [`PatternError::TooComplex`]. Returns `f`'s result and whether
+/// the budget ran out. Nested calls keep the inner budget for their extent.
+pub fn with_request_budget<R>(work: usize, f: impl FnOnce() -> R) -> (R, bool) {
+    let restore = RestoreBudget(BUDGET.replace(Some(Budget {
+        left: work,
+        exhausted: false,
+    })));
+    let result = f();
+    let exhausted = BUDGET.get().is_some_and(|budget| budget.exhausted);
+    drop(restore);
+    (result, exhausted)
+}
+
+/// Runs `f` outside any request budget: for automata built once and shared by every later
+/// request (the predefined privilege tables), which must never be cut short by the request that
+/// happens to build them first.
+pub fn without_budget<R>(f: impl FnOnce() -> R) -> R {
+    let _restore = RestoreBudget(BUDGET.replace(None));
+    f()
+}
+
+/// Takes `steps` from the current request's budget, if one is set.
+fn charge(steps: usize) -> Result<(), PatternError> {
+    match BUDGET.get() {
+        None => Ok(()),
+        Some(budget) if steps <= budget.left => {
+            BUDGET.set(Some(Budget {
+                left: budget.left - steps,
+                exhausted: budget.exhausted,
+            }));
+            Ok(())
+        }
+        Some(_) => {
+            BUDGET.set(Some(Budget {
+                left: 0,
+                exhausted: true,
+            }));
+            Err(PatternError::TooComplex)
+        }
+    }
+}
 
 /// Characters are numbered densely, with the surrogate gap (never a `char`) squeezed out, so that a
 /// complement or a negated class never contains a symbol no string can hold.
@@ -220,6 +292,7 @@ impl Automaton {
             if escapes {
                 return Ok(false);
             }
+            charge(1)?;
             if seen.len() > MAX_PAIRS {
                 return Err(PatternError::TooComplex);
             }
@@ -1209,7 +1282,9 @@ fn determinize(nfa: &Nfa, fragment: Fragment) -> Result<Dfa, PatternError> {
             .iter()
             .map(|t| piece(&bounds, t.hi + 1) - piece(&bounds, t.lo))
             .sum();
-        work += current.len() + gathered.len() + expanded;
+        let step = current.len() + gathered.len() + expanded;
+        charge(step)?;
+        work += step;
         if work > MAX_WORK {
             return Err(PatternError::TooComplex);
         }
@@ -1234,7 +1309,9 @@ fn determinize(nfa: &Nfa, fragment: Fragment) -> Result<Dfa, PatternError> {
             let target = match cache.get(targets.as_slice()) {
                 Some(&target) => target,
                 None => {
-                    work += closure.close(nfa, &targets, &kinds, &mut key);
+                    let step = closure.close(nfa, &targets, &kinds, &mut key);
+                    charge(step)?;
+                    work += step;
                     let target = if key.is_empty() {
                         DEAD
                     } else {
@@ -1387,6 +1464,7 @@ impl Subsets {
 /// transition tells apart.
 fn minimize(raw: &Dfa) -> Result<Dfa, PatternError> {
     let size = raw.len();
+    charge(size + raw.transitions.len())?;
     let useful = useful_states(raw);
     if !useful[0] {
         return Ok(Dfa::empty());
@@ -1706,6 +1784,7 @@ fn product(a: &Dfa, b: &Dfa, operation: Operation) -> Result<Dfa, PatternError> 
             continue;
         }
         let (x, y) = pair;
+        charge(1)?;
         dfa.push_state(match operation {
             Operation::Intersection => a.accepts(x) && b.accepts(y),
             Operation::Minus => a.accepts(x) && !b.accepts(y),
@@ -2560,5 +2639,47 @@ mod tests {
             let patterns = [format!("/{}/", a.render()), format!("/{}/", b.render())];
             prop_assert!(union.equivalent(&Automaton::from_patterns(&patterns).unwrap()));
         }
+    }
+}
+
+#[cfg(test)]
+mod budget_tests {
+    use super::*;
+
+    /// A regular expression whose automaton has about 8 000 states: costly, yet far inside the
+    /// limits of one compilation.
+    fn costly(variant: usize) -> String {
+        format!("/x{variant}[ab]*a[ab]{{12}}/")
+    }
+
+    #[test]
+    fn one_budget_covers_every_automaton_of_a_request() {
+        let (results, exhausted) = with_request_budget(REQUEST_WORK, || {
+            (0..40)
+                .map(|variant| Automaton::from_patterns([costly(variant)]).is_ok())
+                .collect::<Vec<_>>()
+        });
+        assert!(exhausted);
+        assert!(results[0]);
+        assert!(!results[39]);
+        // Outside a budget, each one compiles.
+        assert!(Automaton::from_patterns([costly(39)]).is_ok());
+        let ((), exhausted) = with_request_budget(REQUEST_WORK, || {
+            assert!(Automaton::from_patterns([costly(1)]).is_ok());
+        });
+        assert!(!exhausted);
+    }
+
+    #[test]
+    fn shared_tables_are_built_outside_the_budget() {
+        let (built, exhausted) = with_request_budget(0, || {
+            without_budget(|| Automaton::from_patterns(["logs-*"]).is_ok())
+        });
+        assert!(built);
+        assert!(!exhausted);
+        let (built, exhausted) =
+            with_request_budget(0, || Automaton::from_patterns(["/logs-[0-9]+/"]).is_ok());
+        assert!(!built);
+        assert!(exhausted);
     }
 }

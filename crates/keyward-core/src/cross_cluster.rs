@@ -7,6 +7,7 @@
 use serde_json::{Map, Value, json};
 
 use crate::error::{Error, json_token};
+use crate::java_regex::JavaRegexError;
 use crate::role::{EntrySecurity, IndicesPrivileges, RoleDescriptor, RoleDescriptors};
 
 /// The name of the one role descriptor a cross-cluster key holds.
@@ -285,37 +286,42 @@ impl CrossClusterAccess {
     }
 }
 
-/// The rule keyward applies to a certificate identity (a regular expression over the
-/// distinguished name of the querying cluster's TLS client certificate): non-blank, and a
-/// pattern that compiles.
+/// The rule keyward applies to a certificate identity (a Java regular expression over the
+/// distinguished name of the querying cluster's TLS client certificate): non-blank, valid in
+/// Java's syntax (Elasticsearch's error otherwise), and within the subset keyward evaluates
+/// exactly (see [`crate::java_regex`]).
 pub fn validate_certificate_identity(identity: &str) -> Result<(), Error> {
     if identity.trim().is_empty() {
         return Err(Error::illegal_argument(
             "certificate_identity must not be blank",
         ));
     }
-    if certificate_pattern(identity).is_none() {
-        return Err(Error::illegal_argument(format!(
-            "certificate_identity [{identity}] is not a valid regular expression"
-        )));
+    match certificate_pattern(identity) {
+        Ok(_) => Ok(()),
+        Err(JavaRegexError::Invalid) => Err(Error::illegal_argument(format!(
+            "Invalid certificate_identity format: [{identity}]. Must be a valid regex."
+        ))),
+        Err(JavaRegexError::Unsupported(feature)) => Err(Error::illegal_argument(format!(
+            "certificate_identity [{identity}] uses regular expression syntax keyward does not support: {feature}"
+        ))),
     }
-    Ok(())
 }
 
 /// Whether a certificate identity pattern matches a distinguished name: as in Elasticsearch, the
-/// pattern is a regular expression that must match the whole DN. A pattern that does not compile
-/// matches nothing (fail closed).
+/// pattern is a Java regular expression that must match the whole DN. A pattern keyward cannot
+/// evaluate matches nothing (fail closed).
 pub fn certificate_identity_matches(pattern: &str, distinguished_name: &str) -> bool {
-    certificate_pattern(pattern).is_some_and(|regex| regex.is_match(distinguished_name))
+    certificate_pattern(pattern).is_ok_and(|regex| regex.is_match(distinguished_name))
 }
 
-/// Compiles a certificate identity anchored at both ends, with a size bound so a hostile pattern
-/// cannot take unbounded memory.
-fn certificate_pattern(pattern: &str) -> Option<regex::Regex> {
-    regex::RegexBuilder::new(&format!("^(?:{pattern})$"))
+/// Translates a certificate identity from Java's syntax and compiles it anchored at both ends,
+/// with a size bound so a hostile pattern cannot take unbounded memory.
+fn certificate_pattern(pattern: &str) -> Result<regex::Regex, JavaRegexError> {
+    let translated = crate::java_regex::translate(pattern)?;
+    regex::RegexBuilder::new(&format!("^(?:{translated})$"))
         .size_limit(1 << 20)
         .build()
-        .ok()
+        .map_err(|_| JavaRegexError::Unsupported("a pattern this large"))
 }
 
 fn entry_error(message: String) -> Error {

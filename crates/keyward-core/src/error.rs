@@ -26,6 +26,18 @@ pub enum Error {
     /// A query could not be parsed (`parsing_exception`, 400).
     #[error("{0}")]
     Parsing(String),
+    /// One `bool` query has more clauses than Lucene's `maxClauseCount` (`too_many_clauses`,
+    /// 400).
+    #[error("{0}")]
+    TooManyClauses(String),
+    /// A query holds more leaf queries in all than Lucene's `maxClauseCount`
+    /// (`too_many_nested_clauses`, 400).
+    #[error("{0}")]
+    TooManyNestedClauses(String),
+    /// The patterns of a request need more automaton work than one request may do (Lucene's
+    /// `too_complex_to_determinize_exception`, 400).
+    #[error("{0}")]
+    TooComplexToDeterminize(String),
     /// A validation failure Elasticsearch raises outside request validation, such as password
     /// rules (`validation_exception`, 400).
     #[error("{0}")]

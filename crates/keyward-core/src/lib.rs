@@ -13,11 +13,13 @@ pub mod cross_cluster;
 pub mod duration;
 pub mod error;
 pub mod hash;
+pub mod java_regex;
 pub mod native;
 pub mod privilege;
 pub mod query;
 pub mod reserved;
 pub mod role;
+pub mod wildcard;
 
 pub use error::{Error, ValidationErrors, json_token};
 

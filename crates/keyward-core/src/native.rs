@@ -4,6 +4,7 @@
 use serde_json::{Map, Value};
 
 use crate::ValidationErrors;
+use crate::hash::HashAlgorithm;
 
 /// Elasticsearch's minimum password length for native and reserved users.
 pub const MIN_PASSWORD_LENGTH: usize = 6;
@@ -79,17 +80,53 @@ pub const PASSWORD_HASH_ALGORITHMS: &[&str] = &[
     "pbkdf2_stretch_1000000",
 ];
 
-/// Checks a pre-computed password hash: it must be a bcrypt or PBKDF2 hash, the families
-/// Elasticsearch stores passwords in; else Elasticsearch's message.
+/// Checks a pre-computed password hash (`password_hash` of put-user and change-password) as
+/// Elasticsearch does: it must be a bcrypt or PBKDF2 hash whose cost names one of the
+/// algorithms of [`PASSWORD_HASH_ALGORITHMS`] (bcrypt cost 4 to 14; PBKDF2 with 1 000, 10 000,
+/// 50 000, 100 000, 500 000 or 1 000 000 iterations). So no stored hash can cost more to verify
+/// than the slowest algorithm the setting itself allows: a bcrypt cost of 31 or a billion PBKDF2
+/// iterations is refused, with Elasticsearch's `unknown hash function [bcrypt31]`. `None` when
+/// the hash is accepted, else Elasticsearch's message.
 pub fn password_hash_error(hash: &str) -> Option<String> {
-    if is_bcrypt(hash) || is_pbkdf2(hash) {
-        return None;
+    let not_a_hash = || {
+        format!(
+            "The provided password hash is not a hash or it could not be resolved to a supported hash algorithm. \
+             The supported password hash algorithms are [{}]",
+            PASSWORD_HASH_ALGORITHMS.join(", ")
+        )
+    };
+    let name = if is_bcrypt(hash) {
+        // `$2a$NN$…`: the two digits are the cost.
+        let Some(cost) = hash.get(4..6).and_then(|cost| cost.parse::<u32>().ok()) else {
+            return Some(not_a_hash());
+        };
+        format!("bcrypt{cost}")
+    } else if let Some((prefix, rest)) = hash
+        .strip_prefix("{PBKDF2_STRETCH}")
+        .map(|rest| ("pbkdf2_stretch_", rest))
+        .or_else(|| hash.strip_prefix("{PBKDF2}").map(|rest| ("pbkdf2_", rest)))
+    {
+        // Java's `Integer.parseInt`, which Elasticsearch uses here, has Rust's `i32` grammar.
+        let Some(iterations) = rest
+            .split_once('$')
+            .and_then(|(iterations, _)| iterations.parse::<i32>().ok())
+        else {
+            return Some(
+                "The number of iterations could not be determined from the provided PBKDF2 hash."
+                    .to_owned(),
+            );
+        };
+        if !is_pbkdf2(hash) {
+            return Some(not_a_hash());
+        }
+        format!("{prefix}{iterations}")
+    } else {
+        return Some(not_a_hash());
+    };
+    match HashAlgorithm::from_name(&name) {
+        Ok(_) => None,
+        Err(err) => Some(err.to_string()),
     }
-    Some(format!(
-        "The provided password hash is not a hash or it could not be resolved to a supported hash algorithm. \
-         The supported password hash algorithms are [{}]",
-        PASSWORD_HASH_ALGORITHMS.join(", ")
-    ))
 }
 
 fn is_bcrypt(hash: &str) -> bool {
@@ -244,6 +281,53 @@ mod tests {
         assert_eq!(password_hash_error("{PBKDF2}10000$c2FsdA==$a2V5"), None);
         assert!(password_hash_error("plain-text").is_some());
         assert!(password_hash_error("{SSHA256}abcd").is_some());
+    }
+
+    #[test]
+    fn password_hashes_must_name_an_algorithm_elasticsearch_allows() {
+        let bcrypt = |cost: &str| {
+            format!("$2a${cost}$abcdefghijklmnopqrstuuABCDEFGHIJKLMNOPQRSTUVWXYZ01234")
+        };
+        let pbkdf2 = |prefix: &str, iterations: &str| {
+            format!("{prefix}{iterations}$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA==")
+        };
+        for accepted in [
+            bcrypt("04"),
+            bcrypt("10"),
+            bcrypt("14"),
+            pbkdf2("{PBKDF2}", "1000"),
+            pbkdf2("{PBKDF2}", "1000000"),
+            pbkdf2("{PBKDF2_STRETCH}", "10000"),
+        ] {
+            assert_eq!(password_hash_error(&accepted), None, "{accepted}");
+        }
+        let refused = [
+            (bcrypt("31"), "unknown hash function [bcrypt31]"),
+            (bcrypt("15"), "unknown hash function [bcrypt15]"),
+            (bcrypt("03"), "unknown hash function [bcrypt3]"),
+            (
+                pbkdf2("{PBKDF2}", "1000000000"),
+                "unknown hash function [pbkdf2_1000000000]",
+            ),
+            (
+                pbkdf2("{PBKDF2_STRETCH}", "20000"),
+                "unknown hash function [pbkdf2_stretch_20000]",
+            ),
+            (
+                pbkdf2("{PBKDF2}", "many"),
+                "The number of iterations could not be determined from the provided PBKDF2 hash.",
+            ),
+        ];
+        for (hash, message) in refused {
+            assert_eq!(
+                password_hash_error(&hash).as_deref(),
+                Some(message),
+                "{hash}"
+            );
+        }
+        assert!(password_hash_error("{SHA}abc").is_some_and(|message| {
+            message.starts_with("The provided password hash is not a hash")
+        }));
     }
 
     #[test]

@@ -618,7 +618,10 @@ pub fn index_privilege_automaton(name: &str) -> Option<Automaton> {
 }
 
 /// The predefined index privileges, compiled once.
-static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> = LazyLock::new(|| {
+static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> =
+    LazyLock::new(|| crate::automaton::without_budget(build_index_privilege_automata));
+
+fn build_index_privilege_automata() -> Vec<(&'static str, Automaton)> {
     INDEX_PRIVILEGE_NAMES
         .iter()
         .map(|name| {
@@ -629,7 +632,7 @@ static INDEX_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Automaton)>> = Lazy
             (*name, automaton)
         })
         .collect()
-});
+}
 
 /// The actions a cluster privilege grants fully, as an automaton: a predefined name (any case) or
 /// a raw cluster action pattern. Predefined privileges whose actions keyward does not serve get
@@ -653,10 +656,12 @@ pub fn cluster_privilege_automaton(name: &str) -> Option<Automaton> {
 /// The predefined cluster privileges, compiled once.
 static CLUSTER_PRIVILEGE_AUTOMATA: LazyLock<Vec<(&'static str, Option<Automaton>)>> =
     LazyLock::new(|| {
-        CLUSTER_PRIVILEGE_NAMES
-            .iter()
-            .map(|name| (*name, build_cluster_privilege_automaton(name)))
-            .collect()
+        crate::automaton::without_budget(|| {
+            CLUSTER_PRIVILEGE_NAMES
+                .iter()
+                .map(|name| (*name, build_cluster_privilege_automaton(name)))
+                .collect()
+        })
     });
 
 fn build_cluster_privilege_automaton(name: &str) -> Option<Automaton> {
@@ -684,9 +689,12 @@ fn build_cluster_privilege_automaton(name: &str) -> Option<Automaton> {
 
 /// What `manage_own_api_key` reaches, for its owner's keys: the API key actions but granting.
 static API_KEY_ACTIONS_WITHOUT_GRANT: LazyLock<Option<Automaton>> = LazyLock::new(|| {
-    let keys = Automaton::from_patterns([API_KEY_ACTIONS]).ok()?;
-    let grant = Automaton::from_patterns(["cluster:admin/xpack/security/api_key/grant*"]).ok()?;
-    keys.minus(&grant).ok()
+    crate::automaton::without_budget(|| {
+        let keys = Automaton::from_patterns([API_KEY_ACTIONS]).ok()?;
+        let grant =
+            Automaton::from_patterns(["cluster:admin/xpack/security/api_key/grant*"]).ok()?;
+        keys.minus(&grant).ok()
+    })
 });
 
 /// Index names Elasticsearch reserves for itself: index patterns reach them only in a group
@@ -706,7 +714,10 @@ pub const RESTRICTED_INDEX_PATTERNS: &[&str] = &[
 pub fn restricted_indices() -> &'static Automaton {
     static RESTRICTED: LazyLock<Automaton> = LazyLock::new(|| {
         // The patterns are constants known to compile.
-        Automaton::from_patterns(RESTRICTED_INDEX_PATTERNS).unwrap_or_else(|_| Automaton::empty())
+        crate::automaton::without_budget(|| {
+            Automaton::from_patterns(RESTRICTED_INDEX_PATTERNS)
+                .unwrap_or_else(|_| Automaton::empty())
+        })
     });
     &RESTRICTED
 }
@@ -731,33 +742,10 @@ pub fn union_all(automata: &[Automaton]) -> Automaton {
     iter.fold(first.clone(), |acc, next| acc.union(next).unwrap_or(acc))
 }
 
-/// Matches `text` against a pattern where `*` stands for any run of characters and `?` for one.
+/// Matches `text` against a wildcard pattern (`*` any run, `?` one character, `\` escapes), with
+/// [`crate::wildcard::matches`].
 pub fn wildcard_match(pattern: &str, text: &str) -> bool {
-    let pattern = pattern.as_bytes();
-    let text = text.as_bytes();
-    let (mut p, mut t) = (0, 0);
-    let mut backtrack: Option<(usize, usize)> = None;
-    while t < text.len() {
-        match pattern.get(p) {
-            Some(b'*') => {
-                backtrack = Some((p, t));
-                p += 1;
-            }
-            Some(&c) if c == b'?' || c == text[t] => {
-                p += 1;
-                t += 1;
-            }
-            _ => match backtrack {
-                Some((star, matched)) => {
-                    p = star + 1;
-                    t = matched + 1;
-                    backtrack = Some((star, matched + 1));
-                }
-                None => return false,
-            },
-        }
-    }
-    pattern[p..].iter().all(|&c| c == b'*')
+    crate::wildcard::matches(pattern, text)
 }
 
 #[cfg(test)]

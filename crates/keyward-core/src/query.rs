@@ -466,6 +466,27 @@ pub const DEFAULT_SIZE: u64 = 10;
 pub const MAX_RESULT_WINDOW: u64 = 10_000;
 
 impl<F> Query<F> {
+    /// How many leaf queries this query holds (a `terms` or `ids` query counts once, as one
+    /// Lucene term-set query does).
+    pub fn leaf_count(&self) -> usize {
+        match self {
+            Query::Bool {
+                must,
+                filter,
+                should,
+                must_not,
+                ..
+            } => must
+                .iter()
+                .chain(filter)
+                .chain(should)
+                .chain(must_not)
+                .map(Query::leaf_count)
+                .fold(0, usize::saturating_add),
+            _ => 1,
+        }
+    }
+
     /// Both clauses must match.
     pub fn and(self, other: Query<F>) -> Query<F> {
         Query::Bool {
@@ -478,7 +499,25 @@ impl<F> Query<F> {
     }
 }
 
+/// How deep queries may nest (a query inside a `bool` is one level deeper): Elasticsearch's
+/// `indices.query.bool.max_nested_depth` default.
+pub const MAX_NESTED_DEPTH: usize = 30;
+
+/// The most clauses one `bool` query may have, and the most leaf queries one query may hold in
+/// total: the default of Elasticsearch's `indices.query.bool.max_clause_count`. It also keeps every
+/// query well inside what the store can run (SQLite's expression depth and bound variables).
+pub const MAX_CLAUSE_COUNT: usize = 4096;
+
+/// The most values one `terms` query may list: the default of Elasticsearch's
+/// `index.max_terms_count`.
+pub const MAX_TERMS_COUNT: usize = 65_536;
+
 /// Parses the `query` of a query API keys body. `now` resolves `now` date math.
+///
+/// A query nested deeper than [`MAX_NESTED_DEPTH`], a `bool` with more than [`MAX_CLAUSE_COUNT`]
+/// clauses, more leaf queries than that in all, or a `terms` query with more than
+/// [`MAX_TERMS_COUNT`] values fails as it does in Elasticsearch, so every query that parses is
+/// small enough for the store and the in-memory evaluator.
 pub fn parse_query<F: QueryField>(value: &Value, now: EpochMillis) -> Result<Query<F>, Error> {
     let Value::Object(object) = value else {
         return Err(Error::Parsing(
@@ -496,9 +535,17 @@ pub fn parse_query<F: QueryField>(value: &Value, now: EpochMillis) -> Result<Que
     }
     let parser = Parser {
         now,
+        depth: std::cell::Cell::new(0),
         fields: std::marker::PhantomData,
     };
-    parser.query(kind, body)
+    let query = parser.query(kind, body)?;
+    let leaves = query.leaf_count();
+    if leaves > MAX_CLAUSE_COUNT {
+        return Err(Error::TooManyNestedClauses(format!(
+            "Query contains too many nested clauses; maxClauseCount is set to {MAX_CLAUSE_COUNT}"
+        )));
+    }
+    Ok(query)
 }
 
 /// Parses `sort`: a field name, an object `{field: {order}}` / `{field: "asc"}`, or an array of
@@ -537,11 +584,27 @@ pub fn parse_search_after<F: QueryField>(
 
 struct Parser<F> {
     now: EpochMillis,
+    /// How many queries enclose the one being parsed, itself included.
+    depth: std::cell::Cell<usize>,
     fields: std::marker::PhantomData<F>,
 }
 
 impl<F: QueryField> Parser<F> {
     fn query(&self, kind: &str, body: &Value) -> Result<Query<F>, Error> {
+        let depth = self.depth.get() + 1;
+        if depth > MAX_NESTED_DEPTH {
+            return Err(Error::illegal_argument(
+                "The nested depth of the query exceeds the maximum nested depth for queries set in \
+                 [indices.query.bool.max_nested_depth]",
+            ));
+        }
+        self.depth.set(depth);
+        let query = self.query_at_depth(kind, body);
+        self.depth.set(depth - 1);
+        query
+    }
+
+    fn query_at_depth(&self, kind: &str, body: &Value) -> Result<Query<F>, Error> {
         if !F::allows_query_type(kind) {
             return Err(not_supported(kind));
         }
@@ -569,6 +632,7 @@ impl<F: QueryField> Parser<F> {
         let (mut must, mut filter, mut should, mut must_not) =
             (Vec::new(), Vec::new(), Vec::new(), Vec::new());
         let mut minimum_should_match = None;
+        let mut clause_count: usize = 0;
         for (name, value) in object {
             let target = match name.as_str() {
                 "must" => &mut must,
@@ -590,6 +654,13 @@ impl<F: QueryField> Parser<F> {
                 Value::Array(items) => items.iter().collect::<Vec<_>>(),
                 other => vec![other],
             };
+            // Elasticsearch refuses to build a `bool` query with too many clauses.
+            clause_count = clause_count.saturating_add(clauses.len());
+            if clause_count > MAX_CLAUSE_COUNT {
+                return Err(Error::TooManyClauses(format!(
+                    "maxClauseCount is set to {MAX_CLAUSE_COUNT}"
+                )));
+            }
             for clause in clauses {
                 target.push(parse_nested(self, clause)?);
             }
@@ -688,6 +759,14 @@ impl<F: QueryField> Parser<F> {
                 )));
             }
         };
+        if items.len() > MAX_TERMS_COUNT {
+            return Err(Error::illegal_argument(format!(
+                "The number of terms [{}] used in the Terms Query request has exceeded the allowed \
+                 maximum of [{MAX_TERMS_COUNT}]. This maximum can be set by changing the \
+                 [index.max_terms_count] index level setting.",
+                items.len()
+            )));
+        }
         let field = queryable_field(field_name)?;
         let values = items
             .iter()
@@ -1150,9 +1229,8 @@ fn simple_query_fields<F: QueryField>(patterns: &[String]) -> Result<Vec<F>, Err
     let mut fields = Vec::new();
     for pattern in patterns {
         if pattern.contains('*') {
-            let parts = wildcard_parts(pattern);
             for name in F::NAMES {
-                if wildcard_matches(&parts, name)
+                if crate::wildcard::matches(pattern, name)
                     && let Some(field) = F::from_name(name)
                     && !fields.contains(&field)
                 {
@@ -1168,23 +1246,22 @@ fn simple_query_fields<F: QueryField>(patterns: &[String]) -> Result<Vec<F>, Err
     Ok(fields)
 }
 
-/// Whether `text` matches a wildcard pattern (case-sensitively).
+/// Whether `text` matches a wildcard pattern (case-sensitively), with
+/// [`crate::wildcard::matches`].
 pub fn wildcard_matches(parts: &[WildcardPart], text: &str) -> bool {
-    match parts.split_first() {
-        None => text.is_empty(),
-        Some((WildcardPart::Literal(literal), rest)) => text
-            .strip_prefix(literal.as_str())
-            .is_some_and(|tail| wildcard_matches(rest, tail)),
-        Some((WildcardPart::AnyChar, rest)) => {
-            let mut chars = text.chars();
-            chars.next().is_some() && wildcard_matches(rest, chars.as_str())
-        }
-        Some((WildcardPart::AnyRun, rest)) => text
-            .char_indices()
-            .map(|(index, _)| index)
-            .chain(std::iter::once(text.len()))
-            .any(|index| wildcard_matches(rest, &text[index..])),
-    }
+    crate::wildcard::matches(&wildcard_pattern(parts), text)
+}
+
+/// The parts put back together as one wildcard pattern, literals escaped.
+pub fn wildcard_pattern(parts: &[WildcardPart]) -> String {
+    parts
+        .iter()
+        .map(|part| match part {
+            WildcardPart::AnyRun => "*".to_owned(),
+            WildcardPart::AnyChar => "?".to_owned(),
+            WildcardPart::Literal(text) => crate::wildcard::escape(text),
+        })
+        .collect()
 }
 
 fn any_of<F>(mut clauses: Vec<Query<F>>) -> Query<F> {

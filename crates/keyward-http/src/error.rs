@@ -259,6 +259,17 @@ impl From<keyward_core::Error> for EsError {
             keyward_core::Error::Parsing(reason) => {
                 EsError::new(StatusCode::BAD_REQUEST, "parsing_exception", reason)
             }
+            keyward_core::Error::TooManyClauses(reason) => {
+                EsError::new(StatusCode::BAD_REQUEST, "too_many_clauses", reason)
+            }
+            keyward_core::Error::TooComplexToDeterminize(reason) => EsError::new(
+                StatusCode::BAD_REQUEST,
+                "too_complex_to_determinize_exception",
+                reason,
+            ),
+            keyward_core::Error::TooManyNestedClauses(reason) => {
+                EsError::new(StatusCode::BAD_REQUEST, "too_many_nested_clauses", reason)
+            }
             keyward_core::Error::ValidationException(errors) => EsError::new(
                 StatusCode::BAD_REQUEST,
                 "validation_exception",
@@ -300,8 +311,27 @@ impl From<ServiceError> for EsError {
                 "es_rejected_execution_exception",
                 reason,
             ),
+            // A query too large for the store is the caller's, answered as Lucene's clause limit.
+            ServiceError::Store(keyward_store::Error::QueryTooLarge(_)) => EsError::new(
+                StatusCode::BAD_REQUEST,
+                "too_many_nested_clauses",
+                format!(
+                    "Query contains too many nested clauses; maxClauseCount is set to {}",
+                    keyward_core::query::MAX_CLAUSE_COUNT
+                ),
+            ),
             ServiceError::Store(err) => EsError::internal(err),
             ServiceError::Internal(reason) => EsError::internal(reason),
+            ServiceError::TooManyBuckets { max_buckets } => EsError::new(
+                StatusCode::BAD_REQUEST,
+                "too_many_buckets_exception",
+                format!(
+                    "Trying to create too many buckets. Must be less than or equal to: \
+                     [{max_buckets}] but this number of buckets was exceeded. This limit can be \
+                     set by changing the [search.max_buckets] cluster level setting."
+                ),
+            )
+            .with_field("max_buckets", Value::from(max_buckets)),
         }
     }
 }

@@ -9,6 +9,7 @@
 use std::sync::Arc;
 
 use keyward_core::authz::{ApplicationPrivileges, IndexGroup, Permission, RolePermission};
+use keyward_core::automaton::{REQUEST_WORK, with_request_budget};
 use keyward_core::privilege::{
     actions, index_privilege_automaton, validate_cluster_privilege, validate_index_privilege,
 };
@@ -110,45 +111,60 @@ impl ApiKeyService {
             result.has_all_requested &= held;
             insert(&mut result.cluster, privilege, held);
         }
-        for entry in &request.index {
-            let requested: Vec<_> = entry
-                .privileges
-                .iter()
-                .map(|privilege| {
-                    index_privilege_automaton(privilege)
-                        .unwrap_or_else(keyward_core::automaton::Automaton::empty)
-                })
-                .collect();
-            for name in &entry.names {
-                let answers =
-                    permission.index_privileges(name, entry.allow_restricted_indices, &requested);
-                let per_index = entry_for(&mut result.index, name);
-                for (privilege, held) in entry.privileges.iter().zip(answers) {
-                    result.has_all_requested &= held;
-                    insert(per_index, privilege, held);
+        // Requested patterns are compiled and compared here: all of it under one budget.
+        let ((), exhausted) = with_request_budget(REQUEST_WORK, || {
+            for entry in &request.index {
+                let requested: Vec<_> = entry
+                    .privileges
+                    .iter()
+                    .map(|privilege| {
+                        index_privilege_automaton(privilege)
+                            .unwrap_or_else(keyward_core::automaton::Automaton::empty)
+                    })
+                    .collect();
+                for name in &entry.names {
+                    let answers = permission.index_privileges(
+                        name,
+                        entry.allow_restricted_indices,
+                        &requested,
+                    );
+                    let per_index = entry_for(&mut result.index, name);
+                    for (privilege, held) in entry.privileges.iter().zip(answers) {
+                        result.has_all_requested &= held;
+                        insert(per_index, privilege, held);
+                    }
                 }
             }
+        });
+        if exhausted {
+            return Err(too_complex());
         }
         if !request.application.is_empty() {
             let stored = self
                 .stored_application_privileges(&request.application)
                 .await?;
-            for entry in &request.application {
-                let privileges: Vec<&str> = entry.privileges.iter().map(String::as_str).collect();
-                let per_application = entry_for(&mut result.application, &entry.application);
-                for resource in &entry.resources {
-                    let answers = permission.application_privileges(
-                        &entry.application,
-                        resource,
-                        &privileges,
-                        &stored,
-                    );
-                    let per_resource = entry_for(per_application, resource);
-                    for (privilege, held) in entry.privileges.iter().zip(answers) {
-                        result.has_all_requested &= held;
-                        insert(per_resource, privilege, held);
+            let ((), exhausted) = with_request_budget(REQUEST_WORK, || {
+                for entry in &request.application {
+                    let privileges: Vec<&str> =
+                        entry.privileges.iter().map(String::as_str).collect();
+                    let per_application = entry_for(&mut result.application, &entry.application);
+                    for resource in &entry.resources {
+                        let answers = permission.application_privileges(
+                            &entry.application,
+                            resource,
+                            &privileges,
+                            &stored,
+                        );
+                        let per_resource = entry_for(per_application, resource);
+                        for (privilege, held) in entry.privileges.iter().zip(answers) {
+                            result.has_all_requested &= held;
+                            insert(per_resource, privilege, held);
+                        }
                     }
                 }
+            });
+            if exhausted {
+                return Err(too_complex());
             }
         }
         Ok(result)
@@ -373,4 +389,11 @@ fn index_group_json(group: &IndexGroup) -> Value {
         Value::Bool(group.allow_restricted_indices),
     );
     Value::Object(object)
+}
+
+/// A has-privileges request whose patterns take more automaton work than one request may.
+fn too_complex() -> Error {
+    Error::Domain(keyward_core::Error::TooComplexToDeterminize(
+        "The set of requested patterns is too complex to evaluate".to_owned(),
+    ))
 }

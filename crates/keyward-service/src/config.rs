@@ -24,6 +24,8 @@ pub struct ServiceConfig {
     pub user_cache_ttl: Duration,
     /// `xpack.security.authc.token.timeout`: how long an access token is valid.
     pub token_timeout: Duration,
+    /// `search.max_buckets`: the most buckets the aggregations of one query may create.
+    pub max_buckets: usize,
     /// The cluster name shown by `GET /` and the clear-cache response.
     pub cluster_name: String,
     /// This node's name.
@@ -41,6 +43,7 @@ impl Default for ServiceConfig {
             delete_interval: Duration::from_secs(24 * 60 * 60),
             user_cache_ttl: Duration::from_secs(20 * 60),
             token_timeout: Duration::from_secs(20 * 60),
+            max_buckets: 65_536,
             cluster_name: "keyward".to_owned(),
             node_name: "keyward-0".to_owned(),
         }

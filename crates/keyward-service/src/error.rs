@@ -27,6 +27,13 @@ pub enum Error {
     /// Verification capacity is exhausted (429 `es_rejected_execution_exception`).
     #[error("{0}")]
     Rejected(String),
+    /// An aggregation would create more buckets than `search.max_buckets` allows (400
+    /// `too_many_buckets_exception`).
+    #[error("too many buckets (limit {max_buckets})")]
+    TooManyBuckets {
+        /// The configured limit.
+        max_buckets: usize,
+    },
     /// The store failed; not the client's fault.
     #[error("store failure: {0}")]
     Store(#[from] keyward_store::Error),

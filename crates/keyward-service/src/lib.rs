@@ -6,6 +6,7 @@
 //! to the HTTP layer. It owns the users, roles and application privileges APIs, the caches
 //! (authentication, users, resolved roles), the expired-key remover and the [`Clock`]. No state is global: two services on two nodes share only their store.
 
+mod aggregations;
 mod api_keys;
 mod app_privileges;
 mod authn;

@@ -212,6 +212,25 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn api_keys_after(
+        &self,
+        query: &keyward_core::query::Query,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, Error> {
+        let (sql, values) = query_sql::translate_batch(query, API_KEY_COLUMNS, after_id, limit)?;
+        self.read(move |connection| {
+            let mut statement = connection.prepare(&sql).db()?;
+            let mut rows = statement.query(params_from_iter(values.iter())).db()?;
+            let mut records = Vec::new();
+            while let Some(row) = rows.next().db()? {
+                records.push(api_key_from_row(row)?);
+            }
+            Ok(records)
+        })
+        .await
+    }
+
     async fn update_api_keys(
         &self,
         records: Vec<ApiKeyRecord>,
@@ -772,8 +791,18 @@ impl<T> SqlResultExt<T> for rusqlite::Result<T> {
                 err.sqlite_error_code(),
                 Some(rusqlite::ErrorCode::DatabaseCorrupt | rusqlite::ErrorCode::NotADatabase)
             );
+            let too_large = matches!(err.sqlite_error_code(), Some(rusqlite::ErrorCode::TooBig))
+                || {
+                    // SQLite reports these limits as plain errors, by message only.
+                    let message = err.to_string();
+                    message.contains("Expression tree is too large")
+                        || message.contains("too many SQL variables")
+                        || message.contains("parser stack overflow")
+                };
             if corrupt {
                 Error::Corrupt(err.to_string())
+            } else if too_large {
+                Error::QueryTooLarge(err.to_string())
             } else {
                 Error::Database(err.to_string())
             }

@@ -301,6 +301,10 @@ pub enum Error {
     /// Filesystem failure.
     #[error("io error: {0}")]
     Io(#[from] std::io::Error),
+    /// A query is too large for this store to run (SQLite's expression depth or bound variables);
+    /// the caller's query, not the store, is at fault.
+    #[error("query too large for the store: {0}")]
+    QueryTooLarge(String),
 }
 
 /// The persistence every keyward backend provides. All methods are safe to call from async code:
@@ -322,6 +326,16 @@ pub trait Store: Send + Sync + 'static {
         &self,
         query: &keyward_core::query::ApiKeyQuery,
     ) -> Result<QueryPage, Error>;
+
+    /// Up to `limit` keys matching `query`, in id order, with ids after `after_id` when given: the
+    /// way to walk every match in bounded batches (aggregations) without counting or sorting them
+    /// all. Each batch is read on its own; keys written between batches may or may not be seen.
+    async fn api_keys_after(
+        &self,
+        query: &keyward_core::query::Query,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, Error>;
 
     /// Replaces each record whose stored `seq` still equals the given record's `seq` (the value
     /// it was read with), all in one transaction; the outcome of each, in order.

@@ -17,7 +17,7 @@
 
 use keyward_core::EpochMillis;
 use keyward_core::api_key::{API_KEY_FORMAT_VERSION, ApiKeyType, Creator};
-use keyward_core::query::{ApiKeyQuery, Query, SortValue};
+use keyward_core::query::{ApiKeyField, ApiKeyQuery, FieldValue, Query, SortValue};
 use serde_json::{Map, Value, json};
 
 use crate::{
@@ -75,6 +75,8 @@ macro_rules! store_contract_tests {
             query_filters_by_every_query_type,
             query_sorts_pages_and_searches_after,
             query_counts_all_matches,
+            batches_walk_matches_in_id_order,
+            query_too_large_for_the_store_is_its_own_error,
             tokens_create_and_get_by_either_digest,
             tokens_refresh_is_compare_and_set,
             tokens_invalidate_by_digest_and_owner,
@@ -1250,6 +1252,65 @@ pub async fn query_filters_by_every_query_type(store: &dyn Store) {
         let mut found = query_ids(store, parsed(query.clone())).await;
         found.sort();
         assert_eq!(found, expected, "{query}");
+    }
+}
+
+/// `api_keys_after` returns the matches in id order, a bounded batch at a time, each batch
+/// starting after the given id.
+pub async fn batches_walk_matches_in_id_order(store: &dyn Store) {
+    create_query_keys(store).await;
+    let ids = |records: Vec<ApiKeyRecord>| -> Vec<String> {
+        records.into_iter().map(|record| record.id).collect()
+    };
+    let everything = Query::MatchAll;
+    let first = store.api_keys_after(&everything, None, 2).await.unwrap();
+    assert_eq!(ids(first), ["a", "b"]);
+    let second = store
+        .api_keys_after(&everything, Some("b"), 2)
+        .await
+        .unwrap();
+    assert_eq!(ids(second), ["c"]);
+    let done = store
+        .api_keys_after(&everything, Some("c"), 2)
+        .await
+        .unwrap();
+    assert!(done.is_empty());
+    let native = parsed(json!({"term": {"realm_name": "native1"}}));
+    let matched = store.api_keys_after(&native, None, 10).await.unwrap();
+    assert_eq!(ids(matched), ["a", "b"]);
+    let after_a = store.api_keys_after(&native, Some("a"), 10).await.unwrap();
+    assert_eq!(ids(after_a), ["b"]);
+}
+
+/// A query the store cannot run because of its size (here more bound values than SQLite takes)
+/// fails with `QueryTooLarge`, which callers report as the client's
+/// mistake, never as a database failure.
+pub async fn query_too_large_for_the_store_is_its_own_error(store: &dyn Store) {
+    create_query_keys(store).await;
+    let term = |index: usize| Query::Term {
+        field: ApiKeyField::Name,
+        value: FieldValue::Keyword(format!("name-{index}")),
+        case_insensitive: false,
+    };
+    let wide = Query::Bool {
+        must: Vec::new(),
+        filter: Vec::new(),
+        should: (0..40_000).map(term).collect(),
+        must_not: Vec::new(),
+        minimum_should_match: 1,
+    };
+    let query = wide;
+    let search = ApiKeyQuery {
+        query: query.clone(),
+        ..ApiKeyQuery::default()
+    };
+    match store.query_api_keys(&search).await {
+        Err(Error::QueryTooLarge(_)) => {}
+        other => panic!("expected QueryTooLarge, got {other:?}"),
+    }
+    match store.api_keys_after(&query, None, 10).await {
+        Err(Error::QueryTooLarge(_)) => {}
+        other => panic!("expected QueryTooLarge, got {other:?}"),
     }
 }
 

@@ -121,6 +121,11 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "How long an access token is valid: at least 1s, at most 1h.",
     ),
     (
+        "search.max_buckets",
+        Some("65536"),
+        "The most buckets the aggregations of one query API keys request may create.",
+    ),
+    (
         "keyward.store.read_connections",
         Some("4"),
         "Read connections of the embedded store.",
@@ -373,6 +378,7 @@ impl Config {
             delete_retention_period: settings
                 .time("xpack.security.authc.api_key.delete.retention_period")?,
             delete_interval: settings.time("xpack.security.authc.api_key.delete.interval")?,
+            max_buckets: settings.number("search.max_buckets")?,
             cluster_name: settings.raw("cluster.name").to_owned(),
             node_name: settings.raw("node.name").to_owned(),
             ..ServiceConfig::default()

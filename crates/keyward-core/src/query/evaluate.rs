@@ -5,7 +5,7 @@ use std::cmp::Ordering;
 
 use super::{
     FieldKind, FieldValue, MISSING_DATE_ASC, MISSING_DATE_DESC, Query, QueryField, Sort, SortKey,
-    SortValue, WildcardPart, wildcard_matches,
+    SortValue, wildcard_pattern,
 };
 
 /// Something a query can be evaluated against.
@@ -68,18 +68,10 @@ pub fn matches<F, D: Document<F>>(query: &Query<F>, document: &D) -> bool {
             pattern,
             case_insensitive,
         } => {
-            let pattern: Vec<WildcardPart> = pattern
-                .iter()
-                .map(|part| match part {
-                    WildcardPart::Literal(text) => {
-                        WildcardPart::Literal(fold(text, *case_insensitive))
-                    }
-                    other => other.clone(),
-                })
-                .collect();
+            let pattern = fold(&wildcard_pattern(pattern), *case_insensitive);
             keywords(document, field, *case_insensitive)
                 .iter()
-                .any(|text| wildcard_matches(&pattern, text))
+                .any(|text| crate::wildcard::matches(&pattern, text))
         }
         Query::Range {
             field,

@@ -32,6 +32,7 @@ pub(super) struct Statements {
 pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements, Error> {
     let mut builder = Builder::default();
     let condition = builder.condition(&query.query);
+    check_size(&builder)?;
     let count_values = builder.values.clone();
     let count_sql = format!("SELECT COUNT(*) FROM api_keys WHERE {condition}");
     let column_count = columns.split(',').count();
@@ -82,6 +83,7 @@ pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
             "SELECT {selected} FROM api_keys WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
             order.join(", ")
         );
+        check_size(&builder)?;
         page = Some((sql, builder.values));
     }
     Ok(Statements {
@@ -92,6 +94,41 @@ pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
         columns: column_count,
     })
 }
+
+/// A batch of matches in id order after `after_id`: the statement and its bound values.
+pub(super) fn translate_batch(
+    query: &Query,
+    columns: &str,
+    after_id: Option<&str>,
+    limit: usize,
+) -> Result<(String, Vec<Value>), Error> {
+    let mut builder = Builder::default();
+    let mut condition = builder.condition(query);
+    if let Some(after_id) = after_id {
+        let parameter = builder.bind(Value::Text(after_id.to_owned()));
+        condition = format!("({condition}) AND id > {parameter}");
+    }
+    let limit = builder.bind(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
+    check_size(&builder)?;
+    Ok((
+        format!("SELECT {columns} FROM api_keys WHERE {condition} ORDER BY id LIMIT {limit}"),
+        builder.values,
+    ))
+}
+
+/// Refuses a statement with more bound values than SQLite takes, before SQLite does.
+fn check_size(builder: &Builder) -> Result<(), Error> {
+    if builder.values.len() > MAX_VARIABLES {
+        return Err(Error::QueryTooLarge(format!(
+            "{} bound values, more than {MAX_VARIABLES}",
+            builder.values.len()
+        )));
+    }
+    Ok(())
+}
+
+/// SQLite's default `SQLITE_MAX_VARIABLE_NUMBER`.
+const MAX_VARIABLES: usize = 32_766;
 
 /// Runs the statements in one read transaction, so the count and the page see the same data.
 pub(super) fn run(
@@ -186,23 +223,21 @@ impl Builder {
                 } else if *minimum_should_match == 1 {
                     let any = should
                         .iter()
-                        .map(|clause| format!("({})", self.condition(clause)))
-                        .collect::<Vec<_>>()
-                        .join(" OR ");
-                    parts.push(format!("({any})"));
+                        .map(|clause| self.condition(clause))
+                        .collect::<Vec<_>>();
+                    parts.push(balanced(any, "OR"));
                 } else if *minimum_should_match > 1 {
                     // Each condition is 0 or 1, never NULL: their sum counts the matches.
                     let sum = should
                         .iter()
-                        .map(|clause| format!("({})", self.condition(clause)))
-                        .collect::<Vec<_>>()
-                        .join(" + ");
-                    parts.push(format!("({sum}) >= {minimum_should_match}"));
+                        .map(|clause| self.condition(clause))
+                        .collect::<Vec<_>>();
+                    parts.push(format!("{} >= {minimum_should_match}", balanced(sum, "+")));
                 }
                 if parts.is_empty() {
                     "1".to_owned()
                 } else {
-                    parts.join(" AND ")
+                    balanced(parts, "AND")
                 }
             }
             Query::Exists(field) => match field {
@@ -406,6 +441,27 @@ impl Builder {
              OR ({expression} = {parameter} AND {tail}))"
         )
     }
+}
+
+/// `parts` joined by a binary `operator` as a balanced tree of parenthesised pairs, so that the
+/// expression is only logarithmically deep in the number of parts: SQLite refuses expressions
+/// nested more than 1000 deep, which a flat chain of a thousand `OR`s already is.
+fn balanced(mut parts: Vec<String>, operator: &str) -> String {
+    if parts.len() == 1 {
+        return format!("({})", parts.remove(0));
+    }
+    while parts.len() > 1 {
+        let mut paired = Vec::with_capacity(parts.len().div_ceil(2));
+        let mut items = parts.into_iter();
+        while let Some(left) = items.next() {
+            paired.push(match items.next() {
+                Some(right) => format!("(({left}) {operator} ({right}))"),
+                None => left,
+            });
+        }
+        parts = paired;
+    }
+    parts.pop().unwrap_or_else(|| "1".to_owned())
 }
 
 /// The column a field is stored in.

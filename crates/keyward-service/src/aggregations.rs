@@ -1,0 +1,954 @@
+//! Aggregations of `security.query_api_keys`: parsed from the body, then folded over the matching
+//! keys as they stream from the store in bounded batches, so memory grows with the buckets, not
+//! with the keys.
+//!
+//! Every bucket of a multi-bucket aggregation (`filters`, `terms`, `composite`) counts against
+//! `search.max_buckets` when it is created; one more than the limit fails the request with
+//! Elasticsearch's `too_many_buckets_exception`. Elasticsearch counts the buckets of the reduced
+//! response; counting them while collecting is what bounds memory here, and differs only for
+//! `terms`, whose distinct values all count (see COMPATIBILITY.md). `composite` keeps only its
+//! `size` smallest keys, and `cardinality` keeps exact hashes up to 3000 distinct values (the
+//! default `precision_threshold`), then a HyperLogLog++-style sketch of fixed size.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet, HashSet};
+use std::hash::{DefaultHasher, Hash, Hasher};
+
+use keyward_core::EpochMillis;
+use keyward_core::api_key::ApiKeyType;
+use keyward_core::query::{
+    ApiKeyField, Document, FieldKind, FieldValue, MAX_CLAUSE_COUNT, Query, flattened_values,
+    matches, parse_query, sortable_field,
+};
+use keyward_store::ApiKeyRecord;
+use serde_json::{Map, Value, json};
+
+use crate::{ApiKeyService, Error};
+
+/// How many keys one read from the store returns while aggregating.
+const BATCH: usize = 1_000;
+
+impl ApiKeyService {
+    /// Folds `aggs` over every key `query` matches, reading them from the store a batch at a
+    /// time, and renders the results.
+    pub(crate) async fn aggregate(
+        &self,
+        aggs: &[Aggregation],
+        query: &Query,
+        typed_keys: bool,
+    ) -> Result<Map<String, Value>, Error> {
+        let mut budget = Budget {
+            used: 0,
+            limit: self.inner.config.max_buckets,
+        };
+        let mut states = new_states(aggs, &mut budget)?;
+        let mut after: Option<String> = None;
+        loop {
+            let batch = self
+                .inner
+                .store
+                .api_keys_after(query, after.as_deref(), BATCH)
+                .await?;
+            for record in &batch {
+                add(aggs, &mut states, record, &mut budget)?;
+            }
+            if batch.len() < BATCH {
+                break;
+            }
+            after = batch.last().map(|record| record.id.clone());
+        }
+        Ok(render(aggs, states, typed_keys))
+    }
+}
+
+/// One requested aggregation.
+#[derive(Debug, Clone)]
+pub(crate) struct Aggregation {
+    name: String,
+    kind: AggregationKind,
+    subs: Vec<Aggregation>,
+}
+
+#[derive(Debug, Clone)]
+enum AggregationKind {
+    Cardinality(ApiKeyField),
+    /// One bucket: the keys matching the query.
+    Filter(Query),
+    /// Named (`Some` names) or anonymous buckets, one per query.
+    Filters(Vec<(Option<String>, Query)>),
+    Composite {
+        sources: Vec<(String, ApiKeyField, bool)>,
+        size: usize,
+        after: Option<Map<String, Value>>,
+    },
+    Missing(ApiKeyField),
+    Terms {
+        field: ApiKeyField,
+        size: usize,
+    },
+    ValueCount(ApiKeyField),
+}
+
+/// Parses the `aggs` of a query. Every key is tested against every `filter` and `filters` query
+/// of the tree (in the buckets it falls in), so their leaf queries together may not exceed
+/// Lucene's clause limit, as one query's may not: otherwise a body of many large filters would
+/// cost that many evaluations per key.
+pub(crate) fn parse_aggs(
+    aggs: &Map<String, Value>,
+    now: EpochMillis,
+) -> Result<Vec<Aggregation>, Error> {
+    let parsed = parse_aggs_tree(aggs, now)?;
+    if filter_leaves(&parsed) > MAX_CLAUSE_COUNT {
+        return Err(Error::Domain(keyward_core::Error::TooManyNestedClauses(
+            format!(
+                "Query contains too many nested clauses; maxClauseCount is set to {MAX_CLAUSE_COUNT}"
+            ),
+        )));
+    }
+    Ok(parsed)
+}
+
+/// The leaf queries of every `filter` and `filters` aggregation in the tree.
+fn filter_leaves(aggs: &[Aggregation]) -> usize {
+    aggs.iter()
+        .map(|agg| {
+            let own = match &agg.kind {
+                AggregationKind::Filter(query) => query.leaf_count(),
+                AggregationKind::Filters(filters) => filters
+                    .iter()
+                    .map(|(_, query)| query.leaf_count())
+                    .fold(0, usize::saturating_add),
+                _ => 0,
+            };
+            own.saturating_add(filter_leaves(&agg.subs))
+        })
+        .fold(0, usize::saturating_add)
+}
+
+fn parse_aggs_tree(aggs: &Map<String, Value>, now: EpochMillis) -> Result<Vec<Aggregation>, Error> {
+    let mut parsed = Vec::new();
+    for (name, definition) in aggs {
+        let Value::Object(definition) = definition else {
+            return Err(parsing(format!(
+                "Expected [START_OBJECT] under [{name}], but got a [{}] in [{name}]",
+                keyward_core::json_token(definition)
+            )));
+        };
+        let mut kind = None;
+        let mut subs = Vec::new();
+        for (key, body) in definition {
+            match key.as_str() {
+                "aggs" | "aggregations" => match body {
+                    Value::Object(inner) => subs = parse_aggs_tree(inner, now)?,
+                    _ => return Err(parsing(format!("[{key}] must be an object"))),
+                },
+                "meta" => {}
+                agg_type => {
+                    if kind.is_some() {
+                        return Err(parsing(format!(
+                            "Found two aggregation type definitions in [{name}]: [{agg_type}]"
+                        )));
+                    }
+                    kind = Some(aggregation_kind(name, agg_type, body, now)?);
+                }
+            }
+        }
+        let Some(kind) = kind else {
+            return Err(parsing(format!(
+                "Missing definition for aggregation [{name}]"
+            )));
+        };
+        parsed.push(Aggregation {
+            name: name.clone(),
+            kind,
+            subs,
+        });
+    }
+    Ok(parsed)
+}
+
+fn aggregation_kind(
+    name: &str,
+    agg_type: &str,
+    body: &Value,
+    now: EpochMillis,
+) -> Result<AggregationKind, Error> {
+    // A filter's body is a query, which follows the same rules as the top-level one.
+    if agg_type == "filter" {
+        return Ok(AggregationKind::Filter(parse_query(body, now)?));
+    }
+    let Value::Object(options) = body else {
+        return Err(parsing(format!("[{agg_type}] must be an object")));
+    };
+    let field = |options: &Map<String, Value>, what: &str| -> Result<ApiKeyField, Error> {
+        if options.contains_key("script") {
+            return Err(Error::illegal_argument(what.to_owned()));
+        }
+        match options.get("field") {
+            Some(Value::String(field)) => Ok(sortable_field(field)?),
+            _ => Err(parsing(
+                "Required one of fields [field, script], but none were specified.".to_owned(),
+            )),
+        }
+    };
+    let script = format!("Unsupported script value source for [{name}] agg");
+    let size = |options: &Map<String, Value>, default: usize| -> Result<usize, Error> {
+        match options.get("size") {
+            None => Ok(default),
+            Some(Value::Number(number)) => number
+                .as_u64()
+                .and_then(|size| usize::try_from(size).ok())
+                .ok_or_else(|| {
+                    parsing(format!(
+                        "[size] must be greater than 0. Found [{number}] in [{name}]"
+                    ))
+                }),
+            Some(_) => Err(parsing("[size] must be a number".to_owned())),
+        }
+    };
+    Ok(match agg_type {
+        "terms" => AggregationKind::Terms {
+            field: field(options, &script)?,
+            size: size(options, 10)?,
+        },
+        "cardinality" => AggregationKind::Cardinality(field(options, &script)?),
+        "filters" => {
+            let filters = match options.get("filters") {
+                Some(Value::Object(named)) => named
+                    .iter()
+                    .map(|(key, query)| Ok((Some(key.clone()), parse_query(query, now)?)))
+                    .collect::<Result<Vec<_>, Error>>()?,
+                Some(Value::Array(anonymous)) => anonymous
+                    .iter()
+                    .map(|query| Ok((None, parse_query(query, now)?)))
+                    .collect::<Result<Vec<_>, Error>>()?,
+                _ => return Err(parsing(format!("[filters] is required in [{name}]"))),
+            };
+            if let Some(other) = options.keys().find(|key| key.as_str() != "filters") {
+                return Err(Error::illegal_argument(format!(
+                    "Unsupported API Keys agg [{name}] of type [filters]: option [{other}] is not supported by keyward"
+                )));
+            }
+            AggregationKind::Filters(filters)
+        }
+        "value_count" => AggregationKind::ValueCount(field(options, &script)?),
+        "missing" => AggregationKind::Missing(field(options, &script)?),
+        "composite" => {
+            let Some(Value::Array(items)) = options.get("sources") else {
+                return Err(parsing("Required [sources]".to_owned()));
+            };
+            let mut sources = Vec::new();
+            for item in items {
+                let Some((source_name, source)) = item.as_object().and_then(|o| o.iter().next())
+                else {
+                    return Err(parsing("[sources] must hold objects".to_owned()));
+                };
+                let Some(Value::Object(terms)) = source.get("terms") else {
+                    return Err(Error::illegal_argument(format!(
+                        "Unsupported API Keys agg [{name}] of type [composite]: only terms sources are supported"
+                    )));
+                };
+                let source_field = field(
+                    terms,
+                    &format!(
+                        "Unsupported script value source for [{source_name}] of composite agg [{name}]"
+                    ),
+                )?;
+                let descending = terms.get("order").and_then(Value::as_str) == Some("desc");
+                sources.push((source_name.clone(), source_field, descending));
+            }
+            let after = match options.get("after") {
+                Some(Value::Object(after)) => Some(after.clone()),
+                _ => None,
+            };
+            AggregationKind::Composite {
+                sources,
+                size: size(options, 10)?,
+                after,
+            }
+        }
+        other => {
+            return Err(Error::illegal_argument(format!(
+                "Unsupported API Keys agg [{name}] of type [{other}]"
+            )));
+        }
+    })
+}
+
+fn parsing(reason: String) -> Error {
+    Error::Domain(keyward_core::Error::Parsing(reason))
+}
+
+/// A field value as aggregations see it.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+enum Bucket {
+    Long(i64),
+    Text(String),
+}
+
+impl Bucket {
+    fn to_json(&self) -> Value {
+        match self {
+            Bucket::Long(number) => json!(number),
+            Bucket::Text(text) => json!(text),
+        }
+    }
+}
+
+/// The values `field` has in `record` (several for a multi-valued metadata key).
+fn values(record: &ApiKeyRecord, field: &ApiKeyField) -> Vec<Bucket> {
+    let text = |value: &str| vec![Bucket::Text(value.to_owned())];
+    match field {
+        ApiKeyField::Creation => vec![Bucket::Long(record.creation)],
+        ApiKeyField::Expiration => record.expiration.map(Bucket::Long).into_iter().collect(),
+        ApiKeyField::Invalidation => record.invalidation.map(Bucket::Long).into_iter().collect(),
+        ApiKeyField::Invalidated => vec![Bucket::Long(i64::from(record.invalidated))],
+        ApiKeyField::Id => text(&record.id),
+        ApiKeyField::Name => text(&record.name),
+        ApiKeyField::Type => text(match record.key_type {
+            ApiKeyType::Rest => "rest",
+            ApiKeyType::CrossCluster => "cross_cluster",
+        }),
+        ApiKeyField::Username => text(&record.creator.principal),
+        ApiKeyField::RealmName => text(&record.creator.realm),
+        ApiKeyField::Metadata(path) => {
+            let Some(Value::Object(metadata)) = record
+                .metadata
+                .as_deref()
+                .and_then(|text| serde_json::from_str::<Value>(text).ok())
+            else {
+                return Vec::new();
+            };
+            let unique: BTreeSet<Bucket> = flattened_values(&metadata, path)
+                .into_iter()
+                .map(Bucket::Text)
+                .collect();
+            unique.into_iter().collect()
+        }
+    }
+}
+
+/// Buckets created so far against `search.max_buckets`.
+struct Budget {
+    used: usize,
+    limit: usize,
+}
+
+impl Budget {
+    fn take(&mut self, buckets: usize) -> Result<(), Error> {
+        self.used = self.used.saturating_add(buckets);
+        if self.used > self.limit {
+            return Err(Error::TooManyBuckets {
+                max_buckets: self.limit,
+            });
+        }
+        Ok(())
+    }
+
+    fn give_back(&mut self, buckets: usize) {
+        self.used = self.used.saturating_sub(buckets);
+    }
+}
+
+/// What one aggregation has collected so far.
+enum State {
+    Cardinality(Distinct),
+    ValueCount(u64),
+    /// `filter` and `missing`: one bucket, not counted as a bucket (as in Elasticsearch).
+    Single(Counted),
+    /// One bucket per filter, in the order given.
+    Filters(Vec<Counted>),
+    Terms(BTreeMap<Bucket, Counted>),
+    /// The smallest `size` keys seen so far, in composite order.
+    Composite(BTreeMap<Vec<Ordered>, Counted>),
+}
+
+/// A bucket: its document count and its sub-aggregations.
+struct Counted {
+    doc_count: u64,
+    subs: Vec<State>,
+}
+
+/// One value of a composite key, ordered as its source asks.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+enum Ordered {
+    Ascending(Bucket),
+    Descending(Reverse<Bucket>),
+}
+
+impl Ordered {
+    fn new(value: Bucket, descending: bool) -> Ordered {
+        if descending {
+            Ordered::Descending(Reverse(value))
+        } else {
+            Ordered::Ascending(value)
+        }
+    }
+
+    fn bucket(&self) -> &Bucket {
+        match self {
+            Ordered::Ascending(value) | Ordered::Descending(Reverse(value)) => value,
+        }
+    }
+}
+
+/// Fresh states for `aggs`; the buckets of `filters` exist from the start.
+fn new_states(aggs: &[Aggregation], budget: &mut Budget) -> Result<Vec<State>, Error> {
+    aggs.iter().map(|agg| new_state(agg, budget)).collect()
+}
+
+fn new_state(agg: &Aggregation, budget: &mut Budget) -> Result<State, Error> {
+    Ok(match &agg.kind {
+        AggregationKind::Cardinality(_) => State::Cardinality(Distinct::default()),
+        AggregationKind::ValueCount(_) => State::ValueCount(0),
+        AggregationKind::Filter(_) | AggregationKind::Missing(_) => {
+            State::Single(new_bucket(&agg.subs, budget, false)?)
+        }
+        AggregationKind::Filters(filters) => State::Filters(
+            filters
+                .iter()
+                .map(|_| new_bucket(&agg.subs, budget, true))
+                .collect::<Result<_, _>>()?,
+        ),
+        AggregationKind::Terms { .. } => State::Terms(BTreeMap::new()),
+        AggregationKind::Composite { .. } => State::Composite(BTreeMap::new()),
+    })
+}
+
+/// An empty bucket with fresh sub-aggregations; `counted` buckets take one from the budget.
+fn new_bucket(subs: &[Aggregation], budget: &mut Budget, counted: bool) -> Result<Counted, Error> {
+    if counted {
+        budget.take(1)?;
+    }
+    Ok(Counted {
+        doc_count: 0,
+        subs: new_states(subs, budget)?,
+    })
+}
+
+/// How many counted buckets `states` hold, for giving them back when a bucket is dropped.
+fn bucket_count(states: &[State]) -> usize {
+    states
+        .iter()
+        .map(|state| match state {
+            State::Cardinality(_) | State::ValueCount(_) => 0,
+            State::Single(bucket) => bucket_count(&bucket.subs),
+            State::Filters(buckets) => buckets
+                .iter()
+                .map(|bucket| 1 + bucket_count(&bucket.subs))
+                .sum(),
+            State::Terms(buckets) => buckets
+                .values()
+                .map(|bucket| 1 + bucket_count(&bucket.subs))
+                .sum(),
+            State::Composite(buckets) => buckets
+                .values()
+                .map(|bucket| 1 + bucket_count(&bucket.subs))
+                .sum(),
+        })
+        .sum()
+}
+
+/// Adds one record to every aggregation.
+fn add(
+    aggs: &[Aggregation],
+    states: &mut [State],
+    record: &ApiKeyRecord,
+    budget: &mut Budget,
+) -> Result<(), Error> {
+    for (agg, state) in aggs.iter().zip(states.iter_mut()) {
+        add_one(agg, state, record, budget)?;
+    }
+    Ok(())
+}
+
+fn add_one(
+    agg: &Aggregation,
+    state: &mut State,
+    record: &ApiKeyRecord,
+    budget: &mut Budget,
+) -> Result<(), Error> {
+    match (&agg.kind, state) {
+        (AggregationKind::Cardinality(field), State::Cardinality(distinct)) => {
+            for value in values(record, field) {
+                distinct.insert(&value);
+            }
+        }
+        (AggregationKind::ValueCount(field), State::ValueCount(count)) => {
+            *count += u64::try_from(values(record, field).len()).unwrap_or(u64::MAX);
+        }
+        (AggregationKind::Filter(query), State::Single(bucket))
+            if matches(query, &RecordDocument(record)) =>
+        {
+            fill(&agg.subs, bucket, record, budget)?;
+        }
+        (AggregationKind::Missing(field), State::Single(bucket))
+            if values(record, field).is_empty() =>
+        {
+            fill(&agg.subs, bucket, record, budget)?;
+        }
+        (AggregationKind::Filters(filters), State::Filters(buckets)) => {
+            for ((_, query), bucket) in filters.iter().zip(buckets.iter_mut()) {
+                if matches(query, &RecordDocument(record)) {
+                    fill(&agg.subs, bucket, record, budget)?;
+                }
+            }
+        }
+        (AggregationKind::Terms { field, .. }, State::Terms(buckets)) => {
+            for value in values(record, field) {
+                let bucket = match buckets.entry(value) {
+                    std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
+                    std::collections::btree_map::Entry::Vacant(entry) => {
+                        entry.insert(new_bucket(&agg.subs, budget, true)?)
+                    }
+                };
+                fill(&agg.subs, bucket, record, budget)?;
+            }
+        }
+        (
+            AggregationKind::Composite {
+                sources,
+                size,
+                after,
+            },
+            State::Composite(buckets),
+        ) => {
+            let after = after.as_ref().map(|after| after_key(sources, after));
+            for key in composite_keys(sources, record) {
+                if after.as_ref().is_some_and(|after| key <= *after) {
+                    continue;
+                }
+                if !buckets.contains_key(&key) {
+                    if buckets.len() >= *size {
+                        // Full: the key only gets in by pushing out a larger one, which could
+                        // never come back into the smallest `size`.
+                        let Some(largest) = buckets.keys().next_back().cloned() else {
+                            continue;
+                        };
+                        if key >= largest {
+                            continue;
+                        }
+                        if let Some(evicted) = buckets.remove(&largest) {
+                            budget.give_back(1 + bucket_count(&evicted.subs));
+                        }
+                    }
+                    buckets.insert(key.clone(), new_bucket(&agg.subs, budget, true)?);
+                }
+                if let Some(bucket) = buckets.get_mut(&key) {
+                    fill(&agg.subs, bucket, record, budget)?;
+                }
+            }
+        }
+        // A record outside a `filter` or `missing` bucket; other pairs cannot occur, since states
+        // are built from the same aggregations in the same order.
+        _ => {}
+    }
+    Ok(())
+}
+
+/// Counts a record into a bucket and its sub-aggregations.
+fn fill(
+    subs: &[Aggregation],
+    bucket: &mut Counted,
+    record: &ApiKeyRecord,
+    budget: &mut Budget,
+) -> Result<(), Error> {
+    bucket.doc_count += 1;
+    add(subs, &mut bucket.subs, record, budget)
+}
+
+/// Every composite key of a record (the product of its values per source).
+fn composite_keys(
+    sources: &[(String, ApiKeyField, bool)],
+    record: &ApiKeyRecord,
+) -> Vec<Vec<Ordered>> {
+    let mut keys: Vec<Vec<Ordered>> = vec![Vec::new()];
+    for (_, field, descending) in sources {
+        let field_values = values(record, field);
+        keys = keys
+            .into_iter()
+            .flat_map(|prefix| {
+                field_values.iter().map(move |value| {
+                    let mut key = prefix.clone();
+                    key.push(Ordered::new(value.clone(), *descending));
+                    key
+                })
+            })
+            .collect();
+    }
+    keys
+}
+
+/// The `after` key of a composite aggregation in composite order.
+fn after_key(sources: &[(String, ApiKeyField, bool)], after: &Map<String, Value>) -> Vec<Ordered> {
+    sources
+        .iter()
+        .map(|(name, _, descending)| {
+            let value = match after.get(name) {
+                Some(Value::Number(number)) => Bucket::Long(number.as_i64().unwrap_or_default()),
+                Some(Value::String(text)) => Bucket::Text(text.clone()),
+                Some(other) => Bucket::Text(other.to_string()),
+                None => Bucket::Text(String::new()),
+            };
+            Ordered::new(value, *descending)
+        })
+        .collect()
+}
+
+/// The rendered results of `aggs`, keyed by name (`type#name` with `typed_keys`).
+fn render(aggs: &[Aggregation], states: Vec<State>, typed_keys: bool) -> Map<String, Value> {
+    let mut results = Map::new();
+    for (agg, state) in aggs.iter().zip(states) {
+        let (type_name, result) = render_one(agg, state, typed_keys);
+        let key = if typed_keys {
+            format!("{type_name}#{}", agg.name)
+        } else {
+            agg.name.clone()
+        };
+        results.insert(key, result);
+    }
+    results
+}
+
+fn render_one(agg: &Aggregation, state: State, typed_keys: bool) -> (&'static str, Value) {
+    let bucket_object = |bucket: Counted, mut object: Map<String, Value>| {
+        object.insert("doc_count".to_owned(), json!(bucket.doc_count));
+        object.extend(render(&agg.subs, bucket.subs, typed_keys));
+        Value::Object(object)
+    };
+    match (&agg.kind, state) {
+        (_, State::Cardinality(distinct)) => ("cardinality", json!({ "value": distinct.count() })),
+        (_, State::ValueCount(count)) => ("value_count", json!({ "value": count })),
+        (AggregationKind::Missing(_), State::Single(bucket)) => {
+            ("missing", bucket_object(bucket, Map::new()))
+        }
+        (_, State::Single(bucket)) => ("filter", bucket_object(bucket, Map::new())),
+        (AggregationKind::Filters(filters), State::Filters(buckets)) => {
+            let mut named = Map::new();
+            let mut anonymous = Vec::new();
+            for ((key, _), bucket) in filters.iter().zip(buckets) {
+                let rendered = bucket_object(bucket, Map::new());
+                match key {
+                    Some(key) => {
+                        named.insert(key.clone(), rendered);
+                    }
+                    None => anonymous.push(rendered),
+                }
+            }
+            let buckets = if anonymous.is_empty() {
+                Value::Object(named)
+            } else {
+                Value::Array(anonymous)
+            };
+            ("filters", json!({ "buckets": buckets }))
+        }
+        (AggregationKind::Terms { field, size }, State::Terms(buckets)) => {
+            let mut ordered: Vec<(Bucket, Counted)> = buckets.into_iter().collect();
+            // Most frequent first, then by key, as Elasticsearch orders terms buckets.
+            ordered.sort_by(|a, b| {
+                b.1.doc_count
+                    .cmp(&a.1.doc_count)
+                    .then_with(|| a.0.cmp(&b.0))
+            });
+            let other: u64 = ordered
+                .iter()
+                .skip(*size)
+                .map(|(_, bucket)| bucket.doc_count)
+                .sum();
+            let numeric = ordered
+                .first()
+                .is_some_and(|(key, _)| matches!(key, Bucket::Long(_)));
+            let rendered: Vec<Value> = ordered
+                .into_iter()
+                .take(*size)
+                .map(|(key, bucket)| {
+                    let mut object = Map::new();
+                    object.insert("key".to_owned(), key.to_json());
+                    if *field == ApiKeyField::Invalidated {
+                        let flag = matches!(key, Bucket::Long(1));
+                        object.insert("key_as_string".to_owned(), json!(flag.to_string()));
+                    }
+                    bucket_object(bucket, object)
+                })
+                .collect();
+            let type_name = if numeric { "lterms" } else { "sterms" };
+            (
+                type_name,
+                json!({
+                    "doc_count_error_upper_bound": 0,
+                    "sum_other_doc_count": other,
+                    "buckets": rendered,
+                }),
+            )
+        }
+        (AggregationKind::Composite { sources, .. }, State::Composite(buckets)) => {
+            let key_object = |key: &[Ordered]| {
+                let mut object = Map::new();
+                for ((name, _, _), value) in sources.iter().zip(key) {
+                    object.insert(name.clone(), value.bucket().to_json());
+                }
+                Value::Object(object)
+            };
+            let after_key = buckets.keys().next_back().map(|key| key_object(key));
+            let rendered: Vec<Value> = buckets
+                .into_iter()
+                .map(|(key, bucket)| {
+                    let mut object = Map::new();
+                    object.insert("key".to_owned(), key_object(&key));
+                    bucket_object(bucket, object)
+                })
+                .collect();
+            let mut object = Map::new();
+            if let Some(after_key) = after_key {
+                object.insert("after_key".to_owned(), after_key);
+            }
+            object.insert("buckets".to_owned(), Value::Array(rendered));
+            ("composite", Value::Object(object))
+        }
+        // States are built from the same aggregations: other pairs cannot occur.
+        (_, State::Filters(_) | State::Terms(_) | State::Composite(_)) => ("filters", json!({})),
+    }
+}
+
+/// Distinct values for `cardinality`: exact (as 64-bit hashes) up to [`EXACT_LIMIT`], then a
+/// HyperLogLog sketch of 2^[`PRECISION`] one-byte registers, whatever the number of values.
+#[derive(Default)]
+struct Distinct {
+    exact: HashSet<u64>,
+    registers: Option<Vec<u8>>,
+}
+
+/// Elasticsearch's default `precision_threshold`: counts below it are (near) exact.
+const EXACT_LIMIT: usize = 3_000;
+/// Elasticsearch's HyperLogLog++ precision for that threshold's order of magnitude.
+const PRECISION: u32 = 14;
+
+impl Distinct {
+    fn insert(&mut self, value: &Bucket) {
+        let mut hasher = DefaultHasher::new();
+        value.hash(&mut hasher);
+        let hash = hasher.finish();
+        match &mut self.registers {
+            Some(registers) => observe(registers, hash),
+            None => {
+                self.exact.insert(hash);
+                if self.exact.len() > EXACT_LIMIT {
+                    let mut registers = vec![0u8; 1 << PRECISION];
+                    for hash in self.exact.drain() {
+                        observe(&mut registers, hash);
+                    }
+                    self.exact = HashSet::new();
+                    self.registers = Some(registers);
+                }
+            }
+        }
+    }
+
+    fn count(&self) -> u64 {
+        let Some(registers) = &self.registers else {
+            return u64::try_from(self.exact.len()).unwrap_or(u64::MAX);
+        };
+        let m = registers.len() as f64;
+        let sum: f64 = registers
+            .iter()
+            .map(|&rank| 2f64.powi(-i32::from(rank)))
+            .sum();
+        let alpha = 0.7213 / (1.0 + 1.079 / m);
+        let mut estimate = alpha * m * m / sum;
+        let zeros = registers.iter().filter(|&&rank| rank == 0).count();
+        if estimate <= 2.5 * m && zeros > 0 {
+            estimate = m * (m / zeros as f64).ln();
+        }
+        // The estimate is finite and positive; the cast saturates anyway.
+        estimate.round() as u64
+    }
+}
+
+/// Records one hash in the registers: the first `PRECISION` bits pick the register, the rank of
+/// the first set bit of the rest is kept if larger.
+fn observe(registers: &mut [u8], hash: u64) {
+    let index = usize::try_from(hash >> (64 - PRECISION)).unwrap_or_default();
+    let rest = hash << PRECISION;
+    let rank = u8::try_from(rest.leading_zeros().min(64 - PRECISION) + 1).unwrap_or(u8::MAX);
+    if let Some(register) = registers.get_mut(index) {
+        *register = (*register).max(rank);
+    }
+}
+
+/// An API key record as the in-memory query evaluator sees it (filter aggregations).
+struct RecordDocument<'a>(&'a ApiKeyRecord);
+
+impl Document<ApiKeyField> for RecordDocument<'_> {
+    fn values(&self, field: &ApiKeyField) -> Vec<FieldValue> {
+        values(self.0, field)
+            .into_iter()
+            .map(|bucket| match (field.kind(), bucket) {
+                (FieldKind::Boolean, Bucket::Long(flag)) => FieldValue::Boolean(flag == 1),
+                (_, Bucket::Long(number)) => FieldValue::Date(number),
+                (_, Bucket::Text(text)) => FieldValue::Keyword(text),
+            })
+            .collect()
+    }
+
+    fn id(&self) -> &str {
+        &self.0.id
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use keyward_store::testsuite::sample_key;
+    use keyward_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
+
+    use super::*;
+    use crate::{ServiceConfig, SystemClock};
+
+    fn parsed(aggs: Value) -> Vec<Aggregation> {
+        parse_aggs(aggs.as_object().unwrap(), 0).unwrap()
+    }
+
+    /// A service over a fresh store holding `count` keys named `name-0` … `name-6` in turn, each
+    /// created a millisecond after the one before.
+    async fn service_with_keys(
+        count: usize,
+        max_buckets: usize,
+    ) -> (ApiKeyService, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let store =
+            EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf())).unwrap();
+        let records = (0..count)
+            .map(|index| {
+                let mut record = sample_key(&format!("k{index:05}"));
+                record.name = format!("name-{}", index % 7);
+                record.creation += i64::try_from(index).unwrap();
+                record
+            })
+            .collect();
+        store.import_api_keys(records).await.unwrap();
+        let config = ServiceConfig {
+            max_buckets,
+            ..ServiceConfig::default()
+        };
+        let service = ApiKeyService::new(Arc::new(store), config, Arc::new(SystemClock));
+        (service, dir)
+    }
+
+    #[test]
+    fn nested_filters_past_the_limit_fail_before_reading_a_key() {
+        let filters: Vec<Value> = (0..50).map(|_| json!({"match_all": {}})).collect();
+        let level = |inner: Option<Value>| {
+            let mut agg = json!({"filters": {"filters": filters.clone()}});
+            if let Some(inner) = inner {
+                agg["aggs"] = inner;
+            }
+            agg
+        };
+        // 50 + 50² + 50³ buckets: far more than 65 536.
+        let aggs =
+            parsed(json!({"a": level(Some(json!({"b": level(Some(json!({"c": level(None)})))})))}));
+        let mut budget = Budget {
+            used: 0,
+            limit: 65_536,
+        };
+        match new_states(&aggs, &mut budget) {
+            Err(Error::TooManyBuckets { max_buckets }) => assert_eq!(max_buckets, 65_536),
+            Err(other) => panic!("unexpected error {other}"),
+            Ok(_) => panic!("expected too many buckets"),
+        }
+        // Two levels (2 550 buckets) fit.
+        let aggs = parsed(json!({"a": level(Some(json!({"b": level(None)})))}));
+        let mut budget = Budget {
+            used: 0,
+            limit: 65_536,
+        };
+        assert!(new_states(&aggs, &mut budget).is_ok());
+        assert_eq!(budget.used, 50 + 50 * 50);
+    }
+
+    #[tokio::test]
+    async fn aggregations_fold_over_every_batch() {
+        // More keys than one batch, so the fold spans three reads.
+        let count = 2 * BATCH + 500;
+        let (service, _dir) = service_with_keys(count, 65_536).await;
+        let aggs = parsed(json!({
+            "names": {"terms": {"field": "name", "size": 3}},
+            "created": {"cardinality": {"field": "creation"}},
+            "total": {"value_count": {"field": "name"}},
+            "first": {"composite": {"size": 2, "sources": [{"n": {"terms": {"field": "name", "order": "desc"}}}]}},
+            "by_name": {"filters": {"filters": {"zero": {"term": {"name": "name-0"}}}}},
+        }));
+        let result = service
+            .aggregate(&aggs, &Query::MatchAll, false)
+            .await
+            .unwrap();
+        // 2 500 keys over 7 names: `name-0` has 358, the others 357.
+        assert_eq!(
+            result["names"],
+            json!({
+                "doc_count_error_upper_bound": 0,
+                "sum_other_doc_count": count - 358 - 357 - 357,
+                "buckets": [
+                    {"key": "name-0", "doc_count": 358},
+                    {"key": "name-1", "doc_count": 357},
+                    {"key": "name-2", "doc_count": 357},
+                ],
+            })
+        );
+        assert_eq!(result["created"], json!({"value": count}));
+        assert_eq!(result["total"], json!({"value": count}));
+        assert_eq!(
+            result["first"],
+            json!({
+                "after_key": {"n": "name-5"},
+                "buckets": [
+                    {"key": {"n": "name-6"}, "doc_count": 357},
+                    {"key": {"n": "name-5"}, "doc_count": 357},
+                ],
+            })
+        );
+        assert_eq!(
+            result["by_name"],
+            json!({"buckets": {"zero": {"doc_count": 358}}})
+        );
+    }
+
+    #[tokio::test]
+    async fn terms_buckets_count_against_the_limit_while_collecting() {
+        let (service, _dir) = service_with_keys(20, 6).await;
+        let aggs = parsed(json!({"names": {"terms": {"field": "name", "size": 1}}}));
+        match service.aggregate(&aggs, &Query::MatchAll, false).await {
+            Err(Error::TooManyBuckets { max_buckets }) => assert_eq!(max_buckets, 6),
+            other => panic!("expected too many buckets, got {other:?}"),
+        }
+        // A composite keeps only its page: 7 names, size 2, fits in 6.
+        let aggs = parsed(
+            json!({"page": {"composite": {"size": 2, "sources": [{"n": {"terms": {"field": "name"}}}]}}}),
+        );
+        let result = service
+            .aggregate(&aggs, &Query::MatchAll, false)
+            .await
+            .unwrap();
+        assert_eq!(result["page"]["after_key"], json!({"n": "name-1"}));
+    }
+
+    #[test]
+    fn cardinality_is_exact_below_the_threshold_and_close_above_it() {
+        let mut distinct = Distinct::default();
+        for index in 0..2_000 {
+            distinct.insert(&Bucket::Long(index));
+            distinct.insert(&Bucket::Long(index));
+        }
+        assert_eq!(distinct.count(), 2_000);
+        for index in 2_000..200_000 {
+            distinct.insert(&Bucket::Text(format!("value-{index}")));
+        }
+        assert!(distinct.exact.is_empty());
+        let estimate = distinct.count() as f64;
+        assert!(
+            (estimate - 200_000.0).abs() / 200_000.0 < 0.03,
+            "estimate {estimate}"
+        );
+    }
+}
