@@ -58,6 +58,14 @@ impl Store for SlowStore {
     async fn query_api_keys(&self, query: &ApiKeyQuery) -> Result<QueryPage, StoreError> {
         self.inner.query_api_keys(query).await
     }
+    async fn api_keys_after(
+        &self,
+        query: &keyward_core::query::Query,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.inner.api_keys_after(query, after_id, limit).await
+    }
     async fn update_api_keys(
         &self,
         records: Vec<ApiKeyRecord>,
