@@ -85,9 +85,12 @@ pub const PASSWORD_HASH_ALGORITHMS: &[&str] = &[
 /// algorithms of [`PASSWORD_HASH_ALGORITHMS`] (bcrypt cost 4 to 14; PBKDF2 with 1 000, 10 000,
 /// 50 000, 100 000, 500 000 or 1 000 000 iterations). So no stored hash can cost more to verify
 /// than the slowest algorithm the setting itself allows: a bcrypt cost of 31 or a billion PBKDF2
-/// iterations is refused, with Elasticsearch's `unknown hash function [bcrypt31]`. `None` when
-/// the hash is accepted, else Elasticsearch's message.
-pub fn password_hash_error(hash: &str) -> Option<String> {
+/// iterations is refused, with Elasticsearch's `unknown hash function [bcrypt31]`. And, as the
+/// put-user and change-password docs require (and Elasticsearch's request builder checks), it
+/// must have been made with `configured`, the `xpack.security.authc.password_hashing.algorithm`
+/// new passwords are hashed with: same family and same cost. `None` when the hash is accepted,
+/// else Elasticsearch's message.
+pub fn password_hash_error(hash: &str, configured: HashAlgorithm) -> Option<String> {
     let not_a_hash = || {
         format!(
             "The provided password hash is not a hash or it could not be resolved to a supported hash algorithm. \
@@ -124,9 +127,20 @@ pub fn password_hash_error(hash: &str) -> Option<String> {
         return Some(not_a_hash());
     };
     match HashAlgorithm::from_name(&name) {
-        Ok(_) => None,
+        Ok(algorithm) if algorithm == configured => None,
+        Ok(algorithm) => Some(format!(
+            "Provided password hash uses [{}] but the configured hashing algorithm is [{}]",
+            algorithm.name().to_uppercase(),
+            configured.name().to_uppercase()
+        )),
         Err(err) => Some(err.to_string()),
     }
+}
+
+/// Whether `algorithm` may hash stored passwords (the `password_hashing.algorithm` setting):
+/// the bcrypt, PBKDF2 and PBKDF2-stretch families that [`PASSWORD_HASH_ALGORITHMS`] names.
+pub fn is_password_hashing_algorithm(algorithm: HashAlgorithm) -> bool {
+    PASSWORD_HASH_ALGORITHMS.contains(&algorithm.name().as_str())
 }
 
 fn is_bcrypt(hash: &str) -> bool {
@@ -277,10 +291,28 @@ mod tests {
         );
         assert_eq!(password_error("123456"), None);
         let bcrypt = "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy";
-        assert_eq!(password_hash_error(bcrypt), None);
-        assert_eq!(password_hash_error("{PBKDF2}10000$c2FsdA==$a2V5"), None);
-        assert!(password_hash_error("plain-text").is_some());
-        assert!(password_hash_error("{SSHA256}abcd").is_some());
+        let bcrypt10 = HashAlgorithm::Bcrypt { cost: 10 };
+        let pbkdf2 = HashAlgorithm::Pbkdf2 { iterations: 10_000 };
+        assert_eq!(password_hash_error(bcrypt, bcrypt10), None);
+        assert_eq!(
+            password_hash_error("{PBKDF2}10000$c2FsdA==$a2V5", pbkdf2),
+            None
+        );
+        assert!(password_hash_error("plain-text", bcrypt10).is_some());
+        assert!(password_hash_error("{SSHA256}abcd", bcrypt10).is_some());
+    }
+
+    /// The algorithm a well-formed test hash was made with.
+    fn password_hash_algorithm(hash: &str) -> HashAlgorithm {
+        let name = if let Some(rest) = hash.strip_prefix("$2a$") {
+            format!("bcrypt{}", rest[..2].trim_start_matches('0'))
+        } else if let Some(rest) = hash.strip_prefix("{PBKDF2_STRETCH}") {
+            format!("pbkdf2_stretch_{}", rest.split('$').next().unwrap_or(""))
+        } else {
+            let rest = hash.strip_prefix("{PBKDF2}").unwrap_or("");
+            format!("pbkdf2_{}", rest.split('$').next().unwrap_or(""))
+        };
+        HashAlgorithm::from_name(&name).unwrap_or(HashAlgorithm::Noop)
     }
 
     #[test]
@@ -299,8 +331,30 @@ mod tests {
             pbkdf2("{PBKDF2}", "1000000"),
             pbkdf2("{PBKDF2_STRETCH}", "10000"),
         ] {
-            assert_eq!(password_hash_error(&accepted), None, "{accepted}");
+            let algorithm = password_hash_algorithm(&accepted);
+            assert_eq!(
+                password_hash_error(&accepted, algorithm),
+                None,
+                "{accepted}"
+            );
         }
+        // Well-formed, but not made with the configured algorithm.
+        assert_eq!(
+            password_hash_error(&bcrypt("12"), HashAlgorithm::Bcrypt { cost: 10 }).as_deref(),
+            Some(
+                "Provided password hash uses [BCRYPT12] but the configured hashing algorithm is [BCRYPT]"
+            )
+        );
+        assert_eq!(
+            password_hash_error(
+                &pbkdf2("{PBKDF2}", "10000"),
+                HashAlgorithm::Bcrypt { cost: 10 }
+            )
+            .as_deref(),
+            Some(
+                "Provided password hash uses [PBKDF2] but the configured hashing algorithm is [BCRYPT]"
+            )
+        );
         let refused = [
             (bcrypt("31"), "unknown hash function [bcrypt31]"),
             (bcrypt("15"), "unknown hash function [bcrypt15]"),
@@ -320,14 +374,16 @@ mod tests {
         ];
         for (hash, message) in refused {
             assert_eq!(
-                password_hash_error(&hash).as_deref(),
+                password_hash_error(&hash, HashAlgorithm::Bcrypt { cost: 10 }).as_deref(),
                 Some(message),
                 "{hash}"
             );
         }
-        assert!(password_hash_error("{SHA}abc").is_some_and(|message| {
-            message.starts_with("The provided password hash is not a hash")
-        }));
+        assert!(
+            password_hash_error("{SHA}abc", HashAlgorithm::Bcrypt { cost: 10 }).is_some_and(
+                |message| { message.starts_with("The provided password hash is not a hash") }
+            )
+        );
     }
 
     #[test]

@@ -20,6 +20,9 @@ pub struct ServiceConfig {
     pub delete_retention_period: Duration,
     /// `delete.interval`: the least time between two runs of the expired-key remover.
     pub delete_interval: Duration,
+    /// `xpack.security.authc.password_hashing.algorithm`: how new user passwords are hashed,
+    /// and the only algorithm a given `password_hash` may use.
+    pub password_hashing_algorithm: HashAlgorithm,
     /// How long a verified password stays cached (the native realm's `cache.ttl`).
     pub user_cache_ttl: Duration,
     /// `xpack.security.authc.token.timeout`: how long an access token is valid.
@@ -41,6 +44,7 @@ impl Default for ServiceConfig {
             cache_max_keys: 25_000,
             delete_retention_period: Duration::from_secs(7 * 24 * 60 * 60),
             delete_interval: Duration::from_secs(24 * 60 * 60),
+            password_hashing_algorithm: HashAlgorithm::Bcrypt { cost: 10 },
             user_cache_ttl: Duration::from_secs(20 * 60),
             token_timeout: Duration::from_secs(20 * 60),
             max_buckets: 65_536,

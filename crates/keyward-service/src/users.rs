@@ -6,6 +6,7 @@
 use std::sync::Arc;
 
 use keyward_core::authz::Permission;
+use keyward_core::hash::HashAlgorithm;
 use keyward_core::native::{
     password_error, password_hash_error, validate_user_metadata, validate_username,
 };
@@ -30,9 +31,6 @@ const NATIVE_REALM_TYPE: &str = "native";
 
 /// The superuser created on first start.
 const ELASTIC: &str = "elastic";
-
-/// bcrypt cost for stored passwords: Elasticsearch's default `bcrypt` is cost 10.
-const PASSWORD_BCRYPT_COST: u32 = 10;
 
 /// Where the `elastic` user's first password comes from.
 #[derive(Debug)]
@@ -93,7 +91,7 @@ impl ApiKeyService {
             BootstrapPassword::Given(password) => (password, false),
             BootstrapPassword::Generate => (generate_password(), true),
         };
-        let hash = hash_password(password.clone()).await?;
+        let hash = self.hash_password(password.clone()).await?;
         let mut record = reserved_record(ELASTIC);
         record.password_hash = hash;
         self.inner.store.put_user(record).await?;
@@ -120,7 +118,7 @@ impl ApiKeyService {
             None => generate_password(),
         };
         let change = UserChange {
-            password_hash: Some(hash_password(password.clone()).await?),
+            password_hash: Some(self.hash_password(password.clone()).await?),
             enabled: None,
         };
         self.change_user(username, change).await?;
@@ -155,12 +153,12 @@ impl ApiKeyService {
         }
         errors.into_result()?;
         if let Some(password) = &request.password {
-            check_password(password)?;
+            check_password(password, self.inner.config.password_hashing_algorithm)?;
         }
         self.require_full(subject, actions::PUT_USER)?;
 
         let password_hash = match request.password {
-            Some(password) => Some(password_hash(password).await?),
+            Some(password) => Some(self.password_hash(password).await?),
             None => None,
         };
         let username = request.username;
@@ -285,7 +283,7 @@ impl ApiKeyService {
         password: NewPassword,
     ) -> Result<(), Error> {
         let username = username.unwrap_or(&subject.user.username).to_owned();
-        check_password(&password)?;
+        check_password(&password, self.inner.config.password_hashing_algorithm)?;
         let own = !subject.is_api_key()
             && subject.user.username == username
             && matches!(
@@ -301,13 +299,31 @@ impl ApiKeyService {
             return Err(user_must_exist());
         }
         let change = UserChange {
-            password_hash: Some(password_hash(password).await?),
+            password_hash: Some(self.password_hash(password).await?),
             enabled: None,
         };
         if !self.change_user(&username, change).await? {
             return Err(user_must_exist());
         }
         Ok(())
+    }
+
+    /// The hash to store for a checked new password.
+    async fn password_hash(&self, password: NewPassword) -> Result<String, Error> {
+        match password {
+            NewPassword::Clear(password) => self.hash_password(password).await,
+            NewPassword::Hash(hash) => Ok(hash.as_str().to_owned()),
+        }
+    }
+
+    /// Hashes a new password with `xpack.security.authc.password_hashing.algorithm`.
+    async fn hash_password(&self, password: Zeroizing<String>) -> Result<String, Error> {
+        let algorithm = self.inner.config.password_hashing_algorithm;
+        tokio::task::spawn_blocking(move || {
+            keyward_core::hash::hash_secret(algorithm, password.as_bytes(), &mut OsRandom)
+        })
+        .await
+        .map_err(|err| Error::Internal(format!("password hashing task failed: {err}")))
     }
 
     /// Applies `change` to one user (a reserved user's never-stored state counts as stored)
@@ -483,7 +499,7 @@ fn user_view(record: &UserRecord) -> User {
 }
 
 /// The password rules, before anything is authorized or written.
-fn check_password(password: &NewPassword) -> Result<(), Error> {
+fn check_password(password: &NewPassword, configured: HashAlgorithm) -> Result<(), Error> {
     match password {
         NewPassword::Clear(password) => match password_error(password) {
             Some(message) => Err(Error::Domain(keyward_core::Error::validation_exception(
@@ -491,26 +507,11 @@ fn check_password(password: &NewPassword) -> Result<(), Error> {
             ))),
             None => Ok(()),
         },
-        NewPassword::Hash(hash) => match password_hash_error(hash) {
+        NewPassword::Hash(hash) => match password_hash_error(hash, configured) {
             Some(message) => Err(Error::illegal_argument(message)),
             None => Ok(()),
         },
     }
-}
-
-/// The hash to store for a checked new password.
-async fn password_hash(password: NewPassword) -> Result<String, Error> {
-    match password {
-        NewPassword::Clear(password) => hash_password(password).await,
-        NewPassword::Hash(hash) => Ok(hash.as_str().to_owned()),
-    }
-}
-
-async fn hash_password(password: Zeroizing<String>) -> Result<String, Error> {
-    tokio::task::spawn_blocking(move || bcrypt::hash(password.as_bytes(), PASSWORD_BCRYPT_COST))
-        .await
-        .map_err(|err| Error::Internal(format!("password hashing task failed: {err}")))?
-        .map_err(|err| Error::Internal(format!("password hashing failed: {err}")))
 }
 
 /// A 20-character password from the OS generator, in the alphabet Elasticsearch's generated

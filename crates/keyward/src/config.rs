@@ -81,6 +81,11 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "How new keys' secrets are hashed: ssha256, bcrypt*, pbkdf2*, pbkdf2_stretch*.",
     ),
     (
+        "xpack.security.authc.password_hashing.algorithm",
+        Some("bcrypt"),
+        "How new user passwords are hashed, and the only algorithm a given password_hash may use: bcrypt*, pbkdf2*, pbkdf2_stretch*.",
+    ),
+    (
         "xpack.security.authc.api_key.cache.ttl",
         Some("1d"),
         "How long a verified key stays cached after its last use; 0 disables the cache.",
@@ -358,6 +363,17 @@ impl Config {
                 hashing_algorithm.name()
             );
         }
+        let password_algorithm_name = "xpack.security.authc.password_hashing.algorithm";
+        let password_hashing_algorithm =
+            HashAlgorithm::from_name(settings.raw(password_algorithm_name)).map_err(|err| {
+                anyhow::anyhow!("invalid value for setting [{password_algorithm_name}]: {err}")
+            })?;
+        if !keyward_core::native::is_password_hashing_algorithm(password_hashing_algorithm) {
+            bail!(
+                "invalid value for setting [{password_algorithm_name}]: [{}] cannot hash passwords; use one of bcrypt, bcrypt4 to bcrypt14, pbkdf2, pbkdf2_<iterations> or pbkdf2_stretch_<iterations>",
+                settings.raw(password_algorithm_name)
+            );
+        }
         HashAlgorithm::from_name(settings.raw("xpack.security.authc.api_key.cache.hash_algo"))
             .map_err(|err| anyhow::anyhow!("invalid value for setting [xpack.security.authc.api_key.cache.hash_algo]: {err}"))?;
         settings.time("xpack.security.authc.api_key.doc_cache.ttl")?;
@@ -373,6 +389,7 @@ impl Config {
             token_timeout,
             enabled: settings.boolean("xpack.security.authc.api_key.enabled")?,
             hashing_algorithm,
+            password_hashing_algorithm,
             cache_ttl: settings.time("xpack.security.authc.api_key.cache.ttl")?,
             cache_max_keys: settings.number("xpack.security.authc.api_key.cache.max_keys")?,
             delete_retention_period: settings

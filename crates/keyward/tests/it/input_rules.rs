@@ -53,8 +53,36 @@ async fn password_hashes_too_costly_to_verify_are_refused() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 
-    // A named cost is accepted.
-    let hash = bcrypt::hash("joe-new-password", 4).unwrap();
+    // A hash made with another algorithm than the configured one (bcrypt, cost 10) is refused,
+    // even at a cost Elasticsearch names.
+    let cheaper = bcrypt::hash("joe-new-password", 4).unwrap();
+    let reply = admin
+        .post(
+            "/_security/user/joe/_password",
+            json!({"password_hash": cheaper}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "illegal_argument_exception",
+        "Provided password hash uses [BCRYPT4] but the configured hashing algorithm is [BCRYPT]",
+    );
+    let reply = admin
+        .put(
+            "/_security/user/pbkdf2-user",
+            json!({"password_hash": "{PBKDF2}10000$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA==", "roles": []}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "illegal_argument_exception",
+        "Provided password hash uses [PBKDF2] but the configured hashing algorithm is [BCRYPT]",
+    );
+
+    // One made with the configured algorithm is accepted.
+    let hash = bcrypt::hash("joe-new-password", 10).unwrap();
     let reply = admin
         .post(
             "/_security/user/joe/_password",
@@ -65,6 +93,41 @@ async fn password_hashes_too_costly_to_verify_are_refused() {
     let reply = server
         .basic("joe", "joe-new-password")
         .get("/_security/_authenticate")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
+
+#[tokio::test]
+async fn the_configured_password_hashing_algorithm_hashes_and_gates_password_hashes() {
+    let server =
+        TestServer::start_with(&["xpack.security.authc.password_hashing.algorithm=pbkdf2_1000"])
+            .await;
+    let admin = server.superuser();
+    // A clear password is stored with the configured algorithm.
+    server.put_user("ann", "ann-password", &[]).await;
+    let reply = server
+        .basic("ann", "ann-password")
+        .get("/_security/_authenticate")
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    // A bcrypt hash is refused; a PBKDF2 hash of 1000 iterations is taken.
+    let reply = admin
+        .put(
+            "/_security/user/bob",
+            json!({"password_hash": bcrypt::hash("bob-password", 10).unwrap(), "roles": []}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "illegal_argument_exception",
+        "Provided password hash uses [BCRYPT] but the configured hashing algorithm is [PBKDF2_1000]",
+    );
+    let reply = admin
+        .put(
+            "/_security/user/bob",
+            json!({"password_hash": "{PBKDF2}1000$c2FsdHNhbHRzYWx0$aGFzaGhhc2hoYXNoaGFzaA==", "roles": []}),
+        )
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }

@@ -155,7 +155,7 @@ async fn updating_a_user_without_a_password_keeps_it() {
 #[tokio::test]
 async fn a_pre_hashed_password_authenticates() {
     let server = TestServer::start().await;
-    let hash = bcrypt::hash("hashed-password", 4).unwrap();
+    let hash = bcrypt::hash("hashed-password", 10).unwrap();
     let reply = server
         .superuser()
         .put(
