@@ -1,6 +1,7 @@
-use serde_json::json;
+use serde_json::{Value, json};
 
 use super::*;
+use crate::Error;
 
 const NOW: EpochMillis = 1_700_000_000_000;
 
