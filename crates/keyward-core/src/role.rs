@@ -3,6 +3,7 @@
 
 use serde_json::{Map, Value, json};
 
+use crate::automaton::{Automaton, PatternError};
 use crate::error::{Error, ValidationErrors, json_token};
 use crate::privilege::{validate_cluster_privilege, validate_index_privilege};
 
@@ -492,9 +493,13 @@ fn validate_indices(entry: &IndicesPrivileges, errors: &mut ValidationErrors) {
             ));
         } else if name.is_empty() {
             errors.add(format!("invalid index name expression [{name}]"));
-        } else if !(name.starts_with('/') && name.ends_with('/'))
-            && name.chars().any(char::is_uppercase)
-        {
+        } else if name.len() > 1 && name.starts_with('/') && name.ends_with('/') {
+            // A regular expression must compile (how costly it may be is the automaton's limit).
+            if let Err(err @ PatternError::InvalidRegex { .. }) = Automaton::from_patterns([name])
+            {
+                errors.add(err.to_string());
+            }
+        } else if name.chars().any(char::is_uppercase) {
             errors.add(format!("index name must be lowercase [{name}]"));
         }
     }
@@ -702,6 +707,23 @@ mod tests {
             error
                 .to_string()
                 .ends_with("missing required [names] field")
+        );
+    }
+
+    #[test]
+    fn index_name_regexes_must_compile() {
+        let descriptors = parse(json!({
+            "r": {"indices": [{"names": ["/[/", "/(/", "/logs-[a-z]+/", "/UPPER/", "/"], "privileges": ["read"]}]}
+        }))
+        .unwrap();
+        let mut errors = ValidationErrors::default();
+        descriptors.validate(&mut errors);
+        assert_eq!(
+            errors.messages(),
+            [
+                "invalid regular expression pattern [/[/]",
+                "invalid regular expression pattern [/(/]",
+            ]
         );
     }
 
