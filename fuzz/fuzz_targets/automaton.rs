@@ -39,7 +39,11 @@ fuzz_target!(|data: &[u8]| {
             assert_eq!(union.matches(sample), in_a || in_b, "union, {sample:?}");
         }
         if let Some(intersection) = &intersection {
-            assert_eq!(intersection.matches(sample), in_a && in_b, "intersection, {sample:?}");
+            assert_eq!(
+                intersection.matches(sample),
+                in_a && in_b,
+                "intersection, {sample:?}"
+            );
         }
         if let Some(minus) = &minus {
             assert_eq!(minus.matches(sample), in_a && !in_b, "minus, {sample:?}");

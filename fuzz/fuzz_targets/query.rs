@@ -83,7 +83,7 @@ fuzz_target!(|data: &[u8]| {
         filter: Vec::new(),
         should: Vec::new(),
         must_not: vec![parsed.clone()],
-        minimum_should_match: None,
+        minimum_should_match: 0,
     };
     let mut hits = Vec::new();
     for person in PEOPLE {

@@ -22,7 +22,8 @@ fuzz_target!(|data: &[u8]| {
             let query = json!({"range": {"expiration": {operator: text}}});
             let _ = parse_query::<ApiKeyField>(&query, now);
         }
-        let query = json!({"range": {"creation": {"gte": text, "format": "strict_date_optional_time"}}});
+        let query =
+            json!({"range": {"creation": {"gte": text, "format": "strict_date_optional_time"}}});
         let _ = parse_query::<ApiKeyField>(&query, now);
     }
 });

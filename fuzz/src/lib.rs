@@ -103,9 +103,7 @@ impl Harness {
         if !body.is_empty() {
             request = request.header(http::header::CONTENT_TYPE, "application/json");
         }
-        let request = request
-            .body(Full::new(Bytes::copy_from_slice(body)))
-            .ok()?;
+        let request = request.body(Full::new(Bytes::copy_from_slice(body))).ok()?;
         let answer = self.runtime.block_on(async {
             let response = self.api.handle(request).await;
             let status = response.status().as_u16();

@@ -495,8 +495,7 @@ fn validate_indices(entry: &IndicesPrivileges, errors: &mut ValidationErrors) {
             errors.add(format!("invalid index name expression [{name}]"));
         } else if name.len() > 1 && name.starts_with('/') && name.ends_with('/') {
             // A regular expression must compile (how costly it may be is the automaton's limit).
-            if let Err(err @ PatternError::InvalidRegex { .. }) = Automaton::from_patterns([name])
-            {
+            if let Err(err @ PatternError::InvalidRegex { .. }) = Automaton::from_patterns([name]) {
                 errors.add(err.to_string());
             }
         } else if name.chars().any(char::is_uppercase) {

@@ -86,7 +86,10 @@ fn integer(value: Option<&Value>, parser: &str, name: &str) -> Result<Option<i64
             .filter(|number| i32::try_from(*number).is_ok())
             .map(Some)
             .ok_or_else(wrong),
-        Some(Value::String(text)) => text.parse::<i32>().map(|n| Some(i64::from(n))).map_err(|_| wrong()),
+        Some(Value::String(text)) => text
+            .parse::<i32>()
+            .map(|n| Some(i64::from(n)))
+            .map_err(|_| wrong()),
         Some(_) => Err(wrong()),
     }
 }
