@@ -43,12 +43,16 @@ impl Harness {
 
     fn new() -> Harness {
         let shm = std::path::Path::new("/dev/shm");
-        let dir = if shm.is_dir() {
-            tempfile::tempdir_in(shm)
+        let parent = if shm.is_dir() {
+            shm.to_path_buf()
         } else {
-            tempfile::tempdir()
-        }
-        .unwrap_or_else(|err| panic!("temp dir: {err}"));
+            std::env::temp_dir()
+        };
+        remove_stale_dirs(&parent);
+        let dir = tempfile::Builder::new()
+            .prefix(&format!("{DIR_PREFIX}{}-", std::process::id()))
+            .tempdir_in(&parent)
+            .unwrap_or_else(|err| panic!("temp dir: {err}"));
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -114,6 +118,30 @@ impl Harness {
             Answer { status, body }
         });
         Some(answer)
+    }
+}
+
+/// The prefix of every data directory a harness makes, followed by its process id.
+const DIR_PREFIX: &str = "keyward-fuzz-";
+
+/// libFuzzer ends the process without running destructors, so each run leaves its data
+/// directory behind: remove those of processes that are gone.
+fn remove_stale_dirs(parent: &std::path::Path) {
+    let Ok(entries) = std::fs::read_dir(parent) else {
+        return;
+    };
+    for entry in entries.flatten() {
+        let name = entry.file_name();
+        let Some(pid) = name
+            .to_str()
+            .and_then(|name| name.strip_prefix(DIR_PREFIX))
+            .and_then(|rest| rest.split('-').next())
+        else {
+            continue;
+        };
+        if !std::path::Path::new("/proc").join(pid).exists() {
+            let _ = std::fs::remove_dir_all(entry.path());
+        }
     }
 }
 
