@@ -88,8 +88,7 @@ pub enum AuthenticationFailure {
     Malformed(String),
     /// A username and password did not authenticate.
     User(String),
-    /// A credential type keyward does not handle (unknown schemes), or a bearer token keyward
-    /// does not know.
+    /// A bearer token keyward does not know.
     Unsupported,
     /// A bearer token that expired or was invalidated.
     TokenExpired,
@@ -143,7 +142,8 @@ impl ApiKeyService {
             Credential::ApiKey(_) => Err(AuthenticationFailure::Missing),
             Credential::Basic(credential) => self.authenticate_user(credential).await,
             Credential::Bearer(token) => self.authenticate_token(token.expose()).await,
-            Credential::Other => Err(AuthenticationFailure::Unsupported),
+            // No authenticator takes the scheme, so the request carries no credentials.
+            Credential::Other => Err(AuthenticationFailure::Missing),
         }
     }
 

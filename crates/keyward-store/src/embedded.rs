@@ -831,29 +831,47 @@ fn lock_dir(dir: &Path) -> Result<File, Error> {
 fn open_writer(path: &Path) -> Result<Connection, Error> {
     let connection = Connection::open(path).db()?;
     connection.busy_timeout(BUSY_TIMEOUT).db()?;
+    connection
+        .execute_batch(
+            "PRAGMA journal_mode = WAL; PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;",
+        )
+        .db()?;
+    // An acknowledged write must be fsynced: check the settings took rather than trust them.
+    require_durable(&connection, path)?;
+    Ok(connection)
+}
+
+/// Fails unless `connection` commits durably: write-ahead logging with `synchronous=FULL` (or
+/// the stricter `EXTRA`), so that a commit returns only after the log is fsynced. With `NORMAL`
+/// a commit in WAL mode is not fsynced, and a power loss forgets acknowledged writes, which no
+/// kill -9 test can show: the store refuses to open instead.
+fn require_durable(connection: &Connection, path: &Path) -> Result<(), Error> {
     let journal_mode: String = connection
-        .pragma_update_and_check(None, "journal_mode", "WAL", |row| row.get(0))
+        .query_row("PRAGMA journal_mode", [], |row| row.get(0))
         .db()?;
     if !journal_mode.eq_ignore_ascii_case("wal") {
         return Err(Error::Database(format!(
-            "cannot use write-ahead logging for [{}]: journal mode is [{journal_mode}]",
+            "the store [{}] must use write-ahead logging, but its journal mode is [{journal_mode}]",
             path.display()
         )));
     }
-    connection
-        .execute_batch("PRAGMA synchronous = FULL; PRAGMA foreign_keys = ON;")
-        .db()?;
-    // An acknowledged write must be fsynced: check the setting took rather than trust it.
     let synchronous: i64 = connection
         .query_row("PRAGMA synchronous", [], |row| row.get(0))
         .db()?;
+    // SQLite's levels: 0 OFF, 1 NORMAL, 2 FULL, 3 EXTRA.
     if synchronous < 2 {
+        let level = match synchronous {
+            0 => "OFF",
+            1 => "NORMAL",
+            _ => "unknown",
+        };
         return Err(Error::Database(format!(
-            "cannot set synchronous=FULL for [{}]",
+            "the store [{}] must run with synchronous=FULL so that every acknowledged write is fsynced, \
+             but it runs with synchronous={level}",
             path.display()
         )));
     }
-    Ok(connection)
+    Ok(())
 }
 
 /// How much of the database file a read connection maps into memory: all of it, in practice.
@@ -998,6 +1016,62 @@ fn find_query(filter: &ApiKeyFilter) -> Result<Option<(String, Vec<Value>)>, Err
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn temp_dir() -> tempfile::TempDir {
+        tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"))
+    }
+
+    #[test]
+    fn the_writer_commits_with_wal_and_synchronous_full() {
+        let dir = temp_dir();
+        let path = dir.path().join(DATABASE_FILE);
+        let writer = open_writer(&path).unwrap_or_else(|err| panic!("{err}"));
+        let synchronous: i64 = writer
+            .query_row("PRAGMA synchronous", [], |row| row.get(0))
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(synchronous, 2);
+        let mode: String = writer
+            .query_row("PRAGMA journal_mode", [], |row| row.get(0))
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(mode, "wal");
+        require_durable(&writer, &path).unwrap_or_else(|err| panic!("{err}"));
+    }
+
+    #[test]
+    fn a_connection_that_would_not_fsync_every_commit_is_refused() {
+        let dir = temp_dir();
+        let path = dir.path().join(DATABASE_FILE);
+        let connection = Connection::open(&path).unwrap_or_else(|err| panic!("{err}"));
+        let refused = |setup: &str| {
+            connection
+                .execute_batch(setup)
+                .unwrap_or_else(|err| panic!("{err}"));
+            match require_durable(&connection, &path) {
+                Err(Error::Database(message)) => message,
+                other => panic!("{setup}: not refused: {other:?}"),
+            }
+        };
+        let message = refused("PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL;");
+        assert!(
+            message.ends_with("but it runs with synchronous=NORMAL"),
+            "{message}"
+        );
+        assert!(
+            message.contains("must run with synchronous=FULL"),
+            "{message}"
+        );
+        let message = refused("PRAGMA synchronous = OFF;");
+        assert!(message.ends_with("synchronous=OFF"), "{message}");
+        let message = refused("PRAGMA journal_mode = DELETE; PRAGMA synchronous = FULL;");
+        assert!(
+            message.ends_with("its journal mode is [delete]"),
+            "{message}"
+        );
+        connection
+            .execute_batch("PRAGMA journal_mode = WAL; PRAGMA synchronous = EXTRA;")
+            .unwrap_or_else(|err| panic!("{err}"));
+        require_durable(&connection, &path).unwrap_or_else(|err| panic!("{err}"));
+    }
 
     #[test]
     fn read_connections_map_the_whole_store() {

@@ -169,6 +169,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
         node,
         limits: config.http.limits.clone(),
     };
+    // Listening for signals starts before the startup line: a supervisor that stops keyward as
+    // soon as it reads the line still gets a clean shutdown, not the default action of SIGTERM.
+    let shutdown = shutdown_signal();
     tracing::info!(%address, data = %config.store.data_dir.display(), "keyward started");
     {
         let mut stdout = std::io::stdout().lock();
@@ -176,7 +179,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
             .context("cannot write to stdout")?;
         stdout.flush().context("cannot write to stdout")?;
     }
-    keyward_http::serve(listener, state, shutdown_signal())
+    keyward_http::serve(listener, state, shutdown)
         .await
         .context("the HTTP server failed")?;
     remover.abort();
@@ -220,20 +223,33 @@ async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
     Err(last_error.unwrap_or_else(|| anyhow::anyhow!("no port to bind in [http.port]")))
 }
 
-async fn shutdown_signal() {
-    let interrupt = tokio::signal::ctrl_c();
-    let mut terminate =
-        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(terminate) => terminate,
-            Err(err) => {
-                tracing::warn!(error = %err, "cannot listen for SIGTERM");
-                let _ = interrupt.await;
-                return;
-            }
-        };
-    tokio::select! {
-        _ = interrupt => {}
-        _ = terminate.recv() => {}
+/// Installs the SIGINT and SIGTERM handlers now; the future completes on the first signal.
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
+    use tokio::signal::unix::{SignalKind, signal};
+    let listen = |kind: SignalKind, name: &str| match signal(kind) {
+        Ok(stream) => Some(stream),
+        Err(err) => {
+            tracing::warn!(error = %err, signal = name, "cannot listen for the signal");
+            None
+        }
+    };
+    let mut interrupt = listen(SignalKind::interrupt(), "SIGINT");
+    let mut terminate = listen(SignalKind::terminate(), "SIGTERM");
+    async move {
+        tokio::select! {
+            () = next_signal(interrupt.as_mut()) => {}
+            () = next_signal(terminate.as_mut()) => {}
+        }
+    }
+}
+
+/// The next signal on `stream`; never, without one.
+async fn next_signal(stream: Option<&mut tokio::signal::unix::Signal>) {
+    match stream {
+        Some(stream) => {
+            stream.recv().await;
+        }
+        None => std::future::pending().await,
     }
 }
 

@@ -1,5 +1,6 @@
 //! `cluster.health`: keyward is a one-node cluster that is always green.
 
+use keyward_core::duration::TimeValue;
 use keyward_core::privilege::actions;
 use serde_json::json;
 
@@ -24,6 +25,12 @@ const PARAMS: &[&str] = &[
 /// Checks the request; the answer is the body [`render`] made at start-up.
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<(), EsError> {
     ctx.allow_params(PARAMS)?;
+    // Nothing waits, but a timeout that is not a time value is still a bad request.
+    for name in ["timeout", "master_timeout"] {
+        if let Some(value) = ctx.query.raw(name) {
+            TimeValue::parse(value, name)?;
+        }
+    }
     ctx.state
         .service
         .require_full(&ctx.subject, actions::CLUSTER_HEALTH)?;

@@ -171,10 +171,12 @@ pub(crate) fn expiration(
 fn role_descriptors(reader: &mut ObjectReader<'_>) -> Result<Option<RoleDescriptors>, EsError> {
     match reader.value("role_descriptors") {
         None => Ok(None),
-        Some(value) => Ok(Some(RoleDescriptors::parse(
+        Some(value @ Value::Object(_)) => Ok(Some(RoleDescriptors::parse(
             value,
             DescriptorContext::ApiKey,
         )?)),
+        // The request parser rejects the field's type before any descriptor is read.
+        Some(other) => Err(reader.wrong_type("role_descriptors", other)),
     }
 }
 

@@ -235,7 +235,8 @@ impl<'a> ObjectReader<'a> {
         }
     }
 
-    fn wrong_type(&self, name: &str, value: &Value) -> EsError {
+    /// The parser's error for a field whose JSON type it does not take.
+    pub(crate) fn wrong_type(&self, name: &str, value: &Value) -> EsError {
         EsError::x_content(format!("[{}] failed to parse field [{name}]", self.parser)).caused_by(
             EsError::illegal_argument(format!(
                 "[{name}] doesn't support values of type: {}",
@@ -251,12 +252,45 @@ pub(crate) struct QueryParams {
     params: BTreeMap<String, String>,
 }
 
+/// Rejects a malformed `%` escape in any name or value of a query string, as Elasticsearch's
+/// decoder does (a lenient decoder would read `%ZZ` literally, and a proxy in front might not).
+fn check_escapes(query: &str) -> Result<(), EsError> {
+    for component in query.split(['&', '=']) {
+        let bytes = component.as_bytes();
+        for (at, _) in component.match_indices('%') {
+            let reason = match (bytes.get(at + 1), bytes.get(at + 2)) {
+                (None, _) => format!("unterminated escape sequence at end of string: {component}"),
+                (Some(_), None) => {
+                    format!("partial escape sequence at end of string: {component}")
+                }
+                (Some(high), Some(low)) if high.is_ascii_hexdigit() && low.is_ascii_hexdigit() => {
+                    continue;
+                }
+                (Some(_), Some(_)) => format!(
+                    "invalid escape sequence `{}' at index {at} of: {component}",
+                    component[at..].chars().take(3).collect::<String>()
+                ),
+            };
+            // Elasticsearch answers with the decoder's exception wrapped in its own.
+            return Err(EsError::new(
+                http::StatusCode::BAD_REQUEST,
+                "bad_parameter_exception",
+                format!("java.lang.IllegalArgumentException: {reason}"),
+            ));
+        }
+    }
+    Ok(())
+}
+
 /// Parameters every endpoint accepts.
 const GLOBAL_PARAMS: &[&str] = &["pretty", "human", "error_trace", "filter_path", "format"];
 
 impl QueryParams {
     /// Parses a raw query string.
     pub(crate) fn parse(query: Option<&str>) -> Result<QueryParams, EsError> {
+        if let Some(query) = query {
+            check_escapes(query)?;
+        }
         let pairs: Vec<(String, String)> = match query {
             Some(query) => serde_urlencoded::from_str(query)
                 .map_err(|err| EsError::illegal_argument(format!("invalid query string: {err}")))?,
@@ -372,5 +406,40 @@ mod tests {
             "[1:8] failed to parse the request body as JSON"
         );
         assert!(parse(r#"{"a":1} x"#).is_err());
+    }
+
+    #[test]
+    fn malformed_escapes_in_query_strings_are_refused() {
+        let reason = |query: &str| {
+            QueryParams::parse(Some(query))
+                .err()
+                .map(|err| err.body()["error"]["reason"].clone())
+        };
+        assert_eq!(reason("name=%41%2a&owner=true"), None);
+        assert_eq!(reason("name=%FF%FE"), None);
+        assert_eq!(
+            reason("a=1&name=%ZZ"),
+            Some(Value::from(
+                "java.lang.IllegalArgumentException: invalid escape sequence `%ZZ' at index 0 of: %ZZ"
+            ))
+        );
+        assert_eq!(
+            reason("name=ab%F"),
+            Some(Value::from(
+                "java.lang.IllegalArgumentException: partial escape sequence at end of string: ab%F"
+            ))
+        );
+        assert_eq!(
+            reason("na%=x"),
+            Some(Value::from(
+                "java.lang.IllegalArgumentException: unterminated escape sequence at end of string: na%"
+            ))
+        );
+        assert_eq!(
+            reason("name=%é1"),
+            Some(Value::from(
+                "java.lang.IllegalArgumentException: invalid escape sequence `%é1' at index 0 of: %é1"
+            ))
+        );
     }
 }

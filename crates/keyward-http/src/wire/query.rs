@@ -80,8 +80,16 @@ fn integer(value: Option<&Value>, parser: &str, name: &str) -> Result<Option<i64
     };
     match value {
         None => Ok(None),
-        Some(Value::Number(number)) => number.as_i64().map(Some).ok_or_else(wrong),
-        Some(Value::String(text)) => text.parse().map(Some).map_err(|_| wrong()),
+        // Elasticsearch reads these as Java ints: anything wider is a parse error.
+        Some(Value::Number(number)) => number
+            .as_i64()
+            .filter(|number| i32::try_from(*number).is_ok())
+            .map(Some)
+            .ok_or_else(wrong),
+        Some(Value::String(text)) => text
+            .parse::<i32>()
+            .map(|n| Some(i64::from(n)))
+            .map_err(|_| wrong()),
         Some(_) => Err(wrong()),
     }
 }

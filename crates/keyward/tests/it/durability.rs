@@ -86,3 +86,18 @@ async fn sigterm_shuts_down_cleanly_and_keys_survive_the_restart() {
     assert_eq!(reply.status, 200, "{}", reply.text);
     assert_eq!(reply.json()["api_key"]["name"], "survivor");
 }
+
+#[tokio::test]
+async fn sigterm_as_soon_as_the_startup_line_is_read_shuts_down_cleanly() {
+    // A supervisor may stop keyward the moment it reports it listens: the signal handlers must
+    // be in place by then, or SIGTERM's default action kills it without closing the store.
+    for _ in 0..30 {
+        let mut server = TestServer::start().await;
+        assert_eq!(
+            server.stop(),
+            Some(0),
+            "keyward did not exit cleanly: {}",
+            server.logs()
+        );
+    }
+}

@@ -7,6 +7,7 @@
 mod api_keys;
 mod authentication;
 mod authz;
+mod bad_input;
 mod cross_cluster;
 mod durability;
 mod files;

@@ -397,3 +397,108 @@ pub(crate) fn assert_unauthenticated(reply: &Reply, reason: &str) {
         serde_json::json!(challenges)
     );
 }
+
+/// What came back on a raw connection.
+#[derive(Debug)]
+pub(crate) enum RawReply {
+    /// A whole response.
+    Response { status: u16, body: Vec<u8> },
+    /// The server closed the connection without a complete response.
+    Closed,
+    /// Nothing complete arrived before the deadline.
+    Hung,
+}
+
+impl TestServer {
+    /// The `host:port` the server listens on.
+    pub(crate) fn address(&self) -> &str {
+        self.url.trim_start_matches("http://")
+    }
+
+    /// Writes `head` (the request line and headers, sent as they are, so they may hold any
+    /// bytes) and `body`, keeps the connection open (so a body shorter than its declared length
+    /// is a slow body that never ends), and reads one response until `deadline`.
+    pub(crate) async fn raw(&self, head: &[u8], body: &[u8], deadline: Duration) -> RawReply {
+        use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+        let started = tokio::time::Instant::now();
+        let mut stream = tokio::net::TcpStream::connect(self.address())
+            .await
+            .expect("connect");
+        // The server may answer and close before reading everything (a refused header, an
+        // early 401): a failed write is not a failure of the test.
+        let _ = stream.write_all(head).await;
+        let _ = stream.write_all(body).await;
+        let _ = stream.flush().await;
+        let mut received = Vec::new();
+        let mut buf = vec![0u8; 64 * 1024];
+        loop {
+            if let Some(reply) = parse_response(&received, false) {
+                return reply;
+            }
+            let now = tokio::time::Instant::now();
+            match tokio::time::timeout(
+                (started + deadline).saturating_duration_since(now),
+                stream.read(&mut buf),
+            )
+            .await
+            {
+                Err(_) => return RawReply::Hung,
+                Ok(Ok(0)) | Ok(Err(_)) => {
+                    return parse_response(&received, true).unwrap_or(RawReply::Closed);
+                }
+                Ok(Ok(n)) => received.extend_from_slice(&buf[..n]),
+            }
+        }
+    }
+}
+
+/// A complete HTTP/1.1 response at the start of `bytes`, if there is one; `closed` when the
+/// connection has ended (a body without a length runs to the end).
+fn parse_response(bytes: &[u8], closed: bool) -> Option<RawReply> {
+    let end = bytes.windows(4).position(|window| window == b"\r\n\r\n")?;
+    let head = String::from_utf8_lossy(&bytes[..end]);
+    let mut lines = head.split("\r\n");
+    let status = lines.next()?.split(' ').nth(1)?.parse().ok()?;
+    let headers: Vec<(String, String)> = lines
+        .filter_map(|line| line.split_once(':'))
+        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_owned()))
+        .collect();
+    let rest = &bytes[end + 4..];
+    let header = |name: &str| {
+        headers
+            .iter()
+            .find(|(key, _)| key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let body = if let Some(length) = header("content-length") {
+        let length: usize = length.parse().ok()?;
+        rest.get(..length)?.to_vec()
+    } else if header("transfer-encoding").is_some_and(|value| value.contains("chunked")) {
+        let mut body = Vec::new();
+        let mut at = rest;
+        loop {
+            let line_end = at.windows(2).position(|window| window == b"\r\n")?;
+            let size = usize::from_str_radix(
+                String::from_utf8_lossy(&at[..line_end])
+                    .split(';')
+                    .next()?
+                    .trim(),
+                16,
+            )
+            .ok()?;
+            at = &at[line_end + 2..];
+            if size == 0 {
+                break;
+            }
+            body.extend_from_slice(at.get(..size)?);
+            at = at.get(size + 2..)?;
+        }
+        body
+    } else if closed {
+        rest.to_vec()
+    } else {
+        return None;
+    };
+    Some(RawReply::Response { status, body })
+}
