@@ -24,15 +24,17 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, params, params_from_iter};
 use tokio::sync::{Semaphore, oneshot};
 
+mod descriptors;
 mod query_sql;
 mod rows;
 mod schema;
 mod writer;
 
+use descriptors::{Interner, convert_existing_keys, drop_unused};
 use rows::{
     API_KEY_COLUMNS, TOKEN_COLUMNS, UPDATE_API_KEY, USER_COLUMNS, api_key_from_row, api_key_values,
-    app_privilege_from_row, exists, insert_api_key, insert_token, names_json, role_from_row,
-    select_all, select_meta, token_from_row, user_from_row,
+    app_privilege_from_row, exists, insert_api_key, insert_api_key_values, insert_token, names_json,
+    role_from_row, select_all, select_meta, token_from_row, user_from_row,
 };
 use schema::migrate;
 use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};
@@ -90,6 +92,7 @@ impl EmbeddedStore {
 
         let mut connection = open_writer(&path)?;
         migrate(&mut connection, &path)?;
+        convert_existing_keys(&mut connection, &path)?;
 
         let read_connections = options.read_connections.max(1);
         let mut idle = Vec::with_capacity(read_connections);
@@ -240,15 +243,23 @@ impl Store for EmbeddedStore {
         }
         self.write(move |connection| {
             let mut outcomes = Vec::with_capacity(records.len());
+            let mut interner = Interner::default();
             for record in records {
                 let seq = record.seq;
-                let mut values = api_key_values(record)?;
-                values.push(Value::Integer(seq));
+                let (values, interned) = api_key_values(connection, &mut interner, record)?;
                 let mut statement = connection.prepare_cached(UPDATE_API_KEY).db()?;
-                let changed = statement.execute(params_from_iter(values)).db()?;
+                let changed = statement
+                    .execute(params_from_iter(
+                        values.into_iter().chain([Value::Integer(seq)]),
+                    ))
+                    .db()?;
                 outcomes.push(if changed == 1 {
                     UpdateOutcome::Updated
                 } else {
+                    // Texts interned for this key alone are referenced by nothing now; the
+                    // interner must not hand out the rows this deletes.
+                    drop_unused(connection, interned)?;
+                    interner = Interner::default();
                     UpdateOutcome::Conflict
                 });
             }
@@ -334,9 +345,12 @@ impl Store for EmbeddedStore {
             return Ok(());
         }
         self.write(move |connection| {
-            records
-                .into_iter()
-                .try_for_each(|record| insert_api_key(connection, record))
+            let mut interner = Interner::default();
+            records.into_iter().try_for_each(|record| {
+                let id = record.id.clone();
+                let (values, _) = api_key_values(connection, &mut interner, record)?;
+                insert_api_key_values(connection, id, values)
+            })
         })
         .await
     }

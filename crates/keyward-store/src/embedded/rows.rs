@@ -1,12 +1,12 @@
 //! Row mapping: the columns each table is read with, records to parameters and rows back to
 //! records, and the small query helpers every operation shares.
 
-use keyward_core::api_key::{ApiKeyType, Creator};
+use keyward_core::api_key::ApiKeyType;
 use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params, params_from_iter};
-use serde_json::Map;
 
 use super::SqlResultExt;
+use super::descriptors::{Interner, Slot, creator_from_text, creator_text};
 use crate::{ApiKeyRecord, AppPrivilegeRecord, Error, RoleRecord, TokenRecord, UserRecord};
 
 /// The `tokens` columns in the order [`token_from_row`] reads them.
@@ -17,29 +17,44 @@ pub(super) const TOKEN_COLUMNS: &str = "access_hash, refresh_hash, username, rea
 pub(super) const USER_COLUMNS: &str =
     "username, password_hash, roles, full_name, email, metadata, enabled, seq";
 
-/// The `api_keys` columns in the order [`api_key_from_row`] and [`api_key_values`] use.
+/// The `api_keys` columns in the order [`api_key_from_row`] reads them. The shared texts are
+/// read through their descriptor ids (see `descriptors`); each expression is free of commas, so
+/// the list splits on them into its columns.
 pub(super) const API_KEY_COLUMNS: &str = "id, name, key_type, creation, expiration, invalidated, invalidation, hash, \
-     role_descriptors, limited_by, metadata, principal, full_name, email, creator_metadata, realm, realm_type, \
-     format_version, certificate_identity, seq";
+     (SELECT text FROM descriptors WHERE descriptor_id = role_descriptors_id), \
+     (SELECT text FROM descriptors WHERE descriptor_id = limited_by_id), metadata, principal, \
+     (SELECT text FROM descriptors WHERE descriptor_id = creator_id), realm, format_version, \
+     certificate_identity, seq";
 
-/// Parameters `?1`..`?19` are [`api_key_values`]; a new key starts at `seq` 1. A taken id changes
-/// nothing, which [`insert_api_key`] reports as `AlreadyExists`.
+/// Parameters `?1`..`?16` are [`api_key_values`]; a new key starts at `seq` 1. A taken id changes
+/// nothing, which [`insert_api_key`] reports as `AlreadyExists`. The columns of the text now
+/// stored in `descriptors` are left empty.
 pub(super) const INSERT_API_KEY: &str = "INSERT INTO api_keys (id, name, key_type, creation, expiration, invalidated, \
-     invalidation, hash, role_descriptors, limited_by, metadata, principal, full_name, email, creator_metadata, \
-     realm, realm_type, format_version, certificate_identity, seq) \
-     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, ?17, ?18, ?19, 1) \
+     invalidation, hash, metadata, principal, realm, format_version, certificate_identity, role_descriptors_id, \
+     limited_by_id, creator_id, role_descriptors, limited_by, creator_metadata, realm_type, seq) \
+     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14, ?15, ?16, '', '', '', '', 1) \
      ON CONFLICT (id) DO NOTHING";
 
-/// Parameters `?1`..`?19` are [`api_key_values`], `?20` the `seq` the record was read with.
+/// Parameters `?1`..`?16` are [`api_key_values`], `?17` the `seq` the record was read with.
 pub(super) const UPDATE_API_KEY: &str = "UPDATE api_keys SET name = ?2, key_type = ?3, creation = ?4, expiration = ?5, \
-     invalidated = ?6, invalidation = ?7, hash = ?8, role_descriptors = ?9, limited_by = ?10, metadata = ?11, \
-     principal = ?12, full_name = ?13, email = ?14, creator_metadata = ?15, realm = ?16, realm_type = ?17, \
-     format_version = ?18, certificate_identity = ?19, seq = seq + 1 \
-     WHERE id = ?1 AND seq = ?20";
+     invalidated = ?6, invalidation = ?7, hash = ?8, metadata = ?9, principal = ?10, realm = ?11, \
+     format_version = ?12, certificate_identity = ?13, role_descriptors_id = ?14, limited_by_id = ?15, \
+     creator_id = ?16, role_descriptors = '', limited_by = '', creator_metadata = '', realm_type = '', \
+     full_name = NULL, email = NULL, seq = seq + 1 \
+     WHERE id = ?1 AND seq = ?17";
 
 pub(super) fn insert_api_key(connection: &Connection, record: ApiKeyRecord) -> Result<(), Error> {
     let id = record.id.clone();
-    let values = api_key_values(record)?;
+    let (values, _) = api_key_values(connection, &mut Interner::default(), record)?;
+    insert_api_key_values(connection, id, values)
+}
+
+/// Inserts a key from its [`api_key_values`].
+pub(super) fn insert_api_key_values(
+    connection: &Connection,
+    id: String,
+    values: [Value; 16],
+) -> Result<(), Error> {
     let inserted = connection
         .prepare_cached(INSERT_API_KEY)
         .db()?
@@ -51,13 +66,21 @@ pub(super) fn insert_api_key(connection: &Connection, record: ApiKeyRecord) -> R
     Ok(())
 }
 
-/// The record's columns `id` to `certificate_identity`, in [`API_KEY_COLUMNS`] order.
-pub(super) fn api_key_values(record: ApiKeyRecord) -> Result<Vec<Value>, Error> {
-    let creator_metadata = serde_json::to_string(&record.creator.metadata)
-        .map_err(|err| Error::Database(err.to_string()))?;
+/// The record's column values for [`INSERT_API_KEY`] and [`UPDATE_API_KEY`], and the ids of its
+/// shared texts, interned inside the caller's savepoint: the rows are referenced before anything
+/// can delete them.
+pub(super) fn api_key_values(
+    connection: &Connection,
+    interner: &mut Interner,
+    record: ApiKeyRecord,
+) -> Result<([Value; 16], [i64; 3]), Error> {
+    let role_descriptors =
+        interner.intern(connection, Slot::RoleDescriptors, &record.role_descriptors)?;
+    let limited_by = interner.intern(connection, Slot::LimitedBy, &record.limited_by)?;
+    let creator = interner.intern(connection, Slot::Creator, &creator_text(&record.creator)?)?;
     let text = |value: Option<String>| value.map_or(Value::Null, Value::Text);
     let integer = |value: Option<i64>| value.map_or(Value::Null, Value::Integer);
-    Ok(vec![
+    let values = [
         Value::Text(record.id),
         Value::Text(record.name),
         Value::Text(record.key_type.as_str().to_owned()),
@@ -66,18 +89,16 @@ pub(super) fn api_key_values(record: ApiKeyRecord) -> Result<Vec<Value>, Error> 
         Value::Integer(i64::from(record.invalidated)),
         integer(record.invalidation),
         Value::Text(record.hash),
-        Value::Text(record.role_descriptors),
-        Value::Text(record.limited_by),
         text(record.metadata),
         Value::Text(record.creator.principal),
-        text(record.creator.full_name),
-        text(record.creator.email),
-        Value::Text(creator_metadata),
         Value::Text(record.creator.realm),
-        Value::Text(record.creator.realm_type),
         Value::Integer(record.format_version),
         text(record.certificate_identity),
-    ])
+        Value::Integer(role_descriptors),
+        Value::Integer(limited_by),
+        Value::Integer(creator),
+    ];
+    Ok((values, [role_descriptors, limited_by, creator]))
 }
 
 pub(super) fn api_key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, Error> {
@@ -86,15 +107,8 @@ pub(super) fn api_key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, Error> {
     let key_type = key_type
         .parse::<ApiKeyType>()
         .map_err(|err| Error::Corrupt(format!("api key [{id}]: {err}")))?;
-    let creator_metadata: String = row.get(14).db()?;
-    let creator_metadata = serde_json::from_str::<Map<String, serde_json::Value>>(
-        &creator_metadata,
-    )
-    .map_err(|err| {
-        Error::Corrupt(format!(
-            "api key [{id}]: creator metadata is not a JSON object: {err}"
-        ))
-    })?;
+    let creator: String = row.get(12).db()?;
+    let creator = creator_from_text(&id, row.get(11).db()?, row.get(13).db()?, &creator)?;
     Ok(ApiKeyRecord {
         name: row.get(1).db()?,
         key_type,
@@ -106,17 +120,10 @@ pub(super) fn api_key_from_row(row: &Row<'_>) -> Result<ApiKeyRecord, Error> {
         role_descriptors: row.get(8).db()?,
         limited_by: row.get(9).db()?,
         metadata: row.get(10).db()?,
-        creator: Creator {
-            principal: row.get(11).db()?,
-            full_name: row.get(12).db()?,
-            email: row.get(13).db()?,
-            metadata: creator_metadata,
-            realm: row.get(15).db()?,
-            realm_type: row.get(16).db()?,
-        },
-        format_version: row.get(17).db()?,
-        certificate_identity: row.get(18).db()?,
-        seq: row.get(19).db()?,
+        creator,
+        format_version: row.get(14).db()?,
+        certificate_identity: row.get(15).db()?,
+        seq: row.get(16).db()?,
         id,
     })
 }
