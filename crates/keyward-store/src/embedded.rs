@@ -21,7 +21,7 @@ use std::time::Duration;
 use async_trait::async_trait;
 use keyward_core::EpochMillis;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use tokio::sync::{Semaphore, oneshot};
 
 mod descriptors;
@@ -30,7 +30,7 @@ mod rows;
 mod schema;
 mod writer;
 
-use descriptors::{Interner, convert_existing_keys, drop_unused};
+use descriptors::{Interner, References, convert_existing_keys};
 use rows::{
     API_KEY_COLUMNS, TOKEN_COLUMNS, UPDATE_API_KEY, USER_COLUMNS, api_key_from_row, api_key_values,
     app_privilege_from_row, exists, insert_api_key, insert_api_key_values, insert_token, names_json,
@@ -244,8 +244,25 @@ impl Store for EmbeddedStore {
         self.write(move |connection| {
             let mut outcomes = Vec::with_capacity(records.len());
             let mut interner = Interner::default();
+            let mut references = References::default();
             for record in records {
                 let seq = record.seq;
+                let mut current = connection
+                    .prepare_cached(
+                        "SELECT role_descriptors_id, limited_by_id, creator_id FROM api_keys \
+                         WHERE id = ?1 AND seq = ?2",
+                    )
+                    .db()?;
+                let held: Option<[Option<i64>; 3]> = current
+                    .query_row(params![record.id, seq], |row| {
+                        Ok([row.get(0)?, row.get(1)?, row.get(2)?])
+                    })
+                    .optional()
+                    .db()?;
+                let Some(held) = held else {
+                    outcomes.push(UpdateOutcome::Conflict);
+                    continue;
+                };
                 let (values, interned) = api_key_values(connection, &mut interner, record)?;
                 let mut statement = connection.prepare_cached(UPDATE_API_KEY).db()?;
                 let changed = statement
@@ -253,16 +270,16 @@ impl Store for EmbeddedStore {
                         values.into_iter().chain([Value::Integer(seq)]),
                     ))
                     .db()?;
-                outcomes.push(if changed == 1 {
-                    UpdateOutcome::Updated
-                } else {
-                    // Texts interned for this key alone are referenced by nothing now; the
-                    // interner must not hand out the rows this deletes.
-                    drop_unused(connection, interned)?;
-                    interner = Interner::default();
-                    UpdateOutcome::Conflict
-                });
+                if changed != 1 {
+                    return Err(Error::Database(
+                        "a key changed while it was being updated".to_owned(),
+                    ));
+                }
+                references.add(interned);
+                references.remove(held);
+                outcomes.push(UpdateOutcome::Updated);
             }
+            references.apply(connection)?;
             Ok(outcomes)
         })
         .await
@@ -346,11 +363,14 @@ impl Store for EmbeddedStore {
         }
         self.write(move |connection| {
             let mut interner = Interner::default();
-            records.into_iter().try_for_each(|record| {
+            let mut references = References::default();
+            for record in records {
                 let id = record.id.clone();
-                let (values, _) = api_key_values(connection, &mut interner, record)?;
-                insert_api_key_values(connection, id, values)
-            })
+                let (values, interned) = api_key_values(connection, &mut interner, record)?;
+                insert_api_key_values(connection, id, values)?;
+                references.add(interned);
+            }
+            references.apply(connection)
         })
         .await
     }

@@ -6,11 +6,15 @@
 //! of keys of one owner share one limited-by row, so a key costs a few bytes for them instead of
 //! a kilobyte.
 //!
-//! Rows are counted, not swept: the triggers of migration 5 add one to `refs` for each reference
-//! a key row gains and take one off for each it loses (update, delete), deleting a row when
-//! nothing refers to it any more, in the same transaction as the change. All writes run on the
-//! one writer thread, and a write interns its texts and stores the key inside one savepoint, so
-//! no row can be deleted between being found and being referenced.
+//! Rows are counted, not swept: `refs` is the number of references key rows hold. Writes that
+//! set ids count them ([`References`]: inserts, updates, the conversion, each aggregated over its
+//! keys so a bulk write touches each row once); the delete trigger of migration 5 counts every
+//! deleted key, whatever statement deletes it. A row is deleted when its count reaches zero, in
+//! the same transaction. All writes run on the one writer thread, and a write interns its texts
+//! and stores the key inside one savepoint, so no row can be deleted between being found and
+//! being referenced. (Inserts and updates are not counted by triggers: a trigger makes SQLite
+//! journal every page each statement touches for the enclosing savepoint, which made a bulk
+//! import write ten times the data.)
 
 use std::collections::HashMap;
 use std::path::Path;
@@ -32,7 +36,7 @@ pub(super) const CONVERSION_PROGRESS: &str = "migration_5_after_rowid";
 pub(super) const CONVERSION_BATCH: i64 = 10_000;
 
 /// The row holding `text`, inserted (with no references yet) when there is none. The caller
-/// references it in the same savepoint, or the row is left with `refs` 0 (see [`drop_unused`]).
+/// references it in the same savepoint.
 pub(super) fn intern(connection: &Connection, text: &str) -> Result<i64, Error> {
     let digest = Sha256::digest(text.as_bytes());
     let digest = digest.as_slice();
@@ -52,15 +56,43 @@ pub(super) fn intern(connection: &Connection, text: &str) -> Result<i64, Error> 
         .db()
 }
 
-/// Deletes those of `ids` nothing refers to: rows [`intern`] created for a write that then
-/// changed nothing (an update that lost its compare-and-set).
-pub(super) fn drop_unused(connection: &Connection, ids: [i64; 3]) -> Result<(), Error> {
-    connection
-        .prepare_cached("DELETE FROM descriptors WHERE refs <= 0 AND descriptor_id IN (?1, ?2, ?3)")
-        .db()?
-        .execute(ids)
-        .db()?;
-    Ok(())
+/// Changes to reference counts, gathered over a write and applied once per row at its end.
+#[derive(Default)]
+pub(super) struct References(HashMap<i64, i64>);
+
+impl References {
+    /// A key now refers to these rows.
+    pub(super) fn add(&mut self, ids: [i64; 3]) {
+        for id in ids {
+            *self.0.entry(id).or_default() += 1;
+        }
+    }
+
+    /// A key no longer refers to these rows.
+    pub(super) fn remove(&mut self, ids: [Option<i64>; 3]) {
+        for id in ids.into_iter().flatten() {
+            *self.0.entry(id).or_default() -= 1;
+        }
+    }
+
+    /// Writes the counts, deleting the rows nothing refers to any more.
+    pub(super) fn apply(self, connection: &Connection) -> Result<(), Error> {
+        let mut count = connection
+            .prepare_cached("UPDATE descriptors SET refs = refs + ?2 WHERE descriptor_id = ?1")
+            .db()?;
+        let mut delete = connection
+            .prepare_cached("DELETE FROM descriptors WHERE descriptor_id = ?1 AND refs <= 0")
+            .db()?;
+        for (id, delta) in self.0 {
+            if delta != 0 {
+                count.execute([id, delta]).db()?;
+            }
+            if delta < 0 {
+                delete.execute([id]).db()?;
+            }
+        }
+        Ok(())
+    }
 }
 
 /// [`intern`] with a memory of what it interned, for many keys written in one operation (an
@@ -274,6 +306,7 @@ pub(super) fn convert_batch(
     }
     drop(rows);
     let mut interner = Interner::default();
+    let mut references = References::default();
     let mut last = None;
     let mut count: u64 = 0;
     for (rowid, role_descriptors, limited_by, creator) in keys {
@@ -284,12 +317,23 @@ pub(super) fn convert_batch(
         ];
         // A key that already has ids (none should, before the conversion ends) is left alone:
         // converting it again would store its emptied columns as its descriptors.
-        update
+        if update
             .execute(params![rowid, ids[0], ids[1], ids[2]])
-            .db()?;
+            .db()?
+            == 1
+        {
+            references.add(ids);
+        }
         last = Some(rowid);
         count += 1;
     }
+    // Rows interned for keys that turned out to be converted already are referenced by nothing.
+    references.apply(connection)?;
+    connection
+        .prepare_cached("DELETE FROM descriptors WHERE refs <= 0")
+        .db()?
+        .execute([])
+        .db()?;
     Ok(last.map(|last| (last, count)))
 }
 

@@ -6,7 +6,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, Row, params, params_from_iter};
 
 use super::SqlResultExt;
-use super::descriptors::{Interner, Slot, creator_from_text, creator_text};
+use super::descriptors::{Interner, References, Slot, creator_from_text, creator_text};
 use crate::{ApiKeyRecord, AppPrivilegeRecord, Error, RoleRecord, TokenRecord, UserRecord};
 
 /// The `tokens` columns in the order [`token_from_row`] reads them.
@@ -45,11 +45,14 @@ pub(super) const UPDATE_API_KEY: &str = "UPDATE api_keys SET name = ?2, key_type
 
 pub(super) fn insert_api_key(connection: &Connection, record: ApiKeyRecord) -> Result<(), Error> {
     let id = record.id.clone();
-    let (values, _) = api_key_values(connection, &mut Interner::default(), record)?;
-    insert_api_key_values(connection, id, values)
+    let (values, interned) = api_key_values(connection, &mut Interner::default(), record)?;
+    insert_api_key_values(connection, id, values)?;
+    let mut references = References::default();
+    references.add(interned);
+    references.apply(connection)
 }
 
-/// Inserts a key from its [`api_key_values`].
+/// Inserts a key from its [`api_key_values`]; the caller counts its references.
 pub(super) fn insert_api_key_values(
     connection: &Connection,
     id: String,

@@ -88,7 +88,9 @@ pub(super) const MIGRATIONS: &[&str] = &[
         WHERE invalidated = 1 AND invalidation IS NULL;",
     // 5: text many keys share (role descriptors, the owner's limited-by snapshot, the owner's
     // full name, email, metadata and realm type) stored once per distinct value in
-    // `descriptors`, found by its SHA-256 digest and counted by the triggers; keys hold the ids.
+    // `descriptors`, found by its SHA-256 digest; keys hold the ids. `refs` counts the keys'
+    // references: writes that set ids count them (`descriptors::References`), the trigger
+    // counts deletes, whatever statement deletes.
     // The old columns stay (SQLite cannot drop a column without rewriting the table) but hold
     // '' or NULL once a key is converted: `descriptors::convert_existing_keys` converts the keys
     // written before this migration, in batches, from the rowid recorded under
@@ -102,26 +104,6 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE api_keys ADD COLUMN role_descriptors_id INTEGER;
     ALTER TABLE api_keys ADD COLUMN limited_by_id INTEGER;
     ALTER TABLE api_keys ADD COLUMN creator_id INTEGER;
-    CREATE TRIGGER api_keys_descriptors_insert AFTER INSERT ON api_keys BEGIN
-        UPDATE descriptors SET refs = refs + (descriptor_id IS new.role_descriptors_id)
-            + (descriptor_id IS new.limited_by_id) + (descriptor_id IS new.creator_id)
-            WHERE descriptor_id IN (new.role_descriptors_id, new.limited_by_id, new.creator_id);
-    END;
-    CREATE TRIGGER api_keys_descriptors_update
-        AFTER UPDATE OF role_descriptors_id, limited_by_id, creator_id ON api_keys
-        WHEN old.role_descriptors_id IS NOT new.role_descriptors_id
-            OR old.limited_by_id IS NOT new.limited_by_id
-            OR old.creator_id IS NOT new.creator_id
-    BEGIN
-        UPDATE descriptors SET refs = refs + (descriptor_id IS new.role_descriptors_id)
-            + (descriptor_id IS new.limited_by_id) + (descriptor_id IS new.creator_id)
-            WHERE descriptor_id IN (new.role_descriptors_id, new.limited_by_id, new.creator_id);
-        UPDATE descriptors SET refs = refs - (descriptor_id IS old.role_descriptors_id)
-            - (descriptor_id IS old.limited_by_id) - (descriptor_id IS old.creator_id)
-            WHERE descriptor_id IN (old.role_descriptors_id, old.limited_by_id, old.creator_id);
-        DELETE FROM descriptors WHERE refs <= 0
-            AND descriptor_id IN (old.role_descriptors_id, old.limited_by_id, old.creator_id);
-    END;
     CREATE TRIGGER api_keys_descriptors_delete AFTER DELETE ON api_keys BEGIN
         UPDATE descriptors SET refs = refs - (descriptor_id IS old.role_descriptors_id)
             - (descriptor_id IS old.limited_by_id) - (descriptor_id IS old.creator_id)
