@@ -5,6 +5,9 @@
 //!   never write the same database;
 //! - `keyward.db` (plus SQLite's `-wal` and `-shm` files): the data.
 //!
+//! Text many keys share (role descriptors, limited-by snapshots, owner details) is stored once
+//! (`descriptors`); [`EmbeddedStore::bulk_import`] loads many keys into a closed store fast.
+//!
 //! Writes go through one writer thread that owns the only read-write connection. It takes
 //! whatever operations are queued (group commit), runs each inside its own savepoint so that one
 //! failing operation does not fail the others, commits once and only then answers: with
@@ -24,6 +27,7 @@ use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use tokio::sync::{Semaphore, oneshot};
 
+mod bulk;
 mod descriptors;
 mod query_sql;
 mod rows;
@@ -93,6 +97,7 @@ impl EmbeddedStore {
         let mut connection = open_writer(&path)?;
         migrate(&mut connection, &path)?;
         convert_existing_keys(&mut connection, &path)?;
+        bulk::rebuild_dropped_indexes(&mut connection)?;
 
         let read_connections = options.read_connections.max(1);
         let mut idle = Vec::with_capacity(read_connections);

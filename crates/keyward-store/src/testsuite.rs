@@ -66,6 +66,7 @@ macro_rules! store_contract_tests {
             import_writes_every_key,
             import_is_all_or_nothing,
             shared_texts_outlive_the_keys_that_let_go_of_them,
+            hashes_read_back_exactly,
             users_upsert,
             users_update_keeps_the_password,
             users_change_touches_only_the_changed_fields,
@@ -882,6 +883,41 @@ pub async fn shared_texts_outlive_the_keys_that_let_go_of_them(store: &dyn Store
         ids(store, &ApiKeyFilter::default()).await,
         ["a", "again", "b", "imported", "never"]
     );
+}
+
+/// Whatever a store does to keep hashes small, each reads back as exactly the text written.
+pub async fn hashes_read_back_exactly(store: &dyn Store) {
+    let hashes = [
+        "{SSHA256}AAECAwQFBgc=hFkFgY4klx8/OzDjO3yaxTvxUP3XclsX0V9SQZWYW5Y=",
+        // A salt whose base64 has no padding (it decodes to 9 bytes).
+        "{SSHA256}AAECAwQFBgcI6VS0C142yL/pnMBhio5F/gRK9keLzcBNBZCAdduogsI=",
+        // Not base64, too short, too long: verification fails on them, storage keeps them.
+        "{SSHA256}!!!!!!!!!!!!hFkFgY4klx8/OzDjO3yaxTvxUP3XclsX0V9SQZWYW5Y=",
+        "{SSHA256}AAECAwQFBgc=",
+        "{SSHA256}AAECAwQFBgc=hFkFgY4klx8/OzDjO3yaxTvxUP3XclsX0V9SQZWYW5Y=A",
+        // Base64 with bits set past its last byte: decodes, but encodes differently.
+        "{SSHA256}AAECAwQFBgd=hFkFgY4klx8/OzDjO3yaxTvxUP3XclsX0V9SQZWYW5Z=",
+        "{PBKDF2}10000$c2FsdA==$aGFzaA==",
+        "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+        "",
+    ];
+    for (n, hash) in hashes.iter().enumerate() {
+        let mut key = sample_key(&format!("h{n}"));
+        key.hash = (*hash).to_owned();
+        store.create_api_key(key.clone()).await.unwrap();
+        assert_eq!(store.api_key(&key.id).await.unwrap().unwrap(), key, "{hash}");
+        // An update writes the hash again.
+        let mut updated = key.clone();
+        updated.hash = hashes[(n + 1) % hashes.len()].to_owned();
+        assert_eq!(
+            store.update_api_keys(vec![updated.clone()]).await.unwrap(),
+            [UpdateOutcome::Updated]
+        );
+        assert_eq!(
+            store.api_key(&key.id).await.unwrap().unwrap(),
+            ApiKeyRecord { seq: 2, ..updated }
+        );
+    }
 }
 
 fn detailed_copy(detailed: &ApiKeyRecord, id: &str) -> ApiKeyRecord {

@@ -5,6 +5,8 @@
 
 use std::path::Path;
 
+use base64::Engine as _;
+use base64::engine::general_purpose::STANDARD;
 use keyward_core::api_key::{ApiKeyType, Creator};
 use rusqlite::{Connection, params};
 use serde_json::{Map, json};
@@ -40,7 +42,17 @@ fn old_key(n: i64) -> ApiKeyRecord {
         expiration: (n % 5 == 0).then_some(1_800_000_000_000 + n),
         invalidated: n % 13 == 0,
         invalidation: (n % 13 == 0 && n % 2 == 0).then_some(1_750_000_000_000),
-        hash: format!("{{SSHA256}}hash-of-{n}"),
+        hash: match n % 4 {
+            // Packed from now on.
+            0 | 2 => format!(
+                "{{SSHA256}}{}{}",
+                STANDARD.encode(n.to_be_bytes()),
+                STANDARD.encode([(n % 251) as u8; 32])
+            ),
+            // An `{SSHA256}` hash whose salt decodes to 9 bytes: kept as text.
+            1 => "{SSHA256}AAECAwQFBgcI6VS0C142yL/pnMBhio5F/gRK9keLzcBNBZCAdduogsI=".to_owned(),
+            _ => format!("{{PBKDF2}}10000$c2FsdA==$aGFzaC1vZi{n}"),
+        },
         role_descriptors: if n % 3 == 0 {
             "{}".to_owned()
         } else {
@@ -138,6 +150,14 @@ async fn check_converted(dir: &Path, expected: &[ApiKeyRecord]) {
     // 3 role descriptors, 7 limited-by snapshots, 7 creators.
     assert_eq!(rows, 3 + 7 + 7);
     assert_eq!(refs, 3 * KEYS);
+    let packed: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM api_keys WHERE hash_packed IS NOT NULL AND hash = ''",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(packed, (KEYS + 1) / 2);
     let unconverted: i64 = connection
         .query_row(
             "SELECT COUNT(*) FROM api_keys WHERE role_descriptors_id IS NULL OR limited_by <> ''",

@@ -25,7 +25,7 @@ use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 
 use super::SqlResultExt;
-use super::rows::select_meta;
+use super::rows::{pack_hash, select_meta};
 use crate::Error;
 
 /// The `meta` key holding the last rowid of `api_keys` converted to descriptor ids, present
@@ -280,7 +280,7 @@ pub(super) fn convert_batch(
 ) -> Result<Option<(i64, u64)>, Error> {
     let mut select = connection
         .prepare_cached(
-            "SELECT rowid, role_descriptors, limited_by, realm_type, full_name, email, creator_metadata \
+            "SELECT rowid, role_descriptors, limited_by, realm_type, full_name, email, creator_metadata, hash \
              FROM api_keys WHERE rowid > ?1 ORDER BY rowid LIMIT ?2",
         )
         .db()?;
@@ -288,7 +288,7 @@ pub(super) fn convert_batch(
         .prepare_cached(
             "UPDATE api_keys SET role_descriptors_id = ?2, limited_by_id = ?3, creator_id = ?4, \
              role_descriptors = '', limited_by = '', realm_type = '', full_name = NULL, email = NULL, \
-             creator_metadata = '' \
+             creator_metadata = '', hash = CASE WHEN ?5 IS NULL THEN hash ELSE '' END, hash_packed = ?5 \
              WHERE rowid = ?1 AND role_descriptors_id IS NULL",
         )
         .db()?;
@@ -302,14 +302,15 @@ pub(super) fn convert_batch(
         let creator_metadata: String = row.get(6).db()?;
         let creator =
             creator_text_from_columns(row.get(3).db()?, row.get(4).db()?, row.get(5).db()?, &creator_metadata);
-        keys.push((rowid, role_descriptors, limited_by, creator));
+        let hash: String = row.get(7).db()?;
+        keys.push((rowid, role_descriptors, limited_by, creator, pack_hash(&hash)));
     }
     drop(rows);
     let mut interner = Interner::default();
     let mut references = References::default();
     let mut last = None;
     let mut count: u64 = 0;
-    for (rowid, role_descriptors, limited_by, creator) in keys {
+    for (rowid, role_descriptors, limited_by, creator, hash_packed) in keys {
         let ids = [
             interner.intern(connection, Slot::RoleDescriptors, &role_descriptors)?,
             interner.intern(connection, Slot::LimitedBy, &limited_by)?,
@@ -318,7 +319,7 @@ pub(super) fn convert_batch(
         // A key that already has ids (none should, before the conversion ends) is left alone:
         // converting it again would store its emptied columns as its descriptors.
         if update
-            .execute(params![rowid, ids[0], ids[1], ids[2]])
+            .execute(params![rowid, ids[0], ids[1], ids[2], hash_packed])
             .db()?
             == 1
         {

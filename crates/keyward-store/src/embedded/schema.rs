@@ -90,7 +90,8 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // full name, email, metadata and realm type) stored once per distinct value in
     // `descriptors`, found by its SHA-256 digest; keys hold the ids. `refs` counts the keys'
     // references: writes that set ids count them (`descriptors::References`), the trigger
-    // counts deletes, whatever statement deletes.
+    // counts deletes, whatever statement deletes. An `{SSHA256}` hash is stored as its 40
+    // bytes in `hash_packed` (`hash` '') rather than as 65 characters of text.
     // The old columns stay (SQLite cannot drop a column without rewriting the table) but hold
     // '' or NULL once a key is converted: `descriptors::convert_existing_keys` converts the keys
     // written before this migration, in batches, from the rowid recorded under
@@ -104,6 +105,7 @@ pub(super) const MIGRATIONS: &[&str] = &[
     ALTER TABLE api_keys ADD COLUMN role_descriptors_id INTEGER;
     ALTER TABLE api_keys ADD COLUMN limited_by_id INTEGER;
     ALTER TABLE api_keys ADD COLUMN creator_id INTEGER;
+    ALTER TABLE api_keys ADD COLUMN hash_packed BLOB;
     CREATE TRIGGER api_keys_descriptors_delete AFTER DELETE ON api_keys BEGIN
         UPDATE descriptors SET refs = refs - (descriptor_id IS old.role_descriptors_id)
             - (descriptor_id IS old.limited_by_id) - (descriptor_id IS old.creator_id)
