@@ -37,8 +37,8 @@ mod writer;
 use descriptors::{Interner, References, convert_existing_keys};
 use rows::{
     API_KEY_COLUMNS, TOKEN_COLUMNS, UPDATE_API_KEY, USER_COLUMNS, api_key_from_row, api_key_values,
-    app_privilege_from_row, exists, insert_api_key, insert_api_key_values, insert_token, names_json,
-    role_from_row, select_all, select_meta, token_from_row, user_from_row,
+    app_privilege_from_row, exists, insert_api_key, insert_api_key_values, insert_token,
+    names_json, role_from_row, select_all, select_meta, token_from_row, user_from_row,
 };
 use schema::migrate;
 use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};

@@ -812,7 +812,10 @@ pub async fn shared_texts_outlive_the_keys_that_let_go_of_them(store: &dyn Store
     )
     .await;
     store
-        .import_api_keys(vec![sample_key("imported"), detailed_copy(&detailed, "detailed-2")])
+        .import_api_keys(vec![
+            sample_key("imported"),
+            detailed_copy(&detailed, "detailed-2"),
+        ])
         .await
         .unwrap();
 
@@ -838,12 +841,18 @@ pub async fn shared_texts_outlive_the_keys_that_let_go_of_them(store: &dyn Store
         .await
         .unwrap();
     assert_eq!(
-        store.delete_inactive_api_keys(CREATED + 5, 100).await.unwrap(),
+        store
+            .delete_inactive_api_keys(CREATED + 5, 100)
+            .await
+            .unwrap(),
         2
     );
     assert_eq!(
         store.api_key("a").await.unwrap().unwrap(),
-        ApiKeyRecord { seq: 2, ..moved.clone() }
+        ApiKeyRecord {
+            seq: 2,
+            ..moved.clone()
+        }
     );
     for id in ["b", "imported"] {
         assert_eq!(store.api_key(id).await.unwrap().unwrap(), sample_key(id));
@@ -864,11 +873,17 @@ pub async fn shared_texts_outlive_the_keys_that_let_go_of_them(store: &dyn Store
         [UpdateOutcome::Updated]
     );
     store
-        .invalidate_api_keys(&["detailed".to_owned(), "detailed-2".to_owned()], CREATED + 3)
+        .invalidate_api_keys(
+            &["detailed".to_owned(), "detailed-2".to_owned()],
+            CREATED + 3,
+        )
         .await
         .unwrap();
     assert_eq!(
-        store.delete_inactive_api_keys(CREATED + 5, 100).await.unwrap(),
+        store
+            .delete_inactive_api_keys(CREATED + 5, 100)
+            .await
+            .unwrap(),
         2
     );
     let mut again = detailed_copy(&detailed, "again");
@@ -905,7 +920,11 @@ pub async fn hashes_read_back_exactly(store: &dyn Store) {
         let mut key = sample_key(&format!("h{n}"));
         key.hash = (*hash).to_owned();
         store.create_api_key(key.clone()).await.unwrap();
-        assert_eq!(store.api_key(&key.id).await.unwrap().unwrap(), key, "{hash}");
+        assert_eq!(
+            store.api_key(&key.id).await.unwrap().unwrap(),
+            key,
+            "{hash}"
+        );
         // An update writes the hash again.
         let mut updated = key.clone();
         updated.hash = hashes[(n + 1) % hashes.len()].to_owned();

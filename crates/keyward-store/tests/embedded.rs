@@ -313,12 +313,14 @@ async fn debug_output_names_the_directory() {
 }
 
 /// How many rows `sql` counts, read straight from the database file.
+#[allow(clippy::unwrap_used)] // test support: a failure is the test's
 fn count(dir: &std::path::Path, sql: &str) -> i64 {
     let connection = rusqlite::Connection::open(dir.join("keyward.db")).unwrap();
     connection.query_row(sql, [], |row| row.get(0)).unwrap()
 }
 
 /// The statements of the secondary indexes of `api_keys`, sorted.
+#[allow(clippy::unwrap_used)] // test support: a failure is the test's
 fn key_indexes(dir: &std::path::Path) -> Vec<String> {
     let connection = rusqlite::Connection::open(dir.join("keyward.db")).unwrap();
     let mut statement = connection
@@ -337,7 +339,11 @@ fn key_indexes(dir: &std::path::Path) -> Vec<String> {
 /// A limited-by snapshot as large as a superuser's.
 fn large_limited_by(owner: usize) -> String {
     let indices: Vec<String> = (0..12)
-        .map(|n| format!(r#"{{"names":["logs-{owner}-{n}-*"],"privileges":["read","view_index_metadata"]}}"#))
+        .map(|n| {
+            format!(
+                r#"{{"names":["logs-{owner}-{n}-*"],"privileges":["read","view_index_metadata"]}}"#
+            )
+        })
         .collect();
     format!(
         r#"{{"owner-{owner}":{{"cluster":["all"],"indices":[{}],"run_as":["*"]}}}}"#,
@@ -367,21 +373,35 @@ async fn shared_texts_are_stored_once_and_go_with_their_last_key() {
     assert_eq!(text_bytes, 0, "no key row holds a shared text");
 
     // Owner 1's keys go (invalidated, then removed); its texts go with the last of them.
-    let owner_1: Vec<String> = keys.iter().skip(1).step_by(2).map(|key| key.id.clone()).collect();
+    let owner_1: Vec<String> = keys
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|key| key.id.clone())
+        .collect();
     store.invalidate_api_keys(&owner_1[..999], 5).await.unwrap();
-    assert_eq!(store.delete_inactive_api_keys(10, 10_000).await.unwrap(), 999);
+    assert_eq!(
+        store.delete_inactive_api_keys(10, 10_000).await.unwrap(),
+        999
+    );
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM descriptors"), 5);
     store.invalidate_api_keys(&owner_1[999..], 5).await.unwrap();
     assert_eq!(store.delete_inactive_api_keys(10, 10_000).await.unwrap(), 1);
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM descriptors"), 3);
-    assert_eq!(count(dir.path(), "SELECT SUM(refs) FROM descriptors"), 3 * 1000);
+    assert_eq!(
+        count(dir.path(), "SELECT SUM(refs) FROM descriptors"),
+        3 * 1000
+    );
 
     // An update moving a key to new texts takes one reference off the old ones.
     let mut moved = store.api_key("k0000").await.unwrap().unwrap();
     moved.limited_by = large_limited_by(7);
     store.update_api_keys(vec![moved]).await.unwrap();
     assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM descriptors"), 4);
-    assert_eq!(count(dir.path(), "SELECT SUM(refs) FROM descriptors"), 3 * 1000);
+    assert_eq!(
+        count(dir.path(), "SELECT SUM(refs) FROM descriptors"),
+        3 * 1000
+    );
     for key in keys.iter().step_by(2).skip(1) {
         assert_eq!(store.api_key(&key.id).await.unwrap().as_ref(), Some(key));
     }
@@ -404,7 +424,9 @@ async fn keys_sharing_a_large_limited_by_cost_a_few_hundred_bytes() {
         EmbeddedStore::bulk_import(dir.path(), keys, 5_000).unwrap(),
         KEYS as u64
     );
-    let bytes = std::fs::metadata(dir.path().join("keyward.db")).unwrap().len();
+    let bytes = std::fs::metadata(dir.path().join("keyward.db"))
+        .unwrap()
+        .len();
     let per_key = bytes / KEYS as u64;
     assert!(per_key < 400, "{per_key} bytes per key");
 }
@@ -429,7 +451,9 @@ async fn bulk_import_into_an_empty_store_builds_the_indexes_once() {
         0
     );
     // Into a store that has keys: the indexes stay, the keys join the others.
-    let more: Vec<_> = (1000..1100).map(|n| sample_key(&format!("k{n:04}"))).collect();
+    let more: Vec<_> = (1000..1100)
+        .map(|n| sample_key(&format!("k{n:04}")))
+        .collect();
     assert_eq!(
         EmbeddedStore::bulk_import(dir.path(), more.clone(), 300).unwrap(),
         100

@@ -56,7 +56,11 @@ impl EmbeddedStore {
             drop_indexes(&mut connection)?;
         }
         let written = insert_batches(&mut connection, records.into_iter(), batch.max(1));
-        // Built again whether or not every batch went in.
+        // Built again whether or not every batch went in, sorting on several threads.
+        let threads = std::thread::available_parallelism().map_or(1, usize::from);
+        connection
+            .pragma_update(None, "threads", i64::try_from(threads).unwrap_or(1))
+            .db()?;
         rebuild_dropped_indexes(&mut connection)?;
         written
     }

@@ -103,7 +103,11 @@ impl References {
 pub(super) struct Interner {
     last: [(String, i64); 3],
     seen: HashMap<String, i64>,
+    seen_bytes: usize,
 }
+
+/// The most text an [`Interner`] remembers besides each slot's last.
+const INTERNER_BYTES: usize = 4 << 20;
 
 /// Which of a key's texts: each slot remembers the previous key's text of that kind.
 #[derive(Clone, Copy)]
@@ -129,8 +133,9 @@ impl Interner {
             Some(id) => *id,
             None => {
                 let id = intern(connection, text)?;
-                // Bounded: a pathological import of all-distinct texts keeps no more than this.
-                if self.seen.len() < 4096 {
+                // Bounded: an import of all-distinct texts keeps no more than this many bytes.
+                if self.seen_bytes.saturating_add(text.len()) <= INTERNER_BYTES {
+                    self.seen_bytes += text.len();
                     self.seen.insert(text.to_owned(), id);
                 }
                 id
@@ -300,10 +305,20 @@ pub(super) fn convert_batch(
         let role_descriptors: String = row.get(1).db()?;
         let limited_by: String = row.get(2).db()?;
         let creator_metadata: String = row.get(6).db()?;
-        let creator =
-            creator_text_from_columns(row.get(3).db()?, row.get(4).db()?, row.get(5).db()?, &creator_metadata);
+        let creator = creator_text_from_columns(
+            row.get(3).db()?,
+            row.get(4).db()?,
+            row.get(5).db()?,
+            &creator_metadata,
+        );
         let hash: String = row.get(7).db()?;
-        keys.push((rowid, role_descriptors, limited_by, creator, pack_hash(&hash)));
+        keys.push((
+            rowid,
+            role_descriptors,
+            limited_by,
+            creator,
+            pack_hash(&hash),
+        ));
     }
     drop(rows);
     let mut interner = Interner::default();
@@ -337,7 +352,6 @@ pub(super) fn convert_batch(
         .db()?;
     Ok(last.map(|last| (last, count)))
 }
-
 
 #[cfg(test)]
 #[path = "conversion_tests.rs"]
