@@ -232,3 +232,42 @@ async fn an_interrupted_conversion_resumes_where_it_stopped() {
 
     check_converted(dir.path(), &expected).await;
 }
+
+#[tokio::test]
+async fn a_conversion_that_died_before_compacting_compacts_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let expected = write_old_store(dir.path());
+    let path = dir.path().join("keyward.db");
+    let before = file_size(dir.path());
+
+    // Every key converted, then the process dies before the compaction and the end of the
+    // progress record.
+    let mut connection = Connection::open(&path).unwrap();
+    migrate(&mut connection, &path).unwrap();
+    let batches = u64::try_from(KEYS / CONVERSION_BATCH + 1).unwrap();
+    convert_batches(&mut connection, &path, batches).unwrap();
+    let left: i64 = connection
+        .query_row(
+            "SELECT COUNT(*) FROM api_keys WHERE role_descriptors_id IS NULL",
+            [],
+            |row| row.get(0),
+        )
+        .unwrap();
+    assert_eq!(left, 0);
+    let progress: Option<String> = connection
+        .query_row(
+            "SELECT value FROM meta WHERE key = ?1",
+            [CONVERSION_PROGRESS],
+            |row| row.get(0),
+        )
+        .ok();
+    assert!(
+        progress.is_some(),
+        "the conversion has not recorded its end"
+    );
+    drop(connection);
+    assert!(file_size(dir.path()) >= before);
+
+    check_converted(dir.path(), &expected).await;
+    assert!(file_size(dir.path()) * 4 < before * 3);
+}
