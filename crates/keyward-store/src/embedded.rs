@@ -5,6 +5,9 @@
 //!   never write the same database;
 //! - `keyward.db` (plus SQLite's `-wal` and `-shm` files): the data.
 //!
+//! Text many keys share (role descriptors, limited-by snapshots, owner details) is stored once
+//! (`descriptors`); [`EmbeddedStore::bulk_import`] loads many keys into a closed store fast.
+//!
 //! Writes go through one writer thread that owns the only read-write connection. It takes
 //! whatever operations are queued (group commit), runs each inside its own savepoint so that one
 //! failing operation does not fail the others, commits once and only then answers: with
@@ -21,18 +24,21 @@ use std::time::Duration;
 use async_trait::async_trait;
 use keyward_core::EpochMillis;
 use rusqlite::types::Value;
-use rusqlite::{Connection, OpenFlags, params, params_from_iter};
+use rusqlite::{Connection, OpenFlags, OptionalExtension, params, params_from_iter};
 use tokio::sync::{Semaphore, oneshot};
 
+mod bulk;
+mod descriptors;
 mod query_sql;
 mod rows;
 mod schema;
 mod writer;
 
+use descriptors::{Interner, References, convert_existing_keys};
 use rows::{
     API_KEY_COLUMNS, TOKEN_COLUMNS, UPDATE_API_KEY, USER_COLUMNS, api_key_from_row, api_key_values,
-    app_privilege_from_row, exists, insert_api_key, insert_token, names_json, role_from_row,
-    select_all, select_meta, token_from_row, user_from_row,
+    app_privilege_from_row, exists, insert_api_key, insert_api_key_values, insert_token,
+    names_json, role_from_row, select_all, select_meta, token_from_row, user_from_row,
 };
 use schema::migrate;
 use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};
@@ -90,6 +96,8 @@ impl EmbeddedStore {
 
         let mut connection = open_writer(&path)?;
         migrate(&mut connection, &path)?;
+        convert_existing_keys(&mut connection, &path)?;
+        bulk::rebuild_dropped_indexes(&mut connection)?;
 
         let read_connections = options.read_connections.max(1);
         let mut idle = Vec::with_capacity(read_connections);
@@ -240,18 +248,43 @@ impl Store for EmbeddedStore {
         }
         self.write(move |connection| {
             let mut outcomes = Vec::with_capacity(records.len());
+            let mut interner = Interner::default();
+            let mut references = References::default();
             for record in records {
                 let seq = record.seq;
-                let mut values = api_key_values(record)?;
-                values.push(Value::Integer(seq));
+                let mut current = connection
+                    .prepare_cached(
+                        "SELECT role_descriptors_id, limited_by_id, creator_id FROM api_keys \
+                         WHERE id = ?1 AND seq = ?2",
+                    )
+                    .db()?;
+                let held: Option<[Option<i64>; 3]> = current
+                    .query_row(params![record.id, seq], |row| {
+                        Ok([row.get(0)?, row.get(1)?, row.get(2)?])
+                    })
+                    .optional()
+                    .db()?;
+                let Some(held) = held else {
+                    outcomes.push(UpdateOutcome::Conflict);
+                    continue;
+                };
+                let (values, interned) = api_key_values(connection, &mut interner, record)?;
                 let mut statement = connection.prepare_cached(UPDATE_API_KEY).db()?;
-                let changed = statement.execute(params_from_iter(values)).db()?;
-                outcomes.push(if changed == 1 {
-                    UpdateOutcome::Updated
-                } else {
-                    UpdateOutcome::Conflict
-                });
+                let changed = statement
+                    .execute(params_from_iter(
+                        values.into_iter().chain([Value::Integer(seq)]),
+                    ))
+                    .db()?;
+                if changed != 1 {
+                    return Err(Error::Database(
+                        "a key changed while it was being updated".to_owned(),
+                    ));
+                }
+                references.add(interned);
+                references.remove(held);
+                outcomes.push(UpdateOutcome::Updated);
             }
+            references.apply(connection)?;
             Ok(outcomes)
         })
         .await
@@ -334,9 +367,15 @@ impl Store for EmbeddedStore {
             return Ok(());
         }
         self.write(move |connection| {
-            records
-                .into_iter()
-                .try_for_each(|record| insert_api_key(connection, record))
+            let mut interner = Interner::default();
+            let mut references = References::default();
+            for record in records {
+                let id = record.id.clone();
+                let (values, interned) = api_key_values(connection, &mut interner, record)?;
+                insert_api_key_values(connection, id, values)?;
+                references.add(interned);
+            }
+            references.apply(connection)
         })
         .await
     }

@@ -65,6 +65,8 @@ macro_rules! store_contract_tests {
             delete_inactive_cutoff_boundaries,
             import_writes_every_key,
             import_is_all_or_nothing,
+            shared_texts_outlive_the_keys_that_let_go_of_them,
+            hashes_read_back_exactly,
             users_upsert,
             users_update_keeps_the_password,
             users_change_touches_only_the_changed_fields,
@@ -782,6 +784,167 @@ pub async fn import_is_all_or_nothing(store: &dyn Store) {
         other => panic!("expected AlreadyExists, got {other:?}"),
     }
     assert_eq!(ids(store, &ApiKeyFilter::default()).await, ["taken"]);
+}
+
+/// Keys share their texts (role descriptors, limited-by, owner details) however the store keeps
+/// them: updating, invalidating, deleting or failing to update some keys never changes what the
+/// others read, and a text no key holds any more can be written again.
+pub async fn shared_texts_outlive_the_keys_that_let_go_of_them(store: &dyn Store) {
+    let owner_role = r#"{"owner":{"cluster":["manage_own_api_key"]}}"#;
+    let mut detailed = sample_key("detailed");
+    detailed.creator.full_name = Some("Ann Example".to_owned());
+    detailed.creator.email = Some("ann@example.com".to_owned());
+    detailed.creator.metadata = json_object(r#"{"team":"a","level":{"n":1}}"#);
+    detailed.creator.realm = "native1".to_owned();
+    detailed.creator.realm_type = "native".to_owned();
+    let mut expired = sample_key("expired");
+    expired.expiration = Some(CREATED + 1);
+    expired.limited_by = owner_role.to_owned();
+    create_all(
+        store,
+        [
+            sample_key("a"),
+            sample_key("b"),
+            sample_key("c"),
+            detailed.clone(),
+            expired,
+        ],
+    )
+    .await;
+    store
+        .import_api_keys(vec![
+            sample_key("imported"),
+            detailed_copy(&detailed, "detailed-2"),
+        ])
+        .await
+        .unwrap();
+
+    // `a` moves to texts of its own; a stale update of `b` to yet others changes nothing.
+    let mut moved = store.api_key("a").await.unwrap().unwrap();
+    moved.role_descriptors = r#"{"r":{"cluster":["monitor"]}}"#.to_owned();
+    moved.limited_by = owner_role.to_owned();
+    moved.creator = detailed.creator.clone();
+    let mut stale = sample_key("b");
+    stale.seq = 0;
+    stale.limited_by = r#"{"never":{"cluster":["none"]}}"#.to_owned();
+    stale.creator.full_name = Some("Never Stored".to_owned());
+    assert_eq!(
+        store
+            .update_api_keys(vec![moved.clone(), stale])
+            .await
+            .unwrap(),
+        [UpdateOutcome::Updated, UpdateOutcome::Conflict]
+    );
+    // The last key holding `owner_role` before `a` took it goes; `c` is invalidated and goes.
+    store
+        .invalidate_api_keys(&["c".to_owned()], CREATED + 2)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_inactive_api_keys(CREATED + 5, 100)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(
+        store.api_key("a").await.unwrap().unwrap(),
+        ApiKeyRecord {
+            seq: 2,
+            ..moved.clone()
+        }
+    );
+    for id in ["b", "imported"] {
+        assert_eq!(store.api_key(id).await.unwrap().unwrap(), sample_key(id));
+    }
+    assert_eq!(store.api_key("detailed").await.unwrap().unwrap(), detailed);
+    assert_eq!(
+        store.api_key("detailed-2").await.unwrap().unwrap(),
+        detailed_copy(&detailed, "detailed-2")
+    );
+
+    // Every key lets go of `owner_role` and of the details; then they are written again.
+    let mut back = store.api_key("a").await.unwrap().unwrap();
+    back.role_descriptors = sample_key("a").role_descriptors;
+    back.limited_by = sample_key("a").limited_by;
+    back.creator = sample_key("a").creator;
+    assert_eq!(
+        store.update_api_keys(vec![back]).await.unwrap(),
+        [UpdateOutcome::Updated]
+    );
+    store
+        .invalidate_api_keys(
+            &["detailed".to_owned(), "detailed-2".to_owned()],
+            CREATED + 3,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .delete_inactive_api_keys(CREATED + 5, 100)
+            .await
+            .unwrap(),
+        2
+    );
+    let mut again = detailed_copy(&detailed, "again");
+    again.limited_by = owner_role.to_owned();
+    store.create_api_key(again.clone()).await.unwrap();
+    assert_eq!(store.api_key("again").await.unwrap().unwrap(), again);
+    let mut never = sample_key("never");
+    never.limited_by = r#"{"never":{"cluster":["none"]}}"#.to_owned();
+    store.create_api_key(never.clone()).await.unwrap();
+    assert_eq!(store.api_key("never").await.unwrap().unwrap(), never);
+    assert_eq!(
+        ids(store, &ApiKeyFilter::default()).await,
+        ["a", "again", "b", "imported", "never"]
+    );
+}
+
+/// Whatever a store does to keep hashes small, each reads back as exactly the text written.
+pub async fn hashes_read_back_exactly(store: &dyn Store) {
+    let hashes = [
+        "{SSHA256}AAECAwQFBgc=hFkFgY4klx8/OzDjO3yaxTvxUP3XclsX0V9SQZWYW5Y=",
+        // A salt whose base64 has no padding (it decodes to 9 bytes).
+        "{SSHA256}AAECAwQFBgcI6VS0C142yL/pnMBhio5F/gRK9keLzcBNBZCAdduogsI=",
+        // Not base64, too short, too long: verification fails on them, storage keeps them.
+        "{SSHA256}!!!!!!!!!!!!hFkFgY4klx8/OzDjO3yaxTvxUP3XclsX0V9SQZWYW5Y=",
+        "{SSHA256}AAECAwQFBgc=",
+        "{SSHA256}AAECAwQFBgc=hFkFgY4klx8/OzDjO3yaxTvxUP3XclsX0V9SQZWYW5Y=A",
+        // Base64 with bits set past its last byte: decodes, but encodes differently.
+        "{SSHA256}AAECAwQFBgd=hFkFgY4klx8/OzDjO3yaxTvxUP3XclsX0V9SQZWYW5Z=",
+        "{PBKDF2}10000$c2FsdA==$aGFzaA==",
+        "$2a$10$N9qo8uLOickgx2ZMRZoMyeIjZAgcfl7p92ldGxad68LJZdL17lhWy",
+        "",
+    ];
+    for (n, hash) in hashes.iter().enumerate() {
+        let mut key = sample_key(&format!("h{n}"));
+        key.hash = (*hash).to_owned();
+        store.create_api_key(key.clone()).await.unwrap();
+        assert_eq!(
+            store.api_key(&key.id).await.unwrap().unwrap(),
+            key,
+            "{hash}"
+        );
+        // An update writes the hash again.
+        let mut updated = key.clone();
+        updated.hash = hashes[(n + 1) % hashes.len()].to_owned();
+        assert_eq!(
+            store.update_api_keys(vec![updated.clone()]).await.unwrap(),
+            [UpdateOutcome::Updated]
+        );
+        assert_eq!(
+            store.api_key(&key.id).await.unwrap().unwrap(),
+            ApiKeyRecord { seq: 2, ..updated }
+        );
+    }
+}
+
+fn detailed_copy(detailed: &ApiKeyRecord, id: &str) -> ApiKeyRecord {
+    ApiKeyRecord {
+        id: id.to_owned(),
+        name: format!("key-{id}"),
+        ..detailed.clone()
+    }
 }
 
 /// `put_user` inserts with `seq` 1 and replaces every field after, bumping `seq`.

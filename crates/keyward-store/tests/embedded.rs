@@ -172,6 +172,9 @@ async fn a_newer_schema_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     drop(EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap());
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
+    let current: i64 = connection
+        .query_row("PRAGMA user_version", [], |row| row.get(0))
+        .unwrap();
     connection.pragma_update(None, "user_version", 99).unwrap();
     drop(connection);
     match EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())) {
@@ -183,30 +186,63 @@ async fn a_newer_schema_is_refused() {
     }
     // The refusal released the lock.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
-    connection.pragma_update(None, "user_version", 4).unwrap();
+    connection
+        .pragma_update(None, "user_version", current)
+        .unwrap();
     drop(connection);
     EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
 }
 
+/// Schema version 1 as the first release wrote it (frozen here: the fixture must not follow the
+/// migrations it is there to test).
+const SCHEMA_VERSION_1: &str = "CREATE TABLE api_keys (
+        id TEXT NOT NULL PRIMARY KEY, name TEXT NOT NULL, key_type TEXT NOT NULL,
+        creation INTEGER NOT NULL, expiration INTEGER,
+        invalidated INTEGER NOT NULL CHECK (invalidated IN (0, 1)), invalidation INTEGER,
+        hash TEXT NOT NULL, role_descriptors TEXT NOT NULL, limited_by TEXT NOT NULL, metadata TEXT,
+        principal TEXT NOT NULL, full_name TEXT, email TEXT, creator_metadata TEXT NOT NULL,
+        realm TEXT NOT NULL, realm_type TEXT NOT NULL, format_version INTEGER NOT NULL,
+        certificate_identity TEXT, seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX api_keys_creation ON api_keys (creation, id);
+    CREATE INDEX api_keys_name ON api_keys (name);
+    CREATE INDEX api_keys_owner ON api_keys (principal, realm);
+    CREATE INDEX api_keys_expiration ON api_keys (expiration);
+    CREATE INDEX api_keys_invalidation ON api_keys (invalidation);
+    CREATE TABLE users (
+        username TEXT NOT NULL PRIMARY KEY, password_hash TEXT NOT NULL, roles TEXT NOT NULL,
+        full_name TEXT, email TEXT, metadata TEXT NOT NULL,
+        enabled INTEGER NOT NULL CHECK (enabled IN (0, 1)), seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE TABLE meta (key TEXT NOT NULL PRIMARY KEY, value TEXT NOT NULL) STRICT;
+    PRAGMA user_version = 1;";
+
 #[tokio::test]
 async fn a_version_1_database_upgrades_in_place() {
     let dir = tempfile::tempdir().unwrap();
-    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
-    store.create_api_key(sample_key("old")).await.unwrap();
-    drop(store);
-    // Back to what version 1 wrote: no roles, no application privileges, no tokens, no index of
-    // undated invalidations.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
+    connection.execute_batch(SCHEMA_VERSION_1).unwrap();
+    let old = sample_key("old");
     connection
-        .execute_batch(
-            "DROP TABLE roles; DROP TABLE app_privileges; DROP TABLE tokens; \
-             DROP INDEX api_keys_invalidated_untimed; PRAGMA user_version = 1;",
+        .execute(
+            "INSERT INTO api_keys (id, name, key_type, creation, invalidated, hash, role_descriptors, \
+             limited_by, principal, creator_metadata, realm, realm_type, format_version, seq) \
+             VALUES (?1, ?2, 'rest', ?3, 0, ?4, ?5, ?6, 'elastic', '{}', 'reserved', 'reserved', ?7, 1)",
+            rusqlite::params![
+                old.id,
+                old.name,
+                old.creation,
+                old.hash,
+                old.role_descriptors,
+                old.limited_by,
+                old.format_version
+            ],
         )
         .unwrap();
     drop(connection);
 
     let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
-    assert!(store.api_key("old").await.unwrap().is_some());
+    assert_eq!(store.api_key("old").await.unwrap(), Some(old));
     let role = keyward_store::RoleRecord {
         name: "r".to_owned(),
         descriptor: "{}".to_owned(),
@@ -219,7 +255,7 @@ async fn a_version_1_database_upgrades_in_place() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 4);
+    assert!(version >= 5, "migrated to version {version}");
 }
 
 #[tokio::test]
@@ -236,10 +272,11 @@ async fn a_file_that_is_not_a_database_is_refused() {
 async fn unreadable_records_are_corrupt() {
     let (store, dir) = temp_embedded_store().await;
     store.create_api_key(sample_key("bad-type")).await.unwrap();
-    store
-        .create_api_key(sample_key("bad-creator"))
-        .await
-        .unwrap();
+    // An owner of its own, so that its stored creator is its own too.
+    let mut bad_creator = sample_key("bad-creator");
+    bad_creator.creator.principal = "other".to_owned();
+    bad_creator.creator.full_name = Some("Other".to_owned());
+    store.create_api_key(bad_creator).await.unwrap();
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
     connection
         .execute(
@@ -249,7 +286,8 @@ async fn unreadable_records_are_corrupt() {
         .unwrap();
     connection
         .execute(
-            "UPDATE api_keys SET creator_metadata = '[1]' WHERE id = 'bad-creator'",
+            "UPDATE descriptors SET text = '[\"native\",\"Other\",null,[1]]' \
+             WHERE descriptor_id = (SELECT creator_id FROM api_keys WHERE id = 'bad-creator')",
             [],
         )
         .unwrap();
@@ -272,4 +310,207 @@ async fn debug_output_names_the_directory() {
     let debug = format!("{store:?}");
     assert!(debug.contains(&dir.path().display().to_string()), "{debug}");
     let _: &dyn Store = &store;
+}
+
+/// How many rows `sql` counts, read straight from the database file.
+#[allow(clippy::unwrap_used)] // test support: a failure is the test's
+fn count(dir: &std::path::Path, sql: &str) -> i64 {
+    let connection = rusqlite::Connection::open(dir.join("keyward.db")).unwrap();
+    connection.query_row(sql, [], |row| row.get(0)).unwrap()
+}
+
+/// The statements of the secondary indexes of `api_keys`, sorted.
+#[allow(clippy::unwrap_used)] // test support: a failure is the test's
+fn key_indexes(dir: &std::path::Path) -> Vec<String> {
+    let connection = rusqlite::Connection::open(dir.join("keyward.db")).unwrap();
+    let mut statement = connection
+        .prepare(
+            "SELECT sql FROM sqlite_schema WHERE type = 'index' AND tbl_name = 'api_keys' \
+             AND sql IS NOT NULL ORDER BY name",
+        )
+        .unwrap();
+    statement
+        .query_map([], |row| row.get(0))
+        .unwrap()
+        .map(Result::unwrap)
+        .collect()
+}
+
+/// A limited-by snapshot as large as a superuser's.
+fn large_limited_by(owner: usize) -> String {
+    let indices: Vec<String> = (0..12)
+        .map(|n| {
+            format!(
+                r#"{{"names":["logs-{owner}-{n}-*"],"privileges":["read","view_index_metadata"]}}"#
+            )
+        })
+        .collect();
+    format!(
+        r#"{{"owner-{owner}":{{"cluster":["all"],"indices":[{}],"run_as":["*"]}}}}"#,
+        indices.join(",")
+    )
+}
+
+#[tokio::test]
+async fn shared_texts_are_stored_once_and_go_with_their_last_key() {
+    let (store, dir) = temp_embedded_store().await;
+    let keys: Vec<_> = (0..2000)
+        .map(|n| {
+            let mut key = sample_key(&format!("k{n:04}"));
+            key.limited_by = large_limited_by(n % 2);
+            key.creator.principal = format!("owner-{}", n % 2);
+            key.creator.full_name = Some(format!("Owner {}", n % 2));
+            key
+        })
+        .collect();
+    store.import_api_keys(keys.clone()).await.unwrap();
+    // One role descriptors text, two limited-by snapshots, two owners' details.
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM descriptors"), 5);
+    let text_bytes = count(
+        dir.path(),
+        "SELECT SUM(length(role_descriptors) + length(limited_by) + length(creator_metadata)) FROM api_keys",
+    );
+    assert_eq!(text_bytes, 0, "no key row holds a shared text");
+
+    // Owner 1's keys go (invalidated, then removed); its texts go with the last of them.
+    let owner_1: Vec<String> = keys
+        .iter()
+        .skip(1)
+        .step_by(2)
+        .map(|key| key.id.clone())
+        .collect();
+    store.invalidate_api_keys(&owner_1[..999], 5).await.unwrap();
+    assert_eq!(
+        store.delete_inactive_api_keys(10, 10_000).await.unwrap(),
+        999
+    );
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM descriptors"), 5);
+    store.invalidate_api_keys(&owner_1[999..], 5).await.unwrap();
+    assert_eq!(store.delete_inactive_api_keys(10, 10_000).await.unwrap(), 1);
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM descriptors"), 3);
+    assert_eq!(
+        count(dir.path(), "SELECT SUM(refs) FROM descriptors"),
+        3 * 1000
+    );
+
+    // An update moving a key to new texts takes one reference off the old ones.
+    let mut moved = store.api_key("k0000").await.unwrap().unwrap();
+    moved.limited_by = large_limited_by(7);
+    store.update_api_keys(vec![moved]).await.unwrap();
+    assert_eq!(count(dir.path(), "SELECT COUNT(*) FROM descriptors"), 4);
+    assert_eq!(
+        count(dir.path(), "SELECT SUM(refs) FROM descriptors"),
+        3 * 1000
+    );
+    for key in keys.iter().step_by(2).skip(1) {
+        assert_eq!(store.api_key(&key.id).await.unwrap().as_ref(), Some(key));
+    }
+}
+
+#[tokio::test]
+async fn keys_sharing_a_large_limited_by_cost_a_few_hundred_bytes() {
+    const KEYS: usize = 20_000;
+    let dir = tempfile::tempdir().unwrap();
+    let limited_by = large_limited_by(0);
+    assert!(limited_by.len() > 700);
+    let keys = (0..KEYS).map(|n| {
+        let mut key = sample_key(&format!("{n:020}"));
+        key.name = format!("bench-{n}");
+        key.hash = format!("{{SSHA256}}{n:012}{n:044}");
+        key.limited_by = limited_by.clone();
+        key
+    });
+    assert_eq!(
+        EmbeddedStore::bulk_import(dir.path(), keys, 5_000).unwrap(),
+        KEYS as u64
+    );
+    let bytes = std::fs::metadata(dir.path().join("keyward.db"))
+        .unwrap()
+        .len();
+    let per_key = bytes / KEYS as u64;
+    assert!(per_key < 400, "{per_key} bytes per key");
+}
+
+#[tokio::test]
+async fn bulk_import_into_an_empty_store_builds_the_indexes_once() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap());
+    let indexes = key_indexes(dir.path());
+    assert!(indexes.len() >= 5, "{indexes:?}");
+    let keys: Vec<_> = (0..1000).map(|n| sample_key(&format!("k{n:04}"))).collect();
+    assert_eq!(
+        EmbeddedStore::bulk_import(dir.path(), keys.clone(), 300).unwrap(),
+        1000
+    );
+    assert_eq!(key_indexes(dir.path()), indexes);
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT COUNT(*) FROM meta WHERE key = 'bulk_import_dropped_indexes'"
+        ),
+        0
+    );
+    // Into a store that has keys: the indexes stay, the keys join the others.
+    let more: Vec<_> = (1000..1100)
+        .map(|n| sample_key(&format!("k{n:04}")))
+        .collect();
+    assert_eq!(
+        EmbeddedStore::bulk_import(dir.path(), more.clone(), 300).unwrap(),
+        100
+    );
+    assert_eq!(key_indexes(dir.path()), indexes);
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    let found = store.find_api_keys(&ApiKeyFilter::default()).await.unwrap();
+    assert_eq!(found, [keys, more].concat());
+}
+
+#[tokio::test]
+async fn a_failed_bulk_import_keeps_its_earlier_batches_and_the_indexes() {
+    let dir = tempfile::tempdir().unwrap();
+    let keys = (0..10).map(|n| sample_key(&format!("k{}", n % 7)));
+    match EmbeddedStore::bulk_import(dir.path(), keys, 4) {
+        Err(Error::AlreadyExists(id)) => assert_eq!(id, "k0"),
+        other => panic!("expected AlreadyExists, got {other:?}"),
+    }
+    assert!(key_indexes(dir.path()).len() >= 5);
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    let found = store.find_api_keys(&ApiKeyFilter::default()).await.unwrap();
+    let ids: Vec<_> = found.into_iter().map(|key| key.id).collect();
+    assert_eq!(ids, ["k0", "k1", "k2", "k3"]);
+}
+
+#[tokio::test]
+async fn indexes_a_dead_bulk_import_dropped_are_built_on_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    store.create_api_key(sample_key("k")).await.unwrap();
+    drop(store);
+    let indexes = key_indexes(dir.path());
+    // What a bulk import leaves when it dies between dropping and building the indexes: their
+    // statements recorded, the indexes gone.
+    let dropped = ["api_keys_creation", "api_keys_name", "api_keys_owner"];
+    let recorded: Vec<&String> = indexes
+        .iter()
+        .filter(|sql| dropped.iter().any(|name| sql.contains(&format!("{name} "))))
+        .collect();
+    assert_eq!(recorded.len(), dropped.len());
+    let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
+    connection
+        .execute(
+            "INSERT INTO meta (key, value) VALUES ('bulk_import_dropped_indexes', ?1)",
+            [serde_json::to_string(&recorded).unwrap()],
+        )
+        .unwrap();
+    for name in dropped {
+        connection
+            .execute_batch(&format!("DROP INDEX {name}"))
+            .unwrap();
+    }
+    drop(connection);
+    assert_eq!(key_indexes(dir.path()).len(), indexes.len() - dropped.len());
+
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    assert!(store.api_key("k").await.unwrap().is_some());
+    drop(store);
+    assert_eq!(key_indexes(dir.path()), indexes);
 }

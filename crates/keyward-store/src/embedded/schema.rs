@@ -86,6 +86,35 @@ pub(super) const MIGRATIONS: &[&str] = &[
     // recorded one), so the remover finds them without reading every valid key.
     "CREATE INDEX api_keys_invalidated_untimed ON api_keys (id)
         WHERE invalidated = 1 AND invalidation IS NULL;",
+    // 5: text many keys share (role descriptors, the owner's limited-by snapshot, the owner's
+    // full name, email, metadata and realm type) stored once per distinct value in
+    // `descriptors`, found by its SHA-256 digest; keys hold the ids. `refs` counts the keys'
+    // references: writes that set ids count them (`descriptors::References`), the trigger
+    // counts deletes, whatever statement deletes. An `{SSHA256}` hash is stored as its 40
+    // bytes in `hash_packed` (`hash` '') rather than as 65 characters of text.
+    // The old columns stay (SQLite cannot drop a column without rewriting the table) but hold
+    // '' or NULL once a key is converted: `descriptors::convert_existing_keys` converts the keys
+    // written before this migration, in batches, from the rowid recorded under
+    // `migration_5_after_rowid` in `meta` (deleted when done).
+    "CREATE TABLE descriptors (
+        descriptor_id INTEGER PRIMARY KEY,
+        digest BLOB NOT NULL UNIQUE,
+        text TEXT NOT NULL,
+        refs INTEGER NOT NULL
+    ) STRICT;
+    ALTER TABLE api_keys ADD COLUMN role_descriptors_id INTEGER;
+    ALTER TABLE api_keys ADD COLUMN limited_by_id INTEGER;
+    ALTER TABLE api_keys ADD COLUMN creator_id INTEGER;
+    ALTER TABLE api_keys ADD COLUMN hash_packed BLOB;
+    CREATE TRIGGER api_keys_descriptors_delete AFTER DELETE ON api_keys BEGIN
+        UPDATE descriptors SET refs = refs - (descriptor_id IS old.role_descriptors_id)
+            - (descriptor_id IS old.limited_by_id) - (descriptor_id IS old.creator_id)
+            WHERE descriptor_id IN (old.role_descriptors_id, old.limited_by_id, old.creator_id);
+        DELETE FROM descriptors WHERE refs <= 0
+            AND descriptor_id IN (old.role_descriptors_id, old.limited_by_id, old.creator_id);
+    END;
+    INSERT INTO meta (key, value) VALUES ('migration_5_after_rowid', '0')
+        ON CONFLICT (key) DO NOTHING;",
 ];
 
 /// Brings the schema up to the newest version this binary knows, one transaction per migration.
