@@ -132,6 +132,11 @@ pub struct ApiKeyListing {
 }
 
 impl ApiKeyListing {
+    /// Whether every key has been returned: [`Self::next_page`] has nothing more to give.
+    pub fn is_finished(&self) -> bool {
+        self.done
+    }
+
     /// The next keys of the listing, at most one page of them and never an empty list; `None`
     /// once every key has been returned.
     pub async fn next_page(&mut self) -> Result<Option<Vec<ApiKeyInfo>>, Error> {
