@@ -329,9 +329,9 @@ impl hyper::body::Body for ResponseBody {
 
     fn size_hint(&self) -> hyper::body::SizeHint {
         match &self.kind {
-            BodyKind::Full(bytes) => {
-                hyper::body::SizeHint::with_exact(bytes.as_ref().map_or(0, |bytes| bytes.len() as u64))
-            }
+            BodyKind::Full(bytes) => hyper::body::SizeHint::with_exact(
+                bytes.as_ref().map_or(0, |bytes| bytes.len() as u64),
+            ),
             BodyKind::Streamed { .. } => hyper::body::SizeHint::default(),
         }
     }
@@ -469,13 +469,21 @@ impl Jackson {
         Ok(())
     }
 
-    fn open<W: ?Sized + std::io::Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+    fn open<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
         self.indent += 1;
         self.has_value = false;
         w.write_all(bracket)
     }
 
-    fn close<W: ?Sized + std::io::Write>(&mut self, w: &mut W, bracket: &[u8]) -> std::io::Result<()> {
+    fn close<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
         self.indent = self.indent.saturating_sub(1);
         if self.has_value {
             self.newline(w)?;
@@ -522,10 +530,7 @@ impl serde_json::ser::Formatter for Jackson {
     ) -> std::io::Result<()> {
         self.item(w, first)
     }
-    fn begin_object_value<W: ?Sized + std::io::Write>(
-        &mut self,
-        w: &mut W,
-    ) -> std::io::Result<()> {
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
         w.write_all(b" : ")
     }
     fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
@@ -948,6 +953,35 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// A streamed body ends cleanly only when its producer says so: a producer that stops
+    /// without saying so fails the body, which makes hyper cut the connection.
+    #[tokio::test]
+    async fn a_streamed_body_fails_unless_its_producer_ends_it() {
+        use http_body_util::BodyExt;
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        let mut body = ResponseBody::streamed(receiver);
+        sender
+            .send(BodyPiece::Data(Bytes::from_static(b"{\"a\":[")))
+            .await
+            .unwrap();
+        drop(sender);
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"{\"a\":["));
+        assert!(body.frame().await.unwrap().is_err());
+        assert!(body.frame().await.is_none());
+
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        let body = ResponseBody::streamed(receiver);
+        sender
+            .send(BodyPiece::Data(Bytes::from_static(b"{}")))
+            .await
+            .unwrap();
+        sender.send(BodyPiece::End).await.unwrap();
+        drop(sender);
+        let collected = body.collect().await.unwrap().to_bytes();
+        assert_eq!(collected, Bytes::from_static(b"{}"));
     }
 
     #[test]
