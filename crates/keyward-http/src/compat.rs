@@ -177,23 +177,39 @@ pub(crate) struct ArrayRenderer {
 
 impl ArrayRenderer {
     /// Appends one element (with whatever comes before it) to `out`.
-    pub(crate) fn element(&mut self, element: Value, out: &mut Vec<u8>) {
-        let element = match &self.filter {
-            Some(filter) => {
-                let mut document = serde_json::Map::new();
-                document.insert(self.field.to_owned(), Value::Array(vec![element]));
-                // A filter keeps the element (what it keeps of it) or drops it: the result is
-                // `{field: [kept]}` or `{}`.
-                let Value::Object(mut kept) = filter.apply(&Value::Object(document)) else {
-                    return;
-                };
-                match kept.remove(self.field) {
-                    Some(Value::Array(mut items)) if items.len() == 1 => items.remove(0),
-                    _ => return,
-                }
-            }
-            None => element,
+    pub(crate) fn element<T: serde::Serialize + ?Sized>(&mut self, element: &T, out: &mut Vec<u8>) {
+        let Some(filter) = &self.filter else {
+            self.separator(out);
+            write_json(out, element, self.pretty.then_some(2));
+            return;
         };
+        let element = match serde_json::to_value(element) {
+            Ok(element) => element,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot render a listed element");
+                Value::Null
+            }
+        };
+        let mut document = serde_json::Map::new();
+        document.insert(self.field.to_owned(), Value::Array(vec![element]));
+        // A filter keeps the element (what it keeps of it) or drops it: the result is
+        // `{field: [kept]}` or `{}`.
+        let Value::Object(mut kept) = filter.apply(&Value::Object(document)) else {
+            return;
+        };
+        let Some(Value::Array(mut items)) = kept.remove(self.field) else {
+            return;
+        };
+        let Some(kept) = items.pop() else {
+            return;
+        };
+        self.separator(out);
+        write_json(out, &kept, self.pretty.then_some(2));
+    }
+
+    /// Writes what comes before an element: the opening of the document before the first one,
+    /// a comma before the others.
+    fn separator(&mut self, out: &mut Vec<u8>) {
         if self.started {
             out.extend_from_slice(if self.pretty { b",\n    " } else { b"," });
         } else {
@@ -202,10 +218,9 @@ impl ArrayRenderer {
             if self.pretty {
                 out.extend_from_slice(b"\n  ");
             }
-            write_json(out, &Value::String(self.field.to_owned()), None);
+            write_json(out, self.field, None);
             out.extend_from_slice(if self.pretty { b" : [\n    " } else { b":[" });
         }
-        write_json(out, &element, self.pretty.then_some(2));
     }
 
     /// Appends the end of the document to `out`: the closing brackets, or the whole document
@@ -432,7 +447,7 @@ fn single_media_type(text: &str) -> Result<MediaType, EsError> {
 /// Writes `value` as JSON to `out`: compact for `None`, or as Jackson's pretty printer writes it
 /// (Elasticsearch's `?pretty`: two-space indent, `"key" : value`) starting `indent` levels deep,
 /// which is how one element of a pretty array is written on its own.
-fn write_json(out: &mut Vec<u8>, value: &Value, indent: Option<usize>) {
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T, indent: Option<usize>) {
     let written = match indent {
         None => serde_json::to_writer(&mut *out, value),
         Some(indent) => {
@@ -443,11 +458,11 @@ fn write_json(out: &mut Vec<u8>, value: &Value, indent: Option<usize>) {
                     has_value: false,
                 },
             );
-            serde::Serialize::serialize(value, &mut serializer)
+            value.serialize(&mut serializer)
         }
     };
-    // Serializing a `Value` into memory cannot fail: its keys are strings and a `Vec` takes
-    // every write.
+    // Serializing JSON documents into memory cannot fail: their keys are strings and a `Vec`
+    // takes every write.
     if let Err(err) = written {
         tracing::error!(error = %err, "cannot render a JSON value");
     }
@@ -942,7 +957,7 @@ mod tests {
                     let mut streamed = Vec::new();
                     let mut renderer = rendering.array("api_keys");
                     for element in &elements[..count] {
-                        renderer.element(element.clone(), &mut streamed);
+                        renderer.element(element, &mut streamed);
                     }
                     renderer.finish(&mut streamed);
                     assert_eq!(

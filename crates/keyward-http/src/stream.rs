@@ -39,18 +39,18 @@ pub(crate) async fn respond_api_keys(
 ) -> Response {
     let ApiKeyPages { first, rest } = pages;
     let mut renderer = rendering.array("api_keys");
-    let mut chunk = Vec::new();
-    render_page(&mut renderer, first, &mut chunk);
     if rest.is_finished() {
-        renderer.finish(&mut chunk);
+        let mut body = Vec::new();
+        render_page(&mut renderer, &first, &mut body);
+        renderer.finish(&mut body);
         return if rendering.is_head() {
-            rendering.respond_head(status, chunk.len())
+            rendering.respond_head(status, body.len())
         } else {
-            rendering.respond_streamed(status, ResponseBody::full(Bytes::from(chunk)))
+            rendering.respond_streamed(status, ResponseBody::full(Bytes::from(body)))
         };
     }
     let (sender, mut receiver) = mpsc::channel(PAGES_IN_FLIGHT);
-    tokio::spawn(produce(renderer, chunk, rest, sender));
+    tokio::spawn(produce(renderer, first, rest, sender));
     if rendering.is_head() {
         // The length of the body a `GET` would send, counted as it is rendered.
         let mut length = 0;
@@ -66,28 +66,59 @@ pub(crate) async fn respond_api_keys(
     rendering.respond_streamed(status, ResponseBody::streamed(receiver))
 }
 
-/// Sends `chunk` (the rendered first page), then renders and sends each further page, then the
-/// end of the document. Stops at the first failed read (logged; the body is left unended) or
-/// as soon as the body is gone.
+/// Renders and sends `page`, then each further page (the next one is read while this one is
+/// rendered), then the end of the document. Stops at the first failed read (logged; the body
+/// is left unended) or as soon as the body is gone.
 async fn produce(
     mut renderer: ArrayRenderer,
-    chunk: Vec<u8>,
-    mut rest: ApiKeyListing,
+    mut page: Vec<ApiKeyInfo>,
+    rest: ApiKeyListing,
     sender: mpsc::Sender<BodyPiece>,
 ) {
-    let mut chunk = chunk;
+    let mut rest = Some(rest);
     loop {
+        let reading = match rest.take() {
+            Some(mut listing) if !listing.is_finished() => Some(tokio::spawn(async move {
+                let next = listing.next_page().await;
+                (listing, next)
+            })),
+            _ => None,
+        };
+        let mut chunk = Vec::with_capacity(CHUNK_CAPACITY);
+        render_page(&mut renderer, &page, &mut chunk);
+        drop(page);
+        let Some(reading) = reading else {
+            renderer.finish(&mut chunk);
+            if sender
+                .send(BodyPiece::Data(Bytes::from(chunk)))
+                .await
+                .is_ok()
+            {
+                let _ = sender.send(BodyPiece::End).await;
+            }
+            return;
+        };
         if sender
-            .send(BodyPiece::Data(Bytes::from(std::mem::take(&mut chunk))))
+            .send(BodyPiece::Data(Bytes::from(chunk)))
             .await
             .is_err()
         {
+            // The page being read is one page: it finishes on its own and is dropped.
             tracing::debug!("the client left during a listing: stopped reading it");
             return;
         }
-        match rest.next_page().await {
-            Ok(Some(page)) => render_page(&mut renderer, page, &mut chunk),
-            Ok(None) => break,
+        let next = match reading.await {
+            Ok((listing, next)) => {
+                rest = Some(listing);
+                next
+            }
+            Err(err) => Err(keyward_service::Error::Internal(format!(
+                "the read of a listing page failed: {err}"
+            ))),
+        };
+        match next {
+            Ok(Some(next)) => page = next,
+            Ok(None) => page = Vec::new(),
             Err(err) => {
                 tracing::error!(
                     error = %err,
@@ -97,13 +128,13 @@ async fn produce(
             }
         }
     }
-    renderer.finish(&mut chunk);
-    let _ = sender.send(BodyPiece::Data(Bytes::from(chunk))).await;
-    let _ = sender.send(BodyPiece::End).await;
 }
 
-fn render_page(renderer: &mut ArrayRenderer, page: Vec<ApiKeyInfo>, out: &mut Vec<u8>) {
-    for info in &page {
-        renderer.element(api_key::api_key_info(info), out);
+/// Room for one rendered page of keys without listing extras (about 210 bytes a key).
+const CHUNK_CAPACITY: usize = 256 * 1024;
+
+fn render_page(renderer: &mut ArrayRenderer, page: &[ApiKeyInfo], out: &mut Vec<u8>) {
+    for info in page {
+        renderer.element(&api_key::ApiKeyView(info), out);
     }
 }

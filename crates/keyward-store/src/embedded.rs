@@ -70,6 +70,9 @@ pub struct EmbeddedStore {
     /// Places in the write queue ([`MAX_QUEUED_WRITES`]).
     write_slots: Arc<Semaphore>,
     readers: Arc<ReadPool>,
+    /// Connections for reads that walk a large part of the store (listings), which do not
+    /// map the file: see [`SCAN_CONNECTIONS`].
+    scanners: Arc<ReadPool>,
     dir: PathBuf,
     // Never read: holding the open file holds the lock.
     _lock: File,
@@ -92,16 +95,8 @@ impl EmbeddedStore {
         migrate(&mut connection, &path)?;
 
         let read_connections = options.read_connections.max(1);
-        let mut idle = Vec::with_capacity(read_connections);
-        for _ in 0..read_connections {
-            idle.push(open_reader(&path)?);
-        }
-        let readers = Arc::new(ReadPool {
-            path,
-            size: read_connections,
-            permits: Arc::new(Semaphore::new(read_connections)),
-            idle: Mutex::new(idle),
-        });
+        let readers = ReadPool::open(&path, read_connections, true)?;
+        let scanners = ReadPool::open(&path, SCAN_CONNECTIONS, false)?;
 
         let (sender, receiver) = mpsc::channel();
         let writer = std::thread::Builder::new()
@@ -113,6 +108,7 @@ impl EmbeddedStore {
             writer: Some(writer),
             write_slots: Arc::new(Semaphore::new(MAX_QUEUED_WRITES)),
             readers,
+            scanners,
             dir,
             _lock: lock,
         })
@@ -144,6 +140,15 @@ impl EmbeddedStore {
         F: FnOnce(&Connection) -> Result<R, Error> + Send + 'static,
     {
         self.readers.run(work).await
+    }
+
+    /// Runs `work`, a read that walks many keys, on a connection that does not map the file.
+    async fn scan<R, F>(&self, work: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, Error> + Send + 'static,
+    {
+        self.scanners.run(work).await
     }
 }
 
@@ -212,7 +217,7 @@ impl Store for EmbeddedStore {
         if let Some(after) = after {
             find.after(after);
         }
-        self.read(move |connection| select_page(connection, &find, limit))
+        self.scan(move |connection| select_page(connection, &find, limit))
             .await
     }
 
@@ -876,11 +881,24 @@ fn open_writer(path: &Path) -> Result<Connection, Error> {
 /// The mapping is address space, not memory: the kernel can drop those pages at any time.
 const READ_MMAP_BYTES: i64 = 1 << 40;
 
-/// Opens a read-only connection; the database already exists and is in WAL mode.
-fn open_reader(path: &Path) -> Result<Connection, Error> {
+/// Connections kept for scans: reads that walk a large part of the store, such as a listing of
+/// every key. Their pages are copied through SQLite's small page cache instead of mapped: a
+/// walk over a million keys would otherwise leave the whole file mapped into the process, its
+/// resident size grown by the store's size for as long as the kernel keeps the pages (they are
+/// the page cache either way; mapped, they count as the process's). Sequential reads lose
+/// little by the copy. Two, so one long listing never waits behind another for long.
+const SCAN_CONNECTIONS: usize = 2;
+
+/// Opens a read-only connection, mapping the store when `mapped`; the database already exists
+/// and is in WAL mode.
+fn open_reader(path: &Path, mapped: bool) -> Result<Connection, Error> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(path, flags).db()?;
     connection.busy_timeout(BUSY_TIMEOUT).db()?;
+    if !mapped {
+        connection.pragma_update(None, "mmap_size", 0).db()?;
+        return Ok(connection);
+    }
     let mapped: i64 = connection
         .pragma_update_and_check(None, "mmap_size", READ_MMAP_BYTES, |row| row.get(0))
         .db()?;
@@ -897,12 +915,30 @@ fn open_reader(path: &Path) -> Result<Connection, Error> {
 struct ReadPool {
     path: PathBuf,
     size: usize,
+    /// Whether the connections map the store.
+    mapped: bool,
     /// Bounds concurrent reads to the number of connections, waiting asynchronously.
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl ReadPool {
+    /// Opens `size` (at least one) read-only connections to the store at `path`.
+    fn open(path: &Path, size: usize, mapped: bool) -> Result<Arc<ReadPool>, Error> {
+        let size = size.max(1);
+        let mut idle = Vec::with_capacity(size);
+        for _ in 0..size {
+            idle.push(open_reader(path, mapped)?);
+        }
+        Ok(Arc::new(ReadPool {
+            path: path.to_path_buf(),
+            size,
+            mapped,
+            permits: Arc::new(Semaphore::new(size)),
+            idle: Mutex::new(idle),
+        }))
+    }
+
     async fn run<R, F>(self: &Arc<ReadPool>, work: F) -> Result<R, Error>
     where
         R: Send + 'static,
@@ -918,7 +954,7 @@ impl ReadPool {
             // A connection lost to a panicking read is replaced here.
             let connection = match pool.take() {
                 Some(connection) => connection,
-                None => open_reader(&pool.path)?,
+                None => open_reader(&pool.path, pool.mapped)?,
             };
             let result = work(&connection);
             pool.put(connection);
@@ -1115,13 +1151,23 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
         let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf()))
             .unwrap_or_else(|err| panic!("open: {err}"));
-        let reader =
-            open_reader(&dir.path().join(DATABASE_FILE)).unwrap_or_else(|err| panic!("{err}"));
+        let reader = open_reader(&dir.path().join(DATABASE_FILE), true)
+            .unwrap_or_else(|err| panic!("{err}"));
         let mapped: i64 = reader
             .query_row("PRAGMA mmap_size", [], |row| row.get(0))
             .unwrap_or_else(|err| panic!("{err}"));
         // Below this, SQLite was built without `.cargo/config.toml`'s raised cap.
         assert_eq!(mapped, READ_MMAP_BYTES);
+        // Scans copy pages instead.
+        let scanner = store
+            .scanners
+            .take()
+            .unwrap_or_else(|| panic!("an idle scan connection"));
+        let mapped: i64 = scanner
+            .query_row("PRAGMA mmap_size", [], |row| row.get(0))
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(mapped, 0);
+        store.scanners.put(scanner);
         drop(store);
     }
 
@@ -1151,8 +1197,8 @@ mod tests {
         expected.sort_by(|a, b| (a.creation, &a.id).cmp(&(b.creation, &b.id)));
 
         let plan = |find: &FindSql, by_creation: bool| -> String {
-            let reader =
-                open_reader(&store.dir.join(DATABASE_FILE)).unwrap_or_else(|err| panic!("{err}"));
+            let reader = open_reader(&store.dir.join(DATABASE_FILE), true)
+                .unwrap_or_else(|err| panic!("{err}"));
             let sql = format!("EXPLAIN QUERY PLAN {}", find.select(by_creation, Some(10)));
             let mut statement = reader.prepare(&sql).unwrap_or_else(|err| panic!("{err}"));
             let rows = statement
