@@ -151,7 +151,10 @@ fn load(
             id: id.as_str().to_owned(),
             name: format!("bench-{n}"),
             key_type: ApiKeyType::Rest,
-            creation: now,
+            // One key a millisecond, oldest first, as keys created over time are: listings walk
+            // the store in creation order, and a store where every key has the same creation
+            // time (ties ordered by random id) would make that walk a random one.
+            creation: now - i64::try_from(keys - n)?,
             expiration: None,
             invalidated: false,
             invalidation: None,

@@ -3,7 +3,6 @@
 
 use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode, header};
-use http_body_util::Full;
 use serde_json::Value;
 
 use crate::error::EsError;
@@ -66,20 +65,26 @@ impl Rendering {
         body: &Value,
         error: Option<&EsError>,
     ) -> Response {
+        let text = self.render(body);
+        self.finish(status, ResponseBody::full(Bytes::from(text)), error)
+    }
+
+    /// The bytes of `body` as the client asked for them: filtered, compact or pretty.
+    fn render(&self, body: &Value) -> Vec<u8> {
         let filtered;
         let body = match &self.filter_path {
             Some(filter) => {
-                filtered = filter_path(body, filter);
+                filtered = FilterPath::new(filter).apply(body);
                 &filtered
             }
             None => body,
         };
-        let text = if self.pretty {
-            pretty(body)
-        } else {
-            body.to_string()
-        };
-        self.finish(status, Bytes::from(text), error)
+        let mut out = Vec::new();
+        write_json(&mut out, body, self.pretty.then_some(0));
+        if self.pretty {
+            out.push(b'\n');
+        }
+        out
     }
 
     /// Sends JSON rendered ahead of time (compact, unfiltered) as it is when the client asked for
@@ -91,12 +96,48 @@ impl Rendering {
                 Err(err) => tracing::error!(error = %err, "a pre-rendered body is not JSON"),
             }
         }
+        self.finish(status, ResponseBody::full(body), None)
+    }
+
+    /// A renderer of the document `{"<field>": [elements…]}` one element at a time, with the
+    /// bytes [`Rendering::respond`] would produce for the whole document.
+    pub(crate) fn array(&self, field: &'static str) -> ArrayRenderer {
+        ArrayRenderer {
+            field,
+            pretty: self.pretty,
+            filter: self.filter_path.as_deref().map(FilterPath::new),
+            started: false,
+        }
+    }
+
+    /// Whether this is a `HEAD` request: the answer carries the body's length, not the body.
+    pub(crate) fn is_head(&self) -> bool {
+        self.head
+    }
+
+    /// A successful answer whose body is sent as it is produced (chunked): the status and
+    /// headers go out before the body is complete.
+    pub(crate) fn respond_streamed(&self, status: StatusCode, body: ResponseBody) -> Response {
         self.finish(status, body, None)
     }
 
-    fn finish(&self, status: StatusCode, text: Bytes, error: Option<&EsError>) -> Response {
-        let length = text.len();
-        let mut response = Response::new(Full::new(if self.head { Bytes::new() } else { text }));
+    /// The answer to a `HEAD` request whose `GET` body would be `length` bytes.
+    pub(crate) fn respond_head(&self, status: StatusCode, length: usize) -> Response {
+        let mut response = self.finish(status, ResponseBody::full(Bytes::new()), None);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_LENGTH, HeaderValue::from(length));
+        response
+    }
+
+    fn finish(&self, status: StatusCode, body: ResponseBody, error: Option<&EsError>) -> Response {
+        let length = body.full_length();
+        let body = if self.head {
+            ResponseBody::full(Bytes::new())
+        } else {
+            body
+        };
+        let mut response = Response::new(body);
         *response.status_mut() = status;
         let headers = response.headers_mut();
         headers.insert(
@@ -104,7 +145,9 @@ impl Rendering {
             HeaderValue::from_static(self.content_type),
         );
         headers.insert(X_ELASTIC_PRODUCT, HeaderValue::from_static("Elasticsearch"));
-        if self.head {
+        if self.head
+            && let Some(length) = length
+        {
             headers.insert(header::CONTENT_LENGTH, HeaderValue::from(length));
         }
         if let Some(error) = error {
@@ -114,8 +157,219 @@ impl Rendering {
     }
 }
 
-/// Every response keyward sends: its body is complete before the headers go out.
-pub(crate) type Response = http::Response<Full<Bytes>>;
+/// Renders `{"<field>": [elements…]}` an element at a time, byte for byte as
+/// [`Rendering::respond`] renders the whole document, `pretty` and `filter_path` included: a
+/// listing of any length goes out in chunks without ever being held whole.
+///
+/// `filter_path` applies to each element on its own: arrays are transparent to it, so what it
+/// keeps of one element never depends on another. Only whether anything is kept at all
+/// matters to the document around them (an include filter that keeps nothing leaves `{}`), and
+/// that is decided at [`ArrayRenderer::finish`], before which nothing has been written unless
+/// some element was kept.
+#[derive(Debug)]
+pub(crate) struct ArrayRenderer {
+    field: &'static str,
+    pretty: bool,
+    filter: Option<FilterPath>,
+    /// The opening of the document has been written.
+    started: bool,
+}
+
+impl ArrayRenderer {
+    /// Appends one element (with whatever comes before it) to `out`.
+    pub(crate) fn element<T: serde::Serialize + ?Sized>(&mut self, element: &T, out: &mut Vec<u8>) {
+        let Some(filter) = &self.filter else {
+            self.separator(out);
+            write_json(out, element, self.pretty.then_some(2));
+            return;
+        };
+        let element = match serde_json::to_value(element) {
+            Ok(element) => element,
+            Err(err) => {
+                tracing::error!(error = %err, "cannot render a listed element");
+                Value::Null
+            }
+        };
+        let mut document = serde_json::Map::new();
+        document.insert(self.field.to_owned(), Value::Array(vec![element]));
+        // A filter keeps the element (what it keeps of it) or drops it: the result is
+        // `{field: [kept]}` or `{}`.
+        let Value::Object(mut kept) = filter.apply(&Value::Object(document)) else {
+            return;
+        };
+        let Some(Value::Array(mut items)) = kept.remove(self.field) else {
+            return;
+        };
+        let Some(kept) = items.pop() else {
+            return;
+        };
+        self.separator(out);
+        write_json(out, &kept, self.pretty.then_some(2));
+    }
+
+    /// Writes what comes before an element: the opening of the document before the first one,
+    /// a comma before the others.
+    fn separator(&mut self, out: &mut Vec<u8>) {
+        if self.started {
+            out.extend_from_slice(if self.pretty { b",\n    " } else { b"," });
+        } else {
+            self.started = true;
+            out.push(b'{');
+            if self.pretty {
+                out.extend_from_slice(b"\n  ");
+            }
+            write_json(out, self.field, None);
+            out.extend_from_slice(if self.pretty { b" : [\n    " } else { b":[" });
+        }
+    }
+
+    /// Appends the end of the document to `out`: the closing brackets, or the whole document
+    /// when no element was written.
+    pub(crate) fn finish(self, out: &mut Vec<u8>) {
+        if self.started {
+            out.extend_from_slice(if self.pretty { b"\n  ]\n}\n" } else { b"]}" });
+            return;
+        }
+        let mut document = serde_json::Map::new();
+        document.insert(self.field.to_owned(), Value::Array(Vec::new()));
+        let document = Value::Object(document);
+        let document = match &self.filter {
+            Some(filter) => filter.apply(&document),
+            None => document,
+        };
+        write_json(out, &document, self.pretty.then_some(0));
+        if self.pretty {
+            out.push(b'\n');
+        }
+    }
+}
+
+/// A response body: complete (almost every answer), or sent as it is produced, through a
+/// bounded channel from the task producing it (large listings).
+///
+/// A streamed body ends cleanly only when its producer says so ([`BodyPiece::End`]); a producer
+/// that stops without saying so (it failed, or panicked) makes the body fail, and hyper then
+/// cuts the connection instead of ending the chunked body: the client sees a truncated
+/// response, never a short one that looks complete.
+pub struct ResponseBody {
+    kind: BodyKind,
+}
+
+enum BodyKind {
+    Full(Option<Bytes>),
+    Streamed {
+        pieces: tokio::sync::mpsc::Receiver<BodyPiece>,
+        ended: bool,
+    },
+}
+
+/// What a streamed body's producer sends.
+#[derive(Debug)]
+pub(crate) enum BodyPiece {
+    /// The next bytes.
+    Data(Bytes),
+    /// The body is complete.
+    End,
+}
+
+impl ResponseBody {
+    /// A complete body.
+    pub(crate) fn full(bytes: Bytes) -> ResponseBody {
+        ResponseBody {
+            kind: BodyKind::Full(Some(bytes)),
+        }
+    }
+
+    /// A body fed by `pieces`.
+    pub(crate) fn streamed(pieces: tokio::sync::mpsc::Receiver<BodyPiece>) -> ResponseBody {
+        ResponseBody {
+            kind: BodyKind::Streamed {
+                pieces,
+                ended: false,
+            },
+        }
+    }
+
+    /// The length of a complete body.
+    fn full_length(&self) -> Option<usize> {
+        match &self.kind {
+            BodyKind::Full(bytes) => Some(bytes.as_ref().map_or(0, Bytes::len)),
+            BodyKind::Streamed { .. } => None,
+        }
+    }
+}
+
+impl hyper::body::Body for ResponseBody {
+    type Data = Bytes;
+    type Error = std::io::Error;
+
+    fn poll_frame(
+        self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<hyper::body::Frame<Bytes>, std::io::Error>>> {
+        use std::task::Poll;
+        match &mut self.get_mut().kind {
+            BodyKind::Full(bytes) => Poll::Ready(
+                bytes
+                    .take()
+                    .filter(|bytes| !bytes.is_empty())
+                    .map(|bytes| Ok(hyper::body::Frame::data(bytes))),
+            ),
+            BodyKind::Streamed { ended: true, .. } => Poll::Ready(None),
+            BodyKind::Streamed { pieces, ended } => match pieces.poll_recv(cx) {
+                Poll::Pending => Poll::Pending,
+                Poll::Ready(Some(BodyPiece::Data(bytes))) => {
+                    Poll::Ready(Some(Ok(hyper::body::Frame::data(bytes))))
+                }
+                Poll::Ready(Some(BodyPiece::End)) => {
+                    *ended = true;
+                    Poll::Ready(None)
+                }
+                Poll::Ready(None) => {
+                    *ended = true;
+                    Poll::Ready(Some(Err(std::io::Error::other(
+                        "the response body was cut off: its producer stopped",
+                    ))))
+                }
+            },
+        }
+    }
+
+    fn is_end_stream(&self) -> bool {
+        match &self.kind {
+            BodyKind::Full(bytes) => bytes.as_ref().is_none_or(Bytes::is_empty),
+            BodyKind::Streamed { ended, .. } => *ended,
+        }
+    }
+
+    fn size_hint(&self) -> hyper::body::SizeHint {
+        match &self.kind {
+            BodyKind::Full(bytes) => hyper::body::SizeHint::with_exact(
+                bytes.as_ref().map_or(0, |bytes| bytes.len() as u64),
+            ),
+            BodyKind::Streamed { .. } => hyper::body::SizeHint::default(),
+        }
+    }
+}
+
+impl std::fmt::Debug for ResponseBody {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match &self.kind {
+            BodyKind::Full(bytes) => f
+                .debug_struct("ResponseBody")
+                .field("length", &bytes.as_ref().map_or(0, Bytes::len))
+                .finish(),
+            BodyKind::Streamed { ended, .. } => f
+                .debug_struct("ResponseBody")
+                .field("streamed", &true)
+                .field("ended", ended)
+                .finish(),
+        }
+    }
+}
+
+/// Every response keyward sends.
+pub(crate) type Response = http::Response<ResponseBody>;
 
 /// Checks the `Content-Type` of a request that carries a body: JSON, or Elasticsearch's
 /// versioned vendor JSON.
@@ -190,118 +444,183 @@ fn single_media_type(text: &str) -> Result<MediaType, EsError> {
     }
 }
 
-/// Jackson's pretty printer, as Elasticsearch's `?pretty` output: two-space indent and
-/// `"key" : value`.
-fn pretty(value: &Value) -> String {
-    struct Jackson<'a>(serde_json::ser::PrettyFormatter<'a>);
-    impl serde_json::ser::Formatter for Jackson<'_> {
-        fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-            self.0.begin_array(w)
+/// Writes `value` as JSON to `out`: compact for `None`, or as Jackson's pretty printer writes it
+/// (Elasticsearch's `?pretty`: two-space indent, `"key" : value`) starting `indent` levels deep,
+/// which is how one element of a pretty array is written on its own.
+fn write_json<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T, indent: Option<usize>) {
+    let written = match indent {
+        None => serde_json::to_writer(&mut *out, value),
+        Some(indent) => {
+            let mut serializer = serde_json::Serializer::with_formatter(
+                &mut *out,
+                Jackson {
+                    indent,
+                    has_value: false,
+                },
+            );
+            value.serialize(&mut serializer)
         }
-        fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-            self.0.end_array(w)
-        }
-        fn begin_array_value<W: ?Sized + std::io::Write>(
-            &mut self,
-            w: &mut W,
-            first: bool,
-        ) -> std::io::Result<()> {
-            self.0.begin_array_value(w, first)
-        }
-        fn end_array_value<W: ?Sized + std::io::Write>(
-            &mut self,
-            w: &mut W,
-        ) -> std::io::Result<()> {
-            self.0.end_array_value(w)
-        }
-        fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-            self.0.begin_object(w)
-        }
-        fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
-            self.0.end_object(w)
-        }
-        fn begin_object_key<W: ?Sized + std::io::Write>(
-            &mut self,
-            w: &mut W,
-            first: bool,
-        ) -> std::io::Result<()> {
-            self.0.begin_object_key(w, first)
-        }
-        fn begin_object_value<W: ?Sized + std::io::Write>(
-            &mut self,
-            w: &mut W,
-        ) -> std::io::Result<()> {
-            w.write_all(b" : ")
-        }
-        fn end_object_value<W: ?Sized + std::io::Write>(
-            &mut self,
-            w: &mut W,
-        ) -> std::io::Result<()> {
-            self.0.end_object_value(w)
-        }
+    };
+    // Serializing JSON documents into memory cannot fail: their keys are strings and a `Vec`
+    // takes every write.
+    if let Err(err) = written {
+        tracing::error!(error = %err, "cannot render a JSON value");
     }
-    let mut out = Vec::new();
-    let mut serializer = serde_json::Serializer::with_formatter(
-        &mut out,
-        Jackson(serde_json::ser::PrettyFormatter::new()),
-    );
-    if serde::Serialize::serialize(value, &mut serializer).is_err() {
-        return value.to_string();
-    }
-    out.push(b'\n');
-    String::from_utf8(out).unwrap_or_else(|_| value.to_string())
 }
 
-/// Applies Elasticsearch's `filter_path`: comma-separated dotted paths with `*` and `**`
+/// Jackson's pretty printer as a `serde_json` formatter; the same as serde_json's
+/// `PrettyFormatter` but for `" : "` after keys, and able to start deeper than the top level.
+struct Jackson {
+    indent: usize,
+    has_value: bool,
+}
+
+impl Jackson {
+    fn newline<W: ?Sized + std::io::Write>(&self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b"\n")?;
+        for _ in 0..self.indent {
+            w.write_all(b"  ")?;
+        }
+        Ok(())
+    }
+
+    fn open<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
+        self.indent += 1;
+        self.has_value = false;
+        w.write_all(bracket)
+    }
+
+    fn close<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        bracket: &[u8],
+    ) -> std::io::Result<()> {
+        self.indent = self.indent.saturating_sub(1);
+        if self.has_value {
+            self.newline(w)?;
+        }
+        w.write_all(bracket)
+    }
+
+    fn item<W: ?Sized + std::io::Write>(&mut self, w: &mut W, first: bool) -> std::io::Result<()> {
+        if !first {
+            w.write_all(b",")?;
+        }
+        self.newline(w)
+    }
+}
+
+impl serde_json::ser::Formatter for Jackson {
+    fn begin_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"[")
+    }
+    fn end_array<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"]")
+    }
+    fn begin_array_value<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+    fn end_array_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+    fn begin_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.open(w, b"{")
+    }
+    fn end_object<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        self.close(w, b"}")
+    }
+    fn begin_object_key<W: ?Sized + std::io::Write>(
+        &mut self,
+        w: &mut W,
+        first: bool,
+    ) -> std::io::Result<()> {
+        self.item(w, first)
+    }
+    fn begin_object_value<W: ?Sized + std::io::Write>(&mut self, w: &mut W) -> std::io::Result<()> {
+        w.write_all(b" : ")
+    }
+    fn end_object_value<W: ?Sized + std::io::Write>(&mut self, _w: &mut W) -> std::io::Result<()> {
+        self.has_value = true;
+        Ok(())
+    }
+}
+
+/// Elasticsearch's `filter_path`: comma-separated dotted paths with `*` and `**`
 /// wildcards; a leading `-` excludes. Arrays are transparent.
 ///
 /// The paths are merged into one tree per kind (include, exclude), so paths sharing a prefix
 /// share nodes, and the walk carries a de-duplicated set of tree nodes: each key of the response
 /// costs at most one step per node of the tree, whatever the nesting of `**`. The work is bounded
 /// by (response size × filter size), as with Elasticsearch's `FilterPath`.
-pub(crate) fn filter_path(value: &Value, filter: &str) -> Value {
-    let mut includes = FilterTree::new();
-    let mut excludes = FilterTree::new();
-    for path in filter
-        .split(',')
-        .map(str::trim)
-        .filter(|path| !path.is_empty())
-    {
-        match path.strip_prefix('-') {
-            Some(path) => excludes.insert(path),
-            None => includes.insert(path),
+#[derive(Debug)]
+pub(crate) struct FilterPath {
+    includes: FilterTree,
+    excludes: FilterTree,
+}
+
+impl FilterPath {
+    /// Compiles a `filter_path` parameter.
+    pub(crate) fn new(filter: &str) -> FilterPath {
+        let mut includes = FilterTree::new();
+        let mut excludes = FilterTree::new();
+        for path in filter
+            .split(',')
+            .map(str::trim)
+            .filter(|path| !path.is_empty())
+        {
+            match path.strip_prefix('-') {
+                Some(path) => excludes.insert(path),
+                None => includes.insert(path),
+            }
         }
+        FilterPath { includes, excludes }
     }
-    let included = if includes.is_empty() {
-        value.clone()
-    } else {
-        let mut marks = includes.marks();
-        let start = includes.start(&mut marks);
-        if includes.any_final(&start) {
+
+    /// What the filter keeps of `value`.
+    pub(crate) fn apply(&self, value: &Value) -> Value {
+        let FilterPath { includes, excludes } = self;
+        let included = if includes.is_empty() {
             value.clone()
         } else {
-            includes
-                .include(value, &start, &mut marks)
-                .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+            let mut marks = includes.marks();
+            let start = includes.start(&mut marks);
+            if includes.any_final(&start) {
+                value.clone()
+            } else {
+                includes
+                    .include(value, &start, &mut marks)
+                    .unwrap_or_else(|| Value::Object(serde_json::Map::new()))
+            }
+        };
+        if excludes.is_empty() {
+            return included;
         }
-    };
-    if excludes.is_empty() {
-        return included;
+        let mut marks = excludes.marks();
+        let start = excludes.start(&mut marks);
+        if excludes.any_final(&start) {
+            return Value::Object(serde_json::Map::new());
+        }
+        excludes.exclude(&included, &start, &mut marks)
     }
-    let mut marks = excludes.marks();
-    let start = excludes.start(&mut marks);
-    if excludes.any_final(&start) {
-        return Value::Object(serde_json::Map::new());
-    }
-    excludes.exclude(&included, &start, &mut marks)
 }
 
 /// The paths of one `filter_path` kind as a tree: node 0 is the root; a node is one segment of
 /// one or more paths, shared by every path with the same prefix.
+#[derive(Debug)]
 struct FilterTree {
     nodes: Vec<FilterNode>,
 }
 
+#[derive(Debug)]
 struct FilterNode {
     /// Children by segment, each segment once.
     children: Vec<(String, usize)>,
@@ -497,6 +816,17 @@ mod tests {
 
     use super::*;
 
+    fn filter_path(value: &Value, filter: &str) -> Value {
+        FilterPath::new(filter).apply(value)
+    }
+
+    fn pretty(value: &Value) -> String {
+        let mut out = Vec::new();
+        write_json(&mut out, value, Some(0));
+        out.push(b'\n');
+        String::from_utf8(out).unwrap()
+    }
+
     fn check(filter: &str, expected: Value) {
         let body = json!({
             "api_keys": [{"id": "a", "name": "x", "metadata": {"tier": 1}}, {"id": "b", "name": "y"}],
@@ -572,6 +902,101 @@ mod tests {
         );
         let excluded = filter_path(&deep, &format!("-{stars}.leaf"));
         assert!(!excluded.to_string().contains("leaf"));
+    }
+
+    /// The incremental renderer writes the bytes the buffered one writes for the whole
+    /// document, whatever the rendering options and elements.
+    #[test]
+    fn array_renderer_matches_the_buffered_rendering() {
+        let elements = [
+            json!({"id": "a", "name": "x", "metadata": {"tier": 1, "tags": ["p", {"q": []}]},
+                   "role_descriptors": {}, "limited_by": [{"r": {"cluster": ["all"]}}]}),
+            json!({"id": "b", "name": "y", "metadata": {}, "role_descriptors": {"r": {"indices": []}}}),
+            json!({"id": "c\"\n\u{1F511}", "name": "z", "invalidated": false, "creation": 17}),
+        ];
+        let filters = [
+            None,
+            Some("api_keys.id"),
+            Some("api_keys.*e"),
+            Some("**.tier"),
+            Some("api_keys.metadata.tier,api_keys.id"),
+            Some("-api_keys.metadata"),
+            Some("-api_keys"),
+            Some("-**.id,api_keys.*"),
+            Some("api_keys"),
+            Some("**"),
+            Some("total"),
+            Some("-**"),
+            Some(""),
+        ];
+        for count in 0..=elements.len() {
+            for filter in filters {
+                for pretty in [false, true] {
+                    let rendering = Rendering {
+                        content_type: JSON,
+                        pretty,
+                        filter_path: filter.map(str::to_owned),
+                        head: false,
+                    };
+                    let whole = json!({"api_keys": elements[..count].to_vec()});
+                    let buffered = rendering.render(&whole);
+                    // The buffered rendering is serde_json's, with Jackson's `" : "`.
+                    let filtered = match filter {
+                        Some(filter) => filter_path(&whole, filter),
+                        None => whole.clone(),
+                    };
+                    let expected = if pretty {
+                        serde_json::to_string_pretty(&filtered)
+                            .unwrap()
+                            .replace("\": ", "\" : ")
+                            + "\n"
+                    } else {
+                        filtered.to_string()
+                    };
+                    assert_eq!(String::from_utf8_lossy(&buffered), expected);
+                    let mut streamed = Vec::new();
+                    let mut renderer = rendering.array("api_keys");
+                    for element in &elements[..count] {
+                        renderer.element(element, &mut streamed);
+                    }
+                    renderer.finish(&mut streamed);
+                    assert_eq!(
+                        String::from_utf8_lossy(&streamed),
+                        String::from_utf8_lossy(&buffered),
+                        "{count} elements, filter_path={filter:?}, pretty={pretty}"
+                    );
+                }
+            }
+        }
+    }
+
+    /// A streamed body ends cleanly only when its producer says so: a producer that stops
+    /// without saying so fails the body, which makes hyper cut the connection.
+    #[tokio::test]
+    async fn a_streamed_body_fails_unless_its_producer_ends_it() {
+        use http_body_util::BodyExt;
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        let mut body = ResponseBody::streamed(receiver);
+        sender
+            .send(BodyPiece::Data(Bytes::from_static(b"{\"a\":[")))
+            .await
+            .unwrap();
+        drop(sender);
+        let first = body.frame().await.unwrap().unwrap();
+        assert_eq!(first.into_data().unwrap(), Bytes::from_static(b"{\"a\":["));
+        assert!(body.frame().await.unwrap().is_err());
+        assert!(body.frame().await.is_none());
+
+        let (sender, receiver) = tokio::sync::mpsc::channel(2);
+        let body = ResponseBody::streamed(receiver);
+        sender
+            .send(BodyPiece::Data(Bytes::from_static(b"{}")))
+            .await
+            .unwrap();
+        sender.send(BodyPiece::End).await.unwrap();
+        drop(sender);
+        let collected = body.collect().await.unwrap().to_bytes();
+        assert_eq!(collected, Bytes::from_static(b"{}"));
     }
 
     #[test]

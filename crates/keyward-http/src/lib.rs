@@ -11,6 +11,7 @@ mod compat;
 mod error;
 mod routes;
 mod server;
+mod stream;
 mod wire;
 
 use std::sync::Arc;
@@ -18,6 +19,7 @@ use std::time::Duration;
 
 use keyward_service::ApiKeyService;
 
+pub use compat::ResponseBody;
 pub use error::EsError;
 pub use routes::{Api, BoxError};
 pub use server::serve;

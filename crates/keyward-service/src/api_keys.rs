@@ -3,6 +3,8 @@
 //! Each one validates its command fully, then authorizes (Elasticsearch validates requests before
 //! its security filter runs), then touches the store exactly once per write.
 
+use std::sync::Arc;
+
 use keyward_core::api_key::{
     API_KEY_FORMAT_VERSION, ApiKeyType, Creator, is_expired, validate_metadata, validate_name,
 };
@@ -13,7 +15,7 @@ use keyward_core::hash::{HashAlgorithm, hash_secret};
 use keyward_core::privilege::{ClusterGrant, actions};
 use keyward_core::role::RoleDescriptors;
 use keyward_core::{EpochMillis, ValidationErrors};
-use keyward_store::{ApiKeyFilter, ApiKeyRecord, NamePattern, UpdateOutcome};
+use keyward_store::{ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, NamePattern, Store, UpdateOutcome};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -108,6 +110,72 @@ pub struct ApiKeyInfo {
     pub access: Option<Map<String, Value>>,
     /// A cross-cluster key's certificate identity pattern, if it has one.
     pub certificate_identity: Option<String>,
+}
+
+/// How many keys a listing reads from the store at a time: enough that the per-read cost
+/// (a seek in the creation index, a trip to the blocking pool) vanishes next to the rows, few
+/// enough that a page of keys with large descriptors stays a few megabytes.
+const LISTING_PAGE_SIZE: usize = 1000;
+
+/// The keys a retrieval selects, read from the store a page at a time in (creation, id) order
+/// ([`ApiKeyService::list_api_keys`]). Pages are separate reads: a key written while the
+/// listing runs may or may not be in it, but a key stored throughout is returned exactly once.
+pub struct ApiKeyListing {
+    store: Arc<dyn Store>,
+    filter: ApiKeyFilter,
+    /// The username and realm whose keys alone the caller may see, when it may not see all.
+    owner: Option<(String, String)>,
+    with_limited_by: bool,
+    after: Option<ApiKeyCursor>,
+    page_size: usize,
+    done: bool,
+}
+
+impl ApiKeyListing {
+    /// Whether every key has been returned: [`Self::next_page`] has nothing more to give.
+    pub fn is_finished(&self) -> bool {
+        self.done
+    }
+
+    /// The next keys of the listing, at most one page of them and never an empty list; `None`
+    /// once every key has been returned.
+    pub async fn next_page(&mut self) -> Result<Option<Vec<ApiKeyInfo>>, Error> {
+        while !self.done {
+            let records = self
+                .store
+                .find_api_keys_page(&self.filter, self.after.as_ref(), self.page_size)
+                .await?;
+            self.done = records.len() < self.page_size;
+            let Some(last) = records.last() else {
+                break;
+            };
+            self.after = Some(ApiKeyCursor::after(last));
+            let page = records
+                .into_iter()
+                .filter(|record| match &self.owner {
+                    Some((username, realm)) => {
+                        record.creator.principal == *username && record.creator.realm == *realm
+                    }
+                    None => true,
+                })
+                .map(|record| api_key_info(record, self.with_limited_by))
+                .collect::<Result<Vec<_>, Error>>()?;
+            if !page.is_empty() {
+                return Ok(Some(page));
+            }
+        }
+        Ok(None)
+    }
+}
+
+impl std::fmt::Debug for ApiKeyListing {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ApiKeyListing")
+            .field("filter", &self.filter)
+            .field("after", &self.after)
+            .field("done", &self.done)
+            .finish_non_exhaustive()
+    }
 }
 
 /// `security.invalidate_api_key`.
@@ -248,13 +316,31 @@ impl ApiKeyService {
         })
     }
 
-    /// Retrieves keys. An empty result for a given `id` is Elasticsearch's 404; the caller
-    /// decides the status.
+    /// Retrieves keys, all at once. An empty result for a given `id` is Elasticsearch's 404;
+    /// the caller decides the status. For listings that may be large, [`Self::list_api_keys`]
+    /// reads the same keys a page at a time.
     pub async fn get_api_keys(
         &self,
         subject: &Authentication,
         request: GetApiKeys,
     ) -> Result<Vec<ApiKeyInfo>, Error> {
+        let mut listing = self.list_api_keys(subject, request).await?;
+        let mut keys = Vec::new();
+        while let Some(page) = listing.next_page().await? {
+            keys.extend(page);
+        }
+        Ok(keys)
+    }
+
+    /// Validates and authorizes a retrieval of keys, and returns the listing, read from the
+    /// store a page at a time as [`ApiKeyListing::next_page`] is called: memory is bounded by
+    /// the page size, not by the number of keys. Every error of the request itself (validation,
+    /// authorization) comes from this call, before any key is read.
+    pub async fn list_api_keys(
+        &self,
+        subject: &Authentication,
+        request: GetApiKeys,
+    ) -> Result<ApiKeyListing, Error> {
         self.require_enabled()?;
         let mut errors = ValidationErrors::default();
         let by_key = request.id.is_some() || request.name.is_some();
@@ -308,12 +394,20 @@ impl ApiKeyService {
             filter.exclude_invalidated = true;
             filter.exclude_expired_at = Some(now);
         }
-        let records = self.inner.store.find_api_keys(&filter).await?;
-        records
-            .into_iter()
-            .filter(|record| !own_only || subject.owns(&record.creator))
-            .map(|record| api_key_info(record, request.with_limited_by))
-            .collect()
+        Ok(ApiKeyListing {
+            store: Arc::clone(&self.inner.store),
+            filter,
+            owner: own_only.then(|| {
+                (
+                    subject.user.username.clone(),
+                    subject.owner_realm.name.clone(),
+                )
+            }),
+            with_limited_by: request.with_limited_by,
+            after: None,
+            page_size: LISTING_PAGE_SIZE,
+            done: false,
+        })
     }
 
     /// Invalidates keys.

@@ -36,8 +36,8 @@ use keyward_core::{EpochMillis, SecretSource};
 use keyward_store::Store;
 
 pub use api_keys::{
-    ApiKeyInfo, BulkUpdateResult, ClearCacheTarget, CreateApiKey, CreatedApiKey, GetApiKeys,
-    InvalidateApiKeys, InvalidateResult, UpdateApiKey,
+    ApiKeyInfo, ApiKeyListing, BulkUpdateResult, ClearCacheTarget, CreateApiKey, CreatedApiKey,
+    GetApiKeys, InvalidateApiKeys, InvalidateResult, UpdateApiKey,
 };
 pub use app_privileges::{AppPrivilege, BuiltinPrivileges};
 pub use authn::{ApiKeyRef, Authentication, AuthenticationFailure, Realm, User};

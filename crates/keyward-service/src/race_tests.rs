@@ -11,9 +11,9 @@ use keyward_core::EpochMillis;
 use keyward_core::credential::parse_authorization;
 use keyward_core::query::ApiKeyQuery;
 use keyward_store::{
-    ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions,
-    Error as StoreError, QueryPage, RoleRecord, Store, TokenInvalidation, TokenRecord,
-    TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore,
+    EmbeddedStoreOptions, Error as StoreError, QueryPage, RoleRecord, Store, TokenInvalidation,
+    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 use tokio::sync::{Notify, Semaphore};
 use zeroize::Zeroizing;
@@ -57,6 +57,14 @@ impl Store for SlowStore {
     }
     async fn query_api_keys(&self, query: &ApiKeyQuery) -> Result<QueryPage, StoreError> {
         self.inner.query_api_keys(query).await
+    }
+    async fn find_api_keys_page(
+        &self,
+        filter: &ApiKeyFilter,
+        after: Option<&ApiKeyCursor>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, StoreError> {
+        self.inner.find_api_keys_page(filter, after, limit).await
     }
     async fn api_keys_after(
         &self,

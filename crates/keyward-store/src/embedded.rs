@@ -44,8 +44,8 @@ use schema::migrate;
 use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};
 
 use crate::{
-    ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord, Store,
-    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord,
+    Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 /// How to open an [`EmbeddedStore`].
@@ -76,6 +76,9 @@ pub struct EmbeddedStore {
     /// Places in the write queue ([`MAX_QUEUED_WRITES`]).
     write_slots: Arc<Semaphore>,
     readers: Arc<ReadPool>,
+    /// Connections for reads that walk a large part of the store (listings), which do not
+    /// map the file: see [`SCAN_CONNECTIONS`].
+    scanners: Arc<ReadPool>,
     dir: PathBuf,
     // Never read: holding the open file holds the lock.
     _lock: File,
@@ -100,16 +103,8 @@ impl EmbeddedStore {
         bulk::rebuild_dropped_indexes(&mut connection)?;
 
         let read_connections = options.read_connections.max(1);
-        let mut idle = Vec::with_capacity(read_connections);
-        for _ in 0..read_connections {
-            idle.push(open_reader(&path)?);
-        }
-        let readers = Arc::new(ReadPool {
-            path,
-            size: read_connections,
-            permits: Arc::new(Semaphore::new(read_connections)),
-            idle: Mutex::new(idle),
-        });
+        let readers = ReadPool::open(&path, read_connections, true)?;
+        let scanners = ReadPool::open(&path, SCAN_CONNECTIONS, false)?;
 
         let (sender, receiver) = mpsc::channel();
         let writer = std::thread::Builder::new()
@@ -121,6 +116,7 @@ impl EmbeddedStore {
             writer: Some(writer),
             write_slots: Arc::new(Semaphore::new(MAX_QUEUED_WRITES)),
             readers,
+            scanners,
             dir,
             _lock: lock,
         })
@@ -152,6 +148,15 @@ impl EmbeddedStore {
         F: FnOnce(&Connection) -> Result<R, Error> + Send + 'static,
     {
         self.readers.run(work).await
+    }
+
+    /// Runs `work`, a read that walks many keys, on a connection that does not map the file.
+    async fn scan<R, F>(&self, work: F) -> Result<R, Error>
+    where
+        R: Send + 'static,
+        F: FnOnce(&Connection) -> Result<R, Error> + Send + 'static,
+    {
+        self.scanners.run(work).await
     }
 }
 
@@ -196,19 +201,32 @@ impl Store for EmbeddedStore {
     }
 
     async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, Error> {
-        let Some((sql, values)) = find_query(filter)? else {
+        let Some(find) = FindSql::new(filter)? else {
             return Ok(Vec::new());
         };
         self.read(move |connection| {
-            let mut statement = connection.prepare_cached(&sql).db()?;
-            let mut rows = statement.query(params_from_iter(values)).db()?;
-            let mut records = Vec::new();
-            while let Some(row) = rows.next().db()? {
-                records.push(api_key_from_row(row)?);
-            }
-            Ok(records)
+            select_api_keys(connection, &find.select(false, None), find.values)
         })
         .await
+    }
+
+    async fn find_api_keys_page(
+        &self,
+        filter: &ApiKeyFilter,
+        after: Option<&ApiKeyCursor>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, Error> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(mut find) = FindSql::new(filter)? else {
+            return Ok(Vec::new());
+        };
+        if let Some(after) = after {
+            find.after(after);
+        }
+        self.scan(move |connection| select_page(connection, &find, limit))
+            .await
     }
 
     async fn query_api_keys(
@@ -920,11 +938,24 @@ fn require_durable(connection: &Connection, path: &Path) -> Result<(), Error> {
 /// The mapping is address space, not memory: the kernel can drop those pages at any time.
 const READ_MMAP_BYTES: i64 = 1 << 40;
 
-/// Opens a read-only connection; the database already exists and is in WAL mode.
-fn open_reader(path: &Path) -> Result<Connection, Error> {
+/// Connections kept for scans: reads that walk a large part of the store, such as a listing of
+/// every key. Their pages are copied through SQLite's small page cache instead of mapped: a
+/// walk over a million keys would otherwise leave the whole file mapped into the process, its
+/// resident size grown by the store's size for as long as the kernel keeps the pages (they are
+/// the page cache either way; mapped, they count as the process's). Sequential reads lose
+/// little by the copy. Two, so one long listing never waits behind another for long.
+const SCAN_CONNECTIONS: usize = 2;
+
+/// Opens a read-only connection, mapping the store when `mapped`; the database already exists
+/// and is in WAL mode.
+fn open_reader(path: &Path, mapped: bool) -> Result<Connection, Error> {
     let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
     let connection = Connection::open_with_flags(path, flags).db()?;
     connection.busy_timeout(BUSY_TIMEOUT).db()?;
+    if !mapped {
+        connection.pragma_update(None, "mmap_size", 0).db()?;
+        return Ok(connection);
+    }
     let mapped: i64 = connection
         .pragma_update_and_check(None, "mmap_size", READ_MMAP_BYTES, |row| row.get(0))
         .db()?;
@@ -941,12 +972,30 @@ fn open_reader(path: &Path) -> Result<Connection, Error> {
 struct ReadPool {
     path: PathBuf,
     size: usize,
+    /// Whether the connections map the store.
+    mapped: bool,
     /// Bounds concurrent reads to the number of connections, waiting asynchronously.
     permits: Arc<Semaphore>,
     idle: Mutex<Vec<Connection>>,
 }
 
 impl ReadPool {
+    /// Opens `size` (at least one) read-only connections to the store at `path`.
+    fn open(path: &Path, size: usize, mapped: bool) -> Result<Arc<ReadPool>, Error> {
+        let size = size.max(1);
+        let mut idle = Vec::with_capacity(size);
+        for _ in 0..size {
+            idle.push(open_reader(path, mapped)?);
+        }
+        Ok(Arc::new(ReadPool {
+            path: path.to_path_buf(),
+            size,
+            mapped,
+            permits: Arc::new(Semaphore::new(size)),
+            idle: Mutex::new(idle),
+        }))
+    }
+
     async fn run<R, F>(self: &Arc<ReadPool>, work: F) -> Result<R, Error>
     where
         R: Send + 'static,
@@ -962,7 +1011,7 @@ impl ReadPool {
             // A connection lost to a panicking read is replaced here.
             let connection = match pool.take() {
                 Some(connection) => connection,
-                None => open_reader(&pool.path)?,
+                None => open_reader(&pool.path, pool.mapped)?,
             };
             let result = work(&connection);
             pool.put(connection);
@@ -988,68 +1037,166 @@ impl ReadPool {
     }
 }
 
-/// The SQL and parameters selecting what `filter` selects, or `None` when it selects nothing.
-fn find_query(filter: &ApiKeyFilter) -> Result<Option<(String, Vec<Value>)>, Error> {
-    let mut conditions = Vec::new();
-    let mut values = Vec::new();
-    // Each criterion binds its values and refers to them by number.
-    let mut bind = |value: Value| {
-        values.push(value);
-        values.len()
+/// Runs a select of whole keys.
+fn select_api_keys(
+    connection: &Connection,
+    sql: &str,
+    values: Vec<Value>,
+) -> Result<Vec<ApiKeyRecord>, Error> {
+    let mut statement = connection.prepare_cached(sql).db()?;
+    let mut rows = statement.query(params_from_iter(values)).db()?;
+    let mut records = Vec::new();
+    while let Some(row) = rows.next().db()? {
+        records.push(api_key_from_row(row)?);
+    }
+    Ok(records)
+}
+
+/// What an [`ApiKeyFilter`] selects, as SQL conditions over `api_keys` and the values they bind
+/// (by number, so conditions can be added in any order).
+struct FindSql {
+    conditions: Vec<String>,
+    values: Vec<Value>,
+    /// The filter has a criterion an index other than the creation index can answer.
+    indexed_criterion: bool,
+}
+
+/// A paged read whose filter an owner or name index could answer checks first whether it
+/// matches fewer keys than this: if so, the planner's choice (that index, then sorting the few
+/// matches by creation) is cheapest; if not, sorting them again for every page would cost the
+/// whole match set per page, and walking the creation index is cheaper.
+const SELECTIVE_MATCHES: i64 = 10_000;
+
+impl FindSql {
+    /// The conditions of `filter`, or `None` when it selects nothing.
+    fn new(filter: &ApiKeyFilter) -> Result<Option<FindSql>, Error> {
+        let mut find = FindSql {
+            conditions: Vec::new(),
+            values: Vec::new(),
+            indexed_criterion: false,
+        };
+        if let Some(ids) = &filter.ids {
+            if ids.is_empty() {
+                return Ok(None);
+            }
+            // One JSON array parameter, however many ids: no limit on bound variables to hit.
+            let ids = serde_json::to_string(ids).map_err(|err| Error::Database(err.to_string()))?;
+            let ids = find.bind(Value::Text(ids));
+            find.conditions
+                .push(format!("id IN (SELECT value FROM json_each(?{ids}))"));
+        }
+        match &filter.name {
+            None | Some(NamePattern::All) => {}
+            Some(NamePattern::Exact(name)) => {
+                let name = find.bind(Value::Text(name.clone()));
+                find.conditions.push(format!("name = ?{name}"));
+                find.indexed_criterion = true;
+            }
+            Some(NamePattern::Prefix(prefix)) => {
+                // `substr` compares literally (no wildcards to escape, case-sensitive) and counts
+                // characters; the range condition only lets the name index narrow the scan.
+                let length = i64::try_from(prefix.chars().count())
+                    .map_err(|_| Error::Database("name prefix too long".to_owned()))?;
+                let prefix = find.bind(Value::Text(prefix.clone()));
+                let length = find.bind(Value::Integer(length));
+                find.conditions.push(format!(
+                    "name >= ?{prefix} AND substr(name, 1, ?{length}) = ?{prefix}"
+                ));
+                find.indexed_criterion = true;
+            }
+        }
+        if let Some(username) = &filter.username {
+            let username = find.bind(Value::Text(username.clone()));
+            find.conditions.push(format!("principal = ?{username}"));
+            find.indexed_criterion = true;
+        }
+        if let Some(realm) = &filter.realm {
+            let realm = find.bind(Value::Text(realm.clone()));
+            find.conditions.push(format!("realm = ?{realm}"));
+            find.indexed_criterion = true;
+        }
+        if filter.exclude_invalidated {
+            find.conditions.push("invalidated = 0".to_owned());
+        }
+        if let Some(instant) = filter.exclude_expired_at {
+            let instant = find.bind(Value::Integer(instant));
+            find.conditions
+                .push(format!("(expiration IS NULL OR expiration > ?{instant})"));
+        }
+        if let Some(key_type) = filter.key_type {
+            let key_type = find.bind(Value::Text(key_type.as_str().to_owned()));
+            find.conditions.push(format!("key_type = ?{key_type}"));
+        }
+        Ok(Some(find))
+    }
+
+    /// Binds a value; its parameter number.
+    fn bind(&mut self, value: Value) -> usize {
+        self.values.push(value);
+        self.values.len()
+    }
+
+    /// Only keys after `after` in (creation, id) order. A row value comparison: SQLite seeks the
+    /// creation index to the cursor rather than walking the keys before it.
+    fn after(&mut self, after: &ApiKeyCursor) {
+        let creation = self.bind(Value::Integer(after.creation));
+        let id = self.bind(Value::Text(after.id.clone()));
+        self.conditions
+            .push(format!("(creation, id) > (?{creation}, ?{id})"));
+    }
+
+    fn where_clause(&self) -> String {
+        if self.conditions.is_empty() {
+            String::new()
+        } else {
+            format!(" WHERE {}", self.conditions.join(" AND "))
+        }
+    }
+
+    /// The keys selected, in (creation, id) order, at most `limit` of them when given; through
+    /// the creation index when `by_creation`.
+    fn select(&self, by_creation: bool, limit: Option<usize>) -> String {
+        let index = if by_creation {
+            " INDEXED BY api_keys_creation"
+        } else {
+            ""
+        };
+        let mut sql = format!(
+            "SELECT {API_KEY_COLUMNS} FROM api_keys{index}{} ORDER BY creation, id",
+            self.where_clause()
+        );
+        if let Some(limit) = limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        sql
+    }
+
+    /// How many keys are selected, counting no further than `cap`.
+    fn count_up_to(&self, cap: i64) -> String {
+        format!(
+            "SELECT count(*) FROM (SELECT 1 FROM api_keys{} LIMIT {cap})",
+            self.where_clause()
+        )
+    }
+}
+
+/// One page of a listing: see [`SELECTIVE_MATCHES`] for the choice of index.
+fn select_page(
+    connection: &Connection,
+    find: &FindSql,
+    limit: usize,
+) -> Result<Vec<ApiKeyRecord>, Error> {
+    let by_creation = find.indexed_criterion && {
+        let mut statement = connection
+            .prepare_cached(&find.count_up_to(SELECTIVE_MATCHES))
+            .db()?;
+        let matches: i64 = statement
+            .query_row(params_from_iter(find.values.iter()), |row| row.get(0))
+            .db()?;
+        matches >= SELECTIVE_MATCHES
     };
-    if let Some(ids) = &filter.ids {
-        if ids.is_empty() {
-            return Ok(None);
-        }
-        // One JSON array parameter, however many ids: no limit on bound variables to hit.
-        let ids = serde_json::to_string(ids).map_err(|err| Error::Database(err.to_string()))?;
-        let ids = bind(Value::Text(ids));
-        conditions.push(format!("id IN (SELECT value FROM json_each(?{ids}))"));
-    }
-    match &filter.name {
-        None | Some(NamePattern::All) => {}
-        Some(NamePattern::Exact(name)) => {
-            let name = bind(Value::Text(name.clone()));
-            conditions.push(format!("name = ?{name}"));
-        }
-        Some(NamePattern::Prefix(prefix)) => {
-            // `substr` compares literally (no wildcards to escape, case-sensitive) and counts
-            // characters; the range condition only lets the name index narrow the scan.
-            let length = i64::try_from(prefix.chars().count())
-                .map_err(|_| Error::Database("name prefix too long".to_owned()))?;
-            let prefix = bind(Value::Text(prefix.clone()));
-            let length = bind(Value::Integer(length));
-            conditions.push(format!(
-                "name >= ?{prefix} AND substr(name, 1, ?{length}) = ?{prefix}"
-            ));
-        }
-    }
-    if let Some(username) = &filter.username {
-        let username = bind(Value::Text(username.clone()));
-        conditions.push(format!("principal = ?{username}"));
-    }
-    if let Some(realm) = &filter.realm {
-        let realm = bind(Value::Text(realm.clone()));
-        conditions.push(format!("realm = ?{realm}"));
-    }
-    if filter.exclude_invalidated {
-        conditions.push("invalidated = 0".to_owned());
-    }
-    if let Some(instant) = filter.exclude_expired_at {
-        let instant = bind(Value::Integer(instant));
-        conditions.push(format!("(expiration IS NULL OR expiration > ?{instant})"));
-    }
-    if let Some(key_type) = filter.key_type {
-        let key_type = bind(Value::Text(key_type.as_str().to_owned()));
-        conditions.push(format!("key_type = ?{key_type}"));
-    }
-    let mut sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys");
-    if !conditions.is_empty() {
-        sql.push_str(" WHERE ");
-        sql.push_str(&conditions.join(" AND "));
-    }
-    sql.push_str(" ORDER BY creation, id");
-    Ok(Some((sql, values)))
+    let sql = find.select(by_creation, Some(limit));
+    select_api_keys(connection, &sql, find.values.clone())
 }
 
 #[cfg(test)]
@@ -1117,13 +1264,101 @@ mod tests {
         let dir = tempfile::tempdir().unwrap_or_else(|err| panic!("temp dir: {err}"));
         let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf()))
             .unwrap_or_else(|err| panic!("open: {err}"));
-        let reader =
-            open_reader(&dir.path().join(DATABASE_FILE)).unwrap_or_else(|err| panic!("{err}"));
+        let reader = open_reader(&dir.path().join(DATABASE_FILE), true)
+            .unwrap_or_else(|err| panic!("{err}"));
         let mapped: i64 = reader
             .query_row("PRAGMA mmap_size", [], |row| row.get(0))
             .unwrap_or_else(|err| panic!("{err}"));
         // Below this, SQLite was built without `.cargo/config.toml`'s raised cap.
         assert_eq!(mapped, READ_MMAP_BYTES);
+        // Scans copy pages instead.
+        let scanner = store
+            .scanners
+            .take()
+            .unwrap_or_else(|| panic!("an idle scan connection"));
+        let mapped: i64 = scanner
+            .query_row("PRAGMA mmap_size", [], |row| row.get(0))
+            .unwrap_or_else(|err| panic!("{err}"));
+        assert_eq!(mapped, 0);
+        store.scanners.put(scanner);
         drop(store);
+    }
+
+    /// A listing filtered by an owner who holds more keys than [`SELECTIVE_MATCHES`] walks the
+    /// creation index (no per-page sort of every match), and still returns each key once, in
+    /// order; an owner with few keys gets them through the owner index.
+    #[tokio::test]
+    async fn large_owner_listings_walk_the_creation_index() {
+        let (store, _dir) = crate::testsuite::temp_embedded_store().await;
+        let many = usize::try_from(SELECTIVE_MATCHES).unwrap_or(usize::MAX) + 7;
+        let records: Vec<ApiKeyRecord> = (0..many + 3)
+            .map(|n| {
+                let mut record = crate::testsuite::sample_key(&format!("k{n:06}"));
+                // Creation order is the reverse of id order, with ties.
+                record.creation = crate::testsuite::CREATED - i64::try_from(n / 2).unwrap_or(0);
+                if n >= many {
+                    record.creator.principal = "few".to_owned();
+                }
+                record
+            })
+            .collect();
+        store
+            .import_api_keys(records.clone())
+            .await
+            .unwrap_or_else(|err| panic!("{err}"));
+        let mut expected: Vec<&ApiKeyRecord> = records.iter().collect();
+        expected.sort_by(|a, b| (a.creation, &a.id).cmp(&(b.creation, &b.id)));
+
+        let plan = |find: &FindSql, by_creation: bool| -> String {
+            let reader = open_reader(&store.dir.join(DATABASE_FILE), true)
+                .unwrap_or_else(|err| panic!("{err}"));
+            let sql = format!("EXPLAIN QUERY PLAN {}", find.select(by_creation, Some(10)));
+            let mut statement = reader.prepare(&sql).unwrap_or_else(|err| panic!("{err}"));
+            let rows = statement
+                .query_map(params_from_iter(find.values.iter()), |row| {
+                    row.get::<_, String>(3)
+                })
+                .unwrap_or_else(|err| panic!("{err}"));
+            rows.map(|row| row.unwrap_or_else(|err| panic!("{err}")))
+                .collect::<Vec<_>>()
+                .join("; ")
+        };
+        for (owner, count) in [("elastic", many), ("few", 3)] {
+            let filter = ApiKeyFilter {
+                username: Some(owner.to_owned()),
+                realm: Some("reserved".to_owned()),
+                ..ApiKeyFilter::default()
+            };
+            let mut seen = Vec::new();
+            let mut after = None;
+            loop {
+                let page = store
+                    .find_api_keys_page(&filter, after.as_ref(), 1000)
+                    .await
+                    .unwrap_or_else(|err| panic!("{err}"));
+                let Some(last) = page.last() else { break };
+                after = Some(ApiKeyCursor::after(last));
+                seen.extend(page.into_iter().map(|record| record.id));
+            }
+            let wanted: Vec<String> = expected
+                .iter()
+                .filter(|record| record.creator.principal == owner)
+                .map(|record| record.id.clone())
+                .collect();
+            assert_eq!(seen.len(), count);
+            assert_eq!(seen, wanted, "listing of [{owner}]");
+        }
+        let find = FindSql::new(&ApiKeyFilter {
+            username: Some("elastic".to_owned()),
+            ..ApiKeyFilter::default()
+        })
+        .unwrap_or_else(|err| panic!("{err}"))
+        .unwrap_or_else(|| panic!("selects something"));
+        assert!(
+            plan(&find, true).contains("api_keys_creation")
+                && !plan(&find, true).contains("TEMP B-TREE"),
+            "{}",
+            plan(&find, true)
+        );
     }
 }

@@ -97,6 +97,28 @@ pub enum NamePattern {
     Prefix(String),
 }
 
+/// Where a paged listing of keys stands: the creation time and id of the last key it returned.
+/// The next page starts after it in (creation, id) order, the order every listing uses; both
+/// fields never change once a key exists, so a key stored throughout a listing is returned
+/// exactly once however many pages the listing takes.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ApiKeyCursor {
+    /// The creation time of the last key returned.
+    pub creation: EpochMillis,
+    /// The id of the last key returned.
+    pub id: String,
+}
+
+impl ApiKeyCursor {
+    /// The cursor after `record`.
+    pub fn after(record: &ApiKeyRecord) -> ApiKeyCursor {
+        ApiKeyCursor {
+            creation: record.creation,
+            id: record.id.clone(),
+        }
+    }
+}
+
 /// One page of a query over API keys.
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct QueryPage {
@@ -319,6 +341,18 @@ pub trait Store: Send + Sync + 'static {
 
     /// Every key the filter selects, ordered by creation time then id.
     async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, Error>;
+
+    /// Up to `limit` of the keys the filter selects, in the order of [`Store::find_api_keys`]
+    /// (creation time, then id), starting after `after` when given: a listing of any size read
+    /// in bounded pages, each found through the index rather than by skipping the keys before
+    /// it. Each page is read on its own: keys written between pages may or may not be seen,
+    /// and a page shows each key as it is when that page is read.
+    async fn find_api_keys_page(
+        &self,
+        filter: &ApiKeyFilter,
+        after: Option<&ApiKeyCursor>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, Error>;
 
     /// Runs a query API keys search: the total number of matches and one page of them, ordered
     /// by `query.sort` (ties broken by id), missing sort values last.

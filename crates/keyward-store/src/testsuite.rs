@@ -59,6 +59,7 @@ macro_rules! store_contract_tests {
             find_by_key_type,
             find_with_combined_criteria,
             find_orders_by_creation_then_id,
+            find_pages_walk_the_listing_in_order,
             update_compare_and_set,
             update_batch_outcomes_in_order,
             invalidate_returns_changed_ids,
@@ -539,6 +540,104 @@ pub async fn find_orders_by_creation_then_id(store: &dyn Store) {
         ids(store, &ApiKeyFilter::default()).await,
         ["y", "z", "B", "a", "b"]
     );
+}
+
+/// Pages of a listing, each starting after the last key of the one before, return every key the
+/// filter selects exactly once and in the order of the unpaged find, ties on creation broken by
+/// id; a key created meanwhile behind the cursor is not returned, one ahead of it is.
+pub async fn find_pages_walk_the_listing_in_order(store: &dyn Store) {
+    let at = |id: &str, creation: EpochMillis| {
+        let mut record = sample_key(id);
+        record.creation = creation;
+        record
+    };
+    create_all(
+        store,
+        [
+            at("b", CREATED + 1),
+            at("z", CREATED),
+            at("B", CREATED + 1),
+            at("a", CREATED + 1),
+            at("y", CREATED - 5),
+            at("c", CREATED + 2),
+        ],
+    )
+    .await;
+    let mut invalidated = at("x", CREATED + 1);
+    invalidated.invalidated = true;
+    invalidated.invalidation = Some(CREATED + 3);
+    create_all(store, [invalidated]).await;
+
+    let walk = |filter: ApiKeyFilter, limit: usize| async move {
+        let mut pages = Vec::new();
+        let mut after = None;
+        loop {
+            let page = store
+                .find_api_keys_page(&filter, after.as_ref(), limit)
+                .await
+                .unwrap();
+            assert!(page.len() <= limit, "a page of {} keys", page.len());
+            let Some(last) = page.last() else { break };
+            after = Some(crate::ApiKeyCursor::after(last));
+            pages.push(page.into_iter().map(|record| record.id).collect::<Vec<_>>());
+        }
+        pages
+    };
+    assert_eq!(
+        walk(ApiKeyFilter::default(), 2).await,
+        [vec!["y", "z"], vec!["B", "a"], vec!["b", "x"], vec!["c"]]
+    );
+    assert_eq!(
+        walk(ApiKeyFilter::default(), 100).await,
+        [vec!["y", "z", "B", "a", "b", "x", "c"]]
+    );
+    let active = ApiKeyFilter {
+        exclude_invalidated: true,
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(
+        walk(active.clone(), 3).await,
+        [vec!["y", "z", "B"], vec!["a", "b", "c"]]
+    );
+    assert_eq!(
+        ids(store, &active).await,
+        ["y", "z", "B", "a", "b", "c"],
+        "the unpaged find agrees"
+    );
+    let elastic = ApiKeyFilter {
+        username: Some("elastic".to_owned()),
+        realm: Some("reserved".to_owned()),
+        ..ApiKeyFilter::default()
+    };
+    assert_eq!(
+        walk(elastic, 4).await,
+        [vec!["y", "z", "B", "a"], vec!["b", "x", "c"]]
+    );
+    let none = ApiKeyFilter {
+        ids: Some(Vec::new()),
+        ..ApiKeyFilter::default()
+    };
+    assert!(walk(none, 2).await.is_empty());
+    assert!(
+        store
+            .find_api_keys_page(&ApiKeyFilter::default(), None, 0)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+
+    // After ("a", CREATED + 1): same creation with a smaller id is behind, a larger one ahead.
+    let cursor = crate::ApiKeyCursor {
+        creation: CREATED + 1,
+        id: "a".to_owned(),
+    };
+    create_all(store, [at("A", CREATED + 1), at("aa", CREATED + 1)]).await;
+    let rest = store
+        .find_api_keys_page(&ApiKeyFilter::default(), Some(&cursor), 100)
+        .await
+        .unwrap();
+    let rest: Vec<String> = rest.into_iter().map(|record| record.id).collect();
+    assert_eq!(rest, ["aa", "b", "x", "c"]);
 }
 
 /// An update replaces the key when its `seq` is current and bumps `seq`; a stale `seq` or an

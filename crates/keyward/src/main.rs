@@ -23,7 +23,10 @@ use zeroize::Zeroizing;
 use crate::config::{Config, Settings};
 
 /// mimalloc: per-thread free lists keep the request path's small allocations off glibc's
-/// arena locks (measured in `bench/run`, P1).
+/// arena locks (measured in `bench/run`, P1). Built without transparent huge pages (the
+/// workspace's `no_thp` feature): with them, mimalloc's 2 MiB-backed pages held freed memory in
+/// huge units, so the idle process and one that had just served a large listing held several
+/// times what they used (`bench/run`, listing).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

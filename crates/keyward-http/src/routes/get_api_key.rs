@@ -4,7 +4,9 @@ use http::StatusCode;
 use keyward_service::GetApiKeys;
 use serde_json::{Value, json};
 
-use super::{Ctx, Reply};
+use super::{Answer, Ctx};
+use crate::error::EsError;
+use crate::stream::ApiKeyPages;
 use crate::wire::api_key;
 
 const PARAMS: &[&str] = &[
@@ -18,7 +20,9 @@ const PARAMS: &[&str] = &[
     "with_profile_uid",
 ];
 
-pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
+/// Validates, authorizes and reads the first page before anything is sent, so that every error
+/// of the request keeps its status; the rest of a large listing is streamed.
+pub(crate) async fn handle(ctx: &Ctx<'_>) -> Result<(StatusCode, Answer), EsError> {
     ctx.allow_params(PARAMS)?;
     let query = &ctx.query;
     let request = GetApiKeys {
@@ -33,17 +37,32 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     // Accepted for compatibility: keyward has no user profiles, so no key has a profile_uid.
     query.flag("with_profile_uid")?;
     let by_id = request.id.is_some();
-    let keys = ctx
+    let mut listing = ctx
         .state
         .service
-        .get_api_keys(&ctx.subject, request)
+        .list_api_keys(&ctx.subject, request)
         .await?;
-    // Elasticsearch answers a lookup by id that finds nothing with 404 and the normal body.
-    let status = if by_id && keys.is_empty() {
+    let first = listing.next_page().await?.unwrap_or_default();
+    if !by_id {
+        return Ok((
+            StatusCode::OK,
+            Answer::ApiKeys(ApiKeyPages {
+                first,
+                rest: listing,
+            }),
+        ));
+    }
+    // A lookup by id finds at most one key. Elasticsearch answers one that finds nothing with
+    // 404 and the normal body.
+    let mut keys = first;
+    while let Some(page) = listing.next_page().await? {
+        keys.extend(page);
+    }
+    let status = if keys.is_empty() {
         StatusCode::NOT_FOUND
     } else {
         StatusCode::OK
     };
     let keys: Vec<Value> = keys.iter().map(api_key::api_key_info).collect();
-    Ok((status, json!({ "api_keys": keys })))
+    Ok((status, Answer::Value(json!({ "api_keys": keys }))))
 }

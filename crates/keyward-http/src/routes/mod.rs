@@ -445,6 +445,9 @@ impl Api {
         match result {
             Ok((status, Answer::Value(value))) => rendering.respond(status, &value, None),
             Ok((status, Answer::Rendered(body))) => rendering.respond_rendered(status, body),
+            Ok((status, Answer::ApiKeys(pages))) => {
+                crate::stream::respond_api_keys(&rendering, status, pages).await
+            }
             Err(err) => {
                 if let Some(cause) = err.internal_cause() {
                     tracing::error!(%method, path, cause, "request failed");
@@ -455,10 +458,12 @@ impl Api {
     }
 }
 
-/// A handler's body: JSON to render, or JSON rendered once ahead of time.
+/// A handler's body: JSON to render, JSON rendered once ahead of time, or a listing of keys to
+/// render as it is read.
 enum Answer {
     Value(Value),
     Rendered(Bytes),
+    ApiKeys(crate::stream::ApiKeyPages),
 }
 
 /// The error a request body's stream may end with.
@@ -544,7 +549,7 @@ where
         Action::SecurityDeleteUser => delete_user::handle(&ctx).await,
         Action::SecurityDisableUser => disable_user::handle(&ctx).await,
         Action::SecurityEnableUser => enable_user::handle(&ctx).await,
-        Action::SecurityGetApiKey => get_api_key::handle(&ctx).await,
+        Action::SecurityGetApiKey => return get_api_key::handle(&ctx).await,
         Action::SecurityGetBuiltinPrivileges => get_builtin_privileges::handle(&ctx).await,
         Action::SecurityGetPrivileges => get_privileges::handle(&ctx).await,
         Action::SecurityGetRole => get_role::handle(&ctx).await,

@@ -7,6 +7,8 @@ use keyward_service::{
     ApiKeyInfo, Authentication, CreateApiKey, CreatedApiKey, GrantApiKey, GrantType,
     InvalidateApiKeys, UpdateApiKey,
 };
+use serde::Serialize;
+use serde::ser::{SerializeMap, SerializeSeq};
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
@@ -202,49 +204,62 @@ pub(crate) fn created(created: &CreatedApiKey) -> Value {
     Value::Object(object)
 }
 
-/// One key as get and query render it (reference §8.3 field order).
+/// A key as get and query render it, in Elasticsearch's field order (reference §8.3). Serializing it writes the
+/// JSON straight from the key (the listings stream this way); [`api_key_info`] builds the same
+/// document as a `Value`, for answers that are filtered or extended.
+pub(crate) struct ApiKeyView<'a>(pub(crate) &'a ApiKeyInfo);
+
+impl Serialize for ApiKeyView<'_> {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        /// `limited_by` is a list of one object: the owner's descriptors.
+        struct One<'a>(&'a Map<String, Value>);
+        impl Serialize for One<'_> {
+            fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+                let mut list = serializer.serialize_seq(Some(1))?;
+                list.serialize_element(self.0)?;
+                list.end()
+            }
+        }
+        let info = self.0;
+        let mut map = serializer.serialize_map(None)?;
+        map.serialize_entry("id", &info.id)?;
+        map.serialize_entry("name", &info.name)?;
+        map.serialize_entry("type", info.key_type.as_str())?;
+        map.serialize_entry("creation", &info.creation)?;
+        if let Some(expiration) = info.expiration {
+            map.serialize_entry("expiration", &expiration)?;
+        }
+        map.serialize_entry("invalidated", &info.invalidated)?;
+        if let Some(invalidation) = info.invalidation {
+            map.serialize_entry("invalidation", &invalidation)?;
+        }
+        map.serialize_entry("username", &info.username)?;
+        map.serialize_entry("realm", &info.realm)?;
+        if let Some(realm_type) = &info.realm_type {
+            map.serialize_entry("realm_type", realm_type)?;
+        }
+        map.serialize_entry("metadata", &info.metadata)?;
+        map.serialize_entry("role_descriptors", &info.role_descriptors)?;
+        if let Some(access) = &info.access {
+            map.serialize_entry("access", access)?;
+        }
+        if let Some(limited_by) = &info.limited_by {
+            map.serialize_entry("limited_by", &One(limited_by))?;
+        }
+        if let Some(identity) = &info.certificate_identity {
+            map.serialize_entry("certificate_identity", identity)?;
+        }
+        map.end()
+    }
+}
+
+/// A key as get and query render it, as a `Value` ([`ApiKeyView`] is the one definition).
 pub(crate) fn api_key_info(info: &ApiKeyInfo) -> Value {
-    let mut object = Map::new();
-    object.insert("id".to_owned(), Value::String(info.id.clone()));
-    object.insert("name".to_owned(), Value::String(info.name.clone()));
-    object.insert(
-        "type".to_owned(),
-        Value::String(info.key_type.as_str().to_owned()),
-    );
-    object.insert("creation".to_owned(), json!(info.creation));
-    if let Some(expiration) = info.expiration {
-        object.insert("expiration".to_owned(), json!(expiration));
-    }
-    object.insert("invalidated".to_owned(), Value::Bool(info.invalidated));
-    if let Some(invalidation) = info.invalidation {
-        object.insert("invalidation".to_owned(), json!(invalidation));
-    }
-    object.insert("username".to_owned(), Value::String(info.username.clone()));
-    object.insert("realm".to_owned(), Value::String(info.realm.clone()));
-    if let Some(realm_type) = &info.realm_type {
-        object.insert("realm_type".to_owned(), Value::String(realm_type.clone()));
-    }
-    object.insert("metadata".to_owned(), Value::Object(info.metadata.clone()));
-    object.insert(
-        "role_descriptors".to_owned(),
-        Value::Object(info.role_descriptors.clone()),
-    );
-    if let Some(access) = &info.access {
-        object.insert("access".to_owned(), Value::Object(access.clone()));
-    }
-    if let Some(limited_by) = &info.limited_by {
-        object.insert(
-            "limited_by".to_owned(),
-            Value::Array(vec![Value::Object(limited_by.clone())]),
-        );
-    }
-    if let Some(identity) = &info.certificate_identity {
-        object.insert(
-            "certificate_identity".to_owned(),
-            Value::String(identity.clone()),
-        );
-    }
-    Value::Object(object)
+    // Serializing into a `Value` fails only for maps with non-string keys; this one has none.
+    serde_json::to_value(ApiKeyView(info)).unwrap_or_else(|err| {
+        tracing::error!(error = %err, "cannot render an API key");
+        Value::Null
+    })
 }
 
 /// The `_authenticate` response for users and API keys (reference §8.11).

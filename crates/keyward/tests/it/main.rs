@@ -16,6 +16,7 @@ mod hang_ups;
 mod input_rules;
 mod key_ownership;
 mod limits;
+mod listings;
 mod privileges;
 mod query;
 mod query_limits;

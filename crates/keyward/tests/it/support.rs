@@ -203,6 +203,36 @@ impl TestServer {
         }
     }
 
+    /// Creates keys with these bodies as the superuser, up to 32 requests at a time; the test
+    /// fails unless every one is accepted.
+    pub(crate) async fn create_keys(&self, bodies: impl IntoIterator<Item = Value>) {
+        let token = base64::engine::general_purpose::STANDARD.encode(format!("elastic:{PASSWORD}"));
+        let mut tasks = tokio::task::JoinSet::new();
+        for body in bodies {
+            let request = self
+                .client
+                .post(format!("{}/_security/api_key", self.url))
+                .header("authorization", format!("Basic {token}"))
+                .header("content-type", "application/json")
+                .body(body.to_string());
+            tasks.spawn(async move {
+                let reply = request.send().await.expect("request");
+                (
+                    reply.status().as_u16(),
+                    reply.text().await.unwrap_or_default(),
+                )
+            });
+            if tasks.len() >= 32 {
+                let (status, text) = tasks.join_next().await.unwrap().unwrap();
+                assert_eq!(status, 200, "{text}");
+            }
+        }
+        while let Some(done) = tasks.join_next().await {
+            let (status, text) = done.unwrap();
+            assert_eq!(status, 200, "{text}");
+        }
+    }
+
     /// Creates a key as the superuser and returns the create response.
     pub(crate) async fn create_key(&self, body: Value) -> Value {
         let reply = self.superuser().post("/_security/api_key", body).await;
