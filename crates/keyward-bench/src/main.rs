@@ -154,7 +154,7 @@ fn load(
             // One key a millisecond, oldest first, as keys created over time are: listings walk
             // the store in creation order, and a store where every key has the same creation
             // time (ties ordered by random id) would make that walk a random one.
-            creation: now - i64::try_from(keys - n)?,
+            creation: now.saturating_sub(i64::try_from(keys - n).unwrap_or(i64::MAX)),
             expiration: None,
             invalidated: false,
             invalidation: None,
