@@ -509,9 +509,17 @@ impl RoleDescriptor {
 fn compile_patterns(patterns: &[String], kind: &str, errors: &mut ValidationErrors) {
     match Automaton::from_patterns(patterns) {
         Ok(_) => {}
-        Err(error @ PatternError::InvalidRegex { .. }) => {
+        Err(PatternError::InvalidRegex { .. }) => {
             if kind == "index" {
-                errors.add(error.to_string());
+                // Each regular expression that does not compile, in order, as Elasticsearch
+                // reports them (the set stops at the first).
+                for pattern in patterns {
+                    if let Err(error @ PatternError::InvalidRegex { .. }) =
+                        Automaton::from_patterns([pattern])
+                    {
+                        errors.add(error.to_string());
+                    }
+                }
             }
         }
         Err(PatternError::TooComplex) => {
@@ -778,6 +786,9 @@ mod tests {
             [
                 "invalid regular expression pattern [/[/]",
                 "invalid regular expression pattern [/(/]",
+                // A lone slash opens a regular expression it never closes, as in Elasticsearch's
+                // automata.
+                "invalid regular expression pattern [/]",
             ]
         );
     }
