@@ -17,10 +17,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use keyward_core::EpochMillis;
 use keyward_core::api_key::ApiKeyType;
 use keyward_core::query::{
-    ApiKeyField, Document, FieldKind, FieldValue, MAX_CLAUSE_COUNT, Query, flattened_values,
-    matches, parse_query, sortable_field,
+    ApiKeyField, ApiKeyQuery, Document, FieldKind, FieldValue, MAX_CLAUSE_COUNT, Query,
+    flattened_values, matches, parse_query, sortable_field,
 };
-use keyward_store::ApiKeyRecord;
+use keyward_store::{ApiKeyRecord, FieldCountValue};
 use serde_json::{Map, Value, json};
 
 use crate::{ApiKeyService, Error};
@@ -37,6 +37,9 @@ impl ApiKeyService {
         query: &Query,
         typed_keys: bool,
     ) -> Result<Map<String, Value>, Error> {
+        if let Some(states) = self.aggregate_from_counts(aggs, query).await? {
+            return Ok(render(aggs, states, typed_keys));
+        }
         let mut budget = Budget {
             used: 0,
             limit: self.inner.config.max_buckets,
@@ -58,6 +61,111 @@ impl ApiKeyService {
             after = batch.last().map(|record| record.id.clone());
         }
         Ok(render(aggs, states, typed_keys))
+    }
+}
+
+impl ApiKeyService {
+    /// The states of `aggs` from counts the store computes (`Store::count_api_keys_by` and the
+    /// totals of queries), without reading a key: `None` when some aggregation needs the keys
+    /// themselves (sub-aggregations, `composite`, the whole of `metadata`, a `value_count` of a
+    /// metadata key, a `cardinality` past its exact range), which the fold then answers. The
+    /// states are the ones the fold would build, buckets taken from the same budget, so both
+    /// render the same answer and fail on the same `search.max_buckets`.
+    async fn aggregate_from_counts(
+        &self,
+        aggs: &[Aggregation],
+        query: &Query,
+    ) -> Result<Option<Vec<State>>, Error> {
+        if !aggs.iter().all(countable) {
+            return Ok(None);
+        }
+        let store = &self.inner.store;
+        let count = |filter: Query| async move {
+            let search = ApiKeyQuery {
+                query: filter,
+                size: 0,
+                ..ApiKeyQuery::default()
+            };
+            Ok::<u64, Error>(store.query_api_keys(&search).await?.total)
+        };
+        let mut budget = Budget {
+            used: 0,
+            limit: self.inner.config.max_buckets,
+        };
+        let mut states = new_states(aggs, &mut budget)?;
+        for (agg, state) in aggs.iter().zip(states.iter_mut()) {
+            match (&agg.kind, state) {
+                (AggregationKind::Terms { field, .. }, State::Terms(buckets)) => {
+                    let room = budget.limit.saturating_sub(budget.used);
+                    let counts = store.count_api_keys_by(query, field, room).await?;
+                    for (value, doc_count) in counts.values {
+                        budget.take(1)?;
+                        buckets.insert(
+                            bucket(value),
+                            Counted {
+                                doc_count,
+                                subs: Vec::new(),
+                            },
+                        );
+                    }
+                    if counts.truncated {
+                        budget.take(1)?;
+                    }
+                }
+                (AggregationKind::Missing(field), State::Single(bucket)) => {
+                    bucket.doc_count = store.count_api_keys_by(query, field, 0).await?.missing;
+                }
+                (AggregationKind::ValueCount(field), State::ValueCount(value_count)) => {
+                    // One value per key outside metadata (`countable`): the keys with one.
+                    let missing = store.count_api_keys_by(query, field, 0).await?.missing;
+                    *value_count = count(query.clone()).await?.saturating_sub(missing);
+                }
+                (AggregationKind::Cardinality(field), State::Cardinality(distinct)) => {
+                    let counts = store.count_api_keys_by(query, field, EXACT_LIMIT).await?;
+                    if counts.truncated {
+                        return Ok(None);
+                    }
+                    for (value, _) in counts.values {
+                        distinct.insert(&bucket(value));
+                    }
+                }
+                (AggregationKind::Filter(filter), State::Single(bucket)) => {
+                    bucket.doc_count = count(query.clone().and(filter.clone())).await?;
+                }
+                (AggregationKind::Filters(filters), State::Filters(buckets)) => {
+                    for ((_, filter), bucket) in filters.iter().zip(buckets.iter_mut()) {
+                        bucket.doc_count = count(query.clone().and(filter.clone())).await?;
+                    }
+                }
+                // `countable` let no other aggregation through, and states are built from the
+                // same aggregations in the same order.
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(states))
+    }
+}
+
+/// Whether the store's counts answer `agg` alone (see `aggregate_from_counts`).
+fn countable(agg: &Aggregation) -> bool {
+    let plain =
+        |field: &ApiKeyField| !matches!(field, ApiKeyField::Metadata(path) if path.is_empty());
+    agg.subs.is_empty()
+        && match &agg.kind {
+            AggregationKind::Terms { field, .. }
+            | AggregationKind::Missing(field)
+            | AggregationKind::Cardinality(field) => plain(field),
+            AggregationKind::ValueCount(field) => !matches!(field, ApiKeyField::Metadata(_)),
+            AggregationKind::Filter(_) | AggregationKind::Filters(_) => true,
+            AggregationKind::Composite { .. } => false,
+        }
+}
+
+/// A value the store counted, as a bucket key.
+fn bucket(value: FieldCountValue) -> Bucket {
+    match value {
+        FieldCountValue::Long(number) => Bucket::Long(number),
+        FieldCountValue::Text(text) => Bucket::Text(text),
     }
 }
 
