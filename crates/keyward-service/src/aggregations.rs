@@ -37,9 +37,15 @@ impl ApiKeyService {
         query: &Query,
         typed_keys: bool,
     ) -> Result<Map<String, Value>, Error> {
-        if let Some(states) = self.aggregate_from_counts(aggs, query).await? {
-            return Ok(render(aggs, states, typed_keys));
-        }
+        let states = match self.aggregate_from_counts(aggs, query).await? {
+            Some(states) => states,
+            None => self.fold(aggs, query).await?,
+        };
+        Ok(render(aggs, states, typed_keys))
+    }
+
+    /// The states of `aggs` folded over every key `query` matches, read a batch at a time.
+    async fn fold(&self, aggs: &[Aggregation], query: &Query) -> Result<Vec<State>, Error> {
         let mut budget = Budget {
             used: 0,
             limit: self.inner.config.max_buckets,
@@ -60,7 +66,7 @@ impl ApiKeyService {
             }
             after = batch.last().map(|record| record.id.clone());
         }
-        Ok(render(aggs, states, typed_keys))
+        Ok(states)
     }
 }
 
@@ -1019,6 +1025,71 @@ mod tests {
         assert_eq!(
             result["by_name"],
             json!({"buckets": {"zero": {"doc_count": 358}}})
+        );
+    }
+
+    #[tokio::test]
+    async fn store_counts_answer_as_the_fold_does() {
+        let (service, _dir) = service_with_keys(0, 100).await;
+        let records = (0..40)
+            .map(|index| {
+                let mut record = sample_key(&format!("m{index:02}"));
+                record.name = format!("name-{}", index % 4);
+                record.creator.principal = format!("user-{}", index % 3);
+                record.expiration = (index % 5 == 0).then_some(record.creation + index);
+                record.invalidated = index % 6 == 0;
+                record.metadata = match index % 4 {
+                    0 => None,
+                    1 => Some(r#"{"team":"a","tags":["x","y","x"],"n":1.5}"#.to_owned()),
+                    2 => Some(r#"{"team":"b","tags":"x","deep":{"k":true}}"#.to_owned()),
+                    _ => Some(r#"{"team":["a","b"],"n":7}"#.to_owned()),
+                };
+                record
+            })
+            .collect();
+        service.inner.store.import_api_keys(records).await.unwrap();
+        let aggs = parsed(json!({
+            "names": {"terms": {"field": "name", "size": 2}},
+            "users": {"terms": {"field": "username"}},
+            "flags": {"terms": {"field": "invalidated"}},
+            "expiry": {"terms": {"field": "expiration"}},
+            "teams": {"terms": {"field": "metadata.team"}},
+            "tags": {"terms": {"field": "metadata.tags"}},
+            "numbers": {"terms": {"field": "metadata.n"}},
+            "deep": {"terms": {"field": "metadata.deep.k"}},
+            "no_team": {"missing": {"field": "metadata.team"}},
+            "no_expiry": {"missing": {"field": "expiration"}},
+            "expiring": {"value_count": {"field": "expiration"}},
+            "distinct_tags": {"cardinality": {"field": "metadata.tags"}},
+            "distinct_users": {"cardinality": {"field": "username"}},
+            "valid": {"filter": {"term": {"invalidated": false}}},
+            "split": {"filters": {"filters": [{"term": {"metadata.team": "a"}}, {"prefix": {"name": "name-1"}}]}},
+        }));
+        for query in [
+            Query::MatchAll,
+            parse_query(&json!({"term": {"metadata.tags": "x"}}), 0).unwrap(),
+            parse_query(&json!({"range": {"expiration": {"gte": 0}}}), 0).unwrap(),
+        ] {
+            let counted = service
+                .aggregate_from_counts(&aggs, &query)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{query:?}: not answered from counts"));
+            let folded = service.fold(&aggs, &query).await.unwrap();
+            assert_eq!(
+                render(&aggs, counted, true),
+                render(&aggs, folded, true),
+                "{query:?}"
+            );
+        }
+        // Sub-aggregations and composites need the keys.
+        let nested = parsed(json!({"u": {"terms": {"field": "username"}, "aggs": {"n": {"terms": {"field": "name"}}}}}));
+        assert!(
+            service
+                .aggregate_from_counts(&nested, &Query::MatchAll)
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 
