@@ -1083,7 +1083,9 @@ mod tests {
             );
         }
         // Sub-aggregations and composites need the keys.
-        let nested = parsed(json!({"u": {"terms": {"field": "username"}, "aggs": {"n": {"terms": {"field": "name"}}}}}));
+        let nested = parsed(
+            json!({"u": {"terms": {"field": "username"}, "aggs": {"n": {"terms": {"field": "name"}}}}}),
+        );
         assert!(
             service
                 .aggregate_from_counts(&nested, &Query::MatchAll)

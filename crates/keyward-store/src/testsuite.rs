@@ -1400,6 +1400,24 @@ pub async fn query_counts_all_matches(store: &dyn Store) {
     };
     let page = store.query_api_keys(&search).await.unwrap();
     assert_eq!((page.total, page.records.len()), (3, 0));
+    // A key matching through several values of one metadata key counts once.
+    for (query, total) in [
+        (json!({"terms": {"metadata.tags": ["x", "y"]}}), 1),
+        (json!({"exists": {"field": "metadata.letter"}}), 2),
+        (
+            json!({"range": {"metadata.number": {"gte": "1", "lte": "5"}}}),
+            2,
+        ),
+        (json!({"wildcard": {"metadata.tags": "*"}}), 1),
+    ] {
+        let search = ApiKeyQuery {
+            query: parsed(query.clone()),
+            size: 0,
+            ..ApiKeyQuery::default()
+        };
+        let page = store.query_api_keys(&search).await.unwrap();
+        assert_eq!(page.total, total, "{query}");
+    }
     let search = ApiKeyQuery {
         from: 2,
         size: 10,

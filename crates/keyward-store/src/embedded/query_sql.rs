@@ -38,6 +38,12 @@ pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
     // `WHERE`, SQLite counts the entries of the smallest index instead of reading rows.
     let count_sql = if matches!(query.query, Query::MatchAll) {
         "SELECT COUNT(*) FROM api_keys".to_owned()
+    } else if let [rows] = builder.metadata_lookups.as_slice()
+        && condition == metadata_rows_condition(rows)
+    {
+        // The query is one metadata condition: its rows name the keys, every one of which
+        // exists, so they are counted without reading the keys.
+        format!("SELECT COUNT(DISTINCT m.id) FROM api_key_metadata AS m WHERE {rows}")
     } else {
         format!("SELECT COUNT(*) FROM api_keys WHERE {condition}")
     };
@@ -154,6 +160,7 @@ pub(super) fn translate_counts(
             let values = (values, builder.values);
             let mut missing_builder = Builder {
                 values: condition_values,
+                ..Builder::default()
             };
             let exists = missing_builder.metadata_exists(path, "1");
             let missing =
@@ -193,6 +200,7 @@ pub(super) fn translate_counts(
             let values = (values, builder.values);
             let mut missing_builder = Builder {
                 values: condition_values,
+                ..Builder::default()
             };
             let exists = missing_builder.metadata_exists(path, "1");
             let missing =
@@ -349,6 +357,8 @@ const LEAF_TYPES: &str = "j.type IN ('text', 'integer', 'real', 'true', 'false')
 #[derive(Default)]
 struct Builder {
     values: Vec<Value>,
+    /// The condition on `api_key_metadata` rows of each metadata lookup built, in order.
+    metadata_lookups: Vec<String>,
 }
 
 impl Builder {
@@ -556,11 +566,12 @@ impl Builder {
             return "0".to_owned();
         };
         let path = self.bind(Value::Text(path));
-        format!(
-            "api_keys.id IN (SELECT m.id FROM api_key_metadata AS m WHERE m.path = \
-             (SELECT t.fullkey FROM json_tree(json_set('{{}}', {path}, 0)) AS t \
-             WHERE t.type = 'integer') AND {condition})"
-        )
+        let rows = format!(
+            "m.path = (SELECT t.fullkey FROM json_tree(json_set('{{}}', {path}, 0)) AS t \
+             WHERE t.type = 'integer') AND {condition}"
+        );
+        self.metadata_lookups.push(rows.clone());
+        metadata_rows_condition(&rows)
     }
 
     fn sort_expression(&mut self, key: &SortKey, descending: bool) -> String {
@@ -616,6 +627,11 @@ impl Builder {
              OR ({expression} = {parameter} AND {tail}))"
         )
     }
+}
+
+/// The keys with a row of `api_key_metadata` satisfying `rows`.
+fn metadata_rows_condition(rows: &str) -> String {
+    format!("api_keys.id IN (SELECT m.id FROM api_key_metadata AS m WHERE {rows})")
 }
 
 /// `parts` joined by a binary `operator` as a balanced tree of parenthesised pairs, so that the
