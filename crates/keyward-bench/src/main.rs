@@ -214,7 +214,7 @@ fn vary(record: &mut ApiKeyRecord, n: u64, keys: u64, now: i64) {
         record.creator.realm_type = realm_type.to_owned();
     }
     // A third expire: a thirty-day lifetime, so the older of them (a tenth of all keys) have.
-    if n % 3 == 0 {
+    if n.is_multiple_of(3) {
         record.expiration = Some(record.creation + 30 * 24 * 3_600_000);
     }
     if n % 20 == 7 {
