@@ -103,7 +103,7 @@ impl ApiKeyService {
             match (&agg.kind, state) {
                 (AggregationKind::Terms { field, .. }, State::Terms(buckets)) => {
                     let room = budget.limit.saturating_sub(budget.used);
-                    let counts = store.count_api_keys_by(query, field, room).await?;
+                    let counts = store.count_api_keys_by(query, field, room, false).await?;
                     for (value, doc_count) in counts.values {
                         budget.take(1)?;
                         buckets.insert(
@@ -119,15 +119,23 @@ impl ApiKeyService {
                     }
                 }
                 (AggregationKind::Missing(field), State::Single(bucket)) => {
-                    bucket.doc_count = store.count_api_keys_by(query, field, 0).await?.missing;
+                    bucket.doc_count = store
+                        .count_api_keys_by(query, field, 0, true)
+                        .await?
+                        .missing;
                 }
                 (AggregationKind::ValueCount(field), State::ValueCount(value_count)) => {
                     // One value per key outside metadata (`countable`): the keys with one.
-                    let missing = store.count_api_keys_by(query, field, 0).await?.missing;
+                    let missing = store
+                        .count_api_keys_by(query, field, 0, true)
+                        .await?
+                        .missing;
                     *value_count = count(query.clone()).await?.saturating_sub(missing);
                 }
                 (AggregationKind::Cardinality(field), State::Cardinality(distinct)) => {
-                    let counts = store.count_api_keys_by(query, field, EXACT_LIMIT).await?;
+                    let counts = store
+                        .count_api_keys_by(query, field, EXACT_LIMIT, false)
+                        .await?;
                     if counts.truncated {
                         return Ok(None);
                     }

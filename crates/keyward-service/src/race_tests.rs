@@ -71,8 +71,11 @@ impl Store for SlowStore {
         query: &keyward_core::query::Query,
         field: &keyward_core::query::ApiKeyField,
         limit: usize,
+        with_missing: bool,
     ) -> Result<keyward_store::FieldCounts, StoreError> {
-        self.inner.count_api_keys_by(query, field, limit).await
+        self.inner
+            .count_api_keys_by(query, field, limit, with_missing)
+            .await
     }
     async fn update_api_keys(
         &self,

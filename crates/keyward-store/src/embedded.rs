@@ -236,8 +236,12 @@ impl Store for EmbeddedStore {
         query: &keyward_core::query::Query,
         field: &keyward_core::query::ApiKeyField,
         limit: usize,
+        with_missing: bool,
     ) -> Result<crate::FieldCounts, Error> {
-        let statements = query_sql::translate_counts(query, field, limit)?;
+        let mut statements = query_sql::translate_counts(query, field, limit)?;
+        if !with_missing {
+            statements.skip_missing();
+        }
         self.read(move |connection| query_sql::run_counts(connection, &statements))
             .await
     }

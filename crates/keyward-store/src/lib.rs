@@ -361,13 +361,15 @@ pub trait Store: Send + Sync + 'static {
     ) -> Result<Vec<ApiKeyRecord>, Error>;
 
     /// Counts the keys matching `query` per value of `field` (at most `limit` values, the
-    /// smallest), and those without a value, without reading the keys themselves. Metadata is
-    /// flattened as for queries; an empty metadata path counts every scalar leaf of the object.
+    /// smallest), and, `with_missing`, those without a value (0 otherwise: counting them costs
+    /// a pass over the matches), without reading the keys themselves. Metadata is flattened as
+    /// for queries; an empty metadata path counts every scalar leaf of the object.
     async fn count_api_keys_by(
         &self,
         query: &keyward_core::query::Query,
         field: &keyward_core::query::ApiKeyField,
         limit: usize,
+        with_missing: bool,
     ) -> Result<FieldCounts, Error>;
 
     /// Replaces each record whose stored `seq` still equals the given record's `seq` (the value

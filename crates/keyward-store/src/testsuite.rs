@@ -1545,9 +1545,17 @@ pub async fn counts_by_field_group_the_matches(store: &dyn Store) {
             0,
         ),
     ];
+    let without_missing = store
+        .count_api_keys_by(&all, &ApiKeyField::Expiration, 10, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (without_missing.values.len(), without_missing.missing),
+        (2, 0)
+    );
     for (query, field, limit, values, truncated, missing) in cases {
         let counts = store
-            .count_api_keys_by(&query, &field, limit)
+            .count_api_keys_by(&query, &field, limit, true)
             .await
             .unwrap();
         assert_eq!(
@@ -1603,6 +1611,7 @@ pub async fn metadata_queries_follow_updates_imports_and_deletes(store: &dyn Sto
             &Query::MatchAll,
             &ApiKeyField::Metadata(vec!["tags".to_owned()]),
             10,
+            true,
         )
         .await
         .unwrap();

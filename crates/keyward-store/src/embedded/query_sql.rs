@@ -137,6 +137,13 @@ pub(super) struct CountStatements {
     limit: usize,
 }
 
+impl CountStatements {
+    /// Leaves the matches without a value uncounted (reported as 0).
+    pub(super) fn skip_missing(&mut self) {
+        self.missing = None;
+    }
+}
+
 /// Builds the statements of `Store::count_api_keys_by`.
 pub(super) fn translate_counts(
     query: &Query,
@@ -178,22 +185,24 @@ pub(super) fn translate_counts(
                 });
             };
             let parameter = builder.bind(Value::Text(json));
-            let lookup = format!(
-                "m.path = (SELECT t.fullkey FROM json_tree(json_set('{{}}', {parameter}, 0)) AS t \
-                 WHERE t.type = 'integer')"
+            // The path first, once (`CROSS JOIN` keeps it the outer loop), then its rows through
+            // the primary key, already in value order for the grouping.
+            let rows = format!(
+                "(SELECT t.fullkey AS path FROM json_tree(json_set('{{}}', {parameter}, 0)) AS t \
+                 WHERE t.type = 'integer') AS p CROSS JOIN api_key_metadata AS m ON m.path = p.path"
             );
             let limit = builder.bind(Value::Integer(fetch));
             // Every row of `api_key_metadata` belongs to a key: with no condition, the keys
             // need not be read at all.
             let values = if match_all {
                 format!(
-                    "SELECT m.value, COUNT(*) FROM api_key_metadata AS m WHERE {lookup} \
+                    "SELECT m.value, COUNT(*) FROM {rows} \
                      GROUP BY m.value ORDER BY m.value LIMIT {limit}"
                 )
             } else {
                 format!(
-                    "SELECT m.value, COUNT(*) FROM api_key_metadata AS m \
-                     JOIN api_keys ON api_keys.id = m.id WHERE {lookup} AND ({condition}) \
+                    "SELECT m.value, COUNT(*) FROM {rows} \
+                     CROSS JOIN api_keys ON api_keys.id = m.id WHERE {condition} \
                      GROUP BY m.value ORDER BY m.value LIMIT {limit}"
                 )
             };
