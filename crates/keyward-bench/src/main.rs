@@ -59,6 +59,12 @@ enum Command {
         /// Keys per transaction.
         #[arg(long, default_value_t = 1_000_000)]
         batch: usize,
+        /// Realistic variety for the query benchmark instead of identical `elastic` keys: 20
+        /// owners in three realms, names with five shared prefixes, creation times spread over
+        /// a year up to now, metadata with three keys (`team` has 1 000 values), a tenth expired,
+        /// a twentieth invalidated.
+        #[arg(long)]
+        variety: bool,
     },
     /// Serves fixed bytes on every request: the HTTP stack with nothing behind it.
     Bare {
@@ -89,7 +95,8 @@ fn main() -> anyhow::Result<()> {
             credentials,
             sample,
             batch,
-        } => load(data, keys, &algorithm, credentials, sample, batch),
+            variety,
+        } => load(data, keys, &algorithm, credentials, sample, batch, variety),
         Command::Bare { listen, body } => bare(listen, body),
     }
 }
@@ -101,6 +108,7 @@ fn load(
     credentials: PathBuf,
     sample: u64,
     batch: usize,
+    variety: bool,
 ) -> anyhow::Result<()> {
     let algorithm = HashAlgorithm::from_name(algorithm).map_err(|err| anyhow::anyhow!("{err}"))?;
     let limited_by = Value::Object(
@@ -147,7 +155,7 @@ fn load(
                 started.elapsed().as_secs_f64()
             );
         }
-        Some(ApiKeyRecord {
+        let mut record = ApiKeyRecord {
             id: id.as_str().to_owned(),
             name: format!("bench-{n}"),
             key_type: ApiKeyType::Rest,
@@ -166,7 +174,11 @@ fn load(
             format_version: API_KEY_FORMAT_VERSION,
             certificate_identity: None,
             seq: 1,
-        })
+        };
+        if variety {
+            vary(&mut record, n, keys, now);
+        }
+        Some(record)
     });
     let written = EmbeddedStore::bulk_import(&data, records, batch)?;
     if let Some(err) = failed_write {
@@ -178,6 +190,42 @@ fn load(
         started.elapsed().as_secs_f64()
     );
     Ok(())
+}
+
+/// Gives key `n` of `keys` the variety of a real deployment (see `Load::variety`). Deterministic
+/// in `n`, so the query benchmark knows what its queries match.
+fn vary(record: &mut ApiKeyRecord, n: u64, keys: u64, now: i64) {
+    const YEAR_MILLIS: i64 = 365 * 24 * 3_600_000;
+    const PREFIXES: [&str; 5] = ["ci", "agent", "fleet", "service", "job"];
+    let signed = |value: u64| i64::try_from(value).unwrap_or(i64::MAX);
+    // Evenly spread over the year up to now, the newest last: creation times are distinct.
+    let age = YEAR_MILLIS / signed(keys.max(1)) * signed(keys - 1 - n);
+    record.creation = now - age;
+    record.name = format!("{}-{n}", PREFIXES[usize::try_from(n % 5).unwrap_or(0)]);
+    let owner = n % 20;
+    if owner != 0 {
+        let (realm, realm_type) = match owner % 3 {
+            0 => ("file", "file"),
+            1 => ("native1", "native"),
+            _ => ("ldap1", "ldap"),
+        };
+        record.creator.principal = format!("user-{owner}");
+        record.creator.realm = realm.to_owned();
+        record.creator.realm_type = realm_type.to_owned();
+    }
+    // A third expire: a thirty-day lifetime, so the older of them (a tenth of all keys) have.
+    if n.is_multiple_of(3) {
+        record.expiration = Some(record.creation + 30 * 24 * 3_600_000);
+    }
+    if n % 20 == 7 {
+        record.invalidated = true;
+        record.invalidation = Some(record.creation + 1_000);
+    }
+    let env = ["production", "staging", "development"][usize::try_from(n % 3).unwrap_or(0)];
+    record.metadata = Some(
+        serde_json::json!({"team": format!("team-{}", n % 1_000), "env": env, "tier": n % 5})
+            .to_string(),
+    );
 }
 
 fn bare(listen: SocketAddr, body: String) -> anyhow::Result<()> {

@@ -17,10 +17,10 @@ use std::hash::{DefaultHasher, Hash, Hasher};
 use keyward_core::EpochMillis;
 use keyward_core::api_key::ApiKeyType;
 use keyward_core::query::{
-    ApiKeyField, Document, FieldKind, FieldValue, MAX_CLAUSE_COUNT, Query, flattened_values,
-    matches, parse_query, sortable_field,
+    ApiKeyField, ApiKeyQuery, Document, FieldKind, FieldValue, MAX_CLAUSE_COUNT, Query,
+    flattened_values, matches, parse_query, sortable_field,
 };
-use keyward_store::ApiKeyRecord;
+use keyward_store::{ApiKeyRecord, FieldCountValue};
 use serde_json::{Map, Value, json};
 
 use crate::{ApiKeyService, Error};
@@ -37,6 +37,15 @@ impl ApiKeyService {
         query: &Query,
         typed_keys: bool,
     ) -> Result<Map<String, Value>, Error> {
+        let states = match self.aggregate_from_counts(aggs, query).await? {
+            Some(states) => states,
+            None => self.fold(aggs, query).await?,
+        };
+        Ok(render(aggs, states, typed_keys))
+    }
+
+    /// The states of `aggs` folded over every key `query` matches, read a batch at a time.
+    async fn fold(&self, aggs: &[Aggregation], query: &Query) -> Result<Vec<State>, Error> {
         let mut budget = Budget {
             used: 0,
             limit: self.inner.config.max_buckets,
@@ -57,7 +66,120 @@ impl ApiKeyService {
             }
             after = batch.last().map(|record| record.id.clone());
         }
-        Ok(render(aggs, states, typed_keys))
+        Ok(states)
+    }
+}
+
+impl ApiKeyService {
+    /// The states of `aggs` from counts the store computes (`Store::count_api_keys_by` and the
+    /// totals of queries), without reading a key: `None` when some aggregation needs the keys
+    /// themselves (sub-aggregations, `composite`, the whole of `metadata`, a `value_count` of a
+    /// metadata key, a `cardinality` past its exact range), which the fold then answers. The
+    /// states are the ones the fold would build, buckets taken from the same budget, so both
+    /// render the same answer and fail on the same `search.max_buckets`.
+    async fn aggregate_from_counts(
+        &self,
+        aggs: &[Aggregation],
+        query: &Query,
+    ) -> Result<Option<Vec<State>>, Error> {
+        if !aggs.iter().all(countable) {
+            return Ok(None);
+        }
+        let store = &self.inner.store;
+        let count = |filter: Query| async move {
+            let search = ApiKeyQuery {
+                query: filter,
+                size: 0,
+                ..ApiKeyQuery::default()
+            };
+            Ok::<u64, Error>(store.query_api_keys(&search).await?.total)
+        };
+        let mut budget = Budget {
+            used: 0,
+            limit: self.inner.config.max_buckets,
+        };
+        let mut states = new_states(aggs, &mut budget)?;
+        for (agg, state) in aggs.iter().zip(states.iter_mut()) {
+            match (&agg.kind, state) {
+                (AggregationKind::Terms { field, .. }, State::Terms(buckets)) => {
+                    let room = budget.limit.saturating_sub(budget.used);
+                    let counts = store.count_api_keys_by(query, field, room, false).await?;
+                    for (value, doc_count) in counts.values {
+                        budget.take(1)?;
+                        buckets.insert(
+                            bucket(value),
+                            Counted {
+                                doc_count,
+                                subs: Vec::new(),
+                            },
+                        );
+                    }
+                    if counts.truncated {
+                        budget.take(1)?;
+                    }
+                }
+                (AggregationKind::Missing(field), State::Single(bucket)) => {
+                    bucket.doc_count = store
+                        .count_api_keys_by(query, field, 0, true)
+                        .await?
+                        .missing;
+                }
+                (AggregationKind::ValueCount(field), State::ValueCount(value_count)) => {
+                    // One value per key outside metadata (`countable`): the keys with one.
+                    let missing = store
+                        .count_api_keys_by(query, field, 0, true)
+                        .await?
+                        .missing;
+                    *value_count = count(query.clone()).await?.saturating_sub(missing);
+                }
+                (AggregationKind::Cardinality(field), State::Cardinality(distinct)) => {
+                    let counts = store
+                        .count_api_keys_by(query, field, EXACT_LIMIT, false)
+                        .await?;
+                    if counts.truncated {
+                        return Ok(None);
+                    }
+                    for (value, _) in counts.values {
+                        distinct.insert(&bucket(value));
+                    }
+                }
+                (AggregationKind::Filter(filter), State::Single(bucket)) => {
+                    bucket.doc_count = count(query.clone().and(filter.clone())).await?;
+                }
+                (AggregationKind::Filters(filters), State::Filters(buckets)) => {
+                    for ((_, filter), bucket) in filters.iter().zip(buckets.iter_mut()) {
+                        bucket.doc_count = count(query.clone().and(filter.clone())).await?;
+                    }
+                }
+                // `countable` let no other aggregation through, and states are built from the
+                // same aggregations in the same order.
+                _ => return Ok(None),
+            }
+        }
+        Ok(Some(states))
+    }
+}
+
+/// Whether the store's counts answer `agg` alone (see `aggregate_from_counts`).
+fn countable(agg: &Aggregation) -> bool {
+    let plain =
+        |field: &ApiKeyField| !matches!(field, ApiKeyField::Metadata(path) if path.is_empty());
+    agg.subs.is_empty()
+        && match &agg.kind {
+            AggregationKind::Terms { field, .. }
+            | AggregationKind::Missing(field)
+            | AggregationKind::Cardinality(field) => plain(field),
+            AggregationKind::ValueCount(field) => !matches!(field, ApiKeyField::Metadata(_)),
+            AggregationKind::Filter(_) | AggregationKind::Filters(_) => true,
+            AggregationKind::Composite { .. } => false,
+        }
+}
+
+/// A value the store counted, as a bucket key.
+fn bucket(value: FieldCountValue) -> Bucket {
+    match value {
+        FieldCountValue::Long(number) => Bucket::Long(number),
+        FieldCountValue::Text(text) => Bucket::Text(text),
     }
 }
 
@@ -911,6 +1033,73 @@ mod tests {
         assert_eq!(
             result["by_name"],
             json!({"buckets": {"zero": {"doc_count": 358}}})
+        );
+    }
+
+    #[tokio::test]
+    async fn store_counts_answer_as_the_fold_does() {
+        let (service, _dir) = service_with_keys(0, 100).await;
+        let records = (0..40)
+            .map(|index| {
+                let mut record = sample_key(&format!("m{index:02}"));
+                record.name = format!("name-{}", index % 4);
+                record.creator.principal = format!("user-{}", index % 3);
+                record.expiration = (index % 5 == 0).then_some(record.creation + index);
+                record.invalidated = index % 6 == 0;
+                record.metadata = match index % 4 {
+                    0 => None,
+                    1 => Some(r#"{"team":"a","tags":["x","y","x"],"n":1.5}"#.to_owned()),
+                    2 => Some(r#"{"team":"b","tags":"x","deep":{"k":true}}"#.to_owned()),
+                    _ => Some(r#"{"team":["a","b"],"n":7}"#.to_owned()),
+                };
+                record
+            })
+            .collect();
+        service.inner.store.import_api_keys(records).await.unwrap();
+        let aggs = parsed(json!({
+            "names": {"terms": {"field": "name", "size": 2}},
+            "users": {"terms": {"field": "username"}},
+            "flags": {"terms": {"field": "invalidated"}},
+            "expiry": {"terms": {"field": "expiration"}},
+            "teams": {"terms": {"field": "metadata.team"}},
+            "tags": {"terms": {"field": "metadata.tags"}},
+            "numbers": {"terms": {"field": "metadata.n"}},
+            "deep": {"terms": {"field": "metadata.deep.k"}},
+            "no_team": {"missing": {"field": "metadata.team"}},
+            "no_expiry": {"missing": {"field": "expiration"}},
+            "expiring": {"value_count": {"field": "expiration"}},
+            "distinct_tags": {"cardinality": {"field": "metadata.tags"}},
+            "distinct_users": {"cardinality": {"field": "username"}},
+            "valid": {"filter": {"term": {"invalidated": false}}},
+            "split": {"filters": {"filters": [{"term": {"metadata.team": "a"}}, {"prefix": {"name": "name-1"}}]}},
+        }));
+        for query in [
+            Query::MatchAll,
+            parse_query(&json!({"term": {"metadata.tags": "x"}}), 0).unwrap(),
+            parse_query(&json!({"range": {"expiration": {"gte": 0}}}), 0).unwrap(),
+        ] {
+            let counted = service
+                .aggregate_from_counts(&aggs, &query)
+                .await
+                .unwrap()
+                .unwrap_or_else(|| panic!("{query:?}: not answered from counts"));
+            let folded = service.fold(&aggs, &query).await.unwrap();
+            assert_eq!(
+                render(&aggs, counted, true),
+                render(&aggs, folded, true),
+                "{query:?}"
+            );
+        }
+        // Sub-aggregations and composites need the keys.
+        let nested = parsed(
+            json!({"u": {"terms": {"field": "username"}, "aggs": {"n": {"terms": {"field": "name"}}}}}),
+        );
+        assert!(
+            service
+                .aggregate_from_counts(&nested, &Query::MatchAll)
+                .await
+                .unwrap()
+                .is_none()
         );
     }
 

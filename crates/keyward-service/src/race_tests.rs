@@ -74,6 +74,17 @@ impl Store for SlowStore {
     ) -> Result<Vec<ApiKeyRecord>, StoreError> {
         self.inner.api_keys_after(query, after_id, limit).await
     }
+    async fn count_api_keys_by(
+        &self,
+        query: &keyward_core::query::Query,
+        field: &keyward_core::query::ApiKeyField,
+        limit: usize,
+        with_missing: bool,
+    ) -> Result<keyward_store::FieldCounts, StoreError> {
+        self.inner
+            .count_api_keys_by(query, field, limit, with_missing)
+            .await
+    }
     async fn update_api_keys(
         &self,
         records: Vec<ApiKeyRecord>,

@@ -257,6 +257,21 @@ impl Store for EmbeddedStore {
         .await
     }
 
+    async fn count_api_keys_by(
+        &self,
+        query: &keyward_core::query::Query,
+        field: &keyward_core::query::ApiKeyField,
+        limit: usize,
+        with_missing: bool,
+    ) -> Result<crate::FieldCounts, Error> {
+        let mut statements = query_sql::translate_counts(query, field, limit)?;
+        if !with_missing {
+            statements.skip_missing();
+        }
+        self.read(move |connection| query_sql::run_counts(connection, &statements))
+            .await
+    }
+
     async fn update_api_keys(
         &self,
         records: Vec<ApiKeyRecord>,

@@ -130,6 +130,29 @@ pub struct QueryPage {
     pub sort_values: Vec<Vec<keyward_core::query::SortValue>>,
 }
 
+/// How many matching keys have each value of one field: what `terms`, `missing`, `value_count`
+/// and exact `cardinality` aggregations need, counted by the store.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct FieldCounts {
+    /// Each value with the number of keys holding it, in ascending order of value (numbers
+    /// numerically, text by bytes); a key with several values of a metadata key counts once
+    /// under each. At most the `limit` asked for.
+    pub values: Vec<(FieldCountValue, u64)>,
+    /// Whether there were more values than `limit`.
+    pub truncated: bool,
+    /// How many matching keys have no value.
+    pub missing: u64,
+}
+
+/// One value of a field in `FieldCounts`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub enum FieldCountValue {
+    /// A date (epoch milliseconds) or a boolean (0 or 1).
+    Long(i64),
+    /// A keyword, or a metadata leaf as the keyword Elasticsearch indexes.
+    Text(String),
+}
+
 /// A stored user: a native user, or the state of a reserved user (its password and whether it
 /// is enabled).
 #[derive(Clone, PartialEq)]
@@ -370,6 +393,18 @@ pub trait Store: Send + Sync + 'static {
         after_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ApiKeyRecord>, Error>;
+
+    /// Counts the keys matching `query` per value of `field` (at most `limit` values, the
+    /// smallest), and, `with_missing`, those without a value (0 otherwise: counting them costs
+    /// a pass over the matches), without reading the keys themselves. Metadata is flattened as
+    /// for queries; an empty metadata path counts every scalar leaf of the object.
+    async fn count_api_keys_by(
+        &self,
+        query: &keyward_core::query::Query,
+        field: &keyward_core::query::ApiKeyField,
+        limit: usize,
+        with_missing: bool,
+    ) -> Result<FieldCounts, Error>;
 
     /// Replaces each record whose stored `seq` still equals the given record's `seq` (the value
     /// it was read with), all in one transaction; the outcome of each, in order.

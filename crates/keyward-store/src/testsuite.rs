@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
-    NamePattern, RoleRecord, Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome,
-    UserChange, UserRecord,
+    FieldCounts, NamePattern, RoleRecord, Store, TokenInvalidation, TokenRecord, TokenSelector,
+    UpdateOutcome, UserChange, UserRecord,
 };
 
 /// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a
@@ -78,6 +78,8 @@ macro_rules! store_contract_tests {
             query_filters_by_every_query_type,
             query_sorts_pages_and_searches_after,
             query_counts_all_matches,
+            counts_by_field_group_the_matches,
+            metadata_queries_follow_updates_imports_and_deletes,
             batches_walk_matches_in_id_order,
             query_too_large_for_the_store_is_its_own_error,
             tokens_create_and_get_by_either_digest,
@@ -1660,6 +1662,24 @@ pub async fn query_counts_all_matches(store: &dyn Store) {
     };
     let page = store.query_api_keys(&search).await.unwrap();
     assert_eq!((page.total, page.records.len()), (3, 0));
+    // A key matching through several values of one metadata key counts once.
+    for (query, total) in [
+        (json!({"terms": {"metadata.tags": ["x", "y"]}}), 1),
+        (json!({"exists": {"field": "metadata.letter"}}), 2),
+        (
+            json!({"range": {"metadata.number": {"gte": "1", "lte": "5"}}}),
+            2,
+        ),
+        (json!({"wildcard": {"metadata.tags": "*"}}), 1),
+    ] {
+        let search = ApiKeyQuery {
+            query: parsed(query.clone()),
+            size: 0,
+            ..ApiKeyQuery::default()
+        };
+        let page = store.query_api_keys(&search).await.unwrap();
+        assert_eq!(page.total, total, "{query}");
+    }
     let search = ApiKeyQuery {
         from: 2,
         size: 10,
@@ -1668,6 +1688,196 @@ pub async fn query_counts_all_matches(store: &dyn Store) {
     let page = store.query_api_keys(&search).await.unwrap();
     assert_eq!((page.total, page.records.len()), (3, 1));
     assert!(page.sort_values[0].is_empty());
+}
+
+/// `count_api_keys_by` counts the matching keys per value (a multi-valued metadata key once per
+/// value), the smallest `limit` values in order, and the keys without a value.
+pub async fn counts_by_field_group_the_matches(store: &dyn Store) {
+    use crate::FieldCountValue::{Long, Text};
+    create_query_keys(store).await;
+    let text = |value: &str, count: u64| (Text(value.to_owned()), count);
+    let all = Query::MatchAll;
+    let metadata =
+        |path: &str| ApiKeyField::Metadata(path.split('.').map(str::to_owned).collect::<Vec<_>>());
+    let cases = [
+        (
+            all.clone(),
+            ApiKeyField::Username,
+            10,
+            vec![text("manager", 1), text("user1", 1), text("user2", 1)],
+            false,
+            0,
+        ),
+        (
+            all.clone(),
+            ApiKeyField::Username,
+            2,
+            vec![text("manager", 1), text("user1", 1)],
+            true,
+            0,
+        ),
+        (
+            all.clone(),
+            ApiKeyField::RealmName,
+            10,
+            vec![text("file", 1), text("native1", 2)],
+            false,
+            0,
+        ),
+        (
+            all.clone(),
+            ApiKeyField::Invalidated,
+            10,
+            vec![(Long(0), 2), (Long(1), 1)],
+            false,
+            0,
+        ),
+        (
+            all.clone(),
+            ApiKeyField::Expiration,
+            10,
+            vec![(Long(CREATED + 5_000), 1), (Long(CREATED + 10_000), 1)],
+            false,
+            1,
+        ),
+        (
+            all.clone(),
+            ApiKeyField::Type,
+            10,
+            vec![text("cross_cluster", 1), text("rest", 2)],
+            false,
+            0,
+        ),
+        (
+            all.clone(),
+            metadata("letter"),
+            10,
+            vec![text("a", 2)],
+            false,
+            1,
+        ),
+        (
+            all.clone(),
+            metadata("number"),
+            10,
+            vec![text("1", 1), text("42", 1)],
+            false,
+            1,
+        ),
+        (
+            all.clone(),
+            metadata("tags"),
+            10,
+            vec![text("x", 1), text("y", 1)],
+            false,
+            2,
+        ),
+        (all.clone(), metadata("tags"), 0, vec![], true, 2),
+        (
+            all.clone(),
+            metadata("nested.deep"),
+            10,
+            vec![text("true", 1)],
+            false,
+            2,
+        ),
+        (all.clone(), metadata("nested"), 10, vec![], false, 3),
+        (
+            parsed(json!({"term": {"realm_name": "native1"}})),
+            metadata("tags"),
+            10,
+            vec![text("x", 1), text("y", 1)],
+            false,
+            1,
+        ),
+        (
+            parsed(json!({"term": {"metadata.tags": "x"}})),
+            ApiKeyField::Username,
+            10,
+            vec![text("user1", 1)],
+            false,
+            0,
+        ),
+        (
+            parsed(json!({"term": {"username": "nobody"}})),
+            metadata("letter"),
+            10,
+            vec![],
+            false,
+            0,
+        ),
+    ];
+    let without_missing = store
+        .count_api_keys_by(&all, &ApiKeyField::Expiration, 10, false)
+        .await
+        .unwrap();
+    assert_eq!(
+        (without_missing.values.len(), without_missing.missing),
+        (2, 0)
+    );
+    for (query, field, limit, values, truncated, missing) in cases {
+        let counts = store
+            .count_api_keys_by(&query, &field, limit, true)
+            .await
+            .unwrap();
+        assert_eq!(
+            counts,
+            FieldCounts {
+                values,
+                truncated,
+                missing
+            },
+            "{query:?} by {field:?} (limit {limit})"
+        );
+    }
+}
+
+/// Queries on metadata see every way a key's metadata is written or removed: create, import,
+/// update (to other metadata and to none) and deletion.
+pub async fn metadata_queries_follow_updates_imports_and_deletes(store: &dyn Store) {
+    create_query_keys(store).await;
+    let mut imported = owned("d", "user3", "native1");
+    imported.metadata = Some(r#"{"team":"blue","tags":["x"]}"#.to_owned());
+    store.import_api_keys(vec![imported]).await.unwrap();
+    let query = |json: Value| parsed(json);
+    assert_eq!(
+        query_ids(store, query(json!({"term": {"metadata.team": "blue"}}))).await,
+        ["d"]
+    );
+    let mut a = store.api_key("a").await.unwrap().unwrap();
+    a.metadata = Some(r#"{"letter":"z","team":"blue"}"#.to_owned());
+    let mut d = store.api_key("d").await.unwrap().unwrap();
+    d.metadata = None;
+    store.update_api_keys(vec![a, d]).await.unwrap();
+    assert_eq!(
+        query_ids(store, query(json!({"term": {"metadata.team": "blue"}}))).await,
+        ["a"]
+    );
+    assert_eq!(
+        query_ids(store, query(json!({"term": {"metadata.letter": "a"}}))).await,
+        ["b"]
+    );
+    let mut tagged = query_ids(store, query(json!({"exists": {"field": "metadata.tags"}}))).await;
+    tagged.sort();
+    assert_eq!(tagged, ["b"]);
+    // `b` was invalidated at CREATED + 2.
+    assert_eq!(
+        store
+            .delete_inactive_api_keys(CREATED + 3, 100)
+            .await
+            .unwrap(),
+        1
+    );
+    let counts = store
+        .count_api_keys_by(
+            &Query::MatchAll,
+            &ApiKeyField::Metadata(vec!["tags".to_owned()]),
+            10,
+            true,
+        )
+        .await
+        .unwrap();
+    assert_eq!((counts.values.len(), counts.missing), (0, 3));
 }
 
 async fn create_all(store: &dyn Store, records: impl IntoIterator<Item = ApiKeyRecord>) {

@@ -7,8 +7,10 @@
 use std::collections::BTreeSet;
 use std::sync::Arc;
 
+use keyward_core::query::{ApiKeyQuery, parse_query};
 use keyward_store::testsuite::{sample_key, temp_embedded_store};
 use keyward_store::{ApiKeyFilter, EmbeddedStore, EmbeddedStoreOptions, Error, Store};
+use serde_json::json;
 
 keyward_store::store_contract_tests!(temp_embedded_store());
 
@@ -255,7 +257,7 @@ async fn a_version_1_database_upgrades_in_place() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert!(version >= 5, "migrated to version {version}");
+    assert_eq!(version, 6);
 }
 
 #[tokio::test]
@@ -513,4 +515,53 @@ async fn indexes_a_dead_bulk_import_dropped_are_built_on_open() {
     assert!(store.api_key("k").await.unwrap().is_some());
     drop(store);
     assert_eq!(key_indexes(dir.path()), indexes);
+}
+
+/// A data directory written before metadata had its own index (schema version 5) is brought up
+/// to date in place: the metadata of the keys already stored is found by queries afterwards.
+#[tokio::test]
+async fn metadata_of_keys_stored_before_the_metadata_index_is_queryable() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    let mut key = sample_key("old");
+    key.metadata = Some(r#"{"team":"blue","tags":["x","y"]}"#.to_owned());
+    store.create_api_key(key).await.unwrap();
+    store.create_api_key(sample_key("plain")).await.unwrap();
+    drop(store);
+    // Undo migration 6, as a keyward of schema version 5 left the database.
+    let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
+    connection
+        .execute_batch(
+            "DROP TRIGGER api_keys_metadata_insert;
+             DROP TRIGGER api_keys_metadata_update;
+             DROP TRIGGER api_keys_metadata_delete;
+             DROP TABLE api_key_metadata;
+             DROP INDEX api_keys_realm;
+             DROP INDEX api_keys_type;
+             DROP INDEX api_keys_invalidated;
+             DROP INDEX api_keys_owner;
+             CREATE INDEX api_keys_owner ON api_keys (principal, realm);
+             PRAGMA user_version = 5;",
+        )
+        .unwrap();
+    drop(connection);
+
+    let reopened = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    for (query, expected) in [
+        (json!({"term": {"metadata.team": "blue"}}), vec!["old"]),
+        (json!({"term": {"metadata.tags": "y"}}), vec!["old"]),
+        (json!({"exists": {"field": "metadata.team"}}), vec!["old"]),
+        (
+            json!({"bool": {"must_not": {"exists": {"field": "metadata.team"}}}}),
+            vec!["plain"],
+        ),
+    ] {
+        let search = ApiKeyQuery {
+            query: parse_query(&query, 0).unwrap(),
+            ..ApiKeyQuery::default()
+        };
+        let page = reopened.query_api_keys(&search).await.unwrap();
+        let ids: Vec<&str> = page.records.iter().map(|key| key.id.as_str()).collect();
+        assert_eq!(ids, expected, "{query}");
+    }
 }

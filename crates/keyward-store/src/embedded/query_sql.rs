@@ -15,7 +15,7 @@ use rusqlite::types::{Value, ValueRef};
 use rusqlite::{Connection, Row, params_from_iter};
 
 use super::SqlResultExt;
-use crate::{ApiKeyRecord, Error, QueryPage};
+use crate::{ApiKeyRecord, Error, FieldCountValue, FieldCounts, QueryPage};
 
 /// The statements of one query: the count, and the page (absent when `size` is 0).
 #[derive(Debug)]
@@ -34,7 +34,19 @@ pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
     let condition = builder.condition(&query.query);
     check_size(&builder)?;
     let count_values = builder.values.clone();
-    let count_sql = format!("SELECT COUNT(*) FROM api_keys WHERE {condition}");
+    // Elasticsearch tracks total hits exactly for this API, so the count is exact. Without a
+    // `WHERE`, SQLite counts the entries of the smallest index instead of reading rows.
+    let count_sql = if matches!(query.query, Query::MatchAll) {
+        "SELECT COUNT(*) FROM api_keys".to_owned()
+    } else if let [rows] = builder.metadata_lookups.as_slice()
+        && condition == metadata_rows_condition(rows)
+    {
+        // The query is one metadata condition: its rows name the keys, every one of which
+        // exists, so they are counted without reading the keys.
+        format!("SELECT COUNT(DISTINCT m.id) FROM api_key_metadata AS m WHERE {rows}")
+    } else {
+        format!("SELECT COUNT(*) FROM api_keys WHERE {condition}")
+    };
     let column_count = columns.split(',').count();
     let mut sorts = Vec::new();
     let mut page = None;
@@ -116,6 +128,169 @@ pub(super) fn translate_batch(
     ))
 }
 
+/// The statements counting matches per value of a field: the values with their counts, and the
+/// matches without a value (absent when the field always has one).
+#[derive(Debug)]
+pub(super) struct CountStatements {
+    values: (String, Vec<Value>),
+    missing: Option<(String, Vec<Value>)>,
+    limit: usize,
+}
+
+impl CountStatements {
+    /// Leaves the matches without a value uncounted (reported as 0).
+    pub(super) fn skip_missing(&mut self) {
+        self.missing = None;
+    }
+}
+
+/// Builds the statements of `Store::count_api_keys_by`.
+pub(super) fn translate_counts(
+    query: &Query,
+    field: &ApiKeyField,
+    limit: usize,
+) -> Result<CountStatements, Error> {
+    let mut builder = Builder::default();
+    let condition = builder.condition(query);
+    let match_all = matches!(query, Query::MatchAll);
+    let condition_values = builder.values.clone();
+    // One more than asked for tells whether there were more.
+    let fetch = i64::try_from(limit.saturating_add(1)).unwrap_or(i64::MAX);
+    let (values, missing) = match field {
+        ApiKeyField::Metadata(path) if path.is_empty() => {
+            let limit = builder.bind(Value::Integer(fetch));
+            let values = format!(
+                "SELECT v, COUNT(*) FROM (SELECT DISTINCT api_keys.id, {LEAF_TEXT} AS v \
+                 FROM api_keys, json_tree(api_keys.metadata) AS j \
+                 WHERE ({condition}) AND {LEAF_TYPES}) GROUP BY v ORDER BY v LIMIT {limit}"
+            );
+            let values = (values, builder.values);
+            let mut missing_builder = Builder {
+                values: condition_values,
+                ..Builder::default()
+            };
+            let exists = missing_builder.metadata_exists(path, "1");
+            let missing =
+                format!("SELECT COUNT(*) FROM api_keys WHERE ({condition}) AND NOT {exists}");
+            (values, Some((missing, missing_builder.values)))
+        }
+        ApiKeyField::Metadata(path) => {
+            let Some(json) = json_path(path) else {
+                // A key no path can name: no key has a value there.
+                let missing = format!("SELECT COUNT(*) FROM api_keys WHERE {condition}");
+                return Ok(CountStatements {
+                    values: ("SELECT NULL, 0 WHERE 0".to_owned(), Vec::new()),
+                    missing: Some((missing, condition_values)),
+                    limit,
+                });
+            };
+            let parameter = builder.bind(Value::Text(json));
+            // The path first, once (`CROSS JOIN` keeps it the outer loop), then its rows through
+            // the primary key, already in value order for the grouping.
+            let rows = format!(
+                "(SELECT t.fullkey AS path FROM json_tree(json_set('{{}}', {parameter}, 0)) AS t \
+                 WHERE t.type = 'integer') AS p CROSS JOIN api_key_metadata AS m ON m.path = p.path"
+            );
+            let limit = builder.bind(Value::Integer(fetch));
+            // Every row of `api_key_metadata` belongs to a key: with no condition, the keys
+            // need not be read at all.
+            let values = if match_all {
+                format!(
+                    "SELECT m.value, COUNT(*) FROM {rows} \
+                     GROUP BY m.value ORDER BY m.value LIMIT {limit}"
+                )
+            } else {
+                format!(
+                    "SELECT m.value, COUNT(*) FROM {rows} \
+                     CROSS JOIN api_keys ON api_keys.id = m.id WHERE {condition} \
+                     GROUP BY m.value ORDER BY m.value LIMIT {limit}"
+                )
+            };
+            let values = (values, builder.values);
+            let mut missing_builder = Builder {
+                values: condition_values,
+                ..Builder::default()
+            };
+            let exists = missing_builder.metadata_exists(path, "1");
+            let missing =
+                format!("SELECT COUNT(*) FROM api_keys WHERE ({condition}) AND NOT ({exists})");
+            (values, Some((missing, missing_builder.values)))
+        }
+        other => {
+            let column = column(other);
+            let limit = builder.bind(Value::Integer(fetch));
+            let values = format!(
+                "SELECT {column}, COUNT(*) FROM api_keys WHERE ({condition}) AND {column} IS NOT NULL \
+                 GROUP BY {column} ORDER BY {column} LIMIT {limit}"
+            );
+            let missing = nullable(other).then(|| {
+                (
+                    format!(
+                        "SELECT COUNT(*) FROM api_keys WHERE ({condition}) AND {column} IS NULL"
+                    ),
+                    condition_values,
+                )
+            });
+            ((values, builder.values), missing)
+        }
+    };
+    for (_, bound) in std::iter::once(&values).chain(&missing) {
+        if bound.len() > MAX_VARIABLES {
+            return Err(Error::QueryTooLarge(format!(
+                "{} bound values, more than {MAX_VARIABLES}",
+                bound.len()
+            )));
+        }
+    }
+    Ok(CountStatements {
+        values,
+        missing,
+        limit,
+    })
+}
+
+/// Runs the counting statements in one read transaction.
+pub(super) fn run_counts(
+    connection: &Connection,
+    statements: &CountStatements,
+) -> Result<FieldCounts, Error> {
+    let transaction = connection.unchecked_transaction().db()?;
+    let mut counts = FieldCounts::default();
+    {
+        let (sql, values) = &statements.values;
+        let mut statement = transaction.prepare(sql).db()?;
+        let mut rows = statement.query(params_from_iter(values.iter())).db()?;
+        while let Some(row) = rows.next().db()? {
+            if counts.values.len() == statements.limit {
+                counts.truncated = true;
+                break;
+            }
+            let value = match row.get_ref(0).db()? {
+                ValueRef::Null => continue,
+                ValueRef::Integer(number) => FieldCountValue::Long(number),
+                ValueRef::Real(number) => FieldCountValue::Text(number.to_string()),
+                ValueRef::Text(text) | ValueRef::Blob(text) => {
+                    FieldCountValue::Text(String::from_utf8_lossy(text).into_owned())
+                }
+            };
+            let count: i64 = row.get(1).db()?;
+            counts
+                .values
+                .push((value, u64::try_from(count).unwrap_or_default()));
+        }
+    }
+    if let Some((sql, values)) = &statements.missing {
+        let missing: i64 = transaction
+            .prepare(sql)
+            .db()?
+            .query_row(params_from_iter(values.iter()), |row| row.get(0))
+            .db()?;
+        counts.missing = u64::try_from(missing).unwrap_or_default();
+    }
+    transaction.commit().db()?;
+    Ok(counts)
+}
+
 /// Refuses a statement with more bound values than SQLite takes, before SQLite does.
 fn check_size(builder: &Builder) -> Result<(), Error> {
     if builder.values.len() > MAX_VARIABLES {
@@ -191,6 +366,8 @@ const LEAF_TYPES: &str = "j.type IN ('text', 'integer', 'real', 'true', 'false')
 #[derive(Default)]
 struct Builder {
     values: Vec<Value>,
+    /// The condition on `api_key_metadata` rows of each metadata lookup built, in order.
+    metadata_lookups: Vec<String>,
 }
 
 impl Builder {
@@ -269,7 +446,8 @@ impl Builder {
                 let set = format!("IN (SELECT value FROM json_each({array}))");
                 match field {
                     ApiKeyField::Metadata(path) => {
-                        self.metadata_exists(path, &format!("{LEAF_TEXT} {set}"))
+                        let subject = self.metadata_subject(path);
+                        self.metadata_exists(path, &format!("{subject} {set}"))
                     }
                     _ => guarded_condition(field, column(field), &set),
                 }
@@ -330,10 +508,11 @@ impl Builder {
         let parameter = self.bind(value);
         match field {
             ApiKeyField::Metadata(path) => {
+                let subject = self.metadata_subject(path);
                 let condition = if case_insensitive {
-                    format!("lower({LEAF_TEXT}) {operator} lower({parameter})")
+                    format!("lower({subject}) {operator} lower({parameter})")
                 } else {
-                    format!("{LEAF_TEXT} {operator} {parameter}")
+                    format!("{subject} {operator} {parameter}")
                 };
                 self.metadata_exists(path, &condition)
             }
@@ -354,7 +533,7 @@ impl Builder {
         };
         let parameter = self.bind(Value::Text(pattern));
         let subject = match field {
-            ApiKeyField::Metadata(_) => LEAF_TEXT.to_owned(),
+            ApiKeyField::Metadata(path) => self.metadata_subject(path).to_owned(),
             _ => column(field).to_owned(),
         };
         let subject = if lower {
@@ -369,7 +548,22 @@ impl Builder {
         }
     }
 
-    /// Whether some flattened leaf of `metadata` (at `path`, or anywhere) satisfies `condition`.
+    /// The text of one flattened leaf in a `metadata_exists` condition: a row of
+    /// `api_key_metadata` for a path, a `json_tree` row for the whole of `metadata`.
+    fn metadata_subject(&self, path: &[String]) -> &'static str {
+        if path.is_empty() {
+            LEAF_TEXT
+        } else {
+            "m.value"
+        }
+    }
+
+    /// Whether some flattened leaf of `metadata` (at `path`, or anywhere) satisfies `condition`
+    /// (written over `metadata_subject`).
+    ///
+    /// A path is looked up in `api_key_metadata` through its index: the path's text is the one
+    /// SQLite's `json_tree` renders for it, which the statement itself derives from an object
+    /// holding just that path, so the store's triggers and this lookup always agree.
     fn metadata_exists(&mut self, path: &[String], condition: &str) -> String {
         if path.is_empty() {
             return format!(
@@ -381,11 +575,12 @@ impl Builder {
             return "0".to_owned();
         };
         let path = self.bind(Value::Text(path));
-        format!(
-            "EXISTS (SELECT 1 FROM json_each(api_keys.metadata, {path}) AS j \
-             WHERE {LEAF_TYPES} AND {NOT_OBJECT} AND {condition})",
-            NOT_OBJECT = not_object(&path)
-        )
+        let rows = format!(
+            "m.path = (SELECT t.fullkey FROM json_tree(json_set('{{}}', {path}, 0)) AS t \
+             WHERE t.type = 'integer') AND {condition}"
+        );
+        self.metadata_lookups.push(rows.clone());
+        metadata_rows_condition(&rows)
     }
 
     fn sort_expression(&mut self, key: &SortKey, descending: bool) -> String {
@@ -441,6 +636,11 @@ impl Builder {
              OR ({expression} = {parameter} AND {tail}))"
         )
     }
+}
+
+/// The keys with a row of `api_key_metadata` satisfying `rows`.
+fn metadata_rows_condition(rows: &str) -> String {
+    format!("api_keys.id IN (SELECT m.id FROM api_key_metadata AS m WHERE {rows})")
 }
 
 /// `parts` joined by a binary `operator` as a balanced tree of parenthesised pairs, so that the

@@ -115,6 +115,79 @@ pub(super) const MIGRATIONS: &[&str] = &[
     END;
     INSERT INTO meta (key, value) VALUES ('migration_5_after_rowid', '0')
         ON CONFLICT (key) DO NOTHING;",
+    // 6: query API keys from indexes. Each field a query filters on gets an index that also
+    // yields the default order (creation; ties, rare, sorted by id), so a page of ten reads about
+    // ten entries; the owner index gains that order too. Metadata is flattened into
+    // `api_key_metadata`, one row per scalar leaf (an array's scalar elements each count), under
+    // the path SQLite's `json_tree` renders for it (`$.team`, `$."a b".c`), kept in step with
+    // `api_keys` by triggers; existing keys are flattened here. A key's rows are removed through
+    // the primary key by flattening its old metadata again (no second index on `id`: it would
+    // cost more bytes per key than the rows themselves), which relies on `json_tree` rendering a
+    // path the same way each time: a SQLite upgrade that changed it would need this table rebuilt.
+    // Written to run again harmlessly over its own result.
+    "DROP INDEX IF EXISTS api_keys_owner;
+    CREATE INDEX IF NOT EXISTS api_keys_owner ON api_keys (principal, creation);
+    CREATE INDEX IF NOT EXISTS api_keys_realm ON api_keys (realm, creation);
+    CREATE INDEX IF NOT EXISTS api_keys_type ON api_keys (key_type, creation);
+    CREATE INDEX IF NOT EXISTS api_keys_invalidated ON api_keys (invalidated, creation);
+    CREATE TABLE IF NOT EXISTS api_key_metadata (
+        path TEXT NOT NULL,
+        value TEXT NOT NULL,
+        id TEXT NOT NULL,
+        PRIMARY KEY (path, value, id)
+    ) STRICT, WITHOUT ROWID;
+    CREATE TRIGGER IF NOT EXISTS api_keys_metadata_insert AFTER INSERT ON api_keys
+        WHEN NEW.metadata IS NOT NULL
+    BEGIN
+        INSERT OR IGNORE INTO api_key_metadata (path, value, id)
+        SELECT CASE WHEN typeof(j.key) = 'integer' THEN j.path ELSE j.fullkey END,
+            CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+                ELSE CAST(j.atom AS TEXT) END,
+            NEW.id
+        FROM json_tree(NEW.metadata) AS j
+        WHERE j.type IN ('text', 'integer', 'real', 'true', 'false')
+            AND (typeof(j.key) = 'text' OR (typeof(j.key) = 'integer' AND j.path NOT LIKE '%]'));
+    END;
+    CREATE TRIGGER IF NOT EXISTS api_keys_metadata_update AFTER UPDATE OF metadata ON api_keys
+    BEGIN
+        DELETE FROM api_key_metadata WHERE (path, value, id) IN (
+            SELECT CASE WHEN typeof(j.key) = 'integer' THEN j.path ELSE j.fullkey END,
+                CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+                    ELSE CAST(j.atom AS TEXT) END,
+                OLD.id
+            FROM json_tree(coalesce(OLD.metadata, 'null')) AS j
+            WHERE j.type IN ('text', 'integer', 'real', 'true', 'false')
+                AND (typeof(j.key) = 'text' OR (typeof(j.key) = 'integer' AND j.path NOT LIKE '%]')));
+        INSERT OR IGNORE INTO api_key_metadata (path, value, id)
+        SELECT CASE WHEN typeof(j.key) = 'integer' THEN j.path ELSE j.fullkey END,
+            CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+                ELSE CAST(j.atom AS TEXT) END,
+            NEW.id
+        FROM json_tree(coalesce(NEW.metadata, 'null')) AS j
+        WHERE j.type IN ('text', 'integer', 'real', 'true', 'false')
+            AND (typeof(j.key) = 'text' OR (typeof(j.key) = 'integer' AND j.path NOT LIKE '%]'));
+    END;
+    CREATE TRIGGER IF NOT EXISTS api_keys_metadata_delete AFTER DELETE ON api_keys
+        WHEN OLD.metadata IS NOT NULL
+    BEGIN
+        DELETE FROM api_key_metadata WHERE (path, value, id) IN (
+            SELECT CASE WHEN typeof(j.key) = 'integer' THEN j.path ELSE j.fullkey END,
+                CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+                    ELSE CAST(j.atom AS TEXT) END,
+                OLD.id
+            FROM json_tree(OLD.metadata) AS j
+            WHERE j.type IN ('text', 'integer', 'real', 'true', 'false')
+                AND (typeof(j.key) = 'text' OR (typeof(j.key) = 'integer' AND j.path NOT LIKE '%]')));
+    END;
+    INSERT OR IGNORE INTO api_key_metadata (path, value, id)
+    SELECT CASE WHEN typeof(j.key) = 'integer' THEN j.path ELSE j.fullkey END,
+        CASE j.type WHEN 'true' THEN 'true' WHEN 'false' THEN 'false'
+            ELSE CAST(j.atom AS TEXT) END,
+        api_keys.id
+    FROM api_keys, json_tree(api_keys.metadata) AS j
+    WHERE api_keys.metadata IS NOT NULL
+        AND j.type IN ('text', 'integer', 'real', 'true', 'false')
+        AND (typeof(j.key) = 'text' OR (typeof(j.key) = 'integer' AND j.path NOT LIKE '%]'));",
 ];
 
 /// Brings the schema up to the newest version this binary knows, one transaction per migration.
