@@ -9,7 +9,7 @@ use std::sync::{Arc, OnceLock};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use keyward_core::credential::parse_authorization;
-use keyward_http::{Api, AppState, NodeInfo};
+use keyward_http::{Api, AppState, HttpLimits, NodeInfo};
 use keyward_service::{ApiKeyService, BootstrapPassword, ServiceConfig, SystemClock};
 use keyward_store::{EmbeddedStore, EmbeddedStoreOptions};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
@@ -88,7 +88,10 @@ impl Harness {
                 cluster_name: "keyward".to_owned(),
                 cluster_uuid: "fuzz-cluster".to_owned(),
             }),
-            max_content_length: 1024 * 1024,
+            limits: HttpLimits {
+                max_content_length: 1024 * 1024,
+                ..HttpLimits::default()
+            },
         });
         Harness {
             runtime,
