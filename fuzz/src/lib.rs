@@ -10,7 +10,7 @@ use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use keyward_core::credential::parse_authorization;
 use keyward_http::{Api, AppState, HttpLimits, NodeInfo};
-use keyward_service::{ApiKeyService, BootstrapPassword, ServiceConfig, SystemClock};
+use keyward_service::{SecurityService, BootstrapPassword, ServiceConfig, SystemClock};
 use keyward_store::{EmbeddedStore, EmbeddedStoreOptions};
 use percent_encoding::{AsciiSet, CONTROLS, utf8_percent_encode};
 
@@ -60,7 +60,7 @@ impl Harness {
             .unwrap_or_else(|err| panic!("runtime: {err}"));
         let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf()))
             .unwrap_or_else(|err| panic!("store: {err}"));
-        let service = ApiKeyService::new(
+        let service = SecurityService::new(
             Arc::new(store),
             ServiceConfig::default(),
             Arc::new(SystemClock),

@@ -13,7 +13,7 @@ use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use http_body_util::{BodyExt, Empty};
 use keyward_core::credential::parse_authorization;
 use keyward_http::{Api, AppState, HttpLimits, NodeInfo};
-use keyward_service::{ApiKeyService, BootstrapPassword, ServiceConfig, SystemClock};
+use keyward_service::{BootstrapPassword, SecurityService, ServiceConfig, SystemClock};
 use keyward_store::testsuite::{CREATED, sample_key};
 use keyward_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
 use zeroize::Zeroizing;
@@ -36,7 +36,7 @@ fn bench(c: &mut Criterion) {
         })
         .collect();
     runtime.block_on(store.import_api_keys(records)).unwrap();
-    let service = ApiKeyService::new(
+    let service = SecurityService::new(
         Arc::new(store),
         ServiceConfig::default(),
         Arc::new(SystemClock),

@@ -5,7 +5,7 @@ use std::sync::Arc;
 
 use http::{HeaderMap, header};
 use keyward_core::credential::{CredentialError, parse_authorization};
-use keyward_service::{ApiKeyService, Authentication, AuthenticationFailure};
+use keyward_service::{Authentication, AuthenticationFailure, SecurityService};
 
 use crate::error::EsError;
 
@@ -15,7 +15,7 @@ pub(crate) const RUN_AS_HEADER: &str = "es-security-runas-user";
 /// Authenticates the request, then switches to the run-as user if the header names one; `uri`
 /// (path and query) goes into failure reasons, `action` into a run-as denial.
 pub(crate) async fn authenticate(
-    service: &ApiKeyService,
+    service: &SecurityService,
     headers: &HeaderMap,
     uri: &str,
     action: &str,
@@ -32,7 +32,7 @@ pub(crate) async fn authenticate(
 }
 
 async fn authenticate_credential(
-    service: &ApiKeyService,
+    service: &SecurityService,
     headers: &HeaderMap,
     uri: &str,
 ) -> Result<Arc<Authentication>, EsError> {

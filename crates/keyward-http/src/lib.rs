@@ -17,7 +17,7 @@ mod wire;
 use std::sync::Arc;
 use std::time::Duration;
 
-use keyward_service::ApiKeyService;
+use keyward_service::SecurityService;
 
 pub use compat::ResponseBody;
 pub use error::EsError;
@@ -28,7 +28,7 @@ pub use server::serve;
 #[derive(Debug, Clone)]
 pub struct AppState {
     /// The API key service.
-    pub service: ApiKeyService,
+    pub service: SecurityService,
     /// This node's identity, shown by `GET /` and the clear-cache response.
     pub node: Arc<NodeInfo>,
     /// What one request or connection may cost.

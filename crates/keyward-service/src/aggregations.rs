@@ -23,12 +23,12 @@ use keyward_core::query::{
 use keyward_store::{ApiKeyRecord, FieldCountValue};
 use serde_json::{Map, Value, json};
 
-use crate::{ApiKeyService, Error};
+use crate::{Error, SecurityService};
 
 /// How many keys one read from the store returns while aggregating.
 const BATCH: usize = 1_000;
 
-impl ApiKeyService {
+impl SecurityService {
     /// Folds `aggs` over every key `query` matches, reading them from the store a batch at a
     /// time, and renders the results.
     pub(crate) async fn aggregate(
@@ -70,7 +70,7 @@ impl ApiKeyService {
     }
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// The states of `aggs` from counts the store computes (`Store::count_api_keys_by` and the
     /// totals of queries), without reading a key: `None` when some aggregation needs the keys
     /// themselves (sub-aggregations, `composite`, the whole of `metadata`, a `value_count` of a
@@ -936,7 +936,7 @@ mod tests {
     async fn service_with_keys(
         count: usize,
         max_buckets: usize,
-    ) -> (ApiKeyService, tempfile::TempDir) {
+    ) -> (SecurityService, tempfile::TempDir) {
         let dir = tempfile::tempdir().unwrap();
         let store =
             EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path().to_path_buf())).unwrap();
@@ -953,7 +953,7 @@ mod tests {
             max_buckets,
             ..ServiceConfig::default()
         };
-        let service = ApiKeyService::new(Arc::new(store), config, Arc::new(SystemClock));
+        let service = SecurityService::new(Arc::new(store), config, Arc::new(SystemClock));
         (service, dir)
     }
 

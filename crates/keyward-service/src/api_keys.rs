@@ -20,7 +20,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::authn::{Authentication, parse_stored};
-use crate::{ApiKeyService, Error, OsRandom};
+use crate::{Error, OsRandom, SecurityService};
 
 /// `security.create_api_key`.
 #[derive(Debug, Clone, Default)]
@@ -118,7 +118,7 @@ pub struct ApiKeyInfo {
 const LISTING_PAGE_SIZE: usize = 1000;
 
 /// The keys a retrieval selects, read from the store a page at a time in (creation, id) order
-/// ([`ApiKeyService::list_api_keys`]). Pages are separate reads: a key written while the
+/// ([`SecurityService::list_api_keys`]). Pages are separate reads: a key written while the
 /// listing runs may or may not be in it, but a key stored throughout is returned exactly once.
 pub struct ApiKeyListing {
     store: Arc<dyn Store>,
@@ -238,7 +238,7 @@ pub enum ClearCacheTarget {
 /// How often an update retries when the key changes under it.
 const UPDATE_ATTEMPTS: usize = 3;
 
-impl ApiKeyService {
+impl SecurityService {
     /// Creates a REST API key owned by `subject`.
     pub async fn create_api_key(
         &self,

@@ -10,7 +10,7 @@ use keyward_store::AppPrivilegeRecord;
 use serde_json::{Map, Value};
 
 use crate::authn::{Authentication, parse_stored};
-use crate::{ApiKeyService, Error};
+use crate::{Error, SecurityService};
 
 /// One application privilege.
 #[derive(Debug, Clone, PartialEq)]
@@ -36,7 +36,7 @@ pub struct BuiltinPrivileges {
     pub remote_cluster: Vec<&'static str>,
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Creates or replaces application privileges in one write; for each, in order, its
     /// application, name and whether it was created.
     pub async fn put_app_privileges(

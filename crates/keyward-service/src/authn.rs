@@ -10,7 +10,7 @@ use keyward_core::credential::{ApiKeyCredential, BasicCredential, Credential};
 use keyward_store::ApiKeyRecord;
 use serde_json::{Map, Value};
 
-use crate::ApiKeyService;
+use crate::SecurityService;
 use crate::cache::SecretDigest;
 use crate::key_cache::{KeyEntry, NEVER};
 
@@ -129,7 +129,7 @@ impl Authentication {
     }
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Authenticates a decoded `Authorization` credential.
     pub async fn authenticate(
         &self,
@@ -265,7 +265,7 @@ fn accept(
     Ok(authentication)
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Builds the subject an API key authenticates as, from its stored record. The permissions
     /// come from the shared [`crate::permissions::PermissionCache`]: no JSON is parsed for
     /// descriptors this process has seen before.
@@ -316,7 +316,7 @@ impl OwnerCache {
     }
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// The user and realm a key's creator stands for, shared with every other key of theirs whose
     /// snapshot of the owner is the same.
     fn owner(&self, creator: &Creator) -> (Arc<User>, Arc<Realm>) {
@@ -355,7 +355,7 @@ pub(crate) fn parse_stored(text: &str) -> Result<Value, keyward_core::Error> {
         .map_err(|err| keyward_core::Error::Parse(format!("stored document is not JSON: {err}")))
 }
 
-impl ApiKeyService {
+impl SecurityService {
     async fn authenticate_user(
         &self,
         credential: BasicCredential,

@@ -17,7 +17,7 @@ use keyward_core::reserved::reserved_user;
 use serde_json::{Map, Value, json};
 
 use crate::authn::Authentication;
-use crate::{ApiKeyService, Error, Unauthorized};
+use crate::{Error, SecurityService, Unauthorized};
 
 /// A `security.has_privileges` request.
 #[derive(Debug, Clone, Default)]
@@ -70,7 +70,7 @@ pub struct HasPrivilegesResult {
 /// Whether each named privilege is held, in request order.
 pub type PrivilegeAnswers = Vec<(String, bool)>;
 
-impl ApiKeyService {
+impl SecurityService {
     /// Which of the requested privileges `subject` holds. `username` is the user named in the
     /// path, if any: Elasticsearch only lets subjects ask about themselves.
     pub async fn has_privileges(

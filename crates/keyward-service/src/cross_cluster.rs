@@ -23,7 +23,7 @@ use zeroize::Zeroizing;
 
 use crate::api_keys::{CreatedApiKey, creator_of, expiration_from, object, require_user_caller};
 use crate::authn::{Authentication, parse_stored};
-use crate::{ApiKeyService, AuthenticationFailure, Error, OsRandom};
+use crate::{AuthenticationFailure, Error, OsRandom, SecurityService};
 
 /// `security.create_cross_cluster_api_key`.
 #[derive(Debug, Clone)]
@@ -74,7 +74,7 @@ pub struct CrossClusterAuthentication {
     pub certificate_identity: Option<String>,
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Creates a cross-cluster key owned by `subject`. Needs `manage_security`, and a user:
     /// Elasticsearch refuses API-key callers even when their key holds the privilege.
     pub async fn create_cross_cluster_api_key(

@@ -10,7 +10,7 @@ use zeroize::Zeroizing;
 
 use crate::api_keys::validate_create;
 use crate::authn::{Authentication, AuthenticationFailure};
-use crate::{ApiKeyService, CreateApiKey, CreatedApiKey, Error};
+use crate::{CreateApiKey, CreatedApiKey, Error, SecurityService};
 
 /// How the grantee proves who they are.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -50,7 +50,7 @@ impl std::fmt::Debug for GrantApiKey {
     }
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Creates a key owned by the user the grant's credentials authenticate.
     pub async fn grant_api_key(
         &self,

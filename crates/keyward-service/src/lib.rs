@@ -1,4 +1,4 @@
-//! The API key service: authenticates credentials, authorizes each call, and creates, reads,
+//! The security service (API keys first): authenticates credentials, authorizes each call, and creates, reads,
 //! updates and invalidates keys, one store transaction per write.
 //!
 //! It sees storage only through [`keyward_store::Store`] and knows nothing about HTTP: it speaks
@@ -56,9 +56,10 @@ pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 
-/// The API key service. Cheap to clone: clones share caches and the store.
+/// The security service: API keys, users, roles, privileges, tokens and the caches over them.
+/// Cheap to clone: clones share caches and the store.
 #[derive(Clone)]
-pub struct ApiKeyService {
+pub struct SecurityService {
     inner: Arc<Inner>,
 }
 
@@ -75,24 +76,24 @@ struct Inner {
     last_removal: AtomicI64,
 }
 
-impl std::fmt::Debug for ApiKeyService {
+impl std::fmt::Debug for SecurityService {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("ApiKeyService")
+        f.debug_struct("SecurityService")
             .field("config", &self.inner.config)
             .finish_non_exhaustive()
     }
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// A service over `store` with the given settings and clock.
     pub fn new(
         store: Arc<dyn Store>,
         config: ServiceConfig,
         clock: Arc<dyn Clock>,
-    ) -> ApiKeyService {
+    ) -> SecurityService {
         let keys = key_cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
         let users = cache::UserCache::new(10_000, config.user_cache_ttl);
-        ApiKeyService {
+        SecurityService {
             inner: Arc::new(Inner {
                 store,
                 config,
@@ -133,7 +134,7 @@ impl ApiKeyService {
     /// handle to the service and runs on the runtime as a task of its own.
     pub(crate) async fn write_unit<T, Unit>(
         &self,
-        unit: impl FnOnce(ApiKeyService) -> Unit,
+        unit: impl FnOnce(SecurityService) -> Unit,
     ) -> Result<T, Error>
     where
         Unit: Future<Output = Result<T, Error>> + Send + 'static,

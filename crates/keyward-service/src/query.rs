@@ -13,7 +13,7 @@ use serde_json::{Map, Value};
 
 use crate::aggregations::parse_aggs;
 use crate::api_keys::api_key_info;
-use crate::{ApiKeyInfo, ApiKeyService, Authentication, Error, User};
+use crate::{ApiKeyInfo, Authentication, Error, SecurityService, User};
 
 /// `security.query_api_keys`: the body's parts, still JSON (the query language needs the
 /// service's clock for `now`), and the flags.
@@ -48,7 +48,7 @@ pub struct QueryApiKeysResult {
     pub aggregations: Option<Map<String, Value>>,
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Runs a query over the keys `subject` may see.
     pub async fn query_api_keys(
         &self,

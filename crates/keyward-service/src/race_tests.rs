@@ -19,8 +19,8 @@ use tokio::sync::{Notify, Semaphore};
 use zeroize::Zeroizing;
 
 use crate::{
-    ApiKeyService, Authentication, BootstrapPassword, CreateApiKey, InvalidateApiKeys, NewPassword,
-    PutUser, ServiceConfig, SystemClock,
+    Authentication, BootstrapPassword, CreateApiKey, InvalidateApiKeys, NewPassword, PutUser,
+    SecurityService, ServiceConfig, SystemClock,
 };
 
 /// An embedded store whose writes can be made to answer late (after they are committed) and
@@ -227,7 +227,7 @@ impl Store for SlowStore {
 /// A service over a [`SlowStore`] in a fresh directory, with `elastic` (password `changeme`)
 /// authenticated as the returned admin subject.
 struct Fixture {
-    service: ApiKeyService,
+    service: SecurityService,
     store: Arc<SlowStore>,
     admin: Arc<Authentication>,
     _dir: tempfile::TempDir,
@@ -242,7 +242,7 @@ async fn fixture() -> Fixture {
         user_gate: Mutex::new(None),
         at_gate: Notify::new(),
     });
-    let service = ApiKeyService::new(
+    let service = SecurityService::new(
         Arc::clone(&store) as Arc<dyn Store>,
         ServiceConfig::default(),
         Arc::new(SystemClock),
@@ -263,7 +263,7 @@ async fn fixture() -> Fixture {
 }
 
 async fn basic(
-    service: &ApiKeyService,
+    service: &SecurityService,
     username: &str,
     password: &str,
 ) -> Result<Arc<Authentication>, crate::AuthenticationFailure> {
@@ -276,7 +276,7 @@ async fn basic(
 }
 
 async fn api_key(
-    service: &ApiKeyService,
+    service: &SecurityService,
     encoded: &str,
 ) -> Result<Arc<Authentication>, crate::AuthenticationFailure> {
     let credential = parse_authorization(format!("ApiKey {encoded}").as_bytes()).unwrap();

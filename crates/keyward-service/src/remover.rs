@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use keyward_core::EpochMillis;
 
-use crate::ApiKeyService;
+use crate::SecurityService;
 
 /// The most keys one write of the remover deletes.
 const REMOVAL_BATCH: u64 = 1000;
 
-impl ApiKeyService {
+impl SecurityService {
     /// Runs the remover now: deletes keys inactive since before `now - retention`. Returns how
     /// many were deleted.
     pub async fn remove_inactive_api_keys(&self) -> Result<u64, crate::Error> {

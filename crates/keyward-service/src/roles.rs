@@ -15,7 +15,7 @@ use keyward_store::{RoleRecord, Store};
 use serde_json::Value;
 
 use crate::authn::{Authentication, parse_stored};
-use crate::{ApiKeyService, Error};
+use crate::{Error, SecurityService};
 
 /// The most role-name sets the resolver remembers before it starts over.
 const MAX_CACHED_ROLE_SETS: usize = 10_000;
@@ -120,7 +120,7 @@ pub struct BulkDeleteRolesResult {
     pub errors: Vec<(String, Error)>,
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Creates or replaces a role; `true` when it was created.
     pub async fn put_role(
         &self,

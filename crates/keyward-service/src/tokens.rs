@@ -19,7 +19,7 @@ use subtle::ConstantTimeEq;
 use zeroize::Zeroizing;
 
 use crate::authn::{Authentication, AuthenticationFailure};
-use crate::{ApiKeyService, Error, OsRandom};
+use crate::{Error, OsRandom, SecurityService};
 
 /// How long a refresh token can be exchanged, as in Elasticsearch: 24 hours after creation.
 const REFRESH_LIFETIME_MILLIS: i64 = 24 * 60 * 60 * 1000;
@@ -102,7 +102,7 @@ pub struct InvalidateTokensResult {
     pub found: bool,
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Creates an access token (and, except for client credentials, a refresh token).
     pub async fn create_token(
         &self,

@@ -18,7 +18,7 @@ use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
 use crate::authn::{Authentication, AuthenticationFailure, Realm, User};
-use crate::{ApiKeyService, Error, OsRandom};
+use crate::{Error, OsRandom, SecurityService};
 
 /// The realm of Elasticsearch's built-in users.
 pub const RESERVED_REALM: &str = "reserved";
@@ -77,7 +77,7 @@ pub struct PutUser {
     pub enabled: Option<bool>,
 }
 
-impl ApiKeyService {
+impl SecurityService {
     /// Creates the `elastic` user on a store that has none. Returns the generated password when
     /// one was generated, so the caller can show it once.
     pub async fn bootstrap(

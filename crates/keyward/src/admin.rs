@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 use std::time::Duration;
 
 use anyhow::Context;
-use keyward_service::ApiKeyService;
+use keyward_service::SecurityService;
 use serde::{Deserialize, Serialize};
 use tokio::io::{AsyncBufReadExt, AsyncReadExt, AsyncWriteExt, BufReader};
 use tokio::net::{UnixListener, UnixStream};
@@ -44,7 +44,7 @@ fn socket_path(data_dir: &Path) -> PathBuf {
 /// Starts serving the admin socket.
 pub(crate) fn spawn(
     data_dir: &Path,
-    service: ApiKeyService,
+    service: SecurityService,
 ) -> anyhow::Result<tokio::task::JoinHandle<()>> {
     let path = socket_path(data_dir);
     // A stale socket from a crashed server: we hold the store lock, so nobody else serves it.
@@ -81,7 +81,7 @@ pub(crate) fn remove_socket(data_dir: &Path) {
     let _ = std::fs::remove_file(socket_path(data_dir));
 }
 
-async fn answer(stream: UnixStream, service: ApiKeyService) -> anyhow::Result<()> {
+async fn answer(stream: UnixStream, service: SecurityService) -> anyhow::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut line = Zeroizing::new(String::with_capacity(1024));
     let mut reader = BufReader::new(read.take(MAX_REQUEST_LINE));

@@ -15,7 +15,7 @@ use std::sync::Arc;
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use keyward_http::{AppState, NodeInfo};
-use keyward_service::{ApiKeyService, BootstrapPassword, SystemClock};
+use keyward_service::{BootstrapPassword, SecurityService, SystemClock};
 use keyward_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
@@ -139,7 +139,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
 
 async fn run(config: Config) -> anyhow::Result<()> {
     let store = open_store(&config)?;
-    let service = ApiKeyService::new(store.clone(), config.service.clone(), Arc::new(SystemClock));
+    let service =
+        SecurityService::new(store.clone(), config.service.clone(), Arc::new(SystemClock));
     let bootstrap = match config::elastic_password() {
         Some(password) => BootstrapPassword::Given(password),
         None => BootstrapPassword::Generate,
@@ -285,7 +286,7 @@ fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
         match EmbeddedStore::open(EmbeddedStoreOptions::new(config.store.data_dir.clone())) {
             Ok(store) => {
                 // No server holds the data directory: change it offline.
-                let service = ApiKeyService::new(
+                let service = SecurityService::new(
                     Arc::new(store),
                     config.service.clone(),
                     Arc::new(SystemClock),

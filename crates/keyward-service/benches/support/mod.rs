@@ -6,7 +6,9 @@ use std::sync::Arc;
 use std::task::{Context, Poll, Waker};
 
 use keyward_core::credential::parse_authorization;
-use keyward_service::{ApiKeyService, BootstrapPassword, CreateApiKey, ServiceConfig, SystemClock};
+use keyward_service::{
+    BootstrapPassword, CreateApiKey, SecurityService, ServiceConfig, SystemClock,
+};
 use keyward_store::{EmbeddedStore, EmbeddedStoreOptions};
 use zeroize::Zeroizing;
 
@@ -27,9 +29,9 @@ pub(crate) fn ready<F: Future>(future: F) -> F::Output {
 pub(crate) fn service_with_cached_key(
     runtime: &tokio::runtime::Runtime,
     dir: &std::path::Path,
-) -> (ApiKeyService, String) {
+) -> (SecurityService, String) {
     let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.to_path_buf())).unwrap();
-    let service = ApiKeyService::new(
+    let service = SecurityService::new(
         Arc::new(store),
         ServiceConfig::default(),
         Arc::new(SystemClock),
