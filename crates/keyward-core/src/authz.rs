@@ -416,16 +416,7 @@ impl ApplicationGrant {
     fn from_json(value: &Value) -> Option<ApplicationGrant> {
         let object = value.as_object()?;
         let application = object.get("application")?.as_str()?.to_owned();
-        let strings = |field: &str| -> Vec<String> {
-            match object.get(field) {
-                Some(Value::Array(items)) => items
-                    .iter()
-                    .filter_map(|item| item.as_str().map(str::to_owned))
-                    .collect(),
-                Some(Value::String(single)) => vec![single.clone()],
-                _ => Vec::new(),
-            }
-        };
+        let strings = |field: &str| crate::role::string_list(object.get(field));
         let privileges = strings("privileges");
         let resources = strings("resources");
         Some(ApplicationGrant {

@@ -421,16 +421,7 @@ impl RoleDescriptor {
         }
         compile_patterns(&self.run_as, "run_as", errors);
         for application in &self.applications {
-            let strings = |field: &str| -> Vec<String> {
-                match application.get(field) {
-                    Some(Value::Array(items)) => items
-                        .iter()
-                        .filter_map(|item| item.as_str().map(str::to_owned))
-                        .collect(),
-                    Some(Value::String(single)) => vec![single.clone()],
-                    _ => Vec::new(),
-                }
-            };
+            let strings = |field: &str| string_list(application.get(field));
             compile_patterns(&strings("application"), "application", errors);
             compile_patterns(&strings("resources"), "resource", errors);
         }
@@ -719,6 +710,19 @@ pub fn superuser_role() -> RoleDescriptor {
         ]),
         restriction: None,
         description: Some("Grants full access to cluster management and data indices.".to_owned()),
+    }
+}
+
+/// The strings of a field that takes one string or an array of them (`application`,
+/// `resources`, `privileges` of an application entry); anything else holds none.
+pub(crate) fn string_list(value: Option<&Value>) -> Vec<String> {
+    match value {
+        Some(Value::Array(items)) => items
+            .iter()
+            .filter_map(|item| item.as_str().map(str::to_owned))
+            .collect(),
+        Some(Value::String(single)) => vec![single.clone()],
+        _ => Vec::new(),
     }
 }
 

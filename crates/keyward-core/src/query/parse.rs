@@ -26,20 +26,9 @@ pub const MAX_TERMS_COUNT: usize = 65_536;
 /// [`MAX_TERMS_COUNT`] values fails as it does in Elasticsearch, so every query that parses is
 /// small enough for the store and the in-memory evaluator.
 pub fn parse_query<F: QueryField>(value: &Value, now: EpochMillis) -> Result<Query<F>, Error> {
-    let Value::Object(object) = value else {
-        return Err(Error::Parsing(
-            "[_na] query malformed, must start with start_object".to_owned(),
-        ));
-    };
-    let mut entries = object.iter();
-    let Some((kind, body)) = entries.next() else {
+    let Some((kind, body)) = single_clause(value)? else {
         return Ok(Query::MatchAll);
     };
-    if let Some((next, _)) = entries.next() {
-        return Err(Error::Parsing(format!(
-            "[{kind}] malformed query, expected [END_OBJECT] but found [FIELD_NAME] ([{next}])"
-        )));
-    }
     let parser = Parser {
         now,
         depth: std::cell::Cell::new(0),
@@ -481,20 +470,9 @@ pub(super) fn parse_nested<F: QueryField>(
     parser: &Parser<F>,
     clause: &Value,
 ) -> Result<Query<F>, Error> {
-    let Value::Object(object) = clause else {
-        return Err(Error::Parsing(
-            "[_na] query malformed, must start with start_object".to_owned(),
-        ));
-    };
-    let mut entries = object.iter();
-    let Some((kind, body)) = entries.next() else {
+    let Some((kind, body)) = single_clause(clause)? else {
         return Ok(Query::MatchAll);
     };
-    if let Some((next, _)) = entries.next() {
-        return Err(Error::Parsing(format!(
-            "[{kind}] malformed query, expected [END_OBJECT] but found [FIELD_NAME] ([{next}])"
-        )));
-    }
     parser.query(kind, body)
 }
 
@@ -906,4 +884,23 @@ pub(super) fn search_after_value<F: QueryField>(
         (_, Value::Bool(flag)) => SortValue::Long(i64::from(*flag)),
         (_, other) => SortValue::Long(long(&other.to_string())?),
     })
+}
+
+/// The one `{"<kind>": <body>}` entry of a query object; `None` for `{}` (match all).
+fn single_clause(value: &Value) -> Result<Option<(&String, &Value)>, Error> {
+    let Value::Object(object) = value else {
+        return Err(Error::Parsing(
+            "[_na] query malformed, must start with start_object".to_owned(),
+        ));
+    };
+    let mut entries = object.iter();
+    let Some((kind, body)) = entries.next() else {
+        return Ok(None);
+    };
+    if let Some((next, _)) = entries.next() {
+        return Err(Error::Parsing(format!(
+            "[{kind}] malformed query, expected [END_OBJECT] but found [FIELD_NAME] ([{next}])"
+        )));
+    }
+    Ok(Some((kind, body)))
 }
