@@ -1,5 +1,5 @@
-//! The security service (API keys first): authenticates credentials, authorizes each call, and creates, reads,
-//! updates and invalidates keys, one store transaction per write.
+//! The security service (API keys first): authenticates credentials, authorizes each call, and
+//! creates, reads, updates and invalidates keys, one store transaction per write.
 //!
 //! It sees storage only through [`keyward_store::Store`] and knows nothing about HTTP: it speaks
 //! in commands and domain results, and its [`Error`] says *what* went wrong, leaving status codes

@@ -2,7 +2,6 @@
 //! the store, cached per set of names), and the roles API (put, get, delete, bulk, clear cache).
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 
 use keyward_core::ValidationErrors;
@@ -15,6 +14,7 @@ use keyward_store::{RoleRecord, Store};
 use serde_json::Value;
 
 use crate::authn::{Authentication, parse_stored};
+use crate::cache::Generation;
 use crate::{Error, SecurityService};
 
 /// The most role-name sets the resolver remembers before it starts over.
@@ -26,8 +26,9 @@ const MAX_CACHED_ROLE_SETS: usize = 10_000;
 pub(crate) struct RoleResolver {
     cache: Mutex<HashMap<Vec<String>, Arc<RolePermission>>>,
     /// Bumped by every clear, so that a resolution that read the store before a change does not
-    /// put its stale answer in the cache after it.
-    generation: AtomicU64,
+    /// put its stale answer in the cache after it (the caches' one rule, [`Generation`]; here
+    /// the check and the insert happen under the map's lock, which a clear takes too).
+    generation: Generation,
 }
 
 impl RoleResolver {
@@ -44,7 +45,7 @@ impl RoleResolver {
         if let Some(permission) = self.lock().get(&names) {
             return Ok(Arc::clone(permission));
         }
-        let generation = self.generation.load(Ordering::Acquire);
+        let generation = self.generation.current();
         let stored_names: Vec<String> = names
             .iter()
             .filter(|name| !is_reserved_role(name))
@@ -72,7 +73,7 @@ impl RoleResolver {
         }
         let permission = Arc::new(RolePermission::new(RoleDescriptors(descriptors)));
         let mut cache = self.lock();
-        if self.generation.load(Ordering::Acquire) == generation {
+        if self.generation.current() == generation {
             if cache.len() >= MAX_CACHED_ROLE_SETS {
                 cache.clear();
             }
@@ -84,7 +85,7 @@ impl RoleResolver {
     /// Forgets every resolved permission.
     pub(crate) fn clear(&self) {
         let mut cache = self.lock();
-        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.generation.bump();
         cache.clear();
     }
 
