@@ -320,6 +320,13 @@ impl From<ServiceError> for EsError {
                     keyward_core::query::MAX_CLAUSE_COUNT
                 ),
             ),
+            // As Elasticsearch answers when its security index has no available primary: a 503
+            // the clients retry, never a 401 that would make them drop a valid credential.
+            ServiceError::Store(keyward_store::Error::Unavailable(cause)) => EsError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "unavailable_shards_exception",
+                format!("the security store is unavailable: {cause}"),
+            ),
             ServiceError::Store(err) => EsError::internal(err),
             ServiceError::Internal(reason) => EsError::internal(reason),
             ServiceError::TooManyBuckets { max_buckets } => EsError::new(

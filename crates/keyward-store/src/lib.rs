@@ -350,6 +350,40 @@ pub enum Error {
     /// the caller's query, not the store, is at fault.
     #[error("query too large for the store: {0}")]
     QueryTooLarge(String),
+    /// The store cannot be reached now (a database server down or restarting, a pool exhausted
+    /// past its wait time); the same request may succeed later. Nothing was written.
+    #[error("the store is unavailable: {0}")]
+    Unavailable(String),
+}
+
+/// A change that can alter what a node's caches answer: an authentication or an authorization
+/// decision. Stores shared by several nodes announce every such change to every node (the node
+/// that made it included); see [`Store::changes`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Change {
+    /// These API keys were updated, invalidated or deleted.
+    ApiKeys(Vec<String>),
+    /// Any API key may have changed (a clear-cache of every key, or more ids than one
+    /// announcement carries).
+    AllApiKeys,
+    /// These users were changed (password, enabled, roles, details) or deleted.
+    Users(Vec<String>),
+    /// Any user may have changed (a realm clear-cache).
+    AllUsers,
+    /// Roles or application privileges changed: every resolved role and permission is stale.
+    Roles,
+}
+
+/// What a store's change feed delivers.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Notice {
+    /// A change some node made and committed.
+    Change(Change),
+    /// The feed broke: changes may have been missed. A subscriber drops every cached decision
+    /// and caches none until [`Notice::Restored`].
+    Lost,
+    /// The feed is back after [`Notice::Lost`]; caching may resume.
+    Restored,
 }
 
 /// The persistence every keyward backend provides. All methods are safe to call from async code:
@@ -528,4 +562,29 @@ pub trait Store: Send + Sync + 'static {
 
     /// Sets a metadata value unless one is already there; the value now stored.
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error>;
+
+    /// The feed of [`Change`]s committed through this store by every node sharing it, in commit
+    /// order per node: the writes that change an authentication or authorization result
+    /// (`update_api_keys`, `invalidate_api_keys`, `delete_inactive_api_keys`, every user, role and
+    /// application privilege write) and [`Store::announce`]. A write method that announces
+    /// returns only once its announcement has been delivered back to this node's feed, so other
+    /// nodes have been sent it too. `None` for a store no other process writes (the embedded
+    /// store): the node's own evictions are then the whole truth.
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {
+        None
+    }
+
+    /// Announces a change made without a store write (the clear-cache APIs) to every node
+    /// sharing the store; returns once delivered back to this node's feed. Nothing to do for a
+    /// store no other process writes.
+    async fn announce(&self, _change: Change) -> Result<(), Error> {
+        Ok(())
+    }
+
+    /// Whether this node leads the singleton job `job` (the inactive-key remover), taking the
+    /// lead when nobody holds it: at most one node of those sharing the store leads a job at a
+    /// time. Always `true` for a store only one process opens.
+    async fn lead(&self, _job: &str) -> Result<bool, Error> {
+        Ok(true)
+    }
 }
