@@ -151,7 +151,19 @@ impl EsError {
                 "es_rejected_execution_exception",
                 "rejected execution of credential verification: too many verifications are in progress",
             ),
+            AuthenticationFailure::Unavailable(cause) => EsError::store_unavailable(cause),
         }
+    }
+
+    /// The 503 for a store that cannot be reached, as Elasticsearch answers when its security
+    /// index has no available primary: the clients retry it, where a 401 would make them drop a
+    /// valid credential.
+    pub fn store_unavailable(cause: &str) -> EsError {
+        EsError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "unavailable_shards_exception",
+            format!("the security store is unavailable: {cause}"),
+        )
     }
 
     /// Renders this error in Elasticsearch's bare form: `{"error": "<reason>", "status": N}`.
@@ -322,11 +334,9 @@ impl From<ServiceError> for EsError {
             ),
             // As Elasticsearch answers when its security index has no available primary: a 503
             // the clients retry, never a 401 that would make them drop a valid credential.
-            ServiceError::Store(keyward_store::Error::Unavailable(cause)) => EsError::new(
-                StatusCode::SERVICE_UNAVAILABLE,
-                "unavailable_shards_exception",
-                format!("the security store is unavailable: {cause}"),
-            ),
+            ServiceError::Store(keyward_store::Error::Unavailable(cause)) => {
+                EsError::store_unavailable(&cause)
+            }
             ServiceError::Store(err) => EsError::internal(err),
             ServiceError::Internal(reason) => EsError::internal(reason),
             ServiceError::TooManyBuckets { max_buckets } => EsError::new(

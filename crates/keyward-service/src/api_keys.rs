@@ -15,7 +15,9 @@ use keyward_core::hash::{HashAlgorithm, hash_secret};
 use keyward_core::privilege::{ClusterGrant, actions};
 use keyward_core::role::RoleDescriptors;
 use keyward_core::{EpochMillis, ValidationErrors};
-use keyward_store::{ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, NamePattern, Store, UpdateOutcome};
+use keyward_store::{
+    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, Change, NamePattern, Store, UpdateOutcome,
+};
 use serde_json::{Map, Value};
 use zeroize::Zeroizing;
 
@@ -581,10 +583,13 @@ impl SecurityService {
     ) -> Result<(), Error> {
         self.require_enabled()?;
         self.require_full(subject, actions::CLEAR_SECURITY_CACHE)?;
-        match target {
-            ClearCacheTarget::All => self.inner.keys.clear(),
-            ClearCacheTarget::Ids(ids) => ids.iter().for_each(|id| self.inner.keys.remove(id)),
-        }
+        let change = match target {
+            ClearCacheTarget::All => Change::AllApiKeys,
+            ClearCacheTarget::Ids(ids) => Change::ApiKeys(ids),
+        };
+        // Here at once, and on every other node sharing the store before the answer.
+        self.apply_change(&change);
+        self.inner.store.announce(change).await?;
         Ok(())
     }
 

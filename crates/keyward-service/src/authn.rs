@@ -94,6 +94,22 @@ pub enum AuthenticationFailure {
     TokenExpired,
     /// Too many slow verifications are in progress: the credential was not checked (429).
     Overloaded,
+    /// The store could not be reached to check the credential (503, retryable): a valid
+    /// credential must not look rejected because a database restarts.
+    Unavailable(String),
+}
+
+impl AuthenticationFailure {
+    /// The failure for a store error met while checking a credential: `Unavailable` when the
+    /// store could not be reached, else `otherwise`.
+    pub(crate) fn from_store(err: &keyward_store::Error, otherwise: AuthenticationFailure) -> Self {
+        match err {
+            keyward_store::Error::Unavailable(cause) => {
+                AuthenticationFailure::Unavailable(cause.clone())
+            }
+            _ => otherwise,
+        }
+    }
 }
 
 impl std::fmt::Display for AuthenticationFailure {
@@ -112,6 +128,9 @@ impl std::fmt::Display for AuthenticationFailure {
             AuthenticationFailure::TokenExpired => f.write_str("token expired"),
             AuthenticationFailure::Overloaded => {
                 f.write_str("too many credential verifications are in progress")
+            }
+            AuthenticationFailure::Unavailable(cause) => {
+                write!(f, "the security store is unavailable: {cause}")
             }
         }
     }
@@ -184,9 +203,12 @@ impl SecurityService {
             }
             Err(err) => {
                 tracing::warn!(api_key_id = id, error = %err, "api key lookup failed");
-                return Err(AuthenticationFailure::ApiKey(format!(
-                    "apikey authentication for id {id} encountered a failure"
-                )));
+                return Err(AuthenticationFailure::from_store(
+                    &err,
+                    AuthenticationFailure::ApiKey(format!(
+                        "apikey authentication for id {id} encountered a failure"
+                    )),
+                ));
             }
         };
         if record.invalidated {

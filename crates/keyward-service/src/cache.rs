@@ -7,7 +7,7 @@
 //! clear-cache, and expire a `ttl` after they were written.
 
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use keyward_core::EpochMillis;
@@ -74,26 +74,50 @@ pub(crate) fn cache_bounds(capacity: usize, ttl: Duration) -> (Option<usize>, i6
     ((ttl_ms > 0 && capacity > 0).then_some(capacity), ttl_ms)
 }
 
-/// The rule both caches of verified credentials follow so that a removal always wins: every
-/// removal bumps the generation *before* it removes; whoever read the store (or the cache) at an
-/// older generation may still insert, but checks the generation again *after* inserting and
-/// undoes its insert when it moved. Either the removal saw the entry and removed it, or the
-/// inserter sees the bump and removes it itself.
+/// The rule every cache of decisions follows so that a removal always wins: every removal bumps
+/// the generation *before* it removes; whoever read the store (or the cache) at an older
+/// generation may still insert, but checks the generation again *after* inserting and undoes its
+/// insert when it moved. Either the removal saw the entry and removed it, or the inserter sees
+/// the bump and removes it itself.
+///
+/// A generation can also be suspended (a store shared by several nodes lost its change feed, so
+/// removals other nodes announce may be missed): while suspended, nothing may be read from the
+/// cache or kept in it.
 #[derive(Debug, Default)]
-pub(crate) struct Generation(AtomicU64);
+pub(crate) struct Generation {
+    counter: AtomicU64,
+    suspended: AtomicBool,
+}
 
 impl Generation {
     /// The current generation: read it before reading what will be inserted.
     pub(crate) fn current(&self) -> u64 {
-        self.0.load(Ordering::SeqCst)
+        self.counter.load(Ordering::SeqCst)
     }
 
     /// Marks a removal; call before removing.
     pub(crate) fn bump(&self) {
-        self.0.fetch_add(1, Ordering::SeqCst);
+        self.counter.fetch_add(1, Ordering::SeqCst);
     }
 
-    /// Runs `insert`, then `undo` when a removal happened since `seen`.
+    /// Whether the cache may be read and written: not while suspended.
+    pub(crate) fn usable(&self) -> bool {
+        !self.suspended.load(Ordering::SeqCst)
+    }
+
+    /// Suspends the cache (call before clearing it): whatever is being inserted now is undone.
+    pub(crate) fn suspend(&self) {
+        self.suspended.store(true, Ordering::SeqCst);
+        self.bump();
+    }
+
+    /// Lets the cache be used again (call after clearing it once more).
+    pub(crate) fn resume(&self) {
+        self.bump();
+        self.suspended.store(false, Ordering::SeqCst);
+    }
+
+    /// Runs `insert`, then `undo` when a removal happened since `seen` or the cache is suspended.
     pub(crate) fn insert_unless_removed(
         &self,
         seen: u64,
@@ -101,7 +125,7 @@ impl Generation {
         undo: impl FnOnce(),
     ) {
         insert();
-        if self.current() != seen {
+        if self.current() != seen || !self.usable() {
             undo();
         }
     }
@@ -148,6 +172,9 @@ impl VerifiedCache {
     /// The live entry for `key`, if any.
     pub(crate) fn get(&self, key: &str, now: EpochMillis) -> Option<Arc<Verified>> {
         let entries = self.entries.as_ref()?;
+        if !self.generation.usable() {
+            return None;
+        }
         let entry = entries.get(key)?;
         if entry.expires_at <= now {
             entries.remove(key);
@@ -198,6 +225,18 @@ impl VerifiedCache {
         if let Some(entries) = &self.entries {
             entries.clear();
         }
+    }
+
+    /// Forgets everything and keeps nothing until [`VerifiedCache::resume`].
+    pub(crate) fn suspend(&self) {
+        self.generation.suspend();
+        self.clear();
+    }
+
+    /// Caches again, from empty.
+    pub(crate) fn resume(&self) {
+        self.clear();
+        self.generation.resume();
     }
 }
 

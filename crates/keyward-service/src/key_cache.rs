@@ -187,6 +187,9 @@ impl KeyCache {
         now: EpochMillis,
     ) -> Option<(Arc<Authentication>, Option<EpochMillis>)> {
         self.entries.as_ref()?;
+        if !self.generation.usable() {
+            return None;
+        }
         let key = InlineId::new(id)?;
         let generation = self.generation();
         HOT_KEYS.with(|slots| {
@@ -237,6 +240,9 @@ impl KeyCache {
     /// The live entry for `id`, if any.
     pub(crate) fn get(&self, id: &str, now: EpochMillis) -> Option<CachedKey> {
         let entries = self.entries.as_ref()?;
+        if !self.generation.usable() {
+            return None;
+        }
         let key = InlineId::new(id)?;
         let generation = self.generation();
         let cached = entries.get(&key)?;
@@ -300,6 +306,18 @@ impl KeyCache {
         if let Some(entries) = &self.entries {
             entries.clear();
         }
+    }
+
+    /// Forgets everything and keeps nothing until [`KeyCache::resume`].
+    pub(crate) fn suspend(&self) {
+        self.generation.suspend();
+        self.clear();
+    }
+
+    /// Caches again, from empty.
+    pub(crate) fn resume(&self) {
+        self.clear();
+        self.generation.resume();
     }
 }
 

@@ -12,6 +12,7 @@ mod app_privileges;
 mod authn;
 mod authz;
 mod cache;
+mod coherence;
 mod config;
 mod cross_cluster;
 mod error;
@@ -93,7 +94,7 @@ impl SecurityService {
     ) -> SecurityService {
         let keys = key_cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
         let users = cache::UserCache::new(10_000, config.user_cache_ttl);
-        SecurityService {
+        let service = SecurityService {
             inner: Arc::new(Inner {
                 store,
                 config,
@@ -106,7 +107,9 @@ impl SecurityService {
                 owners: authn::OwnerCache::new(),
                 last_removal: AtomicI64::new(i64::MIN),
             }),
-        }
+        };
+        service.follow_changes();
+        service
     }
 
     /// The settings this service runs with.

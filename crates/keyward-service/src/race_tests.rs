@@ -1,8 +1,10 @@
 //! The races a hostile or unlucky client can provoke around the caches: a request dropped in the
 //! middle of a write, a change landing while a password is being verified, and two changes to
-//! one user at once. Each test runs the service over a store that can hold its operations back,
+//! one user at once, and changes other nodes sharing the store announce (or fail to, when the
+//! change feed is lost). Each test runs the service over a store that can hold its operations back,
 //! so the interleaving is forced rather than hoped for.
 
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -11,11 +13,11 @@ use keyward_core::EpochMillis;
 use keyward_core::credential::parse_authorization;
 use keyward_core::query::ApiKeyQuery;
 use keyward_store::{
-    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore,
-    EmbeddedStoreOptions, Error as StoreError, QueryPage, RoleRecord, Store, TokenInvalidation,
-    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, EmbeddedStore,
+    EmbeddedStoreOptions, Error as StoreError, Notice, QueryPage, RoleRecord, Store,
+    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
-use tokio::sync::{Notify, Semaphore};
+use tokio::sync::{Notify, Semaphore, broadcast};
 use zeroize::Zeroizing;
 
 use crate::{
@@ -33,6 +35,10 @@ struct SlowStore {
     user_gate: Mutex<Option<Arc<Semaphore>>>,
     /// Signalled when a user read reaches the gate.
     at_gate: Notify,
+    /// The change feed, as a store shared with other nodes has: the tests play the other nodes.
+    feed: broadcast::Sender<Notice>,
+    /// How many times a key was read from the store (authentications the cache did not answer).
+    key_reads: AtomicUsize,
 }
 
 impl SlowStore {
@@ -50,6 +56,7 @@ impl Store for SlowStore {
         self.inner.create_api_key(record).await
     }
     async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, StoreError> {
+        self.key_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.api_key(id).await
     }
     async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, StoreError> {
@@ -222,6 +229,9 @@ impl Store for SlowStore {
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
         self.inner.meta_init(key, value).await
     }
+    fn changes(&self) -> Option<broadcast::Receiver<Notice>> {
+        Some(self.feed.subscribe())
+    }
 }
 
 /// A service over a [`SlowStore`] in a fresh directory, with `elastic` (password `changeme`)
@@ -241,6 +251,8 @@ async fn fixture() -> Fixture {
         write_delay: Mutex::new(Duration::ZERO),
         user_gate: Mutex::new(None),
         at_gate: Notify::new(),
+        feed: broadcast::channel(64).0,
+        key_reads: AtomicUsize::new(0),
     });
     let service = SecurityService::new(
         Arc::clone(&store) as Arc<dyn Store>,
@@ -449,4 +461,115 @@ async fn a_password_change_and_a_disable_at_once_both_hold() {
             .await
             .is_err()
     );
+}
+
+/// Sends `notice` as another node's store would, and lets the service's follower take it.
+async fn announce(fixture: &Fixture, notice: Notice) {
+    fixture.store.feed.send(notice).unwrap();
+    tokio::time::sleep(Duration::from_millis(20)).await;
+}
+
+async fn created_key(fixture: &Fixture) -> (String, String) {
+    let created = fixture
+        .service
+        .create_api_key(
+            &fixture.admin,
+            CreateApiKey {
+                name: Some("shared".to_owned()),
+                ..CreateApiKey::default()
+            },
+        )
+        .await
+        .unwrap();
+    (created.id.to_string(), created.encoded.to_string())
+}
+
+#[tokio::test]
+async fn another_nodes_invalidation_evicts_the_cached_key() {
+    let fixture = fixture().await;
+    let (id, encoded) = created_key(&fixture).await;
+    assert!(api_key(&fixture.service, &encoded).await.is_ok());
+    // Another node invalidates it: without word of it, this node's cache still answers.
+    fixture
+        .store
+        .inner
+        .invalidate_api_keys(std::slice::from_ref(&id), 1)
+        .await
+        .unwrap();
+    assert!(
+        api_key(&fixture.service, &encoded).await.is_ok(),
+        "cached, unaware"
+    );
+    announce(&fixture, Notice::Change(Change::ApiKeys(vec![id.clone()]))).await;
+    let refused = api_key(&fixture.service, &encoded).await.unwrap_err();
+    assert_eq!(
+        refused.to_string(),
+        format!("API key: api key [{id}] has been invalidated")
+    );
+}
+
+#[tokio::test]
+async fn another_nodes_password_change_evicts_the_cached_user() {
+    let fixture = fixture().await;
+    put_joe(&fixture).await;
+    assert!(basic(&fixture.service, "joe", "joe-password").await.is_ok());
+    let change = UserChange {
+        password_hash: Some(keyward_core::hash::hash_secret(
+            keyward_core::hash::HashAlgorithm::Bcrypt { cost: 4 },
+            b"new-password",
+            &mut crate::OsRandom,
+        )),
+        enabled: None,
+    };
+    fixture
+        .store
+        .inner
+        .change_user("joe", change, None)
+        .await
+        .unwrap();
+    assert!(basic(&fixture.service, "joe", "joe-password").await.is_ok());
+    announce(
+        &fixture,
+        Notice::Change(Change::Users(vec!["joe".to_owned()])),
+    )
+    .await;
+    assert!(
+        basic(&fixture.service, "joe", "joe-password")
+            .await
+            .is_err()
+    );
+    assert!(basic(&fixture.service, "joe", "new-password").await.is_ok());
+}
+
+#[tokio::test]
+async fn a_lost_feed_checks_every_authentication_against_the_store_until_restored() {
+    let fixture = fixture().await;
+    let (_, encoded) = created_key(&fixture).await;
+    let reads = || fixture.store.key_reads.load(Ordering::SeqCst);
+    // Created keys are cached: a second use reads nothing.
+    api_key(&fixture.service, &encoded).await.unwrap();
+    api_key(&fixture.service, &encoded).await.unwrap();
+    let before = reads();
+
+    announce(&fixture, Notice::Lost).await;
+    for round in 1..=3 {
+        api_key(&fixture.service, &encoded).await.unwrap();
+        assert_eq!(
+            reads(),
+            before + round,
+            "read from the store, round {round}"
+        );
+    }
+
+    announce(&fixture, Notice::Restored).await;
+    api_key(&fixture.service, &encoded).await.unwrap();
+    let after = reads();
+    assert_eq!(
+        after,
+        before + 4,
+        "the first use after the feed is back reads"
+    );
+    api_key(&fixture.service, &encoded).await.unwrap();
+    api_key(&fixture.service, &encoded).await.unwrap();
+    assert_eq!(reads(), after, "and caches again");
 }

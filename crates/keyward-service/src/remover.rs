@@ -11,12 +11,19 @@ use crate::SecurityService;
 /// The most keys one write of the remover deletes.
 const REMOVAL_BATCH: u64 = 1000;
 
+/// The remover's name as a singleton job of nodes sharing a store ([`keyward_store::Store::lead`]).
+const REMOVER_JOB: &str = "inactive-api-key-remover";
+
 impl SecurityService {
     /// Runs the remover now: deletes keys inactive since before `now - retention`. Returns how
     /// many were deleted.
+    /// Several nodes sharing a store take turns: only the node leading the job removes.
     pub async fn remove_inactive_api_keys(&self) -> Result<u64, crate::Error> {
         let now = self.now();
         self.mark_removal(now);
+        if !self.inner.store.lead(REMOVER_JOB).await? {
+            return Ok(0);
+        }
         let retention = i64::try_from(self.inner.config.delete_retention_period.as_millis())
             .unwrap_or(i64::MAX);
         let cutoff = now.saturating_sub(retention);

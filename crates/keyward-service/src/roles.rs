@@ -10,7 +10,7 @@ use keyward_core::native::validate_role_name;
 use keyward_core::privilege::actions;
 use keyward_core::reserved::{RESERVED_ROLE_NAMES, is_reserved_role, reserved_role};
 use keyward_core::role::{RoleDescriptor, RoleDescriptors};
-use keyward_store::{RoleRecord, Store};
+use keyward_store::{Change, RoleRecord, Store};
 use serde_json::Value;
 
 use crate::authn::{Authentication, parse_stored};
@@ -42,7 +42,9 @@ impl RoleResolver {
         let mut names = roles.to_vec();
         names.sort_unstable();
         names.dedup();
-        if let Some(permission) = self.lock().get(&names) {
+        if self.generation.usable()
+            && let Some(permission) = self.lock().get(&names)
+        {
             return Ok(Arc::clone(permission));
         }
         let generation = self.generation.current();
@@ -73,7 +75,7 @@ impl RoleResolver {
         }
         let permission = Arc::new(RolePermission::new(RoleDescriptors(descriptors)));
         let mut cache = self.lock();
-        if self.generation.current() == generation {
+        if self.generation.current() == generation && self.generation.usable() {
             if cache.len() >= MAX_CACHED_ROLE_SETS {
                 cache.clear();
             }
@@ -87,6 +89,20 @@ impl RoleResolver {
         let mut cache = self.lock();
         self.generation.bump();
         cache.clear();
+    }
+
+    /// Forgets every resolved permission and keeps none until [`RoleResolver::resume`].
+    pub(crate) fn suspend(&self) {
+        let mut cache = self.lock();
+        self.generation.suspend();
+        cache.clear();
+    }
+
+    /// Caches again, from empty.
+    pub(crate) fn resume(&self) {
+        let mut cache = self.lock();
+        cache.clear();
+        self.generation.resume();
     }
 
     fn lock(&self) -> std::sync::MutexGuard<'_, HashMap<Vec<String>, Arc<RolePermission>>> {
@@ -270,7 +286,8 @@ impl SecurityService {
     /// may combine several roles, so there is nothing narrower to drop.
     pub async fn clear_cached_roles(&self, subject: &Authentication) -> Result<(), Error> {
         self.require_full(subject, actions::CLEAR_ROLES_CACHE)?;
-        self.roles_changed();
+        self.apply_change(&Change::Roles);
+        self.inner.store.announce(Change::Roles).await?;
         Ok(())
     }
 
@@ -308,8 +325,7 @@ impl SecurityService {
     /// After any role change: resolved permissions and the users authenticated with them are
     /// stale.
     fn roles_changed(&self) {
-        self.inner.roles.clear();
-        self.inner.users.clear();
+        self.apply_change(&Change::Roles);
     }
 }
 

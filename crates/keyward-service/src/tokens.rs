@@ -182,7 +182,10 @@ impl SecurityService {
             Ok(None) => return Err(AuthenticationFailure::Unsupported),
             Err(err) => {
                 tracing::warn!(error = %err, "token lookup failed");
-                return Err(AuthenticationFailure::Unsupported);
+                return Err(AuthenticationFailure::from_store(
+                    &err,
+                    AuthenticationFailure::Unsupported,
+                ));
             }
         };
         // The lookup already matched the digest; comparing again in constant time keeps the

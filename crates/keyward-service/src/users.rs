@@ -397,7 +397,7 @@ impl SecurityService {
             Ok(_) => return Err(failed()),
             Err(err) => {
                 tracing::warn!(username, error = %err, "user lookup failed");
-                return Err(failed());
+                return Err(AuthenticationFailure::from_store(&err, failed()));
             }
         };
         let verified = self

@@ -84,8 +84,7 @@ pub struct EmbeddedStore {
     /// map the file: see [`SCAN_CONNECTIONS`].
     scanners: Arc<ReadPool>,
     dir: PathBuf,
-    // Never read: holding the open file holds the lock.
-    _lock: File,
+    _lock: DataDirLock,
 }
 
 impl EmbeddedStore {
@@ -98,7 +97,7 @@ impl EmbeddedStore {
     pub fn open(options: EmbeddedStoreOptions) -> Result<EmbeddedStore, Error> {
         let dir = options.dir;
         std::fs::create_dir_all(&dir)?;
-        let lock = lock_dir(&dir)?;
+        let lock = lock_data_dir(&dir)?;
         let path = dir.join(DATABASE_FILE);
 
         let mut connection = open_writer(&path)?;
@@ -887,7 +886,16 @@ impl<T> SqlResultExt<T> for rusqlite::Result<T> {
 }
 
 /// Takes the exclusive lock on the data directory, held until the returned file is closed.
-fn lock_dir(dir: &Path) -> Result<File, Error> {
+/// An exclusive lock on a data directory (its `node.lock` file), held until dropped: one keyward
+/// process per directory, whichever store it runs on.
+#[derive(Debug)]
+pub struct DataDirLock {
+    // Never read: holding the open file holds the lock.
+    _file: File,
+}
+
+/// Locks `dir` for this process; [`Error::Locked`] when another process holds it.
+pub fn lock_data_dir(dir: &Path) -> Result<DataDirLock, Error> {
     let file = OpenOptions::new()
         .read(true)
         .write(true)
@@ -895,7 +903,7 @@ fn lock_dir(dir: &Path) -> Result<File, Error> {
         .truncate(false)
         .open(dir.join(LOCK_FILE))?;
     match file.try_lock() {
-        Ok(()) => Ok(file),
+        Ok(()) => Ok(DataDirLock { _file: file }),
         Err(TryLockError::WouldBlock) => Err(Error::Locked {
             path: dir.display().to_string(),
         }),

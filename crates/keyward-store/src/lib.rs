@@ -13,7 +13,7 @@ pub mod embedded;
 #[cfg(feature = "testsuite")]
 pub mod testsuite;
 
-pub use embedded::{EmbeddedStore, EmbeddedStoreOptions};
+pub use embedded::{DataDirLock, EmbeddedStore, EmbeddedStoreOptions, lock_data_dir};
 
 /// A stored API key: the fields of Elasticsearch's `api_key` document (reference §3.1).
 #[derive(Clone, PartialEq)]

@@ -10,7 +10,7 @@ use rusqlite::{Connection, TransactionBehavior};
 use super::descriptors::{Interner, References, convert_existing_keys};
 use super::rows::{api_key_values, insert_api_key_values, select_meta};
 use super::schema::migrate;
-use super::{DATABASE_FILE, SqlResultExt, lock_dir, open_writer};
+use super::{DATABASE_FILE, SqlResultExt, lock_data_dir, open_writer};
 use crate::{ApiKeyRecord, EmbeddedStore, Error};
 
 /// The `meta` key holding the statements of the indexes a bulk import dropped, as a JSON array,
@@ -38,7 +38,7 @@ impl EmbeddedStore {
         batch: usize,
     ) -> Result<u64, Error> {
         std::fs::create_dir_all(dir)?;
-        let _lock = lock_dir(dir)?;
+        let _lock = lock_data_dir(dir)?;
         let path = dir.join(DATABASE_FILE);
         let mut connection = open_writer(&path)?;
         migrate(&mut connection, &path)?;
