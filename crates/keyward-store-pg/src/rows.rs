@@ -15,13 +15,20 @@ pub(crate) const API_KEY_COLUMNS: &str = "id, name, key_type, creation, expirati
 /// How many columns [`API_KEY_COLUMNS`] lists.
 pub(crate) const API_KEY_COLUMN_COUNT: usize = 20;
 
-/// Parameters `$1`..`$19` are [`ApiKeyValues::params`]; a new key starts at `seq` 1. A taken id
-/// inserts nothing, which the caller reports as `AlreadyExists`.
-pub(crate) const INSERT_API_KEY: &str = "INSERT INTO api_keys (id, name, key_type, creation, \
-     expiration, invalidated, invalidation, hash, role_descriptors, limited_by, metadata, principal, \
-     full_name, email, creator_metadata, realm, realm_type, format_version, certificate_identity, seq) \
+/// Parameters `$1`..`$19` are [`ApiKeyValues::params`], `$20` and `$21` the paths and values of
+/// its flattened metadata; a new key starts at `seq` 1. One statement (one round trip, atomic
+/// without a transaction of its own) writes the key and its metadata rows. A taken id inserts
+/// nothing and counts 0, which the caller reports as `AlreadyExists`.
+pub(crate) const INSERT_API_KEY: &str = "WITH key AS (INSERT INTO api_keys (id, name, key_type, \
+     creation, expiration, invalidated, invalidation, hash, role_descriptors, limited_by, metadata, \
+     principal, full_name, email, creator_metadata, realm, realm_type, format_version, \
+     certificate_identity, seq) \
      VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1) \
-     ON CONFLICT (id) DO NOTHING";
+     ON CONFLICT (id) DO NOTHING RETURNING id), \
+     leaves AS (INSERT INTO api_key_metadata (path, value, id) \
+     SELECT t.p, t.v, key.id FROM key, unnest($20::text[], $21::text[]) AS t (p, v) \
+     ON CONFLICT DO NOTHING) \
+     SELECT COUNT(*) FROM key";
 
 /// Parameters `$1`..`$19` are [`ApiKeyValues::params`], `$20` the `seq` the record was read with.
 pub(crate) const UPDATE_API_KEY: &str = "UPDATE api_keys SET name = $2, key_type = $3, \

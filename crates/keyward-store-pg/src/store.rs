@@ -23,10 +23,8 @@ use crate::rows::{
 impl Store for PostgresStore {
     async fn create_api_key(&self, record: ApiKeyRecord) -> Result<(), Error> {
         let values = ApiKeyValues::new(record)?;
-        let mut client = self.client().await?;
-        let transaction = client.transaction().await.pg()?;
-        insert_api_key(&transaction, &values).await?;
-        transaction.commit().await.pg()
+        let client = self.client().await?;
+        insert_api_key(&client, &values).await
     }
 
     async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, Error> {
@@ -796,19 +794,22 @@ async fn snapshot(
 
 /// Inserts a key and its flattened metadata; `AlreadyExists` when its id is taken.
 async fn insert_api_key(
-    transaction: &deadpool_postgres::Transaction<'_>,
+    client: &impl deadpool_postgres::GenericClient,
     values: &ApiKeyValues,
 ) -> Result<(), Error> {
-    let statement = transaction.prepare_cached(INSERT_API_KEY).await.pg()?;
-    if transaction
-        .execute(&statement, &values.params())
-        .await
-        .pg()?
-        == 0
-    {
+    let statement = client.prepare_cached(INSERT_API_KEY).await.pg()?;
+    let (paths, leaves) = &values.leaves;
+    let mut bound: Vec<&(dyn ToSql + Sync)> = values.params().to_vec();
+    bound.push(paths);
+    bound.push(leaves);
+    let row = client.query_one(&statement, &bound).await.pg()?;
+    let inserted: i64 = row
+        .try_get(0)
+        .map_err(|err| Error::Corrupt(err.to_string()))?;
+    if inserted == 0 {
         return Err(Error::AlreadyExists(values.id().to_owned()));
     }
-    insert_metadata(transaction, values).await
+    Ok(())
 }
 
 /// Stores the flattened metadata of a key.
