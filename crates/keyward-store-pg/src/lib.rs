@@ -11,6 +11,7 @@
 //!
 //! [`Store::lead`]: keyward_store::Store::lead
 
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -46,6 +47,9 @@ pub struct PostgresOptions {
     pub connect_timeout: Duration,
     /// Whether connections are encrypted.
     pub tls: PgTlsMode,
+    /// A PEM file of certificates trusted, besides the system's roots, to sign the server's
+    /// certificate under [`PgTlsMode::VerifyFull`].
+    pub ca_file: Option<PathBuf>,
     /// How often the change feed's session is probed: a node learns that its feed broke within
     /// twice this (the interval plus the probe's timeout, as long again).
     pub notify_keepalive: Duration,
@@ -60,6 +64,7 @@ impl PostgresOptions {
             pool_size: 16,
             connect_timeout: Duration::from_secs(5),
             tls: PgTlsMode::default(),
+            ca_file: None,
             notify_keepalive: Duration::from_millis(500),
         }
     }
@@ -74,7 +79,7 @@ impl PostgresOptions {
         config.application_name("keyward");
         config.keepalives(true);
         config.keepalives_idle(Duration::from_secs(30));
-        let tls = Tls::new(self.tls, &mut config)?;
+        let tls = Tls::new(self.tls, self.ca_file.as_deref(), &mut config)?;
         Ok((config, tls))
     }
 }
@@ -87,6 +92,7 @@ impl std::fmt::Debug for PostgresOptions {
             .field("pool_size", &self.pool_size)
             .field("connect_timeout", &self.connect_timeout)
             .field("tls", &self.tls)
+            .field("ca_file", &self.ca_file)
             .field("notify_keepalive", &self.notify_keepalive)
             .finish()
     }
