@@ -1,0 +1,365 @@
+//! Row mapping: the columns each table is read with, records to parameters and rows back to
+//! records, and the flattening of key metadata into `api_key_metadata` rows.
+
+use keyward_core::api_key::{ApiKeyType, Creator};
+use keyward_store::{ApiKeyRecord, AppPrivilegeRecord, Error, RoleRecord, TokenRecord, UserRecord};
+use serde_json::{Map, Value};
+use tokio_postgres::Row;
+use tokio_postgres::types::ToSql;
+
+/// The `api_keys` columns in the order [`api_key_from_row`] reads them.
+pub(crate) const API_KEY_COLUMNS: &str = "id, name, key_type, creation, expiration, invalidated, \
+     invalidation, hash, role_descriptors, limited_by, metadata, principal, full_name, email, \
+     creator_metadata, realm, realm_type, format_version, certificate_identity, seq";
+
+/// How many columns [`API_KEY_COLUMNS`] lists.
+pub(crate) const API_KEY_COLUMN_COUNT: usize = 20;
+
+/// Parameters `$1`..`$19` are [`ApiKeyValues::params`], `$20` and `$21` the paths and values of
+/// its flattened metadata; a new key starts at `seq` 1. One statement (one round trip, atomic
+/// without a transaction of its own) writes the key and its metadata rows. A taken id inserts
+/// nothing and counts 0, which the caller reports as `AlreadyExists`.
+pub(crate) const INSERT_API_KEY: &str = "WITH key AS (INSERT INTO api_keys (id, name, key_type, \
+     creation, expiration, invalidated, invalidation, hash, role_descriptors, limited_by, metadata, \
+     principal, full_name, email, creator_metadata, realm, realm_type, format_version, \
+     certificate_identity, seq) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1) \
+     ON CONFLICT (id) DO NOTHING RETURNING id), \
+     leaves AS (INSERT INTO api_key_metadata (path, value, id) \
+     SELECT t.p, t.v, key.id FROM key, unnest($20::text[], $21::text[]) AS t (p, v) \
+     ON CONFLICT DO NOTHING) \
+     SELECT COUNT(*) FROM key";
+
+/// Parameters `$1`..`$19` are [`ApiKeyValues::params`], `$20` the `seq` the record was read with.
+pub(crate) const UPDATE_API_KEY: &str = "UPDATE api_keys SET name = $2, key_type = $3, \
+     creation = $4, expiration = $5, invalidated = $6, invalidation = $7, hash = $8, \
+     role_descriptors = $9, limited_by = $10, metadata = $11, principal = $12, full_name = $13, \
+     email = $14, creator_metadata = $15, realm = $16, realm_type = $17, format_version = $18, \
+     certificate_identity = $19, seq = seq + 1 WHERE id = $1 AND seq = $20";
+
+/// Stores a key's flattened metadata: `$1` the paths, `$2` the values, `$3` the key id.
+pub(crate) const INSERT_METADATA: &str = "INSERT INTO api_key_metadata (path, value, id) \
+     SELECT p, v, $3 FROM unnest($1::text[], $2::text[]) AS t (p, v) ON CONFLICT DO NOTHING";
+
+/// The `tokens` columns in the order [`token_from_row`] reads them.
+pub(crate) const TOKEN_COLUMNS: &str = "access_hash, refresh_hash, username, realm, realm_type, \
+     creation, expiration, invalidated, refreshed, seq";
+
+/// The `users` columns in the order [`user_from_row`] reads them.
+pub(crate) const USER_COLUMNS: &str =
+    "username, password_hash, roles, full_name, email, metadata, enabled, seq";
+
+/// A key's column values, owned, for [`INSERT_API_KEY`] and [`UPDATE_API_KEY`].
+pub(crate) struct ApiKeyValues {
+    id: String,
+    name: String,
+    key_type: &'static str,
+    creation: i64,
+    expiration: Option<i64>,
+    invalidated: i64,
+    invalidation: Option<i64>,
+    hash: String,
+    role_descriptors: String,
+    limited_by: String,
+    metadata: Option<String>,
+    principal: String,
+    full_name: Option<String>,
+    email: Option<String>,
+    creator_metadata: String,
+    realm: String,
+    realm_type: String,
+    format_version: i64,
+    certificate_identity: Option<String>,
+    /// The flattened metadata: paths and values.
+    pub(crate) leaves: (Vec<String>, Vec<String>),
+}
+
+impl ApiKeyValues {
+    /// The values of `record`; fails when its metadata is not JSON (as SQLite's `json_tree`
+    /// fails in the embedded store).
+    pub(crate) fn new(record: ApiKeyRecord) -> Result<ApiKeyValues, Error> {
+        let leaves = flatten_metadata(record.metadata.as_deref())?;
+        let creator_metadata = serde_json::to_string(&record.creator.metadata)
+            .map_err(|err| Error::Database(err.to_string()))?;
+        Ok(ApiKeyValues {
+            id: record.id,
+            name: record.name,
+            key_type: record.key_type.as_str(),
+            creation: record.creation,
+            expiration: record.expiration,
+            invalidated: i64::from(record.invalidated),
+            invalidation: record.invalidation,
+            hash: record.hash,
+            role_descriptors: record.role_descriptors,
+            limited_by: record.limited_by,
+            metadata: record.metadata,
+            principal: record.creator.principal,
+            full_name: record.creator.full_name,
+            email: record.creator.email,
+            creator_metadata,
+            realm: record.creator.realm,
+            realm_type: record.creator.realm_type,
+            format_version: record.format_version,
+            certificate_identity: record.certificate_identity,
+            leaves,
+        })
+    }
+
+    /// The key id.
+    pub(crate) fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// Parameters `$1`..`$19`.
+    pub(crate) fn params(&self) -> [&(dyn ToSql + Sync); 19] {
+        [
+            &self.id,
+            &self.name,
+            &self.key_type,
+            &self.creation,
+            &self.expiration,
+            &self.invalidated,
+            &self.invalidation,
+            &self.hash,
+            &self.role_descriptors,
+            &self.limited_by,
+            &self.metadata,
+            &self.principal,
+            &self.full_name,
+            &self.email,
+            &self.creator_metadata,
+            &self.realm,
+            &self.realm_type,
+            &self.format_version,
+            &self.certificate_identity,
+        ]
+    }
+}
+
+/// The path of a metadata leaf no path query can name (below an array element): such leaves
+/// count only for queries over the whole of `metadata`. No JSON array text is empty.
+pub(crate) const UNREACHABLE_PATH: &str = "";
+
+/// The path text of a metadata key path: its segments as a JSON array (`["a","b"]`).
+pub(crate) fn path_text(path: &[String]) -> String {
+    Value::Array(path.iter().cloned().map(Value::String).collect()).to_string()
+}
+
+/// Every scalar leaf of a key's metadata as (path, value) rows, flattened as Elasticsearch maps
+/// it and as the embedded store flattens it: each leaf a keyword string (`42` is `"42"`,
+/// `true` is `"true"`, `null` no value), the elements of an array several values of the array's
+/// path; the leaves below an array element (an object in an array, an array in an array) under
+/// [`UNREACHABLE_PATH`]. Repeated rows are left out.
+pub(crate) fn flatten_metadata(
+    metadata: Option<&str>,
+) -> Result<(Vec<String>, Vec<String>), Error> {
+    let mut paths = Vec::new();
+    let mut values = Vec::new();
+    let Some(metadata) = metadata else {
+        return Ok((paths, values));
+    };
+    let root: Value = serde_json::from_str(metadata)
+        .map_err(|_| Error::Database("malformed JSON in key metadata".to_owned()))?;
+    let mut seen = std::collections::HashSet::new();
+    let mut emit = |path: Option<&[String]>, value: String| {
+        let path = path.map_or_else(|| UNREACHABLE_PATH.to_owned(), path_text);
+        if seen.insert((path.clone(), value.clone())) {
+            paths.push(path);
+            values.push(value);
+        }
+    };
+    walk(&root, Some(&mut Vec::new()), false, &mut emit);
+    Ok((paths, values))
+}
+
+/// Visits the scalar leaves below `value`, at `path` (`None` once unreachable); `in_array` when
+/// `value` is an array element.
+fn walk(
+    value: &Value,
+    path: Option<&mut Vec<String>>,
+    in_array: bool,
+    emit: &mut impl FnMut(Option<&[String]>, String),
+) {
+    match value {
+        Value::Null => {}
+        Value::Bool(flag) => emit(path.map(|path| &path[..]), flag.to_string()),
+        Value::Number(number) => emit(path.map(|path| &path[..]), number.to_string()),
+        Value::String(text) => emit(path.map(|path| &path[..]), text.clone()),
+        Value::Object(members) => match path {
+            Some(path) if !in_array => {
+                for (key, member) in members {
+                    path.push(key.clone());
+                    walk(member, Some(path), false, emit);
+                    path.pop();
+                }
+            }
+            _ => {
+                for member in members.values() {
+                    walk(member, None, false, emit);
+                }
+            }
+        },
+        Value::Array(elements) => match path {
+            Some(path) if !in_array => {
+                for element in elements {
+                    walk(element, Some(path), true, emit);
+                }
+            }
+            _ => {
+                for element in elements {
+                    walk(element, None, true, emit);
+                }
+            }
+        },
+    }
+}
+
+/// Reads column `index`, a failure to read it being corrupt data.
+fn get<'a, T: tokio_postgres::types::FromSql<'a>>(row: &'a Row, index: usize) -> Result<T, Error> {
+    row.try_get(index)
+        .map_err(|err| Error::Corrupt(format!("column {index}: {err}")))
+}
+
+pub(crate) fn api_key_from_row(row: &Row) -> Result<ApiKeyRecord, Error> {
+    let id: String = get(row, 0)?;
+    let key_type: String = get(row, 2)?;
+    let key_type = key_type
+        .parse::<ApiKeyType>()
+        .map_err(|err| Error::Corrupt(format!("api key [{id}]: {err}")))?;
+    let creator_metadata: String = get(row, 14)?;
+    let metadata: Map<String, Value> = serde_json::from_str(&creator_metadata).map_err(|err| {
+        Error::Corrupt(format!(
+            "api key [{id}]: creator metadata is not a JSON object: {err}"
+        ))
+    })?;
+    let invalidated: i64 = get(row, 5)?;
+    Ok(ApiKeyRecord {
+        name: get(row, 1)?,
+        key_type,
+        creation: get(row, 3)?,
+        expiration: get(row, 4)?,
+        invalidated: invalidated != 0,
+        invalidation: get(row, 6)?,
+        hash: get(row, 7)?,
+        role_descriptors: get(row, 8)?,
+        limited_by: get(row, 9)?,
+        metadata: get(row, 10)?,
+        creator: Creator {
+            principal: get(row, 11)?,
+            full_name: get(row, 12)?,
+            email: get(row, 13)?,
+            metadata,
+            realm: get(row, 15)?,
+            realm_type: get(row, 16)?,
+        },
+        format_version: get(row, 17)?,
+        certificate_identity: get(row, 18)?,
+        seq: get(row, 19)?,
+        id,
+    })
+}
+
+pub(crate) fn token_from_row(row: &Row) -> Result<TokenRecord, Error> {
+    Ok(TokenRecord {
+        access_hash: get(row, 0)?,
+        refresh_hash: get(row, 1)?,
+        username: get(row, 2)?,
+        realm: get(row, 3)?,
+        realm_type: get(row, 4)?,
+        creation: get(row, 5)?,
+        expiration: get(row, 6)?,
+        invalidated: get(row, 7)?,
+        refreshed: get(row, 8)?,
+        seq: get(row, 9)?,
+    })
+}
+
+pub(crate) fn user_from_row(row: &Row) -> Result<UserRecord, Error> {
+    let username: String = get(row, 0)?;
+    let roles: String = get(row, 2)?;
+    let roles = serde_json::from_str::<Vec<String>>(&roles).map_err(|err| {
+        Error::Corrupt(format!(
+            "user [{username}]: roles are not a JSON array of strings: {err}"
+        ))
+    })?;
+    Ok(UserRecord {
+        password_hash: get(row, 1)?,
+        roles,
+        full_name: get(row, 3)?,
+        email: get(row, 4)?,
+        metadata: get(row, 5)?,
+        enabled: get(row, 6)?,
+        seq: get(row, 7)?,
+        username,
+    })
+}
+
+pub(crate) fn role_from_row(row: &Row) -> Result<RoleRecord, Error> {
+    Ok(RoleRecord {
+        name: get(row, 0)?,
+        descriptor: get(row, 1)?,
+        seq: get(row, 2)?,
+    })
+}
+
+pub(crate) fn app_privilege_from_row(row: &Row) -> Result<AppPrivilegeRecord, Error> {
+    let application: String = get(row, 0)?;
+    let name: String = get(row, 1)?;
+    let actions: String = get(row, 2)?;
+    let actions = serde_json::from_str::<Vec<String>>(&actions).map_err(|err| {
+        Error::Corrupt(format!(
+            "application privilege [{application}/{name}]: actions are not a JSON array of strings: {err}"
+        ))
+    })?;
+    Ok(AppPrivilegeRecord {
+        actions,
+        metadata: get(row, 3)?,
+        seq: get(row, 4)?,
+        application,
+        name,
+    })
+}
+
+/// A list as JSON text, the way users' roles and privileges' actions are stored.
+pub(crate) fn json_list(items: &[String]) -> Result<String, Error> {
+    serde_json::to_string(items).map_err(|err| Error::Database(err.to_string()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn check(metadata: &str, expected: &[(&str, &str)]) {
+        let (paths, values) = flatten_metadata(Some(metadata)).unwrap();
+        let rows: Vec<(&str, &str)> = paths
+            .iter()
+            .map(String::as_str)
+            .zip(values.iter().map(String::as_str))
+            .collect();
+        assert_eq!(rows, expected, "{metadata}");
+    }
+
+    #[test]
+    fn flattening_follows_the_embedded_rules() {
+        check(
+            r#"{"letter":"a","number":42,"nested":{"deep":true},"n":null}"#,
+            &[
+                (r#"["letter"]"#, "a"),
+                (r#"["number"]"#, "42"),
+                (r#"["nested","deep"]"#, "true"),
+            ],
+        );
+        check(
+            r#"{"tags":["x","y","x",[1],{"z":false}],"f":1.5}"#,
+            &[
+                (r#"["tags"]"#, "x"),
+                (r#"["tags"]"#, "y"),
+                ("", "1"),
+                ("", "false"),
+                (r#"["f"]"#, "1.5"),
+            ],
+        );
+        assert!(flatten_metadata(Some("{")).is_err());
+        assert_eq!(flatten_metadata(None).unwrap(), (vec![], vec![]));
+    }
+}

@@ -1,0 +1,951 @@
+//! The [`Store`] operations on PostgreSQL.
+
+use async_trait::async_trait;
+use keyward_core::EpochMillis;
+use keyward_store::{
+    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
+    NamePattern, Notice, QueryPage, RoleRecord, Store, TokenInvalidation, TokenRecord,
+    TokenSelector, UpdateOutcome, UserChange, UserRecord,
+};
+use tokio_postgres::IsolationLevel;
+use tokio_postgres::types::ToSql;
+
+use crate::PostgresStore;
+use crate::error::PgResultExt;
+use crate::query_sql::{self, Param, params};
+use crate::rows::{
+    API_KEY_COLUMNS, ApiKeyValues, INSERT_API_KEY, INSERT_METADATA, TOKEN_COLUMNS, UPDATE_API_KEY,
+    USER_COLUMNS, api_key_from_row, app_privilege_from_row, json_list, role_from_row,
+    token_from_row, user_from_row,
+};
+
+#[async_trait]
+impl Store for PostgresStore {
+    async fn create_api_key(&self, record: ApiKeyRecord) -> Result<(), Error> {
+        let values = ApiKeyValues::new(record)?;
+        let client = self.client().await?;
+        insert_api_key(&client, &values).await
+    }
+
+    async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1"
+            ))
+            .await
+            .pg()?;
+        let row = client.query_opt(&statement, &[&id]).await.pg()?;
+        row.as_ref().map(api_key_from_row).transpose()
+    }
+
+    async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, Error> {
+        let Some(find) = FindSql::new(filter) else {
+            return Ok(Vec::new());
+        };
+        let client = self.client().await?;
+        let rows = client
+            .query(find.select(None).as_str(), &params(&find.values))
+            .await
+            .pg()?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn find_api_keys_page(
+        &self,
+        filter: &ApiKeyFilter,
+        after: Option<&ApiKeyCursor>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, Error> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let Some(mut find) = FindSql::new(filter) else {
+            return Ok(Vec::new());
+        };
+        if let Some(after) = after {
+            find.after(after);
+        }
+        let client = self.client().await?;
+        let rows = client
+            .query(find.select(Some(limit)).as_str(), &params(&find.values))
+            .await
+            .pg()?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn query_api_keys(
+        &self,
+        query: &keyward_core::query::ApiKeyQuery,
+    ) -> Result<QueryPage, Error> {
+        let statements = query_sql::translate(query, API_KEY_COLUMNS)?;
+        let mut client = self.client().await?;
+        let transaction = snapshot(&mut client).await?;
+        let page = query_sql::run(&*transaction, &statements).await?;
+        transaction.commit().await.pg()?;
+        Ok(page)
+    }
+
+    async fn api_keys_after(
+        &self,
+        query: &keyward_core::query::Query,
+        after_id: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ApiKeyRecord>, Error> {
+        let (sql, values) = query_sql::translate_batch(query, API_KEY_COLUMNS, after_id, limit)?;
+        let client = self.client().await?;
+        let rows = client.query(sql.as_str(), &params(&values)).await.pg()?;
+        rows.iter().map(api_key_from_row).collect()
+    }
+
+    async fn count_api_keys_by(
+        &self,
+        query: &keyward_core::query::Query,
+        field: &keyward_core::query::ApiKeyField,
+        limit: usize,
+        with_missing: bool,
+    ) -> Result<FieldCounts, Error> {
+        let mut statements = query_sql::translate_counts(query, field, limit)?;
+        if !with_missing {
+            statements.skip_missing();
+        }
+        let mut client = self.client().await?;
+        let transaction = snapshot(&mut client).await?;
+        let counts = query_sql::run_counts(&*transaction, &statements).await?;
+        transaction.commit().await.pg()?;
+        Ok(counts)
+    }
+
+    async fn update_api_keys(
+        &self,
+        records: Vec<ApiKeyRecord>,
+    ) -> Result<Vec<UpdateOutcome>, Error> {
+        if records.is_empty() {
+            return Ok(Vec::new());
+        }
+        let records = records
+            .into_iter()
+            .map(|record| Ok((record.seq, ApiKeyValues::new(record)?)))
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let update = transaction.prepare_cached(UPDATE_API_KEY).await.pg()?;
+        let delete_metadata = transaction
+            .prepare_cached("DELETE FROM api_key_metadata WHERE id = $1")
+            .await
+            .pg()?;
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut updated = Vec::new();
+        for (seq, values) in &records {
+            let mut bound: Vec<&(dyn ToSql + Sync)> = values.params().to_vec();
+            bound.push(seq);
+            if transaction.execute(&update, &bound).await.pg()? != 1 {
+                outcomes.push(UpdateOutcome::Conflict);
+                continue;
+            }
+            transaction
+                .execute(&delete_metadata, &[&values.id()])
+                .await
+                .pg()?;
+            insert_metadata(&transaction, values).await?;
+            outcomes.push(UpdateOutcome::Updated);
+            updated.push(values.id().to_owned());
+        }
+        self.commit(
+            transaction,
+            (!updated.is_empty()).then_some(Change::ApiKeys(updated)),
+        )
+        .await?;
+        Ok(outcomes)
+    }
+
+    async fn invalidate_api_keys(
+        &self,
+        ids: &[String],
+        now: EpochMillis,
+    ) -> Result<Vec<String>, Error> {
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached(
+                "UPDATE api_keys SET invalidated = 1, invalidation = $2, seq = seq + 1 \
+                 WHERE id = ANY($1) AND invalidated = 0 RETURNING id",
+            )
+            .await
+            .pg()?;
+        let rows = transaction.query(&statement, &[&ids, &now]).await.pg()?;
+        let mut changed_set = std::collections::HashSet::new();
+        for row in &rows {
+            let id: String = row
+                .try_get(0)
+                .map_err(|err| Error::Corrupt(err.to_string()))?;
+            changed_set.insert(id);
+        }
+        // In the order asked, a repeated id once.
+        let mut changed = Vec::with_capacity(changed_set.len());
+        for id in ids {
+            if changed_set.remove(id) {
+                changed.push(id.clone());
+            }
+        }
+        self.commit(
+            transaction,
+            (!changed.is_empty()).then(|| Change::ApiKeys(changed.clone())),
+        )
+        .await?;
+        Ok(changed)
+    }
+
+    async fn delete_inactive_api_keys(
+        &self,
+        cutoff: EpochMillis,
+        limit: u64,
+    ) -> Result<u64, Error> {
+        // One statement per index, each reading only the keys it deletes. Like Elasticsearch's
+        // remover, an invalidated key without an invalidation time counts as invalidated long
+        // ago. Each takes what is left of `limit`.
+        let statements = [
+            "DELETE FROM api_keys WHERE id IN \
+             (SELECT id FROM api_keys WHERE expiration <= $1 LIMIT $2) RETURNING id",
+            "DELETE FROM api_keys WHERE id IN \
+             (SELECT id FROM api_keys WHERE invalidation <= $1 LIMIT $2) RETURNING id",
+            "DELETE FROM api_keys WHERE id IN \
+             (SELECT id FROM api_keys WHERE invalidated = 1 AND invalidation IS NULL \
+             AND $1::int8 IS NOT NULL LIMIT $2) RETURNING id",
+        ];
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let mut deleted: Vec<String> = Vec::new();
+        for sql in statements {
+            let left = limit.saturating_sub(deleted.len() as u64);
+            if left == 0 {
+                break;
+            }
+            let left = i64::try_from(left).unwrap_or(i64::MAX);
+            let statement = transaction.prepare_cached(sql).await.pg()?;
+            for row in transaction
+                .query(&statement, &[&cutoff, &left])
+                .await
+                .pg()?
+            {
+                deleted.push(
+                    row.try_get(0)
+                        .map_err(|err| Error::Corrupt(err.to_string()))?,
+                );
+            }
+        }
+        let count = deleted.len() as u64;
+        self.commit(
+            transaction,
+            (!deleted.is_empty()).then_some(Change::ApiKeys(deleted)),
+        )
+        .await?;
+        Ok(count)
+    }
+
+    async fn import_api_keys(&self, records: Vec<ApiKeyRecord>) -> Result<(), Error> {
+        if records.is_empty() {
+            return Ok(());
+        }
+        let records = records
+            .into_iter()
+            .map(ApiKeyValues::new)
+            .collect::<Result<Vec<_>, Error>>()?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        for values in &records {
+            insert_api_key(&transaction, values).await?;
+        }
+        transaction.commit().await.pg()
+    }
+
+    async fn user(&self, username: &str) -> Result<Option<UserRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
+            ))
+            .await
+            .pg()?;
+        let row = client.query_opt(&statement, &[&username]).await.pg()?;
+        row.as_ref().map(user_from_row).transpose()
+    }
+
+    async fn put_user(&self, user: UserRecord) -> Result<bool, Error> {
+        let roles = json_list(&user.roles)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO users (username, password_hash, roles, full_name, email, metadata, enabled, seq) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, 1) \
+                 ON CONFLICT (username) DO UPDATE SET \
+                 password_hash = excluded.password_hash, roles = excluded.roles, \
+                 full_name = excluded.full_name, email = excluded.email, \
+                 metadata = excluded.metadata, enabled = excluded.enabled, seq = users.seq + 1 \
+                 RETURNING (xmax = 0)",
+            )
+            .await
+            .pg()?;
+        let row = transaction
+            .query_one(
+                &statement,
+                &[
+                    &user.username,
+                    &user.password_hash,
+                    &roles,
+                    &user.full_name,
+                    &user.email,
+                    &user.metadata,
+                    &user.enabled,
+                ],
+            )
+            .await
+            .pg()?;
+        let inserted: bool = row
+            .try_get(0)
+            .map_err(|err| Error::Corrupt(err.to_string()))?;
+        self.commit(transaction, Some(Change::Users(vec![user.username])))
+            .await?;
+        Ok(inserted)
+    }
+
+    async fn update_user_keeping_password(&self, user: UserRecord) -> Result<bool, Error> {
+        let roles = json_list(&user.roles)?;
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached(
+                "UPDATE users SET roles = $2, full_name = $3, email = $4, metadata = $5, \
+                 enabled = $6, seq = seq + 1 WHERE username = $1",
+            )
+            .await
+            .pg()?;
+        let updated = transaction
+            .execute(
+                &statement,
+                &[
+                    &user.username,
+                    &roles,
+                    &user.full_name,
+                    &user.email,
+                    &user.metadata,
+                    &user.enabled,
+                ],
+            )
+            .await
+            .pg()?;
+        let changed = updated > 0;
+        self.commit(
+            transaction,
+            changed.then(|| Change::Users(vec![user.username.clone()])),
+        )
+        .await?;
+        Ok(changed)
+    }
+
+    async fn change_user(
+        &self,
+        username: &str,
+        change: UserChange,
+        missing: Option<UserRecord>,
+    ) -> Result<bool, Error> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached(
+                "UPDATE users SET password_hash = coalesce($2, password_hash), \
+                 enabled = coalesce($3, enabled), seq = seq + 1 WHERE username = $1",
+            )
+            .await
+            .pg()?;
+        let updated = transaction
+            .execute(
+                &statement,
+                &[&username, &change.password_hash, &change.enabled],
+            )
+            .await
+            .pg()?;
+        let changed = if updated > 0 {
+            true
+        } else if let Some(record) = missing {
+            let roles = json_list(&record.roles)?;
+            // Inserted unless a concurrent writer stored the user first, whose write then wins
+            // as it would have had it come a moment later.
+            let statement = transaction
+                .prepare_cached(
+                    "INSERT INTO users (username, password_hash, roles, full_name, email, metadata, enabled, seq) \
+                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (username) DO NOTHING",
+                )
+                .await
+                .pg()?;
+            let password_hash = change.password_hash.unwrap_or(record.password_hash);
+            let enabled = change.enabled.unwrap_or(record.enabled);
+            transaction
+                .execute(
+                    &statement,
+                    &[
+                        &username,
+                        &password_hash,
+                        &roles,
+                        &record.full_name,
+                        &record.email,
+                        &record.metadata,
+                        &enabled,
+                    ],
+                )
+                .await
+                .pg()?;
+            true
+        } else {
+            false
+        };
+        self.commit(
+            transaction,
+            changed.then(|| Change::Users(vec![username.to_owned()])),
+        )
+        .await?;
+        Ok(changed)
+    }
+
+    async fn users(&self, names: Option<&[String]>) -> Result<Vec<UserRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {USER_COLUMNS} FROM users \
+                 WHERE $1::text[] IS NULL OR username = ANY($1) ORDER BY username"
+            ))
+            .await
+            .pg()?;
+        let rows = client.query(&statement, &[&names]).await.pg()?;
+        rows.iter().map(user_from_row).collect()
+    }
+
+    async fn delete_user(&self, username: &str) -> Result<bool, Error> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached("DELETE FROM users WHERE username = $1")
+            .await
+            .pg()?;
+        let deleted = transaction.execute(&statement, &[&username]).await.pg()? > 0;
+        self.commit(
+            transaction,
+            deleted.then(|| Change::Users(vec![username.to_owned()])),
+        )
+        .await?;
+        Ok(deleted)
+    }
+
+    async fn role(&self, name: &str) -> Result<Option<RoleRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT name, descriptor, seq FROM roles WHERE name = $1")
+            .await
+            .pg()?;
+        let row = client.query_opt(&statement, &[&name]).await.pg()?;
+        row.as_ref().map(role_from_row).transpose()
+    }
+
+    async fn roles(&self, names: Option<&[String]>) -> Result<Vec<RoleRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT name, descriptor, seq FROM roles \
+                 WHERE $1::text[] IS NULL OR name = ANY($1) ORDER BY name",
+            )
+            .await
+            .pg()?;
+        let rows = client.query(&statement, &[&names]).await.pg()?;
+        rows.iter().map(role_from_row).collect()
+    }
+
+    async fn put_role(&self, role: RoleRecord) -> Result<bool, Error> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO roles (name, descriptor, seq) VALUES ($1, $2, 1) \
+                 ON CONFLICT (name) DO UPDATE SET descriptor = excluded.descriptor, \
+                 seq = roles.seq + 1 RETURNING (xmax = 0)",
+            )
+            .await
+            .pg()?;
+        let row = transaction
+            .query_one(&statement, &[&role.name, &role.descriptor])
+            .await
+            .pg()?;
+        let inserted: bool = row
+            .try_get(0)
+            .map_err(|err| Error::Corrupt(err.to_string()))?;
+        self.commit(transaction, Some(Change::Roles)).await?;
+        Ok(inserted)
+    }
+
+    async fn delete_role(&self, name: &str) -> Result<bool, Error> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached("DELETE FROM roles WHERE name = $1")
+            .await
+            .pg()?;
+        let deleted = transaction.execute(&statement, &[&name]).await.pg()? > 0;
+        self.commit(transaction, deleted.then_some(Change::Roles))
+            .await?;
+        Ok(deleted)
+    }
+
+    async fn put_app_privileges(
+        &self,
+        privileges: Vec<AppPrivilegeRecord>,
+    ) -> Result<Vec<(String, String, bool)>, Error> {
+        if privileges.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached(
+                "INSERT INTO app_privileges (application, name, actions, metadata, seq) \
+                 VALUES ($1, $2, $3, $4, 1) \
+                 ON CONFLICT (application, name) DO UPDATE SET actions = excluded.actions, \
+                 metadata = excluded.metadata, seq = app_privileges.seq + 1 RETURNING (xmax = 0)",
+            )
+            .await
+            .pg()?;
+        let mut outcomes = Vec::with_capacity(privileges.len());
+        for privilege in privileges {
+            let actions = json_list(&privilege.actions)?;
+            let row = transaction
+                .query_one(
+                    &statement,
+                    &[
+                        &privilege.application,
+                        &privilege.name,
+                        &actions,
+                        &privilege.metadata,
+                    ],
+                )
+                .await
+                .pg()?;
+            let inserted: bool = row
+                .try_get(0)
+                .map_err(|err| Error::Corrupt(err.to_string()))?;
+            outcomes.push((privilege.application, privilege.name, inserted));
+        }
+        self.commit(transaction, Some(Change::Roles)).await?;
+        Ok(outcomes)
+    }
+
+    async fn app_privileges(
+        &self,
+        application: Option<&str>,
+        names: Option<&[String]>,
+    ) -> Result<Vec<AppPrivilegeRecord>, Error> {
+        let names = if application.is_some() { names } else { None };
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT application, name, actions, metadata, seq FROM app_privileges \
+                 WHERE ($1::text IS NULL OR application = $1) \
+                 AND ($2::text[] IS NULL OR name = ANY($2)) ORDER BY application, name",
+            )
+            .await
+            .pg()?;
+        let rows = client
+            .query(&statement, &[&application, &names])
+            .await
+            .pg()?;
+        rows.iter().map(app_privilege_from_row).collect()
+    }
+
+    async fn delete_app_privileges(
+        &self,
+        application: &str,
+        names: &[String],
+    ) -> Result<Vec<String>, Error> {
+        if names.is_empty() {
+            return Ok(Vec::new());
+        }
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached("DELETE FROM app_privileges WHERE application = $1 AND name = $2")
+            .await
+            .pg()?;
+        let mut deleted = Vec::new();
+        for name in names {
+            if transaction
+                .execute(&statement, &[&application, name])
+                .await
+                .pg()?
+                > 0
+            {
+                deleted.push(name.clone());
+            }
+        }
+        self.commit(transaction, (!deleted.is_empty()).then_some(Change::Roles))
+            .await?;
+        Ok(deleted)
+    }
+
+    async fn create_token(&self, record: TokenRecord) -> Result<(), Error> {
+        let client = self.client().await?;
+        insert_token(&**client, &record).await
+    }
+
+    async fn token(&self, access_hash: &str) -> Result<Option<TokenRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE access_hash = $1"
+            ))
+            .await
+            .pg()?;
+        let row = client.query_opt(&statement, &[&access_hash]).await.pg()?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn token_by_refresh(&self, refresh_hash: &str) -> Result<Option<TokenRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE refresh_hash = $1"
+            ))
+            .await
+            .pg()?;
+        let row = client.query_opt(&statement, &[&refresh_hash]).await.pg()?;
+        row.as_ref().map(token_from_row).transpose()
+    }
+
+    async fn refresh_token(
+        &self,
+        refresh_hash: &str,
+        seq: i64,
+        replacement: TokenRecord,
+    ) -> Result<UpdateOutcome, Error> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached(
+                "UPDATE tokens SET refreshed = TRUE, seq = seq + 1 \
+                 WHERE refresh_hash = $1 AND seq = $2",
+            )
+            .await
+            .pg()?;
+        if transaction
+            .execute(&statement, &[&refresh_hash, &seq])
+            .await
+            .pg()?
+            != 1
+        {
+            // Dropping the transaction rolls it back: nothing written.
+            return Ok(UpdateOutcome::Conflict);
+        }
+        insert_token(&*transaction, &replacement).await?;
+        transaction.commit().await.pg()?;
+        Ok(UpdateOutcome::Updated)
+    }
+
+    async fn invalidate_tokens(
+        &self,
+        selector: &TokenSelector,
+    ) -> Result<TokenInvalidation, Error> {
+        let (condition, values): (&str, Vec<Option<&str>>) = match selector {
+            TokenSelector::Access(hash) => ("access_hash = $1", vec![Some(hash.as_str())]),
+            TokenSelector::Refresh(hash) => ("refresh_hash = $1", vec![Some(hash.as_str())]),
+            TokenSelector::Owner { username, realm } => (
+                "($1::text IS NULL OR username = $1) AND ($2::text IS NULL OR realm = $2)",
+                vec![username.as_deref(), realm.as_deref()],
+            ),
+        };
+        let bound: Vec<&(dyn ToSql + Sync)> = values
+            .iter()
+            .map(|value| value as &(dyn ToSql + Sync))
+            .collect();
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let previously = transaction
+            .prepare_cached(&format!(
+                "SELECT COUNT(*) FROM tokens WHERE invalidated AND {condition}"
+            ))
+            .await
+            .pg()?;
+        let previously: i64 = transaction
+            .query_one(&previously, &bound)
+            .await
+            .pg()?
+            .try_get(0)
+            .map_err(|err| Error::Corrupt(err.to_string()))?;
+        let update = transaction
+            .prepare_cached(&format!(
+                "UPDATE tokens SET invalidated = TRUE, seq = seq + 1 \
+                 WHERE NOT invalidated AND {condition}"
+            ))
+            .await
+            .pg()?;
+        let invalidated = transaction.execute(&update, &bound).await.pg()?;
+        transaction.commit().await.pg()?;
+        Ok(TokenInvalidation {
+            invalidated,
+            previously_invalidated: u64::try_from(previously).unwrap_or(0),
+        })
+    }
+
+    async fn delete_tokens_created_before(&self, cutoff: EpochMillis) -> Result<u64, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("DELETE FROM tokens WHERE creation <= $1")
+            .await
+            .pg()?;
+        client.execute(&statement, &[&cutoff]).await.pg()
+    }
+
+    async fn meta(&self, key: &str) -> Result<Option<String>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("SELECT value FROM meta WHERE key = $1")
+            .await
+            .pg()?;
+        let row = client.query_opt(&statement, &[&key]).await.pg()?;
+        row.map(|row| {
+            row.try_get(0)
+                .map_err(|err| Error::Corrupt(err.to_string()))
+        })
+        .transpose()
+    }
+
+    async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error> {
+        let client = self.client().await?;
+        // One statement: the value inserted, or the one already there (which a concurrent
+        // insert, committed first, makes visible to the conflict check).
+        let statement = client
+            .prepare_cached(
+                "WITH inserted AS (INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO NOTHING RETURNING value) \
+                 SELECT value FROM inserted UNION ALL \
+                 SELECT value FROM meta WHERE key = $1 AND NOT EXISTS (SELECT 1 FROM inserted)",
+            )
+            .await
+            .pg()?;
+        let row = client.query_opt(&statement, &[&key, &value]).await.pg()?;
+        match row {
+            Some(row) => row
+                .try_get(0)
+                .map_err(|err| Error::Corrupt(err.to_string())),
+            None => Err(Error::Database(format!(
+                "metadata [{key}] vanished right after it was written"
+            ))),
+        }
+    }
+
+    fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {
+        Some(self.feed.subscribe())
+    }
+
+    async fn announce(&self, change: Change) -> Result<(), Error> {
+        let client = self.client().await?;
+        let echo = self.feed.notify(&**client, change).await?;
+        drop(client);
+        echo.wait().await;
+        Ok(())
+    }
+
+    async fn lead(&self, job: &str) -> Result<bool, Error> {
+        self.feed.lead(job).await
+    }
+}
+
+impl PostgresStore {
+    /// Announces `change` (when there is one) inside `transaction`, commits, and waits for the
+    /// announcement to come back.
+    async fn commit(
+        &self,
+        transaction: deadpool_postgres::Transaction<'_>,
+        change: Option<Change>,
+    ) -> Result<(), Error> {
+        let echo = match change {
+            Some(change) => Some(self.feed.notify(&*transaction, change).await?),
+            None => None,
+        };
+        transaction.commit().await.pg()?;
+        if let Some(echo) = echo {
+            echo.wait().await;
+        }
+        Ok(())
+    }
+}
+
+/// A read-only transaction on one snapshot, so several statements see the same data.
+async fn snapshot(
+    client: &mut deadpool_postgres::Object,
+) -> Result<deadpool_postgres::Transaction<'_>, Error> {
+    client
+        .build_transaction()
+        .isolation_level(IsolationLevel::RepeatableRead)
+        .read_only(true)
+        .start()
+        .await
+        .pg()
+}
+
+/// Inserts a key and its flattened metadata; `AlreadyExists` when its id is taken.
+async fn insert_api_key(
+    client: &impl deadpool_postgres::GenericClient,
+    values: &ApiKeyValues,
+) -> Result<(), Error> {
+    let statement = client.prepare_cached(INSERT_API_KEY).await.pg()?;
+    let (paths, leaves) = &values.leaves;
+    let mut bound: Vec<&(dyn ToSql + Sync)> = values.params().to_vec();
+    bound.push(paths);
+    bound.push(leaves);
+    let row = client.query_one(&statement, &bound).await.pg()?;
+    let inserted: i64 = row
+        .try_get(0)
+        .map_err(|err| Error::Corrupt(err.to_string()))?;
+    if inserted == 0 {
+        return Err(Error::AlreadyExists(values.id().to_owned()));
+    }
+    Ok(())
+}
+
+/// Stores the flattened metadata of a key.
+async fn insert_metadata(
+    transaction: &deadpool_postgres::Transaction<'_>,
+    values: &ApiKeyValues,
+) -> Result<(), Error> {
+    let (paths, leaves) = &values.leaves;
+    if paths.is_empty() {
+        return Ok(());
+    }
+    let statement = transaction.prepare_cached(INSERT_METADATA).await.pg()?;
+    transaction
+        .execute(&statement, &[paths, leaves, &values.id()])
+        .await
+        .pg()?;
+    Ok(())
+}
+
+async fn insert_token(
+    client: &impl tokio_postgres::GenericClient,
+    record: &TokenRecord,
+) -> Result<(), Error> {
+    let sql = format!(
+        "INSERT INTO tokens ({TOKEN_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 1)"
+    );
+    client
+        .execute(
+            sql.as_str(),
+            &[
+                &record.access_hash,
+                &record.refresh_hash,
+                &record.username,
+                &record.realm,
+                &record.realm_type,
+                &record.creation,
+                &record.expiration,
+                &record.invalidated,
+                &record.refreshed,
+            ],
+        )
+        .await
+        .pg()?;
+    Ok(())
+}
+
+/// What an [`ApiKeyFilter`] selects, as SQL conditions over `api_keys` and the values they bind.
+struct FindSql {
+    conditions: Vec<String>,
+    values: Vec<Param>,
+}
+
+impl FindSql {
+    /// The conditions of `filter`, or `None` when it selects nothing.
+    fn new(filter: &ApiKeyFilter) -> Option<FindSql> {
+        let mut find = FindSql {
+            conditions: Vec::new(),
+            values: Vec::new(),
+        };
+        if let Some(ids) = &filter.ids {
+            if ids.is_empty() {
+                return None;
+            }
+            // One array parameter, however many ids.
+            let ids = find.bind(Param::Texts(ids.clone()));
+            find.conditions.push(format!("id = ANY({ids})"));
+        }
+        match &filter.name {
+            None | Some(NamePattern::All) => {}
+            Some(NamePattern::Exact(name)) => {
+                let name = find.bind(Param::Text(name.clone()));
+                find.conditions.push(format!("name = {name}"));
+            }
+            Some(NamePattern::Prefix(prefix)) => {
+                // `starts_with` compares literally (no wildcards to escape, case-sensitive); the
+                // range condition only lets the name index narrow the scan.
+                let prefix = find.bind(Param::Text(prefix.clone()));
+                find.conditions
+                    .push(format!("name >= {prefix} AND starts_with(name, {prefix})"));
+            }
+        }
+        if let Some(username) = &filter.username {
+            let username = find.bind(Param::Text(username.clone()));
+            find.conditions.push(format!("principal = {username}"));
+        }
+        if let Some(realm) = &filter.realm {
+            let realm = find.bind(Param::Text(realm.clone()));
+            find.conditions.push(format!("realm = {realm}"));
+        }
+        if filter.exclude_invalidated {
+            find.conditions.push("invalidated = 0".to_owned());
+        }
+        if let Some(instant) = filter.exclude_expired_at {
+            let instant = find.bind(Param::Int(instant));
+            find.conditions
+                .push(format!("(expiration IS NULL OR expiration > {instant})"));
+        }
+        if let Some(key_type) = filter.key_type {
+            let key_type = find.bind(Param::Text(key_type.as_str().to_owned()));
+            find.conditions.push(format!("key_type = {key_type}"));
+        }
+        Some(find)
+    }
+
+    /// Binds a value; its typed placeholder.
+    fn bind(&mut self, value: Param) -> String {
+        let cast = match &value {
+            Param::Int(_) => "::int8",
+            Param::Text(_) => "::text COLLATE \"C\"",
+            Param::Texts(_) => "::text[]",
+            Param::Ints(_) => "::int8[]",
+        };
+        self.values.push(value);
+        format!("(${}{cast})", self.values.len())
+    }
+
+    /// Only keys after `after` in (creation, id) order: a row comparison the creation index
+    /// answers by seeking to the cursor.
+    fn after(&mut self, after: &ApiKeyCursor) {
+        let creation = self.bind(Param::Int(after.creation));
+        let id = self.bind(Param::Text(after.id.clone()));
+        self.conditions
+            .push(format!("(creation, id) > ({creation}, {id})"));
+    }
+
+    /// The keys selected, in (creation, id) order, at most `limit` of them when given.
+    fn select(&self, limit: Option<usize>) -> String {
+        let mut sql = format!("SELECT {API_KEY_COLUMNS} FROM api_keys");
+        if !self.conditions.is_empty() {
+            sql.push_str(" WHERE ");
+            sql.push_str(&self.conditions.join(" AND "));
+        }
+        sql.push_str(" ORDER BY creation, id");
+        if let Some(limit) = limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        sql
+    }
+}

@@ -1,0 +1,144 @@
+//! The change feed between stores sharing a database, and leads.
+
+use std::time::Duration;
+
+use keyward_store::testsuite::{sample_key, sample_user};
+use keyward_store::{Change, Notice, Store};
+use keyward_store_pg::{LISTENER_NAME, PostgresStore};
+
+use crate::support::{TestDatabase, expect_notice};
+
+const WITHIN: Duration = Duration::from_secs(5);
+
+async fn two_stores() -> (PostgresStore, PostgresStore, TestDatabase) {
+    let database = TestDatabase::create().await;
+    let first = PostgresStore::connect(database.options()).await.unwrap();
+    let second = PostgresStore::connect(database.options()).await.unwrap();
+    (first, second, database)
+}
+
+#[tokio::test]
+async fn an_invalidation_reaches_both_stores() {
+    let (first, second, _database) = two_stores().await;
+    first.create_api_key(sample_key("k")).await.unwrap();
+    let mut own = first.changes().unwrap();
+    let mut other = second.changes().unwrap();
+    let changed = first
+        .invalidate_api_keys(&["k".to_owned()], 5)
+        .await
+        .unwrap();
+    assert_eq!(changed, ["k"]);
+    let expected = Notice::Change(Change::ApiKeys(vec!["k".to_owned()]));
+    // On the writer's own feed before the call returned.
+    assert_eq!(own.try_recv().unwrap(), expected);
+    expect_notice(&mut other, &expected, WITHIN).await;
+    // Nothing changed, nothing announced.
+    assert!(
+        first
+            .invalidate_api_keys(&["k".to_owned()], 6)
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(own.try_recv().is_err());
+}
+
+#[tokio::test]
+async fn every_announcing_write_is_announced() {
+    let (first, second, _database) = two_stores().await;
+    let mut other = second.changes().unwrap();
+    let mut key = sample_key("k");
+    first.create_api_key(key.clone()).await.unwrap();
+    key.name = "renamed".to_owned();
+    first.update_api_keys(vec![key]).await.unwrap();
+    expect_notice(
+        &mut other,
+        &Notice::Change(Change::ApiKeys(vec!["k".to_owned()])),
+        WITHIN,
+    )
+    .await;
+    first.put_user(sample_user("u")).await.unwrap();
+    expect_notice(
+        &mut other,
+        &Notice::Change(Change::Users(vec!["u".to_owned()])),
+        WITHIN,
+    )
+    .await;
+    first
+        .put_role(keyward_store::RoleRecord {
+            name: "r".to_owned(),
+            descriptor: "{}".to_owned(),
+            seq: 0,
+        })
+        .await
+        .unwrap();
+    expect_notice(&mut other, &Notice::Change(Change::Roles), WITHIN).await;
+    // More ids than one notification carries: everything.
+    let ids: Vec<String> = (0..600).map(|n| format!("{n:030}")).collect();
+    let keys = ids.iter().map(|id| sample_key(id)).collect();
+    first.import_api_keys(keys).await.unwrap();
+    first.invalidate_api_keys(&ids, 5).await.unwrap();
+    expect_notice(&mut other, &Notice::Change(Change::AllApiKeys), WITHIN).await;
+}
+
+#[tokio::test]
+async fn announcements_reach_both_stores() {
+    let (first, second, _database) = two_stores().await;
+    let mut own = first.changes().unwrap();
+    let mut other = second.changes().unwrap();
+    first.announce(Change::AllUsers).await.unwrap();
+    assert_eq!(own.try_recv().unwrap(), Notice::Change(Change::AllUsers));
+    expect_notice(&mut other, &Notice::Change(Change::AllUsers), WITHIN).await;
+}
+
+#[tokio::test]
+async fn a_killed_listener_is_lost_then_restored() {
+    let database = TestDatabase::create().await;
+    let store = PostgresStore::connect(database.options()).await.unwrap();
+    let mut feed = store.changes().unwrap();
+    let client = database.connect().await;
+    let killed = client
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+            &[&LISTENER_NAME],
+        )
+        .await
+        .unwrap();
+    assert_eq!(killed.len(), 1);
+    assert_eq!(
+        tokio::time::timeout(WITHIN, feed.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        Notice::Lost
+    );
+    assert_eq!(
+        tokio::time::timeout(WITHIN, feed.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        Notice::Restored
+    );
+    // The restored feed carries changes again.
+    store.announce(Change::Roles).await.unwrap();
+    assert_eq!(feed.try_recv().unwrap(), Notice::Change(Change::Roles));
+}
+
+#[tokio::test]
+async fn one_store_leads_until_it_is_dropped() {
+    let (first, second, _database) = two_stores().await;
+    assert!(first.lead("remover").await.unwrap());
+    assert!(first.lead("remover").await.unwrap(), "still leading");
+    assert!(!second.lead("remover").await.unwrap());
+    assert!(second.lead("other-job").await.unwrap(), "jobs lead apart");
+    drop(first);
+    let deadline = tokio::time::Instant::now() + WITHIN;
+    while !second.lead("remover").await.unwrap() {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the lead was not released"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
