@@ -21,7 +21,7 @@ import pytest
 
 from yamlrunner.cases import CONFORMANCE_DIR, YamlCase, keyward_binary, yaml_suites
 from yamlrunner.runner import WordingDifference, skip_reason
-from yamlrunner.server import DEFAULT_PASSWORD, KeywardServer
+from yamlrunner.server import DEFAULT_PASSWORD, DEFAULT_PG_URL, KeywardCluster, KeywardServer
 from yamlrunner.skiplist import TRANSPORTS, SkipList
 
 SKIP_FILE = CONFORMANCE_DIR / "skip.toml"
@@ -60,6 +60,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="YAML tests: record every failing step instead of stopping at the first",
     )
     group.addoption("--es-version", default=DEFAULT_ES_VERSION, help="for skip: version ranges")
+    group.addoption(
+        "--nodes",
+        type=int,
+        default=1,
+        help="more than 1: every test gets that many keyward nodes on one fresh PostgreSQL "
+        "database, and spreads its requests over them round-robin",
+    )
+    group.addoption(
+        "--pg-url",
+        default=os.environ.get("KEYWARD_TEST_PG_URL", DEFAULT_PG_URL),
+        help="the PostgreSQL server for --nodes (any database on it; each test makes its own)",
+    )
 
 
 _CONFIG: pytest.Config | None = None
@@ -86,20 +98,32 @@ class ExternalCluster:
     def log_tail(self, max_chars: int = 4000) -> str:
         return ""
 
+    @property
+    def urls(self) -> list[str]:
+        return [self.url]
+
 
 _SERVER = pytest.StashKey[Any]()
 
 
 @pytest.fixture
 def keyward_server(request: pytest.FixtureRequest) -> Iterator[Any]:
-    """A fresh keyward on an empty data dir (or the `--against` cluster)."""
+    """A fresh keyward on an empty data dir, `--nodes` of them on a fresh PostgreSQL database, or
+    the `--against` cluster."""
     against = request.config.getoption("--against")
     if against:
         yield ExternalCluster(
             against.rstrip("/"), "elastic", os.environ.get("ELASTIC_PASSWORD", DEFAULT_PASSWORD)
         )
         return
-    server = KeywardServer(keyward_binary())
+    nodes = request.config.getoption("--nodes")
+    server: KeywardServer | KeywardCluster
+    if nodes > 1:
+        server = KeywardCluster(
+            keyward_binary(), nodes, pg_url=request.config.getoption("--pg-url")
+        )
+    else:
+        server = KeywardServer(keyward_binary())
     server.start()
     request.node.stash[_SERVER] = server
     try:

@@ -44,7 +44,8 @@ ROLE_B_SHOWN = {
 # -- fixtures and helpers --------------------------------------------------------------------
 
 
-def make_client(url: str, **auth: Any) -> Elasticsearch:
+def make_client(url: str | list[str], **auth: Any) -> Elasticsearch:
+    """A client of `url`, or of several nodes' URLs, spread round-robin."""
     return Elasticsearch(url, max_retries=0, retry_on_timeout=False, request_timeout=30, **auth)
 
 
@@ -52,7 +53,7 @@ def make_client(url: str, **auth: Any) -> Elasticsearch:
 def es(keyward_server: Any) -> Iterator[Elasticsearch]:
     """The superuser `elastic`, by basic auth."""
     client = make_client(
-        keyward_server.url, basic_auth=(keyward_server.user, keyward_server.password)
+        keyward_server.urls, basic_auth=(keyward_server.user, keyward_server.password)
     )
     yield client
     client.close()
@@ -64,7 +65,7 @@ def key_client(keyward_server: Any) -> Iterator[Callable[[str], Elasticsearch]]:
     clients: list[Elasticsearch] = []
 
     def build(encoded: str) -> Elasticsearch:
-        client = make_client(keyward_server.url, api_key=encoded)
+        client = make_client(keyward_server.urls, api_key=encoded)
         clients.append(client)
         return client
 
@@ -508,7 +509,7 @@ def test_expired_key_is_refused(es: Elasticsearch, key_client: Any) -> None:
 
 
 def test_missing_credentials(keyward_server: Any) -> None:
-    client = make_client(keyward_server.url)
+    client = make_client(keyward_server.urls)
     try:
         err = api_error(lambda: client.security.authenticate())
     finally:
@@ -522,7 +523,7 @@ def test_missing_credentials(keyward_server: Any) -> None:
 
 
 def test_wrong_password(keyward_server: Any) -> None:
-    client = make_client(keyward_server.url, basic_auth=("elastic", "not-the-password"))
+    client = make_client(keyward_server.urls, basic_auth=("elastic", "not-the-password"))
     try:
         err = api_error(lambda: client.security.authenticate())
     finally:
@@ -792,7 +793,7 @@ def test_put_get_and_delete_user(es: Elasticsearch, keyward_server: Any) -> None
     assert es.security.get_user().body["elastic"]["metadata"]["_reserved"] is True
 
     # The password survived the update without one.
-    client = make_client(keyward_server.url, basic_auth=("joe", "s3krit-password"))
+    client = make_client(keyward_server.urls, basic_auth=("joe", "s3krit-password"))
     try:
         assert client.security.authenticate().body["username"] == "joe"
     finally:
@@ -844,7 +845,7 @@ def test_put_role_rejects_an_unknown_privilege(es: Elasticsearch) -> None:
 def test_native_user_role_limits_its_keys(es: Elasticsearch, keyward_server: Any) -> None:
     es.security.put_role(name="key_maker", cluster=["manage_own_api_key"])
     es.security.put_user(username="maker", password="maker-password", roles=["key_maker"])
-    client = make_client(keyward_server.url, basic_auth=("maker", "maker-password"))
+    client = make_client(keyward_server.urls, basic_auth=("maker", "maker-password"))
     try:
         key = client.security.create_api_key(name="maker-key").body
         info = client.security.get_api_key(id=key["id"], owner=True, with_limited_by=True).body
@@ -955,7 +956,7 @@ def test_query_by_manage_own_user_sees_own_keys(es: Elasticsearch, keyward_serve
     query_seed(es)
     es.security.put_role(name="own_keys", cluster=["manage_own_api_key"])
     es.security.put_user(username="owner", password="owner-password", roles=["own_keys"])
-    client = make_client(keyward_server.url, basic_auth=("owner", "owner-password"))
+    client = make_client(keyward_server.urls, basic_auth=("owner", "owner-password"))
     try:
         mine = client.security.create_api_key(name="mine").body
         body = client.security.query_api_keys(query={"match_all": {}}, with_limited_by=True).body
@@ -1016,7 +1017,7 @@ def cc_admin(es: Elasticsearch, keyward_server: Any, username: str = "cc_admin")
     """A native user holding `manage_security` (the superuser would do too; the seeds use one)."""
     es.security.put_role(name=f"{username}_role", cluster=["manage_security"])
     es.security.put_user(username=username, password="cc-password", roles=[f"{username}_role"])
-    return make_client(keyward_server.url, basic_auth=(username, "cc-password"))
+    return make_client(keyward_server.urls, basic_auth=(username, "cc-password"))
 
 
 def test_create_cross_cluster_key_as_the_seed_does(es: Elasticsearch, keyward_server: Any) -> None:
@@ -1154,7 +1155,7 @@ def test_cross_cluster_and_rest_updates_refuse_each_others_keys(es: Elasticsearc
 def test_cross_cluster_keys_need_manage_security(es: Elasticsearch, keyward_server: Any, key_client: Any) -> None:
     es.security.put_role(name="keys_role", cluster=["manage_api_key"])
     es.security.put_user(username="keys_user", password="keys-password", roles=["keys_role"])
-    keys_user = make_client(keyward_server.url, basic_auth=("keys_user", "keys-password"))
+    keys_user = make_client(keyward_server.urls, basic_auth=("keys_user", "keys-password"))
     try:
         err = api_error(lambda: keys_user.security.create_cross_cluster_api_key(name="cc", access=CC_SEED_ACCESS))
         check_error(
@@ -1196,7 +1197,7 @@ def test_has_privileges_for_a_limited_key(
         indices=[{"names": ["logs-a*"], "privileges": ["read"]}],
     )
     es.security.put_user(username="logs_owner", password="owner-password", roles=["logs_a_reader"])
-    owner = make_client(keyward_server.url, basic_auth=("logs_owner", "owner-password"))
+    owner = make_client(keyward_server.urls, basic_auth=("logs_owner", "owner-password"))
     try:
         key = owner.security.create_api_key(
             name="logs",
@@ -1235,7 +1236,7 @@ def test_get_user_privileges_for_a_user_and_a_scoped_key(
         name="viewer_role", cluster=["monitor"], indices=[{"names": ["logs-*"], "privileges": ["read"]}]
     )
     es.security.put_user(username="viewer_user", password="viewer-password", roles=["viewer_role"])
-    viewer = make_client(keyward_server.url, basic_auth=("viewer_user", "viewer-password"))
+    viewer = make_client(keyward_server.urls, basic_auth=("viewer_user", "viewer-password"))
     try:
         privileges = viewer.security.get_user_privileges().body
     finally:
@@ -1261,7 +1262,7 @@ def test_run_as_header(es: Elasticsearch, keyward_server: Any) -> None:
     assert me["lookup_realm"]["name"] == "default_native"
     es.security.put_role(name="no_run_as", cluster=["monitor"])
     es.security.put_user(username="plain_user", password="plain-password", roles=["no_run_as"])
-    plain = make_client(keyward_server.url, basic_auth=("plain_user", "plain-password"))
+    plain = make_client(keyward_server.urls, basic_auth=("plain_user", "plain-password"))
     try:
         err = api_error(
             lambda: plain.options(headers={"es-security-runas-user": "run_target"}).security.authenticate()

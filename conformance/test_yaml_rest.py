@@ -18,8 +18,8 @@ from yamlrunner.transports import ClientTransport, HttpTransport, Transport
 
 def make_transport(name: str, server: Any) -> Transport:
     if name == "http":
-        return HttpTransport(server.url, server.user, server.password, api_specs())
-    return ClientTransport(server.url, server.user, server.password)
+        return HttpTransport(server.urls, server.user, server.password, api_specs())
+    return ClientTransport(server.urls, server.user, server.password)
 
 
 def test_yaml(

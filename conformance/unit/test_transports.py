@@ -197,3 +197,19 @@ def test_warning_headers_reach_the_runner_through_both_transports(fake_es, trans
         assert not result.passed and "unexpected warning" in result.failures[0]
     finally:
         transport.close()
+
+
+@pytest.mark.parametrize("transport_name", ["http", "client"])
+def test_several_nodes_take_requests_in_turn(fake_es, transport_name):
+    url, rec = fake_es
+    nodes = [f"{url}/node-a", f"{url}/node-b", f"{url}/node-c"]
+    if transport_name == "http":
+        transport = HttpTransport(nodes, "elastic", "pw", api_specs())
+    else:
+        transport = ClientTransport(nodes, "elastic", "pw")
+    for _ in range(6):
+        assert transport.perform("security.authenticate", {}, {}).status == 200
+    transport.close()
+    seen = [req["path"].split("/")[1] for req in rec.requests]
+    assert sorted(seen) == ["node-a", "node-a", "node-b", "node-b", "node-c", "node-c"], seen
+    assert all(a != b for a, b in zip(seen, seen[1:])), f"not spread: {seen}"

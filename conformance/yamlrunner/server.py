@@ -1,4 +1,5 @@
-"""Starts and stops one keyward server on an empty data directory.
+"""Starts and stops keyward: one server on an empty data directory (`KeywardServer`), or several
+nodes sharing a fresh PostgreSQL database (`KeywardCluster`).
 
 `keyward serve -E http.port=0 -E path.data=<dir>` prints exactly one line on stdout once it is
 bound — `keyward listening on http://127.0.0.1:<port>` — and logs to stderr, which goes to a file
@@ -9,12 +10,14 @@ from __future__ import annotations
 
 import os
 import re
+import secrets
 import selectors
 import shutil
 import signal
 import subprocess
 import tempfile
 import time
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 _READY = re.compile(r"^keyward listening on (http://\S+)\s*$")
@@ -49,6 +52,11 @@ class KeywardServer:
         self._proc: subprocess.Popen[bytes] | None = None
         self._workdir: Path | None = None
         self._log_path: Path | None = None
+
+    @property
+    def urls(self) -> list[str]:
+        """Every node's URL: this one."""
+        return [self.url]
 
     def __enter__(self) -> "KeywardServer":
         self.start()
@@ -141,3 +149,82 @@ class KeywardServer:
         if self._workdir is not None:
             shutil.rmtree(self._workdir, ignore_errors=True)
             self._workdir = None
+
+
+DEFAULT_PG_URL = "postgres://postgres@127.0.0.1:5432/test"
+
+
+class KeywardCluster:
+    """`nodes` keyward servers on one fresh PostgreSQL database (created on start, dropped on stop),
+    each with a data directory of its own; `urls` lists them for clients that spread requests."""
+
+    def __init__(
+        self,
+        binary: Path,
+        nodes: int,
+        *,
+        pg_url: str = DEFAULT_PG_URL,
+        password: str = DEFAULT_PASSWORD,
+    ) -> None:
+        self.pg_url = pg_url
+        self.database = f"keyward_conformance_{secrets.token_hex(6)}"
+        base = pg_url.rsplit("/", 1)[0]
+        settings = {
+            "keyward.store.type": "postgresql",
+            "keyward.store.postgresql.url": f"{base}/{self.database}",
+            "keyward.store.postgresql.pool_size": "4",
+        }
+        self.nodes = [
+            KeywardServer(binary, password=password, settings=settings) for _ in range(nodes)
+        ]
+        self.user = "elastic"
+        self.password = password
+        self.startup_seconds = 0.0
+
+    @property
+    def url(self) -> str:
+        return self.nodes[0].url
+
+    @property
+    def urls(self) -> list[str]:
+        return [node.url for node in self.nodes]
+
+    def start(self) -> None:
+        started = time.monotonic()
+        _psql(self.pg_url, f"CREATE DATABASE {self.database}")
+        try:
+            # The first node creates the schema and the elastic user; the others then start
+            # together (their migrations are no-ops, taken under the same advisory lock).
+            self.nodes[0].start()
+            with ThreadPoolExecutor(max_workers=len(self.nodes)) as pool:
+                for future in [pool.submit(node.start) for node in self.nodes[1:]]:
+                    future.result()
+        except BaseException:
+            self.stop()
+            raise
+        self.startup_seconds = time.monotonic() - started
+
+    def log_tail(self, max_chars: int = 4000) -> str:
+        per_node = max(max_chars // max(len(self.nodes), 1), 200)
+        return "\n".join(
+            f"--- node {i} ({node.url}) ---\n{node.log_tail(per_node)}"
+            for i, node in enumerate(self.nodes)
+        )
+
+    def stop(self) -> None:
+        for node in self.nodes:
+            node.stop()
+        _psql(self.pg_url, f"DROP DATABASE IF EXISTS {self.database} WITH (FORCE)", check=False)
+
+
+def _psql(url: str, statement: str, *, check: bool = True) -> None:
+    """Runs one statement with `psql` (PostgreSQL's own client, installed with the server)."""
+    done = subprocess.run(
+        ["psql", url, "-v", "ON_ERROR_STOP=1", "-q", "-c", statement],
+        stdin=subprocess.DEVNULL,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    if check and done.returncode != 0:
+        raise ServerError(f"psql {statement!r} failed: {done.stderr.strip()}")

@@ -79,14 +79,23 @@ class HttpTransport:
     name = "http"
 
     def __init__(
-        self, base_url: str, user: str, password: str, specs: ApiSpecs, timeout: float = 30.0
+        self,
+        base_url: str | list[str],
+        user: str,
+        password: str,
+        specs: ApiSpecs,
+        timeout: float = 30.0,
     ) -> None:
-        parsed = urllib.parse.urlsplit(base_url)
-        if parsed.scheme != "http":
-            raise ValueError(f"only http:// URLs are supported, got {base_url}")
-        self.host = parsed.hostname or "127.0.0.1"
-        self.port = parsed.port or 80
-        self.base_path = parsed.path.rstrip("/")
+        # Several URLs (the nodes of one cluster): each request goes to the next, round-robin.
+        self.nodes = []
+        for url in [base_url] if isinstance(base_url, str) else base_url:
+            parsed = urllib.parse.urlsplit(url)
+            if parsed.scheme != "http":
+                raise ValueError(f"only http:// URLs are supported, got {url}")
+            self.nodes.append(
+                (parsed.hostname or "127.0.0.1", parsed.port or 80, parsed.path.rstrip("/"))
+            )
+        self.sent = 0
         self.default_auth = basic_auth_header(user, password)
         self.builder = RequestBuilder(specs)
         self.timeout = timeout
@@ -99,8 +108,10 @@ class HttpTransport:
         if request.content_type:
             send_headers["Content-Type"] = request.content_type
         send_headers.update(headers)
-        target = self.base_path + request.target
-        conn = http.client.HTTPConnection(self.host, self.port, timeout=self.timeout)
+        host, port, base_path = self.nodes[self.sent % len(self.nodes)]
+        self.sent += 1
+        target = base_path + request.target
+        conn = http.client.HTTPConnection(host, port, timeout=self.timeout)
         try:
             conn.request(request.method, target, body=request.body, headers=send_headers)
             raw = conn.getresponse()
@@ -123,9 +134,13 @@ class ClientTransport:
 
     name = "client"
 
-    def __init__(self, base_url: str, user: str, password: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self, base_url: str | list[str], user: str, password: str, timeout: float = 30.0
+    ) -> None:
         from elasticsearch import Elasticsearch
 
+        # Given several nodes, the client spreads requests over them (its default round-robin
+        # node selector).
         self.client = Elasticsearch(
             base_url,
             basic_auth=(user, password),

@@ -7,7 +7,11 @@
 //!   the bytes keyward's `GET /_cluster/health` answers, so the ratio of the two shows what
 //!   authentication and routing cost on top of the HTTP stack.
 //!
-//! Neither is part of keyward; they exist to measure it.
+//! - `propagation` measures how soon an invalidation acknowledged by one node is honoured by
+//!   another node sharing its store: per trial, a key created on node A and cached on node B is
+//!   invalidated on A, and B is asked again at once, until it refuses.
+//!
+//! None is part of keyward; they exist to measure it.
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -75,6 +79,21 @@ enum Command {
         #[arg(long)]
         body: String,
     },
+    /// Times invalidation on one node → refusal on another, over many trials.
+    Propagation {
+        /// The node that creates and invalidates (`http://host:port`).
+        #[arg(long)]
+        writer: String,
+        /// The node that authenticates.
+        #[arg(long)]
+        reader: String,
+        /// `Authorization` header value of a user who may manage API keys.
+        #[arg(long)]
+        authorization: String,
+        /// How many keys to invalidate.
+        #[arg(long, default_value_t = 1000)]
+        trials: usize,
+    },
 }
 
 /// Key material from a seeded generator: fast, and as unpredictable as the benchmark needs.
@@ -98,6 +117,15 @@ fn main() -> anyhow::Result<()> {
             variety,
         } => load(data, keys, &algorithm, credentials, sample, batch, variety),
         Command::Bare { listen, body } => bare(listen, body),
+        Command::Propagation {
+            writer,
+            reader,
+            authorization,
+            trials,
+        } => tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()?
+            .block_on(propagation(writer, reader, authorization, trials)),
     }
 }
 
@@ -255,4 +283,89 @@ fn bare(listen: SocketAddr, body: String) -> anyhow::Result<()> {
             });
         }
     })
+}
+
+/// One request's status, failing on anything but an answer.
+async fn send(request: reqwest::RequestBuilder) -> anyhow::Result<(u16, Value)> {
+    let response = request.send().await.context("request failed")?;
+    let status = response.status().as_u16();
+    let body = response.json().await.unwrap_or(Value::Null);
+    Ok((status, body))
+}
+
+async fn propagation(
+    writer: String,
+    reader: String,
+    authorization: String,
+    trials: usize,
+) -> anyhow::Result<()> {
+    let client = reqwest::Client::builder().build()?;
+    let authenticate = |encoded: &str| {
+        client
+            .get(format!("{reader}/_security/_authenticate"))
+            .header("Authorization", format!("ApiKey {encoded}"))
+    };
+    let mut micros = Vec::with_capacity(trials);
+    // Trials whose first request after the acknowledgement was still let in.
+    let mut stale = 0usize;
+    for trial in 0..trials {
+        let (status, created) = send(
+            client
+                .post(format!("{writer}/_security/api_key"))
+                .header("Authorization", &authorization)
+                .json(&serde_json::json!({"name": format!("propagation-{trial}")})),
+        )
+        .await?;
+        anyhow::ensure!(status == 200, "create answered {status}: {created}");
+        let id = created["id"].as_str().context("no id")?.to_owned();
+        let encoded = created["encoded"]
+            .as_str()
+            .context("no encoded")?
+            .to_owned();
+        for _ in 0..2 {
+            let (status, body) = send(authenticate(&encoded)).await?;
+            anyhow::ensure!(
+                status == 200,
+                "the reader refused a new key: {status} {body}"
+            );
+        }
+        let (status, body) = send(
+            client
+                .delete(format!("{writer}/_security/api_key"))
+                .header("Authorization", &authorization)
+                .json(&serde_json::json!({"ids": [id]})),
+        )
+        .await?;
+        anyhow::ensure!(status == 200, "invalidate answered {status}: {body}");
+        let acknowledged = Instant::now();
+        let mut first = true;
+        loop {
+            let (status, _) = send(authenticate(&encoded)).await?;
+            if status == 401 {
+                break;
+            }
+            if first {
+                stale += 1;
+                first = false;
+            }
+            anyhow::ensure!(
+                acknowledged.elapsed() < std::time::Duration::from_secs(10),
+                "the reader still accepts an invalidated key after 10 s"
+            );
+        }
+        micros.push(acknowledged.elapsed().as_micros());
+    }
+    micros.sort_unstable();
+    let at = |share: f64| {
+        let index = ((micros.len() as f64 - 1.0) * share).round() as usize;
+        micros.get(index).copied().unwrap_or(0)
+    };
+    println!(
+        "RESULT {} {} {} {} {stale}",
+        micros.len(),
+        at(0.5),
+        at(0.99),
+        micros.last().copied().unwrap_or(0)
+    );
+    Ok(())
 }

@@ -45,7 +45,11 @@ async fn follow(service: Weak<Inner>, mut feed: broadcast::Receiver<Notice>) {
             return;
         };
         match notice {
-            Ok(Notice::Change(change)) => apply(&inner, &change),
+            Ok(Notice::Change(change, applied)) => {
+                apply(&inner, &change);
+                // Tells the writing node this one is up to date.
+                drop(applied);
+            }
             Ok(Notice::Lost) => {
                 tracing::warn!(
                     "the store's change feed is lost: caches are off until it is back, every \

@@ -13,7 +13,7 @@ use keyward_core::EpochMillis;
 use keyward_core::credential::parse_authorization;
 use keyward_core::query::ApiKeyQuery;
 use keyward_store::{
-    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, EmbeddedStore,
+    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Applied, Change, EmbeddedStore,
     EmbeddedStoreOptions, Error as StoreError, Notice, QueryPage, RoleRecord, Store,
     TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
@@ -500,7 +500,19 @@ async fn another_nodes_invalidation_evicts_the_cached_key() {
         api_key(&fixture.service, &encoded).await.is_ok(),
         "cached, unaware"
     );
-    announce(&fixture, Notice::Change(Change::ApiKeys(vec![id.clone()]))).await;
+    // The writer waits for this node's acknowledgement: it comes once the change is applied.
+    let acknowledged = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let flag = Arc::clone(&acknowledged);
+    let applied = Applied::on_drop(move || flag.store(true, Ordering::SeqCst));
+    announce(
+        &fixture,
+        Notice::Change(Change::ApiKeys(vec![id.clone()]), applied),
+    )
+    .await;
+    assert!(
+        acknowledged.load(Ordering::SeqCst),
+        "acknowledged once applied"
+    );
     let refused = api_key(&fixture.service, &encoded).await.unwrap_err();
     assert_eq!(
         refused.to_string(),
@@ -530,7 +542,7 @@ async fn another_nodes_password_change_evicts_the_cached_user() {
     assert!(basic(&fixture.service, "joe", "joe-password").await.is_ok());
     announce(
         &fixture,
-        Notice::Change(Change::Users(vec!["joe".to_owned()])),
+        Notice::Change(Change::Users(vec!["joe".to_owned()]), Applied::none()),
     )
     .await;
     assert!(

@@ -9,9 +9,13 @@
 //! user names for `api_keys` and `users`. A payload longer than [`MAX_PAYLOAD`] bytes is sent
 //! as `all_api_keys` / `all_users` instead (PostgreSQL refuses payloads of 8000 bytes or more).
 //!
-//! A writer waits, after its commit, for its own echo on its listener (at most [`ECHO_WAIT`]):
-//! once it has arrived the server has queued the notification for every other listening node
-//! too. The listener probes its session every `notify_keepalive` (`SELECT 1`, failing after as
+//! Every other node acknowledges each change once its caches have applied it (its subscribers
+//! dropped the notice's [`Applied`] token): `{"n": node, "t": "ack", "w": writer, "s": seq}`. A
+//! writer waits, after its commit, for its own echo and for an acknowledgement from every other
+//! node listening on the database (counted by each probe from `pg_stat_activity`, sessions named
+//! [`LISTENER_NAME`]), at most [`ECHO_WAIT`]: when it answers, the very next request to any node
+//! sees the change. A node that does not acknowledge in time (hung, or gone without closing its
+//! session) only delays writes by that bound. The listener probes its session every `notify_keepalive` (`SELECT 1`, failing after as
 //! long again); on any failure it sends [`Notice::Lost`] once, reconnects with backoff (up to
 //! [`MAX_BACKOFF`] between attempts), `LISTEN`s again and sends [`Notice::Restored`]. A node thus
 //! learns of a broken feed within twice `notify_keepalive` (one interval plus the probe's
@@ -21,11 +25,11 @@
 //! leads with it, as the server releases a session's locks when the session ends.
 
 use std::collections::{HashMap, HashSet};
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use keyward_store::{Change, Error, Notice};
+use keyward_store::{Applied, Change, Error, Notice};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 use tokio::sync::{broadcast, mpsc, oneshot};
@@ -59,11 +63,38 @@ pub(crate) struct Feed {
     node: String,
     sequence: AtomicU64,
     notices: broadcast::Sender<Notice>,
-    /// The writers waiting for their echo, by sequence number.
-    waiters: Mutex<HashMap<u64, oneshot::Sender<()>>>,
+    /// The writers waiting for their echo and the other nodes' acknowledgements, by sequence
+    /// number.
+    waiters: Mutex<HashMap<u64, Waiter>>,
+    /// How many other nodes listen on the database, as the last probe counted them.
+    peers: AtomicUsize,
     /// Whether the listener session is up.
     connected: AtomicBool,
     session: tokio::sync::Mutex<Session>,
+}
+
+/// A writer waiting for its change to be applied everywhere.
+struct Waiter {
+    /// Whether its own listener has seen the change.
+    echoed: bool,
+    /// The other nodes that acknowledged it.
+    acknowledged: HashSet<String>,
+    /// How many other nodes must acknowledge.
+    needed: usize,
+    done: Option<oneshot::Sender<()>>,
+}
+
+impl Waiter {
+    /// Wakes the writer once its change is applied everywhere.
+    fn settle(&mut self) {
+        if self.echoed
+            && self.acknowledged.len() >= self.needed
+            && let Some(done) = self.done.take()
+        {
+            // The writer may have stopped waiting: nothing to do then.
+            let _ = done.send(());
+        }
+    }
 }
 
 /// The listener session as the rest of the store uses it.
@@ -95,6 +126,7 @@ impl Feed {
             sequence: AtomicU64::new(0),
             notices,
             waiters: Mutex::new(HashMap::new()),
+            peers: AtomicUsize::new(0),
             connected: AtomicBool::new(false),
             session: tokio::sync::Mutex::new(Session::default()),
         })
@@ -116,7 +148,15 @@ impl Feed {
         let payload = payload(&self.node, sequence, &change);
         let (sender, receiver) = oneshot::channel();
         if let Ok(mut waiters) = self.waiters.lock() {
-            waiters.insert(sequence, sender);
+            waiters.insert(
+                sequence,
+                Waiter {
+                    echoed: false,
+                    acknowledged: HashSet::new(),
+                    needed: self.peers.load(Ordering::Acquire),
+                    done: Some(sender),
+                },
+            );
         }
         let echo = Echo {
             feed: self,
@@ -156,23 +196,81 @@ impl Feed {
 
     /// Handles one notification received by the listener.
     fn receive(&self, notification: &Notification) {
-        let Some((node, sequence, change)) = parse_payload(notification.payload()) else {
-            tracing::warn!(
+        match parse_payload(notification.payload()) {
+            Some(Message::Change {
+                node,
+                sequence,
+                change,
+            }) => {
+                if node == self.node {
+                    // Subscribers first: when a writer's wait ends, its own change is in the
+                    // feed. No subscriber is not an error.
+                    let _ = self.notices.send(Notice::Change(change, Applied::none()));
+                    self.settle(sequence, |waiter| waiter.echoed = true);
+                } else {
+                    let applied = self.acknowledgement(node, sequence);
+                    // Without a subscriber the notice (and its token) is dropped here: applied,
+                    // as far as this node goes.
+                    let _ = self.notices.send(Notice::Change(change, applied));
+                }
+            }
+            Some(Message::Ack {
+                node,
+                writer,
+                sequence,
+            }) => {
+                if writer == self.node {
+                    self.settle(sequence, |waiter| {
+                        waiter.acknowledged.insert(node);
+                    });
+                }
+            }
+            None => tracing::warn!(
                 channel = CHANNEL,
                 "ignored a change notification keyward cannot read"
-            );
-            return;
-        };
-        // Subscribers first: when a writer's wait ends, its own change is in the feed.
-        // No subscriber is not an error.
-        let _ = self.notices.send(Notice::Change(change));
-        if node == self.node
-            && let Ok(mut waiters) = self.waiters.lock()
-            && let Some(waiter) = waiters.remove(&sequence)
-        {
-            // The writer may have stopped waiting: nothing to do then.
-            let _ = waiter.send(());
+            ),
         }
+    }
+
+    /// Updates the waiter of `sequence`, if it still waits, and wakes it when it is done.
+    fn settle(&self, sequence: u64, update: impl FnOnce(&mut Waiter)) {
+        if let Ok(mut waiters) = self.waiters.lock()
+            && let Some(waiter) = waiters.get_mut(&sequence)
+        {
+            update(waiter);
+            waiter.settle();
+        }
+    }
+
+    /// The token whose last drop tells `writer` that this node applied its change `sequence`.
+    fn acknowledgement(&self, writer: String, sequence: u64) -> Applied {
+        let Ok(runtime) = tokio::runtime::Handle::try_current() else {
+            return Applied::none();
+        };
+        let client = match self.session.try_lock() {
+            Ok(session) => session.client.clone(),
+            // The session is being replaced: the writer's wait is bounded.
+            Err(_) => None,
+        };
+        let Some(client) = client else {
+            return Applied::none();
+        };
+        let payload = ack_payload(&self.node, &writer, sequence);
+        Applied::on_drop(move || {
+            runtime.spawn(async move {
+                if let Err(err) = client
+                    .execute("SELECT pg_notify($1, $2)", &[&CHANNEL, &payload])
+                    .await
+                {
+                    tracing::debug!(error = %err, "cannot acknowledge a change");
+                }
+            });
+        })
+    }
+
+    /// Records how many other nodes listen on the database.
+    fn set_peers(&self, peers: usize) {
+        self.peers.store(peers, Ordering::Release);
     }
 }
 
@@ -360,9 +458,13 @@ async fn serve(feed: &Feed, mut listener: Listener, keepalive: Duration, restore
                 None => return,
             },
             _ = ticks.tick() => {
-                let probe = listener.client.simple_query("SELECT 1");
+                // The probe counts the listening nodes too: a writer waits for the others.
+                let probe = listener.client.query_one(PEERS, &[&LISTENER_NAME]);
                 match tokio::time::timeout(keepalive, probe).await {
-                    Ok(Ok(_)) => {}
+                    Ok(Ok(row)) => {
+                        let listening: i64 = row.try_get(0).unwrap_or(1);
+                        feed.set_peers(usize::try_from(listening.saturating_sub(1)).unwrap_or(0));
+                    }
                     Ok(Err(err)) => {
                         tracing::debug!(error = %err, "the change feed probe failed");
                         return;
@@ -403,11 +505,45 @@ pub(crate) fn payload(node: &str, sequence: u64, change: &Change) -> String {
     }
 }
 
-/// The node, sequence number and change of a payload.
-pub(crate) fn parse_payload(text: &str) -> Option<(String, u64, Change)> {
+/// The query counting the sessions listening on this database, this one included.
+const PEERS: &str = "SELECT count(*) FROM pg_stat_activity \
+                     WHERE datname = current_database() AND application_name = $1";
+
+/// The payload by which `node` acknowledges `writer`'s change `sequence`.
+pub(crate) fn ack_payload(node: &str, writer: &str, sequence: u64) -> String {
+    json!({"n": node, "t": "ack", "w": writer, "s": sequence}).to_string()
+}
+
+/// A notification on the channel.
+#[derive(Debug, PartialEq, Eq)]
+pub(crate) enum Message {
+    /// `node` committed `change`, its announcement `sequence`.
+    Change {
+        node: String,
+        sequence: u64,
+        change: Change,
+    },
+    /// `node` applied `writer`'s change `sequence`.
+    Ack {
+        node: String,
+        writer: String,
+        sequence: u64,
+    },
+}
+
+/// What a payload says.
+pub(crate) fn parse_payload(text: &str) -> Option<Message> {
     let value: Value = serde_json::from_str(text).ok()?;
     let node = value.get("n")?.as_str()?.to_owned();
     let sequence = value.get("s")?.as_u64()?;
+    if value.get("t")?.as_str()? == "ack" {
+        let writer = value.get("w")?.as_str()?.to_owned();
+        return Some(Message::Ack {
+            node,
+            writer,
+            sequence,
+        });
+    }
     let names = || -> Option<Vec<String>> {
         value
             .get("v")?
@@ -424,7 +560,11 @@ pub(crate) fn parse_payload(text: &str) -> Option<(String, u64, Change)> {
         "roles" => Change::Roles,
         _ => return None,
     };
-    Some((node, sequence, change))
+    Some(Message::Change {
+        node,
+        sequence,
+        change,
+    })
 }
 
 /// The advisory lock key of a job: the first 8 bytes of a digest of its name, so every node
@@ -452,9 +592,21 @@ mod tests {
             let text = payload("00ff", 7, &change);
             assert_eq!(
                 parse_payload(&text),
-                Some(("00ff".to_owned(), 7, change.clone()))
+                Some(Message::Change {
+                    node: "00ff".to_owned(),
+                    sequence: 7,
+                    change: change.clone()
+                })
             );
         }
+        assert_eq!(
+            parse_payload(&ack_payload("aa", "00ff", 7)),
+            Some(Message::Ack {
+                node: "aa".to_owned(),
+                writer: "00ff".to_owned(),
+                sequence: 7
+            })
+        );
         assert_eq!(parse_payload("{}"), None);
         assert_eq!(parse_payload("not json"), None);
     }
@@ -464,9 +616,21 @@ mod tests {
         let ids: Vec<String> = (0..1000).map(|n| format!("{n:020}")).collect();
         let text = payload("00ff", 1, &Change::ApiKeys(ids));
         assert!(text.len() <= MAX_PAYLOAD);
-        assert_eq!(parse_payload(&text).unwrap().2, Change::AllApiKeys);
+        assert!(matches!(
+            parse_payload(&text),
+            Some(Message::Change {
+                change: Change::AllApiKeys,
+                ..
+            })
+        ));
         let names: Vec<String> = (0..1000).map(|n| format!("user-{n:020}")).collect();
         let text = payload("00ff", 1, &Change::Users(names));
-        assert_eq!(parse_payload(&text).unwrap().2, Change::AllUsers);
+        assert!(matches!(
+            parse_payload(&text),
+            Some(Message::Change {
+                change: Change::AllUsers,
+                ..
+            })
+        ));
     }
 }

@@ -5,6 +5,8 @@
 //! service: they persist what the service has already validated. Every write method is one
 //! transaction, acknowledged only once it is durable.
 
+use std::sync::{Arc, Mutex};
+
 use async_trait::async_trait;
 use keyward_core::EpochMillis;
 use keyward_core::api_key::{ApiKeyType, Creator};
@@ -356,6 +358,61 @@ pub enum Error {
     Unavailable(String),
 }
 
+/// The acknowledgement of a [`Notice::Change`]: shared by every subscriber's copy of the notice,
+/// it runs its action (a shared store tells the writing node "applied here") when the last copy
+/// is dropped. Subscribers drop it once the change is applied, so that the writer, which waits
+/// for every node's acknowledgement before it answers, answers only once every node's caches
+/// are up to date.
+#[derive(Clone, Default)]
+pub struct Applied(Option<Arc<AppliedAction>>);
+
+struct AppliedAction(Mutex<Option<Box<dyn FnOnce() + Send>>>);
+
+impl Applied {
+    /// A token that runs `action` once every copy of it is dropped.
+    pub fn on_drop(action: impl FnOnce() + Send + 'static) -> Applied {
+        Applied(Some(Arc::new(AppliedAction(Mutex::new(Some(Box::new(
+            action,
+        )))))))
+    }
+
+    /// A token nobody waits for.
+    pub fn none() -> Applied {
+        Applied(None)
+    }
+}
+
+impl Drop for AppliedAction {
+    fn drop(&mut self) {
+        let action = match self.0.get_mut() {
+            Ok(action) => action.take(),
+            Err(poisoned) => poisoned.into_inner().take(),
+        };
+        if let Some(action) = action {
+            action();
+        }
+    }
+}
+
+/// Tokens carry no data a subscriber could compare: any two are equal.
+impl PartialEq for Applied {
+    fn eq(&self, _other: &Applied) -> bool {
+        true
+    }
+}
+
+impl Eq for Applied {}
+
+impl std::fmt::Debug for Applied {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(if self.0.is_some() {
+            "Applied(awaited)"
+        } else {
+            "Applied"
+        })
+    }
+}
+
 /// A change that can alter what a node's caches answer: an authentication or an authorization
 /// decision. Stores shared by several nodes announce every such change to every node (the node
 /// that made it included); see [`Store::changes`].
@@ -377,8 +434,9 @@ pub enum Change {
 /// What a store's change feed delivers.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Notice {
-    /// A change some node made and committed.
-    Change(Change),
+    /// A change some node made and committed, and the token that tells the writer, once every
+    /// subscriber has dropped its copy, that this node has applied it: drop it after applying.
+    Change(Change, Applied),
     /// The feed broke: changes may have been missed. A subscriber drops every cached decision
     /// and caches none until [`Notice::Restored`].
     Lost,
@@ -567,8 +625,9 @@ pub trait Store: Send + Sync + 'static {
     /// order per node: the writes that change an authentication or authorization result
     /// (`update_api_keys`, `invalidate_api_keys`, `delete_inactive_api_keys`, every user, role and
     /// application privilege write) and [`Store::announce`]. A write method that announces
-    /// returns only once its announcement has been delivered back to this node's feed, so other
-    /// nodes have been sent it too. `None` for a store no other process writes (the embedded
+    /// returns only once every other node sharing the store has applied it (dropped its
+    /// [`Applied`] token; bounded by a timeout for a node that hangs), so the next request on
+    /// any node sees the change. `None` for a store no other process writes (the embedded
     /// store): the node's own evictions are then the whole truth.
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {
         None

@@ -131,9 +131,39 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "The most buckets the aggregations of one query API keys request may create.",
     ),
     (
+        "keyward.store.type",
+        Some("embedded"),
+        "The store: [embedded] (SQLite in path.data) or [postgresql] (shared by several nodes).",
+    ),
+    (
         "keyward.store.read_connections",
         Some("4"),
         "Read connections of the embedded store.",
+    ),
+    (
+        "keyward.store.postgresql.url",
+        None,
+        "The PostgreSQL server and database, as postgres://user[:password]@host:port/database.",
+    ),
+    (
+        "keyward.store.postgresql.pool_size",
+        Some("16"),
+        "Connections to PostgreSQL for requests (one more listens for other nodes' changes).",
+    ),
+    (
+        "keyward.store.postgresql.connect_timeout",
+        Some("5s"),
+        "How long connecting to PostgreSQL or waiting for a free connection may take before a 503.",
+    ),
+    (
+        "keyward.store.postgresql.ssl_mode",
+        Some("disable"),
+        "TLS to PostgreSQL: [disable], [require] (encrypted, server unverified) or [verify-full].",
+    ),
+    (
+        "keyward.store.postgresql.ssl_root_cert",
+        None,
+        "PEM file of the certificate authorities trusted for [verify-full] (default: the system's).",
     ),
     (
         "keyward.log.level",
@@ -254,11 +284,18 @@ impl Settings {
         })
     }
 
-    /// Prints the effective configuration, one `name: value` line each (no secrets live here).
+    /// Prints the effective configuration, one `name: value` line each (a password in the
+    /// PostgreSQL URL shown as `xxx`).
     pub(crate) fn show(&self) -> String {
         SETTINGS
             .iter()
-            .map(|(name, _, help)| format!("# {help}\n{name}: {}\n", self.raw(name)))
+            .map(|(name, _, help)| {
+                let value = match *name {
+                    "keyward.store.postgresql.url" => redact_url(self.raw(name)),
+                    _ => self.raw(name).to_owned(),
+                };
+                format!("# {help}\n{name}: {value}\n")
+            })
             .collect()
     }
 }
@@ -323,8 +360,93 @@ pub(crate) struct HttpConfig {
 /// The store's settings.
 #[derive(Debug, Clone)]
 pub(crate) struct StoreConfig {
+    /// This node's own directory: its lock and admin socket, and the embedded store.
     pub(crate) data_dir: PathBuf,
     pub(crate) read_connections: usize,
+    /// Where keys live.
+    pub(crate) backend: Backend,
+}
+
+/// Which store the node runs on.
+#[derive(Debug, Clone)]
+pub(crate) enum Backend {
+    /// SQLite in the data directory.
+    Embedded,
+    /// A PostgreSQL database several nodes share.
+    Postgresql(PostgresqlConfig),
+}
+
+/// The PostgreSQL store's settings.
+#[derive(Clone)]
+pub(crate) struct PostgresqlConfig {
+    /// May carry a password: never printed whole (see [`redact_url`]).
+    pub(crate) url: String,
+    pub(crate) pool_size: usize,
+    pub(crate) connect_timeout: Duration,
+    pub(crate) ssl_mode: String,
+    pub(crate) ssl_root_cert: Option<PathBuf>,
+}
+
+impl std::fmt::Debug for PostgresqlConfig {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("PostgresqlConfig")
+            .field("url", &redact_url(&self.url))
+            .field("pool_size", &self.pool_size)
+            .field("connect_timeout", &self.connect_timeout)
+            .field("ssl_mode", &self.ssl_mode)
+            .field("ssl_root_cert", &self.ssl_root_cert)
+            .finish()
+    }
+}
+
+/// `url` with the password of its user part, if any, replaced by `xxx`.
+pub(crate) fn redact_url(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return url.to_owned();
+    };
+    let authority_end = rest.find(['/', '?']).unwrap_or(rest.len());
+    let (authority, tail) = rest.split_at(authority_end);
+    match authority.rsplit_once('@') {
+        Some((user_info, host)) => match user_info.split_once(':') {
+            Some((user, _password)) => format!("{scheme}://{user}:xxx@{host}{tail}"),
+            None => url.to_owned(),
+        },
+        None => url.to_owned(),
+    }
+}
+
+impl Backend {
+    fn from_settings(settings: &Settings) -> anyhow::Result<Backend> {
+        match settings.raw("keyward.store.type") {
+            "embedded" => Ok(Backend::Embedded),
+            "postgresql" => {
+                let url = settings.raw("keyward.store.postgresql.url");
+                if url.is_empty() {
+                    bail!(
+                        "setting [keyward.store.postgresql.url] is required when [keyward.store.type] is [postgresql]"
+                    );
+                }
+                let ssl_mode = settings.raw("keyward.store.postgresql.ssl_mode");
+                if !["disable", "require", "verify-full"].contains(&ssl_mode) {
+                    bail!(
+                        "failed to parse value [{ssl_mode}] for setting [keyward.store.postgresql.ssl_mode]: expected one of [disable, require, verify-full]"
+                    );
+                }
+                let root_cert = settings.raw("keyward.store.postgresql.ssl_root_cert");
+                Ok(Backend::Postgresql(PostgresqlConfig {
+                    url: url.to_owned(),
+                    pool_size: settings.positive_number("keyward.store.postgresql.pool_size")?,
+                    connect_timeout: settings
+                        .positive_time("keyward.store.postgresql.connect_timeout")?,
+                    ssl_mode: ssl_mode.to_owned(),
+                    ssl_root_cert: (!root_cert.is_empty()).then(|| PathBuf::from(root_cert)),
+                }))
+            }
+            other => bail!(
+                "failed to parse value [{other}] for setting [keyward.store.type]: expected [embedded] or [postgresql]"
+            ),
+        }
+    }
 }
 
 /// Everything `serve` needs, typed.
@@ -417,6 +539,7 @@ impl Config {
             store: StoreConfig {
                 data_dir: PathBuf::from(settings.raw("path.data")),
                 read_connections: settings.number("keyward.store.read_connections")?.max(1),
+                backend: Backend::from_settings(settings)?,
             },
             service,
             log_filter: std::env::var("RUST_LOG")
@@ -468,6 +591,66 @@ mod tests {
             err.to_string().starts_with("unknown setting [bogus.name]"),
             "{err}"
         );
+    }
+
+    #[test]
+    fn postgresql_store_settings() {
+        let settings = Settings::load(None, &[]).unwrap();
+        let config = Config::from_settings(&settings).unwrap();
+        assert!(matches!(config.store.backend, Backend::Embedded));
+
+        let settings = Settings::load(
+            None,
+            &[
+                "keyward.store.type=postgresql".to_owned(),
+                "keyward.store.postgresql.url=postgres://kw:s3cret@db:5432/keys".to_owned(),
+                "keyward.store.postgresql.pool_size=4".to_owned(),
+            ],
+        )
+        .unwrap();
+        let config = Config::from_settings(&settings).unwrap();
+        let Backend::Postgresql(postgresql) = &config.store.backend else {
+            panic!("expected postgresql, got {:?}", config.store.backend);
+        };
+        assert_eq!(postgresql.pool_size, 4);
+        assert_eq!(postgresql.connect_timeout, Duration::from_secs(5));
+        assert_eq!(postgresql.ssl_mode, "disable");
+        // The password shows neither in `config show` nor in a Debug print.
+        for shown in [settings.show(), format!("{config:?}")] {
+            assert!(!shown.contains("s3cret"), "{shown}");
+            assert!(shown.contains("postgres://kw:xxx@db:5432/keys"), "{shown}");
+        }
+
+        let missing_url = Settings::load(None, &["keyward.store.type=postgresql".to_owned()])
+            .and_then(|settings| Config::from_settings(&settings))
+            .unwrap_err();
+        assert!(
+            missing_url
+                .to_string()
+                .contains("[keyward.store.postgresql.url] is required"),
+            "{missing_url}"
+        );
+        let bad_type = Settings::load(None, &["keyward.store.type=mysql".to_owned()])
+            .and_then(|settings| Config::from_settings(&settings))
+            .unwrap_err();
+        assert!(
+            bad_type.to_string().contains("[keyward.store.type]"),
+            "{bad_type}"
+        );
+    }
+
+    #[test]
+    fn urls_lose_only_their_password() {
+        assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
+        assert_eq!(
+            redact_url("postgres://u:p@h:1/db?x=1"),
+            "postgres://u:xxx@h:1/db?x=1"
+        );
+        assert_eq!(
+            redact_url("postgres://u:p@ss@h/db"),
+            "postgres://u:xxx@h/db"
+        );
+        assert_eq!(redact_url("host=h user=u"), "host=h user=u");
     }
 
     #[test]

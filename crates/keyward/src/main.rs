@@ -1,10 +1,11 @@
-//! The `keyward` binary: `serve` runs the server on the embedded store; `reset-password` sets the
-//! `elastic` user's password like `elasticsearch-reset-password`; `config show` prints the
-//! effective settings.
+//! The `keyward` binary: `serve` runs the server on the embedded store or PostgreSQL;
+//! `reset-password` sets the `elastic` user's password like `elasticsearch-reset-password`;
+//! `migrate` brings the store's schema up to date; `config show` prints the effective settings.
 
 mod admin;
 mod config;
 mod data_dir;
+mod stores;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -16,11 +17,11 @@ use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
 use keyward_http::{AppState, NodeInfo};
 use keyward_service::{BootstrapPassword, SecurityService, SystemClock};
-use keyward_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
+use keyward_store::{EmbeddedStore, EmbeddedStoreOptions};
 use tokio::net::TcpListener;
 use zeroize::Zeroizing;
 
-use crate::config::{Config, Settings};
+use crate::config::{Backend, Config, Settings};
 
 /// mimalloc: per-thread free lists keep the request path's small allocations off glibc's
 /// arena locks (measured in `bench/run`, P1). Built without transparent huge pages (the
@@ -47,6 +48,8 @@ enum Command {
     Serve(SettingsArgs),
     /// Resets a reserved user's password, like `elasticsearch-reset-password`.
     ResetPassword(ResetPasswordArgs),
+    /// Brings the store's schema up to date (`serve` does it too) and says what it applied.
+    Migrate(SettingsArgs),
     /// Configuration commands.
     Config {
         #[command(subcommand)]
@@ -100,6 +103,7 @@ fn main() -> ExitCode {
     let result = match cli.command {
         Command::Serve(args) => load(&args).and_then(serve),
         Command::ResetPassword(args) => reset_password(args),
+        Command::Migrate(args) => load(&args).and_then(migrate),
         Command::Config {
             command: ConfigCommand::Show(args),
         } => Settings::load(args.config.as_deref(), &args.settings)
@@ -138,7 +142,8 @@ fn serve(config: Config) -> anyhow::Result<()> {
 }
 
 async fn run(config: Config) -> anyhow::Result<()> {
-    let store = open_store(&config)?;
+    let opened = stores::open(&config, random_id).await?;
+    let store = Arc::clone(&opened.store);
     let service =
         SecurityService::new(store.clone(), config.service.clone(), Arc::new(SystemClock));
     let bootstrap = match config::elastic_password() {
@@ -158,7 +163,7 @@ async fn run(config: Config) -> anyhow::Result<()> {
     }
     let node = Arc::new(NodeInfo {
         node_name: config.service.node_name.clone(),
-        node_id: store.meta_init("node_id", &random_id()).await?,
+        node_id: opened.node_id.clone(),
         cluster_name: config.service.cluster_name.clone(),
         cluster_uuid: store.meta_init("cluster_uuid", &random_id()).await?,
     });
@@ -191,19 +196,6 @@ async fn run(config: Config) -> anyhow::Result<()> {
     admin::remove_socket(&config.store.data_dir);
     tracing::info!("keyward stopped");
     Ok(())
-}
-
-fn open_store(config: &Config) -> anyhow::Result<Arc<dyn Store>> {
-    data_dir::prepare(&config.store.data_dir)?;
-    let mut options = EmbeddedStoreOptions::new(config.store.data_dir.clone());
-    options.read_connections = config.store.read_connections;
-    let store = EmbeddedStore::open(options).with_context(|| {
-        format!(
-            "cannot open the data directory [{}]",
-            config.store.data_dir.display()
-        )
-    })?;
-    Ok(Arc::new(store))
 }
 
 async fn bind(config: &Config) -> anyhow::Result<TcpListener> {
@@ -264,6 +256,45 @@ fn random_id() -> String {
     base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
 }
 
+fn migrate(config: Config) -> anyhow::Result<()> {
+    match &config.store.backend {
+        Backend::Postgresql(postgresql) => {
+            let options = stores::options(postgresql)?;
+            let report = runtime()?
+                .block_on(keyward_store_pg::migrate(&options))
+                .with_context(|| {
+                    format!(
+                        "cannot migrate the PostgreSQL store [{}]",
+                        config::redact_url(&postgresql.url)
+                    )
+                })?;
+            if report.applied.is_empty() {
+                println!("schema up to date at version {}", report.version);
+            } else {
+                let applied: Vec<String> = report.applied.iter().map(i32::to_string).collect();
+                println!(
+                    "applied migrations [{}]: schema at version {}",
+                    applied.join(", "),
+                    report.version
+                );
+            }
+        }
+        Backend::Embedded => {
+            // Opening the embedded store migrates it; it refuses a directory a server holds.
+            data_dir::prepare(&config.store.data_dir)?;
+            EmbeddedStore::open(EmbeddedStoreOptions::new(config.store.data_dir.clone()))
+                .with_context(|| {
+                    format!(
+                        "cannot open the data directory [{}]",
+                        config.store.data_dir.display()
+                    )
+                })?;
+            println!("schema up to date");
+        }
+    }
+    Ok(())
+}
+
 fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
     let config = load(&args.settings)?;
     let _ = args.auto;
@@ -281,8 +312,20 @@ fn reset_password(args: ResetPasswordArgs) -> anyhow::Result<()> {
     } else {
         None
     };
-    data_dir::prepare(&config.store.data_dir)?;
     let new_password = runtime()?.block_on(async {
+        if let Backend::Postgresql(postgresql) = &config.store.backend {
+            // The store is shared: change it there, and every running node hears of it.
+            let service = SecurityService::new(
+                Arc::new(stores::connect(postgresql).await?),
+                config.service.clone(),
+                Arc::new(SystemClock),
+            );
+            return service
+                .reset_password(&args.username, password)
+                .await
+                .map_err(|err| anyhow::anyhow!("{err}"));
+        }
+        data_dir::prepare(&config.store.data_dir)?;
         match EmbeddedStore::open(EmbeddedStoreOptions::new(config.store.data_dir.clone())) {
             Ok(store) => {
                 // No server holds the data directory: change it offline.

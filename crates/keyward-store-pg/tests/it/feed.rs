@@ -3,7 +3,7 @@
 use std::time::Duration;
 
 use keyward_store::testsuite::{sample_key, sample_user};
-use keyward_store::{Change, Notice, Store};
+use keyward_store::{Applied, Change, Notice, Store};
 use keyward_store_pg::{LISTENER_NAME, PostgresStore};
 
 use crate::support::{TestDatabase, expect_notice};
@@ -28,7 +28,7 @@ async fn an_invalidation_reaches_both_stores() {
         .await
         .unwrap();
     assert_eq!(changed, ["k"]);
-    let expected = Notice::Change(Change::ApiKeys(vec!["k".to_owned()]));
+    let expected = Notice::Change(Change::ApiKeys(vec!["k".to_owned()]), Applied::none());
     // On the writer's own feed before the call returned.
     assert_eq!(own.try_recv().unwrap(), expected);
     expect_notice(&mut other, &expected, WITHIN).await;
@@ -53,14 +53,14 @@ async fn every_announcing_write_is_announced() {
     first.update_api_keys(vec![key]).await.unwrap();
     expect_notice(
         &mut other,
-        &Notice::Change(Change::ApiKeys(vec!["k".to_owned()])),
+        &Notice::Change(Change::ApiKeys(vec!["k".to_owned()]), Applied::none()),
         WITHIN,
     )
     .await;
     first.put_user(sample_user("u")).await.unwrap();
     expect_notice(
         &mut other,
-        &Notice::Change(Change::Users(vec!["u".to_owned()])),
+        &Notice::Change(Change::Users(vec!["u".to_owned()]), Applied::none()),
         WITHIN,
     )
     .await;
@@ -72,13 +72,23 @@ async fn every_announcing_write_is_announced() {
         })
         .await
         .unwrap();
-    expect_notice(&mut other, &Notice::Change(Change::Roles), WITHIN).await;
+    expect_notice(
+        &mut other,
+        &Notice::Change(Change::Roles, Applied::none()),
+        WITHIN,
+    )
+    .await;
     // More ids than one notification carries: everything.
     let ids: Vec<String> = (0..600).map(|n| format!("{n:030}")).collect();
     let keys = ids.iter().map(|id| sample_key(id)).collect();
     first.import_api_keys(keys).await.unwrap();
     first.invalidate_api_keys(&ids, 5).await.unwrap();
-    expect_notice(&mut other, &Notice::Change(Change::AllApiKeys), WITHIN).await;
+    expect_notice(
+        &mut other,
+        &Notice::Change(Change::AllApiKeys, Applied::none()),
+        WITHIN,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -87,8 +97,16 @@ async fn announcements_reach_both_stores() {
     let mut own = first.changes().unwrap();
     let mut other = second.changes().unwrap();
     first.announce(Change::AllUsers).await.unwrap();
-    assert_eq!(own.try_recv().unwrap(), Notice::Change(Change::AllUsers));
-    expect_notice(&mut other, &Notice::Change(Change::AllUsers), WITHIN).await;
+    assert_eq!(
+        own.try_recv().unwrap(),
+        Notice::Change(Change::AllUsers, Applied::none())
+    );
+    expect_notice(
+        &mut other,
+        &Notice::Change(Change::AllUsers, Applied::none()),
+        WITHIN,
+    )
+    .await;
 }
 
 #[tokio::test]
@@ -122,7 +140,10 @@ async fn a_killed_listener_is_lost_then_restored() {
     );
     // The restored feed carries changes again.
     store.announce(Change::Roles).await.unwrap();
-    assert_eq!(feed.try_recv().unwrap(), Notice::Change(Change::Roles));
+    assert_eq!(
+        feed.try_recv().unwrap(),
+        Notice::Change(Change::Roles, Applied::none())
+    );
 }
 
 #[tokio::test]
@@ -141,4 +162,32 @@ async fn one_store_leads_until_it_is_dropped() {
         );
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+}
+
+#[tokio::test]
+async fn a_write_returns_only_once_the_other_store_applied_it() {
+    let (first, second, _database) = two_stores().await;
+    first.create_api_key(sample_key("k")).await.unwrap();
+    let mut other = second.changes().unwrap();
+    // Each store's probe (every notify_keepalive, 500 ms) has counted the other by now.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The other node takes its time applying the change: the write waits for it.
+    let applying = tokio::spawn(async move {
+        let notice = other.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let applied_at = std::time::Instant::now();
+        drop(notice);
+        applied_at
+    });
+    first
+        .invalidate_api_keys(&["k".to_owned()], 5)
+        .await
+        .unwrap();
+    let returned_at = std::time::Instant::now();
+    let applied_at = applying.await.unwrap();
+    assert!(
+        returned_at >= applied_at,
+        "the write returned {:?} before the other store applied it",
+        applied_at - returned_at
+    );
 }

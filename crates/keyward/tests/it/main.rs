@@ -17,6 +17,8 @@ mod input_rules;
 mod key_ownership;
 mod limits;
 mod listings;
+mod multi_node;
+mod postgres;
 mod privileges;
 mod query;
 mod query_limits;
