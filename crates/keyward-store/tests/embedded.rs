@@ -257,7 +257,7 @@ async fn a_version_1_database_upgrades_in_place() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 #[tokio::test]
@@ -528,11 +528,19 @@ async fn metadata_of_keys_stored_before_the_metadata_index_is_queryable() {
     store.create_api_key(key).await.unwrap();
     store.create_api_key(sample_key("plain")).await.unwrap();
     drop(store);
-    // Undo migration 6, as a keyward of schema version 5 left the database.
+    // Undo migrations 7 and 6, as a keyward of schema version 5 left the database.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
     connection
         .execute_batch(
-            "DROP TRIGGER api_keys_metadata_insert;
+            "DROP TRIGGER api_keys_counts_insert;
+             DROP TRIGGER api_keys_counts_delete;
+             DROP TRIGGER api_keys_counts_update;
+             DROP TABLE api_key_counts;
+             DROP INDEX api_keys_expiration;
+             CREATE INDEX api_keys_expiration ON api_keys (expiration);
+             DROP INDEX api_keys_invalidation;
+             CREATE INDEX api_keys_invalidation ON api_keys (invalidation);
+             DROP TRIGGER api_keys_metadata_insert;
              DROP TRIGGER api_keys_metadata_update;
              DROP TRIGGER api_keys_metadata_delete;
              DROP TABLE api_key_metadata;
