@@ -536,8 +536,6 @@ async fn metadata_of_keys_stored_before_the_metadata_index_is_queryable() {
              DROP TRIGGER api_keys_counts_delete;
              DROP TRIGGER api_keys_counts_update;
              DROP TABLE api_key_counts;
-             DROP INDEX api_keys_expiration;
-             CREATE INDEX api_keys_expiration ON api_keys (expiration);
              DROP INDEX api_keys_invalidation;
              CREATE INDEX api_keys_invalidation ON api_keys (invalidation);
              DROP TRIGGER api_keys_metadata_insert;
