@@ -114,26 +114,38 @@ pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
             let after_sql = builder.after(&expressions, &values);
             where_sql = format!("({where_sql}) AND {after_sql}");
         }
-        let mut order = expressions
-            .iter()
-            .map(|(expression, descending)| {
-                let direction = if *descending { "DESC" } else { "ASC" };
-                format!("{expression} {direction} NULLS LAST")
-            })
-            .collect::<Vec<_>>();
-        if query.sort.is_empty() {
-            order.push("creation".to_owned());
+        // The page is chosen on the sort keys alone, and only its rows are read whole: a sort
+        // over many matches then costs their sort keys, not their descriptor texts.
+        let mut keys = vec!["api_keys.rowid AS page_rowid".to_owned()];
+        let mut order = Vec::new();
+        let mut page_order = Vec::new();
+        for (index, (expression, descending)) in expressions.iter().enumerate() {
+            let direction = if *descending { "DESC" } else { "ASC" };
+            keys.push(format!("{expression} AS page_sort{index}"));
+            order.push(format!("{expression} {direction} NULLS LAST"));
+            page_order.push(format!("page.page_sort{index} {direction} NULLS LAST"));
         }
+        if query.sort.is_empty() {
+            keys.push("creation AS page_creation".to_owned());
+            order.push("creation".to_owned());
+            page_order.push("page.page_creation".to_owned());
+        }
+        keys.push("id AS page_id".to_owned());
         order.push("id".to_owned());
+        page_order.push("page.page_id".to_owned());
         let selected = std::iter::once(columns.to_owned())
-            .chain(expressions.iter().map(|(expression, _)| expression.clone()))
+            .chain((0..expressions.len()).map(|index| format!("page.page_sort{index}")))
             .collect::<Vec<_>>()
             .join(", ");
         let limit = builder.bind(Value::Integer(clamp(query.size)));
         let offset = builder.bind(Value::Integer(clamp(query.from)));
         let sql = format!(
-            "SELECT {selected} FROM api_keys WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            order.join(", ")
+            "SELECT {selected} FROM (SELECT {} FROM api_keys WHERE {where_sql} ORDER BY {} \
+             LIMIT {limit} OFFSET {offset}) AS page \
+             CROSS JOIN api_keys ON api_keys.rowid = page.page_rowid ORDER BY {}",
+            keys.join(", "),
+            order.join(", "),
+            page_order.join(", ")
         );
         check_size(&builder)?;
         page = Some((sql, builder.values));
