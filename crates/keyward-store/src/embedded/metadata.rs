@@ -31,8 +31,7 @@ pub(super) fn convert_metadata_batches(
     batches: u64,
     batch: i64,
 ) -> Result<(), Error> {
-    let mut done: u64 = 0;
-    for _ in 0..batches {
+    for done in 0..batches {
         let transaction = connection
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .db()?;
@@ -90,7 +89,6 @@ pub(super) fn convert_metadata_batches(
             )
             .db()?;
         transaction.commit().db()?;
-        done += 1;
     }
     Ok(())
 }
