@@ -479,7 +479,7 @@ async fn bulk_import_counts_its_keys_and_restores_the_counting_triggers() {
     let key = |n: usize| {
         let mut key = sample_key(&format!("k{n:04}"));
         key.creator.principal = format!("user-{}", n % 3);
-        key.invalidated = n % 4 == 0;
+        key.invalidated = n.is_multiple_of(4);
         key
     };
     assert_eq!(
