@@ -31,6 +31,7 @@ mod bulk;
 mod connections;
 mod descriptors;
 mod find_sql;
+mod metadata;
 mod query_sql;
 mod rows;
 mod schema;
@@ -103,6 +104,7 @@ impl EmbeddedStore {
         let mut connection = open_writer(&path)?;
         migrate(&mut connection, &path)?;
         convert_existing_keys(&mut connection, &path)?;
+        metadata::convert_metadata(&mut connection, &path)?;
         bulk::rebuild_dropped_indexes(&mut connection)?;
 
         let read_connections = options.read_connections.max(1);

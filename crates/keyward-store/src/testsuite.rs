@@ -80,6 +80,7 @@ macro_rules! store_contract_tests {
             query_counts_all_matches,
             counts_by_field_group_the_matches,
             metadata_queries_follow_updates_imports_and_deletes,
+            query_totals_and_pages_follow_every_write,
             batches_walk_matches_in_id_order,
             query_too_large_for_the_store_is_its_own_error,
             tokens_create_and_get_by_either_digest,
@@ -1878,6 +1879,114 @@ pub async fn metadata_queries_follow_updates_imports_and_deletes(store: &dyn Sto
         .await
         .unwrap();
     assert_eq!((counts.values.len(), counts.missing), (0, 3));
+}
+
+/// A one-clause query (the shape a backend may answer from maintained counts or an index
+/// range) totals and pages exactly as the same clause inside a `bool` does, through creates,
+/// imports, updates of the owner and the metadata, invalidation and deletion; counts by field
+/// over every key agree with counts over a condition every key meets.
+pub async fn query_totals_and_pages_follow_every_write(store: &dyn Store) {
+    let mut a = owned("a", "user1", "native1");
+    a.creation = CREATED + 5;
+    a.metadata = Some(r#"{"team":"blue","tags":["x","x","y"]}"#.to_owned());
+    let mut b = owned("b", "user2", "file");
+    b.key_type = ApiKeyType::CrossCluster;
+    b.metadata = Some(r#"{"team":"red"}"#.to_owned());
+    let mut c = owned("c", "user1", "native1");
+    c.creation = CREATED + 1;
+    c.metadata = Some(r#"{"team":"blue"}"#.to_owned());
+    create_all(store, [a, b, c]).await;
+    let mut d = owned("d", "user2", "native1");
+    d.creation = CREATED + 5;
+    d.metadata = Some(r#"{"team":"blue","tags":["x"]}"#.to_owned());
+    store.import_api_keys(vec![d]).await.unwrap();
+    check_totals(store, "created").await;
+
+    let mut a = store.api_key("a").await.unwrap().unwrap();
+    a.creator.principal = "user2".to_owned();
+    a.metadata = Some(r#"{"team":"red"}"#.to_owned());
+    store.update_api_keys(vec![a]).await.unwrap();
+    check_totals(store, "updated").await;
+
+    let ids = ["b".to_owned(), "c".to_owned()];
+    store.invalidate_api_keys(&ids, CREATED + 10).await.unwrap();
+    check_totals(store, "invalidated").await;
+
+    assert_eq!(
+        store
+            .delete_inactive_api_keys(CREATED + 10, 100)
+            .await
+            .unwrap(),
+        2
+    );
+    check_totals(store, "deleted").await;
+}
+
+async fn check_totals(store: &dyn Store, step: &str) {
+    let clauses = [
+        json!({"term": {"username": "user1"}}),
+        json!({"term": {"username": "user2"}}),
+        json!({"terms": {"username": ["user1", "user2", "user1"]}}),
+        json!({"term": {"realm_name": "native1"}}),
+        json!({"term": {"type": "rest"}}),
+        json!({"term": {"type": "cross_cluster"}}),
+        json!({"term": {"invalidated": true}}),
+        json!({"term": {"invalidated": false}}),
+        json!({"term": {"metadata.team": "blue"}}),
+        json!({"term": {"metadata.team": "red"}}),
+        json!({"term": {"metadata.tags": "x"}}),
+    ];
+    for clause in clauses {
+        // `must_not` of an id no key has: a condition no backend shortcut recognises.
+        let wrapped =
+            json!({"bool": {"filter": [clause], "must_not": [{"ids": {"values": ["none"]}}]}});
+        for (from, size) in [(0, 100), (1, 1), (1, 2)] {
+            let page = |query: &Value| ApiKeyQuery {
+                query: parsed(query.clone()),
+                from,
+                size,
+                ..ApiKeyQuery::default()
+            };
+            let direct = store.query_api_keys(&page(&clause)).await.unwrap();
+            let general = store.query_api_keys(&page(&wrapped)).await.unwrap();
+            let ids = |found: &crate::QueryPage| {
+                found
+                    .records
+                    .iter()
+                    .map(|record| record.id.clone())
+                    .collect::<Vec<_>>()
+            };
+            assert_eq!(
+                (direct.total, ids(&direct)),
+                (general.total, ids(&general)),
+                "{step}: {clause} from {from} size {size}"
+            );
+            if size == 100 {
+                assert_eq!(
+                    direct.total,
+                    direct.records.len() as u64,
+                    "{step}: {clause}"
+                );
+            }
+        }
+    }
+    let every = parsed(json!({"exists": {"field": "creation"}}));
+    for field in [
+        ApiKeyField::Username,
+        ApiKeyField::RealmName,
+        ApiKeyField::Type,
+        ApiKeyField::Invalidated,
+    ] {
+        let all = store
+            .count_api_keys_by(&Query::MatchAll, &field, 100, true)
+            .await
+            .unwrap();
+        let met = store
+            .count_api_keys_by(&every, &field, 100, true)
+            .await
+            .unwrap();
+        assert_eq!(all, met, "{step}: counts by {field:?}");
+    }
 }
 
 async fn create_all(store: &dyn Store, records: impl IntoIterator<Item = ApiKeyRecord>) {

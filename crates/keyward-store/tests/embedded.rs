@@ -257,7 +257,7 @@ async fn a_version_1_database_upgrades_in_place() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 6);
+    assert_eq!(version, 7);
 }
 
 #[tokio::test]
@@ -466,6 +466,52 @@ async fn bulk_import_into_an_empty_store_builds_the_indexes_once() {
     assert_eq!(found, [keys, more].concat());
 }
 
+/// A bulk import counts its keys into `api_key_counts` itself (its counting triggers dropped
+/// meanwhile), into an empty store and into one with keys, and leaves the triggers as they were:
+/// the counts equal a count of the keys, and a key created afterwards is counted.
+#[tokio::test]
+async fn bulk_import_counts_its_keys_and_restores_the_counting_triggers() {
+    let dir = tempfile::tempdir().unwrap();
+    drop(EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap());
+    let triggers = "SELECT COUNT(*) FROM sqlite_schema WHERE type = 'trigger' \
+                    AND name LIKE 'api_keys_counts_%'";
+    assert_eq!(count(dir.path(), triggers), 3);
+    let key = |n: usize| {
+        let mut key = sample_key(&format!("k{n:04}"));
+        key.creator.principal = format!("user-{}", n % 3);
+        key.invalidated = n.is_multiple_of(4);
+        key
+    };
+    assert_eq!(
+        EmbeddedStore::bulk_import(dir.path(), (0..500).map(key), 128).unwrap(),
+        500
+    );
+    assert_eq!(
+        EmbeddedStore::bulk_import(dir.path(), (500..700).map(key), 64).unwrap(),
+        200
+    );
+    assert_eq!(count(dir.path(), triggers), 3);
+    let store = EmbeddedStore::open(EmbeddedStoreOptions::new(dir.path())).unwrap();
+    store.create_api_key(key(700)).await.unwrap();
+    drop(store);
+    let mismatched = "SELECT COUNT(*) FROM (
+            SELECT 'principal' AS field, principal AS value, COUNT(*) AS keys FROM api_keys GROUP BY principal
+            UNION ALL SELECT 'realm', realm, COUNT(*) FROM api_keys GROUP BY realm
+            UNION ALL SELECT 'key_type', key_type, COUNT(*) FROM api_keys GROUP BY key_type
+            UNION ALL SELECT 'invalidated', invalidated, COUNT(*) FROM api_keys GROUP BY invalidated
+        ) AS counted FULL JOIN api_key_counts AS kept
+            ON kept.field = counted.field AND kept.value = counted.value
+        WHERE kept.keys IS NOT counted.keys";
+    assert_eq!(count(dir.path(), mismatched), 0);
+    assert_eq!(
+        count(
+            dir.path(),
+            "SELECT keys FROM api_key_counts WHERE field = 'principal' AND value = 'user-1'"
+        ),
+        234
+    );
+}
+
 #[tokio::test]
 async fn a_failed_bulk_import_keeps_its_earlier_batches_and_the_indexes() {
     let dir = tempfile::tempdir().unwrap();
@@ -528,11 +574,17 @@ async fn metadata_of_keys_stored_before_the_metadata_index_is_queryable() {
     store.create_api_key(key).await.unwrap();
     store.create_api_key(sample_key("plain")).await.unwrap();
     drop(store);
-    // Undo migration 6, as a keyward of schema version 5 left the database.
+    // Undo migrations 7 and 6, as a keyward of schema version 5 left the database.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
     connection
         .execute_batch(
-            "DROP TRIGGER api_keys_metadata_insert;
+            "DROP TRIGGER api_keys_counts_insert;
+             DROP TRIGGER api_keys_counts_delete;
+             DROP TRIGGER api_keys_counts_update;
+             DROP TABLE api_key_counts;
+             DROP INDEX api_keys_invalidation;
+             CREATE INDEX api_keys_invalidation ON api_keys (invalidation);
+             DROP TRIGGER api_keys_metadata_insert;
              DROP TRIGGER api_keys_metadata_update;
              DROP TRIGGER api_keys_metadata_delete;
              DROP TABLE api_key_metadata;

@@ -36,21 +36,61 @@ pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
     let count_values = builder.values.clone();
     // Elasticsearch tracks total hits exactly for this API, so the count is exact. Without a
     // `WHERE`, SQLite counts the entries of the smallest index instead of reading rows.
-    let count_sql = if matches!(query.query, Query::MatchAll) {
-        "SELECT COUNT(*) FROM api_keys".to_owned()
+    let metadata_term = metadata_term(&query.query);
+    let (count_sql, count_values) = if matches!(query.query, Query::MatchAll) {
+        ("SELECT COUNT(*) FROM api_keys".to_owned(), count_values)
+    } else if let Some(counted) = counted_total(&query.query) {
+        counted
+    } else if let Some((path, value)) = &metadata_term {
+        // One row per key holds the value: the index range is the count.
+        (
+            format!(
+                "SELECT COUNT(*) FROM api_key_metadata AS m WHERE m.path = {} AND m.value = ?2",
+                rendered_path("?1")
+            ),
+            vec![Value::Text(path.clone()), Value::Text(value.clone())],
+        )
     } else if let [rows] = builder.metadata_lookups.as_slice()
         && condition == metadata_rows_condition(rows)
     {
         // The query is one metadata condition: its rows name the keys, every one of which
         // exists, so they are counted without reading the keys.
-        format!("SELECT COUNT(DISTINCT m.id) FROM api_key_metadata AS m WHERE {rows}")
+        (
+            format!("SELECT COUNT(DISTINCT m.id) FROM api_key_metadata AS m WHERE {rows}"),
+            count_values,
+        )
     } else {
-        format!("SELECT COUNT(*) FROM api_keys WHERE {condition}")
+        (
+            format!("SELECT COUNT(*) FROM api_keys WHERE {condition}"),
+            count_values,
+        )
     };
     let column_count = columns.split(',').count();
     let mut sorts = Vec::new();
     let mut page = None;
-    if query.size > 0 {
+    if query.size > 0
+        && query.sort.is_empty()
+        && query.search_after.is_none()
+        && let Some((path, value)) = &metadata_term
+    {
+        // The keys with one metadata value, in the default order (creation, then id), are a
+        // range of the metadata index: the page reads `size` entries and their keys.
+        let sql = format!(
+            "SELECT {columns} FROM (SELECT m.creation AS page_creation, m.id AS page_id \
+             FROM api_key_metadata AS m WHERE m.path = {} AND m.value = ?2 \
+             ORDER BY m.creation, m.id LIMIT ?3 OFFSET ?4) AS page \
+             CROSS JOIN api_keys ON api_keys.id = page.page_id \
+             ORDER BY page.page_creation, page.page_id",
+            rendered_path("?1")
+        );
+        let values = vec![
+            Value::Text(path.clone()),
+            Value::Text(value.clone()),
+            Value::Integer(clamp(query.size)),
+            Value::Integer(clamp(query.from)),
+        ];
+        page = Some((sql, values));
+    } else if query.size > 0 {
         let mut expressions = Vec::new();
         for clause in &query.sort {
             let expression = builder.sort_expression(&clause.key, clause.descending);
@@ -74,26 +114,38 @@ pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
             let after_sql = builder.after(&expressions, &values);
             where_sql = format!("({where_sql}) AND {after_sql}");
         }
-        let mut order = expressions
-            .iter()
-            .map(|(expression, descending)| {
-                let direction = if *descending { "DESC" } else { "ASC" };
-                format!("{expression} {direction} NULLS LAST")
-            })
-            .collect::<Vec<_>>();
-        if query.sort.is_empty() {
-            order.push("creation".to_owned());
+        // The page is chosen on the sort keys alone, and only its rows are read whole: a sort
+        // over many matches then costs their sort keys, not their descriptor texts.
+        let mut keys = vec!["api_keys.rowid AS page_rowid".to_owned()];
+        let mut order = Vec::new();
+        let mut page_order = Vec::new();
+        for (index, (expression, descending)) in expressions.iter().enumerate() {
+            let direction = if *descending { "DESC" } else { "ASC" };
+            keys.push(format!("{expression} AS page_sort{index}"));
+            order.push(format!("{expression} {direction} NULLS LAST"));
+            page_order.push(format!("page.page_sort{index} {direction} NULLS LAST"));
         }
+        if query.sort.is_empty() {
+            keys.push("creation AS page_creation".to_owned());
+            order.push("creation".to_owned());
+            page_order.push("page.page_creation".to_owned());
+        }
+        keys.push("id AS page_id".to_owned());
         order.push("id".to_owned());
+        page_order.push("page.page_id".to_owned());
         let selected = std::iter::once(columns.to_owned())
-            .chain(expressions.iter().map(|(expression, _)| expression.clone()))
+            .chain((0..expressions.len()).map(|index| format!("page.page_sort{index}")))
             .collect::<Vec<_>>()
             .join(", ");
         let limit = builder.bind(Value::Integer(clamp(query.size)));
         let offset = builder.bind(Value::Integer(clamp(query.from)));
         let sql = format!(
-            "SELECT {selected} FROM api_keys WHERE {where_sql} ORDER BY {} LIMIT {limit} OFFSET {offset}",
-            order.join(", ")
+            "SELECT {selected} FROM (SELECT {} FROM api_keys WHERE {where_sql} ORDER BY {} \
+             LIMIT {limit} OFFSET {offset}) AS page \
+             CROSS JOIN api_keys ON api_keys.rowid = page.page_rowid ORDER BY {}",
+            keys.join(", "),
+            order.join(", "),
+            page_order.join(", ")
         );
         check_size(&builder)?;
         page = Some((sql, builder.values));
@@ -105,6 +157,68 @@ pub(super) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
         sorts,
         columns: column_count,
     })
+}
+
+/// The counting statement of a query that is one case-sensitive `term` or `terms` on a field
+/// `api_key_counts` counts: a lookup of the maintained per-value counts.
+fn counted_total(query: &Query) -> Option<(String, Vec<Value>)> {
+    let (field, values) = match query {
+        Query::Term {
+            field,
+            value,
+            case_insensitive: false,
+        } => (field, std::slice::from_ref(value)),
+        Query::Terms { field, values } => (field, values.as_slice()),
+        _ => return None,
+    };
+    let counted = counted_field(field)?;
+    let array = json_array(values.iter().map(|value| match sql_value(value) {
+        Value::Integer(number) => serde_json::json!(number),
+        Value::Text(text) => serde_json::json!(text),
+        _ => serde_json::Value::Null,
+    }));
+    // `IN` takes each distinct value once, as a key matches `terms` once.
+    Some((
+        "SELECT coalesce(sum(keys), 0) FROM api_key_counts \
+         WHERE field = ?1 AND value IN (SELECT value FROM json_each(?2))"
+            .to_owned(),
+        vec![Value::Text(counted.to_owned()), array],
+    ))
+}
+
+/// The name `api_key_counts` counts a field's values under (its column's name), if it does.
+fn counted_field(field: &ApiKeyField) -> Option<&'static str> {
+    match field {
+        ApiKeyField::Username => Some("principal"),
+        ApiKeyField::RealmName => Some("realm"),
+        ApiKeyField::Type => Some("key_type"),
+        ApiKeyField::Invalidated => Some("invalidated"),
+        _ => None,
+    }
+}
+
+/// The JSON path and the text of a query that is one case-sensitive `term` on a metadata key.
+fn metadata_term(query: &Query) -> Option<(String, String)> {
+    let Query::Term {
+        field: ApiKeyField::Metadata(path),
+        value: FieldValue::Keyword(value),
+        case_insensitive: false,
+    } = query
+    else {
+        return None;
+    };
+    if path.is_empty() {
+        return None;
+    }
+    Some((json_path(path)?, value.clone()))
+}
+
+/// The path `json_tree` renders (and `api_key_metadata` holds) for the JSON path in `parameter`.
+fn rendered_path(parameter: &str) -> String {
+    format!(
+        "(SELECT t.fullkey FROM json_tree(json_set('{{}}', {parameter}, 0)) AS t \
+         WHERE t.type = 'integer')"
+    )
 }
 
 /// A batch of matches in id order after `after_id`: the statement and its bound values.
@@ -215,6 +329,15 @@ pub(super) fn translate_counts(
             let missing =
                 format!("SELECT COUNT(*) FROM api_keys WHERE ({condition}) AND NOT ({exists})");
             (values, Some((missing, missing_builder.values)))
+        }
+        other if match_all && let Some(counted) = counted_field(other) => {
+            // Every key counted: the maintained counts are the answer.
+            let values = (
+                "SELECT value, keys FROM api_key_counts WHERE field = ?1 ORDER BY value LIMIT ?2"
+                    .to_owned(),
+                vec![Value::Text(counted.to_owned()), Value::Integer(fetch)],
+            );
+            (values, None)
         }
         other => {
             let column = column(other);
@@ -575,10 +698,7 @@ impl Builder {
             return "0".to_owned();
         };
         let path = self.bind(Value::Text(path));
-        let rows = format!(
-            "m.path = (SELECT t.fullkey FROM json_tree(json_set('{{}}', {path}, 0)) AS t \
-             WHERE t.type = 'integer') AND {condition}"
-        );
+        let rows = format!("m.path = {} AND {condition}", rendered_path(&path));
         self.metadata_lookups.push(rows.clone());
         metadata_rows_condition(&rows)
     }
