@@ -219,3 +219,38 @@ async fn a_data_directory_serves_one_node_on_postgresql_too() {
         "{stderr}"
     );
 }
+
+#[tokio::test]
+async fn reset_password_changes_the_shared_store_and_every_node_hears_of_it() {
+    let database = ScratchDatabase::create().await;
+    let nodes = nodes(&database, 2).await;
+    // Both nodes have the old password cached.
+    for node in &nodes {
+        for _ in 0..2 {
+            let reply = node.superuser().get("/_security/_authenticate").await;
+            assert_eq!(reply.status, 200, "{}", reply.text);
+        }
+    }
+    let url = format!("keyward.store.postgresql.url={}", database.url());
+    let output = std::process::Command::new(crate::support::binary())
+        .args(["reset-password", "-u", "elastic", "-b", "-s"])
+        .args(["-E", "keyward.store.type=postgresql", "-E", &url])
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let password = String::from_utf8(output.stdout).unwrap().trim().to_owned();
+    assert!(password.len() >= 20, "a generated password: {password:?}");
+    for node in &nodes {
+        let reply = node.superuser().get("/_security/_authenticate").await;
+        assert_eq!(reply.status, 401, "the old password still works: {}", reply.text);
+        let reply = node
+            .basic("elastic", &password)
+            .get("/_security/_authenticate")
+            .await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
+    }
+}
