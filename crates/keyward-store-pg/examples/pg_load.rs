@@ -76,11 +76,25 @@ async fn main() {
         next += batch.len();
         store.import_api_keys(batch).await.unwrap();
     }
-    let client = tokio_postgres::connect(&format!("{base}/{name}"), tokio_postgres::NoTls).await;
-    if let Ok((client, connection)) = client {
-        tokio::spawn(connection);
-        let _ = client.batch_execute("ANALYZE").await;
-    }
+    let (client, connection) =
+        tokio_postgres::connect(&format!("{base}/{name}"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client.batch_execute("VACUUM ANALYZE").await.unwrap();
+    let bytes: i64 = client
+        .query_one(
+            "SELECT sum(pg_total_relation_size(c.oid))::int8 FROM pg_class AS c \
+             WHERE c.relname IN ('api_keys', 'api_key_metadata', 'descriptors')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    println!(
+        "{TOTAL_KEYS} keys: {} bytes per key (keys, metadata rows, shared texts, their indexes)",
+        bytes / TOTAL_KEYS as i64
+    );
 
     let search = ApiKeyQuery {
         query: parse_query(&serde_json::json!({"term": {"username": "x"}}), 0).unwrap(),
