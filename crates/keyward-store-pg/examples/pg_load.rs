@@ -120,6 +120,21 @@ async fn main() {
         at(1.0)
     );
 
+    // The plans of the two statements the query runs (as `query_sql` writes them).
+    for sql in [
+        "SELECT COUNT(*) FROM api_keys WHERE principal = ($1::text COLLATE \"C\")",
+        "SELECT id FROM api_keys WHERE principal = ($1::text COLLATE \"C\") \
+         ORDER BY creation, id LIMIT 10",
+    ] {
+        let plan = client
+            .query(&format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}"), &[&"x"])
+            .await
+            .unwrap();
+        for line in plan {
+            println!("  {}", line.get::<_, String>(0));
+        }
+    }
+
     drop(store);
     admin
         .batch_execute(&format!("DROP DATABASE {name} WITH (FORCE)"))

@@ -52,7 +52,7 @@ impl Store for PostgresStore {
         };
         let client = self.client().await?;
         let rows = client
-            .query(find.select(None).as_str(), &params(&find.values))
+            .query_typed(find.select(None).as_str(), &params(&find.values))
             .await
             .pg()?;
         rows.iter().map(api_key_from_row).collect()
@@ -75,7 +75,7 @@ impl Store for PostgresStore {
         }
         let client = self.client().await?;
         let rows = client
-            .query(find.select(Some(limit)).as_str(), &params(&find.values))
+            .query_typed(find.select(Some(limit)).as_str(), &params(&find.values))
             .await
             .pg()?;
         rows.iter().map(api_key_from_row).collect()
@@ -101,7 +101,10 @@ impl Store for PostgresStore {
     ) -> Result<Vec<ApiKeyRecord>, Error> {
         let (sql, values) = query_sql::translate_batch(query, API_KEY_COLUMNS, after_id, limit)?;
         let client = self.client().await?;
-        let rows = client.query(sql.as_str(), &params(&values)).await.pg()?;
+        let rows = client
+            .query_typed(sql.as_str(), &params(&values))
+            .await
+            .pg()?;
         rows.iter().map(api_key_from_row).collect()
     }
 
