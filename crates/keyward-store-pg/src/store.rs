@@ -374,28 +374,32 @@ impl Store for PostgresStore {
             true
         } else if let Some(record) = missing {
             let roles = json_list(&record.roles)?;
-            // Inserted unless a concurrent writer stored the user first, whose write then wins
-            // as it would have had it come a moment later.
+            // A writer that stored the user since the update found none wins the insert; the
+            // change then applies to what it stored, as it would have a moment later.
             let statement = transaction
                 .prepare_cached(
                     "INSERT INTO users (username, password_hash, roles, full_name, email, metadata, enabled, seq) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (username) DO NOTHING",
+                     VALUES ($1, coalesce($8::text, $2::text), $3, $4, $5, $6, \
+                     coalesce($9::boolean, $7::boolean), 1) \
+                     ON CONFLICT (username) DO UPDATE SET \
+                     password_hash = coalesce($8, users.password_hash), \
+                     enabled = coalesce($9, users.enabled), seq = users.seq + 1",
                 )
                 .await
                 .pg()?;
-            let password_hash = change.password_hash.unwrap_or(record.password_hash);
-            let enabled = change.enabled.unwrap_or(record.enabled);
             transaction
                 .execute(
                     &statement,
                     &[
                         &username,
-                        &password_hash,
+                        &record.password_hash,
                         &roles,
                         &record.full_name,
                         &record.email,
                         &record.metadata,
-                        &enabled,
+                        &record.enabled,
+                        &change.password_hash,
+                        &change.enabled,
                     ],
                 )
                 .await
@@ -721,8 +725,8 @@ impl Store for PostgresStore {
 
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error> {
         let client = self.client().await?;
-        // One statement: the value inserted, or the one already there (which a concurrent
-        // insert, committed first, makes visible to the conflict check).
+        // One statement: the value inserted, or the one already there. A value another node
+        // inserted while this statement ran is not in its snapshot: the next try reads it.
         let statement = client
             .prepare_cached(
                 "WITH inserted AS (INSERT INTO meta (key, value) VALUES ($1, $2) \
@@ -732,15 +736,16 @@ impl Store for PostgresStore {
             )
             .await
             .pg()?;
-        let row = client.query_opt(&statement, &[&key, &value]).await.pg()?;
-        match row {
-            Some(row) => row
-                .try_get(0)
-                .map_err(|err| Error::Corrupt(err.to_string())),
-            None => Err(Error::Database(format!(
-                "metadata [{key}] vanished right after it was written"
-            ))),
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(row) = client.query_opt(&statement, &[&key, &value]).await.pg()? {
+                return row
+                    .try_get(0)
+                    .map_err(|err| Error::Corrupt(err.to_string()));
+            }
         }
+        Err(Error::Database(format!(
+            "metadata [{key}] vanished right after it was written"
+        )))
     }
 
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {

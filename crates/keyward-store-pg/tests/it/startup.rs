@@ -198,3 +198,42 @@ async fn tls_verify_full_checks_the_certificate_and_the_name() {
         other => panic!("expected an unreadable CA file, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_writes_agree() {
+    // Nodes starting together: one cluster uuid wins everywhere; a reserved user's first
+    // changes (stored from its never-stored state) all apply.
+    let database = TestDatabase::create().await;
+    let store = std::sync::Arc::new(PostgresStore::connect(database.options()).await.unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.spawn(async move {
+            let uuid = store
+                .meta_init("cluster_uuid", &format!("u{n}"))
+                .await
+                .unwrap();
+            let change = keyward_store::UserChange {
+                password_hash: (n == 3).then(|| "changed".to_owned()),
+                enabled: (n == 5).then_some(false),
+            };
+            let missing = keyward_store::testsuite::sample_user("elastic");
+            assert!(
+                store
+                    .change_user("elastic", change, Some(missing))
+                    .await
+                    .unwrap()
+            );
+            uuid
+        });
+    }
+    let mut uuids = std::collections::BTreeSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        uuids.insert(joined.unwrap());
+    }
+    assert_eq!(uuids.len(), 1, "{uuids:?}");
+    let user = store.user("elastic").await.unwrap().unwrap();
+    assert_eq!(user.password_hash, "changed");
+    assert!(!user.enabled);
+    assert_eq!(user.seq, 16);
+}
