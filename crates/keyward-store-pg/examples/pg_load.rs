@@ -95,6 +95,24 @@ async fn main() {
         "{TOTAL_KEYS} keys: {} bytes per key (keys, metadata rows, shared texts, their indexes)",
         bytes / TOTAL_KEYS as i64
     );
+    let relations = client
+        .query(
+            "SELECT c.relname::text, pg_relation_size(c.oid)::int8 FROM pg_class AS c \
+             JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') \
+             ORDER BY pg_relation_size(c.oid) DESC LIMIT 12",
+            &[],
+        )
+        .await
+        .unwrap();
+    for relation in relations {
+        let size: i64 = relation.get(1);
+        println!(
+            "  {:<32} {:>5} bytes per key",
+            relation.get::<_, String>(0),
+            size / TOTAL_KEYS as i64
+        );
+    }
 
     let search = ApiKeyQuery {
         query: parse_query(&serde_json::json!({"term": {"username": "x"}}), 0).unwrap(),
