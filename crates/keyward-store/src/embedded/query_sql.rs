@@ -118,7 +118,7 @@ pub(super) fn translate_batch(
     let mut condition = builder.condition(query);
     if let Some(after_id) = after_id {
         let parameter = builder.bind(Value::Text(after_id.to_owned()));
-        condition = format!("({condition}) AND id > {parameter}");
+        condition = format!("({condition}) AND api_keys.id > {parameter}");
     }
     let limit = builder.bind(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     check_size(&builder)?;
@@ -426,7 +426,8 @@ impl Builder {
             },
             Query::Ids(ids) => {
                 let ids = self.bind(json_array(ids.iter().map(|id| serde_json::json!(id))));
-                format!("id IN (SELECT value FROM json_each({ids}))")
+                // Qualified: counts join `api_key_metadata` and `json_tree`, which have an `id` too.
+                format!("api_keys.id IN (SELECT value FROM json_each({ids}))")
             }
             Query::Term {
                 field,
@@ -669,7 +670,7 @@ fn column(field: &ApiKeyField) -> &'static str {
     match field {
         ApiKeyField::Creation => "creation",
         ApiKeyField::Expiration => "expiration",
-        ApiKeyField::Id => "id",
+        ApiKeyField::Id => "api_keys.id",
         ApiKeyField::Invalidated => "invalidated",
         ApiKeyField::Invalidation => "invalidation",
         // Metadata is reached through `json_each`, never as a column.
