@@ -119,9 +119,9 @@ pub(crate) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
             })
             .collect::<Vec<_>>();
         if query.sort.is_empty() {
-            order.push("creation".to_owned());
+            order.push("api_keys.creation".to_owned());
         }
-        order.push("id".to_owned());
+        order.push("api_keys.id".to_owned());
         let selected = std::iter::once(columns.to_owned())
             .chain(
                 expressions
@@ -166,12 +166,14 @@ pub(crate) fn translate_batch(
     let mut condition = builder.condition(query);
     if let Some(after_id) = after_id {
         let parameter = builder.bind(Param::Text(after_id.to_owned()));
-        condition = format!("({condition}) AND id > {parameter}");
+        condition = format!("({condition}) AND api_keys.id > {parameter}");
     }
     let limit = builder.bind(Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     check_size(&builder.values)?;
     Ok((
-        format!("SELECT {columns} FROM api_keys WHERE {condition} ORDER BY id LIMIT {limit}"),
+        format!(
+            "SELECT {columns} FROM api_keys WHERE {condition} ORDER BY api_keys.id LIMIT {limit}"
+        ),
         builder.values,
     ))
 }
@@ -473,7 +475,7 @@ impl Builder {
             },
             Query::Ids(ids) => {
                 let ids = self.bind(Param::Texts(ids.clone()));
-                format!("id = ANY({ids})")
+                format!("api_keys.id = ANY({ids})")
             }
             Query::Term {
                 field,
@@ -565,6 +567,9 @@ impl Builder {
         value: Param,
         case_insensitive: bool,
     ) -> String {
+        // Case folds text only: numbers (dates, booleans) compare as they are, as SQLite's
+        // `lower` of a number is its digits.
+        let case_insensitive = case_insensitive && matches!(value, Param::Text(_));
         let parameter = self.bind(value);
         match field {
             ApiKeyField::Metadata(path) => {
@@ -591,14 +596,16 @@ impl Builder {
             pattern
         };
         let parameter = self.bind(Param::Text(pattern));
+        // A pattern over a number matches its digits, as SQLite's `GLOB` does.
         let subject = match field {
-            ApiKeyField::Metadata(_) => "m.value",
-            _ => column(field),
+            ApiKeyField::Metadata(_) => "m.value".to_owned(),
+            _ if field.kind() == FieldKind::Keyword => column(field).to_owned(),
+            _ => format!("{}::text", column(field)),
         };
         let subject = if case_insensitive {
             format!("lower({subject})")
         } else {
-            subject.to_owned()
+            subject
         };
         let rest = format!("LIKE {parameter}");
         match field {
@@ -723,17 +730,17 @@ fn balanced(mut parts: Vec<String>, operator: &str) -> String {
 /// The column a field is stored in.
 fn column(field: &ApiKeyField) -> &'static str {
     match field {
-        ApiKeyField::Creation => "creation",
-        ApiKeyField::Expiration => "expiration",
-        ApiKeyField::Id => "id",
-        ApiKeyField::Invalidated => "invalidated",
-        ApiKeyField::Invalidation => "invalidation",
+        ApiKeyField::Creation => "api_keys.creation",
+        ApiKeyField::Expiration => "api_keys.expiration",
+        ApiKeyField::Id => "api_keys.id",
+        ApiKeyField::Invalidated => "api_keys.invalidated",
+        ApiKeyField::Invalidation => "api_keys.invalidation",
         // Metadata is reached through `api_key_metadata`, never as a column.
-        ApiKeyField::Metadata(_) => "metadata",
-        ApiKeyField::Name => "name",
-        ApiKeyField::RealmName => "realm",
-        ApiKeyField::Type => "key_type",
-        ApiKeyField::Username => "principal",
+        ApiKeyField::Metadata(_) => "api_keys.metadata",
+        ApiKeyField::Name => "api_keys.name",
+        ApiKeyField::RealmName => "api_keys.realm",
+        ApiKeyField::Type => "api_keys.key_type",
+        ApiKeyField::Username => "api_keys.principal",
     }
 }
 

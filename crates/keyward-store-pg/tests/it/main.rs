@@ -8,6 +8,7 @@
 
 mod descriptors;
 mod feed;
+mod parity;
 mod startup;
 mod support;
 
