@@ -268,3 +268,65 @@ async fn queries_answer_as_the_embedded_store_answers() {
     }
     assert!(compared > 200, "only {compared} queries parsed");
 }
+
+#[tokio::test]
+async fn listings_answer_as_the_embedded_store_answers() {
+    use keyward_store::{ApiKeyCursor, ApiKeyFilter, NamePattern};
+    let mut random = Random(0x2545_f491_4f6c_dd1d);
+    let (embedded, _dir) = temp_embedded_store().await;
+    let (postgres, _database) = fresh_store().await;
+    for n in 0..60 {
+        let record = key(&mut random, n);
+        embedded.create_api_key(record.clone()).await.unwrap();
+        postgres.create_api_key(record).await.unwrap();
+    }
+    for case in 0..200 {
+        let filter = ApiKeyFilter {
+            ids: random.chance(20).then(|| {
+                (0..random.below(5))
+                    .map(|_| format!("k{:03}", random.below(70)))
+                    .collect()
+            }),
+            name: match random.below(4) {
+                0 => None,
+                1 => Some(NamePattern::All),
+                2 => Some(NamePattern::Exact(random.pick(TEXTS).to_owned())),
+                _ => Some(NamePattern::Prefix(random.pick(TEXTS).to_owned())),
+            },
+            username: random
+                .chance(30)
+                .then(|| random.pick(&["x", "y", "X", "ü", "z"]).to_owned()),
+            realm: random
+                .chance(30)
+                .then(|| random.pick(&["r1", "r2"]).to_owned()),
+            exclude_invalidated: random.chance(30),
+            exclude_expired_at: random
+                .chance(30)
+                .then(|| CREATED + random.below(4) as i64 * 1000),
+            key_type: random
+                .chance(20)
+                .then(|| random.pick(&[ApiKeyType::Rest, ApiKeyType::CrossCluster])),
+        };
+        let expected = embedded.find_api_keys(&filter).await.unwrap();
+        assert_eq!(
+            postgres.find_api_keys(&filter).await.unwrap(),
+            expected,
+            "case {case}: {filter:?}"
+        );
+        // The same listing in pages.
+        let mut paged = Vec::new();
+        let mut after: Option<ApiKeyCursor> = None;
+        loop {
+            let page = postgres
+                .find_api_keys_page(&filter, after.as_ref(), 3)
+                .await
+                .unwrap();
+            let Some(last) = page.last() else {
+                break;
+            };
+            after = Some(ApiKeyCursor::after(last));
+            paged.extend(page);
+        }
+        assert_eq!(paged, expected, "case {case}: {filter:?} in pages");
+    }
+}
