@@ -334,39 +334,42 @@ pub(crate) async fn run(
     client: &impl GenericClient,
     statements: &Statements,
 ) -> Result<QueryPage, Error> {
-    let row = client
-        .query_typed_one(
-            statements.count_sql.as_str(),
-            &params(&statements.count_values),
-        )
-        .await
-        .pg()?;
-    let total: i64 = read(&row, 0)?;
+    // Both statements go out at once (the driver pipelines them on the session): one round trip.
+    let count_values = params(&statements.count_values);
+    let count = client.query_typed_one(statements.count_sql.as_str(), &count_values);
+    let page_values = statements
+        .page
+        .as_ref()
+        .map(|(_, values)| params(values))
+        .unwrap_or_default();
+    let rows = async {
+        match &statements.page {
+            Some((sql, _)) => client.query_typed(sql.as_str(), &page_values).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (count, rows) = tokio::join!(count, rows);
+    let total: i64 = read(&count.pg()?, 0)?;
+    let rows = rows.pg()?;
     let mut page = QueryPage {
         total: u64::try_from(total).unwrap_or_default(),
         ..QueryPage::default()
     };
-    if let Some((sql, values)) = &statements.page {
-        let rows = client
-            .query_typed(sql.as_str(), &params(values))
-            .await
-            .pg()?;
-        for row in &rows {
-            page.records.push(api_key_from_row(row)?);
-            let mut sort_values = Vec::with_capacity(statements.sorts.len());
-            for (index, (is_date, descending)) in statements.sorts.iter().enumerate() {
-                let value = match column_value(row, API_KEY_COLUMN_COUNT + index)? {
-                    SortValue::Null if *is_date => SortValue::Long(if *descending {
-                        MISSING_DATE_DESC
-                    } else {
-                        MISSING_DATE_ASC
-                    }),
-                    other => other,
-                };
-                sort_values.push(value);
-            }
-            page.sort_values.push(sort_values);
+    for row in &rows {
+        page.records.push(api_key_from_row(row)?);
+        let mut sort_values = Vec::with_capacity(statements.sorts.len());
+        for (index, (is_date, descending)) in statements.sorts.iter().enumerate() {
+            let value = match column_value(row, API_KEY_COLUMN_COUNT + index)? {
+                SortValue::Null if *is_date => SortValue::Long(if *descending {
+                    MISSING_DATE_DESC
+                } else {
+                    MISSING_DATE_ASC
+                }),
+                other => other,
+            };
+            sort_values.push(value);
         }
+        page.sort_values.push(sort_values);
     }
     Ok(page)
 }
