@@ -35,6 +35,23 @@ async fn main() {
         .await
         .unwrap();
     tokio::spawn(connection);
+    // Databases of earlier runs that died before dropping theirs (a closed pipe kills it).
+    for row in admin
+        .query(
+            "SELECT datname::text FROM pg_database WHERE starts_with(datname, 'keyward_bench_')",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let old: String = row.get(0);
+        let pid = old.trim_start_matches("keyward_bench_");
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"))
+                .await;
+        }
+    }
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
