@@ -237,3 +237,47 @@ async fn concurrent_first_writes_agree() {
     assert!(!user.enabled);
     assert_eq!(user.seq, 16);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_is_unavailable() {
+    let database = TestDatabase::create().await;
+    let options = PostgresOptions {
+        pool_size: 1,
+        connect_timeout: Duration::from_millis(300),
+        ..database.options()
+    };
+    let store = std::sync::Arc::new(PostgresStore::connect(options).await.unwrap());
+    let key = keyward_store::testsuite::sample_key("k");
+    store.create_api_key(key.clone()).await.unwrap();
+    // Another session holds the key's row: an update of it waits on its pool's one session.
+    let mut client = database.connect().await;
+    let holder = client.transaction().await.unwrap();
+    holder
+        .execute("SELECT 1 FROM api_keys WHERE id = 'k' FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let update = tokio::spawn({
+        let store = std::sync::Arc::clone(&store);
+        async move { store.update_api_keys(vec![key]).await }
+    });
+    // Once the update holds the session, a read waits for it no longer than the timeout.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.api_key("k").await {
+            Err(Error::Unavailable(message)) => {
+                assert!(message.contains("timed out"), "{message}");
+                break;
+            }
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+    holder.rollback().await.unwrap();
+    assert_eq!(
+        update.await.unwrap().unwrap(),
+        [keyward_store::UpdateOutcome::Updated]
+    );
+    assert!(store.api_key("k").await.unwrap().is_some());
+}
