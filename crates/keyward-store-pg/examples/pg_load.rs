@@ -35,6 +35,23 @@ async fn main() {
         .await
         .unwrap();
     tokio::spawn(connection);
+    // Databases of earlier runs that died before dropping theirs (a closed pipe kills it).
+    for row in admin
+        .query(
+            "SELECT datname::text FROM pg_database WHERE starts_with(datname, 'keyward_bench_')",
+            &[],
+        )
+        .await
+        .unwrap()
+    {
+        let old: String = row.get(0);
+        let pid = old.trim_start_matches("keyward_bench_");
+        if !std::path::Path::new(&format!("/proc/{pid}")).exists() {
+            let _ = admin
+                .batch_execute(&format!("DROP DATABASE IF EXISTS {old} WITH (FORCE)"))
+                .await;
+        }
+    }
     admin
         .batch_execute(&format!("CREATE DATABASE {name}"))
         .await
@@ -76,10 +93,42 @@ async fn main() {
         next += batch.len();
         store.import_api_keys(batch).await.unwrap();
     }
-    let client = tokio_postgres::connect(&format!("{base}/{name}"), tokio_postgres::NoTls).await;
-    if let Ok((client, connection)) = client {
-        tokio::spawn(connection);
-        let _ = client.batch_execute("ANALYZE").await;
+    let (client, connection) =
+        tokio_postgres::connect(&format!("{base}/{name}"), tokio_postgres::NoTls)
+            .await
+            .unwrap();
+    tokio::spawn(connection);
+    client.batch_execute("VACUUM ANALYZE").await.unwrap();
+    let bytes: i64 = client
+        .query_one(
+            "SELECT sum(pg_total_relation_size(c.oid))::int8 FROM pg_class AS c \
+             WHERE c.relname IN ('api_keys', 'api_key_metadata', 'descriptors')",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    println!(
+        "{TOTAL_KEYS} keys: {} bytes per key (keys, metadata rows, shared texts, their indexes)",
+        bytes / TOTAL_KEYS as i64
+    );
+    let relations = client
+        .query(
+            "SELECT c.relname::text, pg_relation_size(c.oid)::int8 FROM pg_class AS c \
+             JOIN pg_namespace AS n ON n.oid = c.relnamespace \
+             WHERE n.nspname = 'public' AND c.relkind IN ('r', 'i') \
+             ORDER BY pg_relation_size(c.oid) DESC LIMIT 12",
+            &[],
+        )
+        .await
+        .unwrap();
+    for relation in relations {
+        let size: i64 = relation.get(1);
+        println!(
+            "  {:<32} {:>5} bytes per key",
+            relation.get::<_, String>(0),
+            size / TOTAL_KEYS as i64
+        );
     }
 
     let search = ApiKeyQuery {
@@ -105,6 +154,21 @@ async fn main() {
         at(0.99),
         at(1.0)
     );
+
+    // The plans of the two statements the query runs (as `query_sql` writes them).
+    for sql in [
+        "SELECT COUNT(*) FROM api_keys WHERE principal = ($1::text COLLATE \"C\")",
+        "SELECT id FROM api_keys WHERE principal = ($1::text COLLATE \"C\") \
+         ORDER BY creation, id LIMIT 10",
+    ] {
+        let plan = client
+            .query(&format!("EXPLAIN (ANALYZE, COSTS OFF) {sql}"), &[&"x"])
+            .await
+            .unwrap();
+        for line in plan {
+            println!("  {}", line.get::<_, String>(0));
+        }
+    }
 
     drop(store);
     admin

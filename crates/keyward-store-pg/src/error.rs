@@ -42,11 +42,11 @@ pub(crate) fn pg_error(err: tokio_postgres::Error) -> Error {
             Error::Database(message)
         };
     }
+    let text = describe(&err);
     // No server answer: the connection is closed or broken, or could not be made.
     if err.is_closed() || io_source(&err) {
-        return Error::Unavailable(err.to_string());
+        return Error::Unavailable(text);
     }
-    let text = err.to_string();
     // The driver reports a connect timeout as an error kind of its own, without a source.
     if text.starts_with("timeout waiting for server") {
         Error::Unavailable(text)
@@ -70,6 +70,21 @@ pub(crate) fn pool_error(err: deadpool_postgres::PoolError) -> Error {
         PoolError::NoRuntimeSpecified => Error::Database("no runtime for the pool".to_owned()),
         PoolError::PostCreateHook(err) => Error::Unavailable(err.to_string()),
     }
+}
+
+/// The error with its causes (the driver's own text leaves out why a connection failed).
+fn describe(err: &tokio_postgres::Error) -> String {
+    let mut text = err.to_string();
+    let mut source = err.source();
+    while let Some(cause) = source {
+        let cause_text = cause.to_string();
+        if !text.contains(&cause_text) {
+            text.push_str(": ");
+            text.push_str(&cause_text);
+        }
+        source = cause.source();
+    }
+    text
 }
 
 /// Whether an `io::Error` is somewhere in the chain of `err`.

@@ -15,11 +15,14 @@
 //! node listening on the database (counted by each probe from `pg_stat_activity`, sessions named
 //! [`LISTENER_NAME`]), at most [`ECHO_WAIT`]: when it answers, the very next request to any node
 //! sees the change. A node that does not acknowledge in time (hung, or gone without closing its
-//! session) only delays writes by that bound. The listener probes its session every `notify_keepalive` (`SELECT 1`, failing after as
-//! long again); on any failure it sends [`Notice::Lost`] once, reconnects with backoff (up to
-//! [`MAX_BACKOFF`] between attempts), `LISTEN`s again and sends [`Notice::Restored`]. A node thus
-//! learns of a broken feed within twice `notify_keepalive` (one interval plus the probe's
-//! timeout), at once when the connection reports its end.
+//! session) only delays writes by that bound.
+//!
+//! The listener probes its session every `notify_keepalive` (the count of listening sessions,
+//! failing after [`probe_timeout`]: as long again, at least [`MIN_PROBE_TIMEOUT`], so a busy
+//! server is not taken for a dead one); on any failure it sends [`Notice::Lost`] once, reconnects
+//! with backoff (up to [`MAX_BACKOFF`] between attempts), `LISTEN`s again and sends
+//! [`Notice::Restored`]. A node thus learns of a broken feed within `notify_keepalive +
+//! probe_timeout` (1.5 s with the default 500 ms), at once when the connection reports its end.
 //!
 //! The same session holds the advisory locks of [`Feed::lead`]: a node that loses it loses its
 //! leads with it, as the server releases a session's locks when the session ends.
@@ -53,6 +56,14 @@ pub(crate) const ECHO_WAIT: Duration = Duration::from_secs(2);
 
 /// The longest wait between two attempts to reconnect the listener.
 pub(crate) const MAX_BACKOFF: Duration = Duration::from_secs(1);
+
+/// The shortest time a probe of the listener session is given.
+pub(crate) const MIN_PROBE_TIMEOUT: Duration = Duration::from_secs(1);
+
+/// How long a probe of the listener session may take before the feed counts as lost.
+pub(crate) fn probe_timeout(keepalive: Duration) -> Duration {
+    keepalive.max(MIN_PROBE_TIMEOUT)
+}
 
 /// Notices a subscriber may fall behind by before it sees `Lagged`.
 const NOTICE_CAPACITY: usize = 1024;
@@ -460,7 +471,7 @@ async fn serve(feed: &Feed, mut listener: Listener, keepalive: Duration, restore
             _ = ticks.tick() => {
                 // The probe counts the listening nodes too: a writer waits for the others.
                 let probe = listener.client.query_one(PEERS, &[&LISTENER_NAME]);
-                match tokio::time::timeout(keepalive, probe).await {
+                match tokio::time::timeout(probe_timeout(keepalive), probe).await {
                     Ok(Ok(row)) => {
                         let listening: i64 = row.try_get(0).unwrap_or(1);
                         feed.set_peers(usize::try_from(listening.saturating_sub(1)).unwrap_or(0));

@@ -51,7 +51,7 @@ pub struct PostgresOptions {
     /// certificate under [`PgTlsMode::VerifyFull`].
     pub ca_file: Option<PathBuf>,
     /// How often the change feed's session is probed: a node learns that its feed broke within
-    /// twice this (the interval plus the probe's timeout, as long again).
+    /// this plus the probe's timeout (as long again, at least 1 s): 1.5 s by default.
     pub notify_keepalive: Duration,
 }
 

@@ -34,18 +34,20 @@ pub(crate) enum Param {
 }
 
 impl Param {
-    fn as_sql(&self) -> &(dyn ToSql + Sync) {
+    /// The value and its type: statements built here run with their parameter types given
+    /// (`query_typed`), one round trip instead of a prepare, an execute and a close.
+    fn as_sql(&self) -> (&(dyn ToSql + Sync), Type) {
         match self {
-            Param::Int(number) => number,
-            Param::Text(text) => text,
-            Param::Texts(texts) => texts,
-            Param::Ints(numbers) => numbers,
+            Param::Int(number) => (number, Type::INT8),
+            Param::Text(text) => (text, Type::TEXT),
+            Param::Texts(texts) => (texts, Type::TEXT_ARRAY),
+            Param::Ints(numbers) => (numbers, Type::INT8_ARRAY),
         }
     }
 }
 
-/// The parameters as the driver takes them.
-pub(crate) fn params(values: &[Param]) -> Vec<&(dyn ToSql + Sync)> {
+/// The parameters as the driver takes them, typed.
+pub(crate) fn params(values: &[Param]) -> Vec<(&(dyn ToSql + Sync), Type)> {
     values.iter().map(Param::as_sql).collect()
 }
 
@@ -117,9 +119,9 @@ pub(crate) fn translate(query: &ApiKeyQuery, columns: &str) -> Result<Statements
             })
             .collect::<Vec<_>>();
         if query.sort.is_empty() {
-            order.push("creation".to_owned());
+            order.push("api_keys.creation".to_owned());
         }
-        order.push("id".to_owned());
+        order.push("api_keys.id".to_owned());
         let selected = std::iter::once(columns.to_owned())
             .chain(
                 expressions
@@ -164,12 +166,14 @@ pub(crate) fn translate_batch(
     let mut condition = builder.condition(query);
     if let Some(after_id) = after_id {
         let parameter = builder.bind(Param::Text(after_id.to_owned()));
-        condition = format!("({condition}) AND id > {parameter}");
+        condition = format!("({condition}) AND api_keys.id > {parameter}");
     }
     let limit = builder.bind(Param::Int(i64::try_from(limit).unwrap_or(i64::MAX)));
     check_size(&builder.values)?;
     Ok((
-        format!("SELECT {columns} FROM api_keys WHERE {condition} ORDER BY id LIMIT {limit}"),
+        format!(
+            "SELECT {columns} FROM api_keys WHERE {condition} ORDER BY api_keys.id LIMIT {limit}"
+        ),
         builder.values,
     ))
 }
@@ -294,7 +298,10 @@ pub(crate) async fn run_counts(
 ) -> Result<FieldCounts, Error> {
     let mut counts = FieldCounts::default();
     let (sql, values) = &statements.values;
-    let rows = client.query(sql.as_str(), &params(values)).await.pg()?;
+    let rows = client
+        .query_typed(sql.as_str(), &params(values))
+        .await
+        .pg()?;
     for row in &rows {
         if counts.values.len() == statements.limit {
             counts.truncated = true;
@@ -311,7 +318,10 @@ pub(crate) async fn run_counts(
             .push((value, u64::try_from(count).unwrap_or_default()));
     }
     if let Some((sql, values)) = &statements.missing {
-        let row = client.query_one(sql.as_str(), &params(values)).await.pg()?;
+        let row = client
+            .query_typed_one(sql.as_str(), &params(values))
+            .await
+            .pg()?;
         let missing: i64 = read(&row, 0)?;
         counts.missing = u64::try_from(missing).unwrap_or_default();
     }
@@ -324,36 +334,42 @@ pub(crate) async fn run(
     client: &impl GenericClient,
     statements: &Statements,
 ) -> Result<QueryPage, Error> {
-    let row = client
-        .query_one(
-            statements.count_sql.as_str(),
-            &params(&statements.count_values),
-        )
-        .await
-        .pg()?;
-    let total: i64 = read(&row, 0)?;
+    // Both statements go out at once (the driver pipelines them on the session): one round trip.
+    let count_values = params(&statements.count_values);
+    let count = client.query_typed_one(statements.count_sql.as_str(), &count_values);
+    let page_values = statements
+        .page
+        .as_ref()
+        .map(|(_, values)| params(values))
+        .unwrap_or_default();
+    let rows = async {
+        match &statements.page {
+            Some((sql, _)) => client.query_typed(sql.as_str(), &page_values).await,
+            None => Ok(Vec::new()),
+        }
+    };
+    let (count, rows) = tokio::join!(count, rows);
+    let total: i64 = read(&count.pg()?, 0)?;
+    let rows = rows.pg()?;
     let mut page = QueryPage {
         total: u64::try_from(total).unwrap_or_default(),
         ..QueryPage::default()
     };
-    if let Some((sql, values)) = &statements.page {
-        let rows = client.query(sql.as_str(), &params(values)).await.pg()?;
-        for row in &rows {
-            page.records.push(api_key_from_row(row)?);
-            let mut sort_values = Vec::with_capacity(statements.sorts.len());
-            for (index, (is_date, descending)) in statements.sorts.iter().enumerate() {
-                let value = match column_value(row, API_KEY_COLUMN_COUNT + index)? {
-                    SortValue::Null if *is_date => SortValue::Long(if *descending {
-                        MISSING_DATE_DESC
-                    } else {
-                        MISSING_DATE_ASC
-                    }),
-                    other => other,
-                };
-                sort_values.push(value);
-            }
-            page.sort_values.push(sort_values);
+    for row in &rows {
+        page.records.push(api_key_from_row(row)?);
+        let mut sort_values = Vec::with_capacity(statements.sorts.len());
+        for (index, (is_date, descending)) in statements.sorts.iter().enumerate() {
+            let value = match column_value(row, API_KEY_COLUMN_COUNT + index)? {
+                SortValue::Null if *is_date => SortValue::Long(if *descending {
+                    MISSING_DATE_DESC
+                } else {
+                    MISSING_DATE_ASC
+                }),
+                other => other,
+            };
+            sort_values.push(value);
         }
+        page.sort_values.push(sort_values);
     }
     Ok(page)
 }
@@ -462,7 +478,7 @@ impl Builder {
             },
             Query::Ids(ids) => {
                 let ids = self.bind(Param::Texts(ids.clone()));
-                format!("id = ANY({ids})")
+                format!("api_keys.id = ANY({ids})")
             }
             Query::Term {
                 field,
@@ -554,6 +570,9 @@ impl Builder {
         value: Param,
         case_insensitive: bool,
     ) -> String {
+        // Case folds text only: numbers (dates, booleans) compare as they are, as SQLite's
+        // `lower` of a number is its digits.
+        let case_insensitive = case_insensitive && matches!(value, Param::Text(_));
         let parameter = self.bind(value);
         match field {
             ApiKeyField::Metadata(path) => {
@@ -580,14 +599,16 @@ impl Builder {
             pattern
         };
         let parameter = self.bind(Param::Text(pattern));
+        // A pattern over a number matches its digits, as SQLite's `GLOB` does.
         let subject = match field {
-            ApiKeyField::Metadata(_) => "m.value",
-            _ => column(field),
+            ApiKeyField::Metadata(_) => "m.value".to_owned(),
+            _ if field.kind() == FieldKind::Keyword => column(field).to_owned(),
+            _ => format!("{}::text", column(field)),
         };
         let subject = if case_insensitive {
             format!("lower({subject})")
         } else {
-            subject.to_owned()
+            subject
         };
         let rest = format!("LIKE {parameter}");
         match field {
@@ -712,17 +733,17 @@ fn balanced(mut parts: Vec<String>, operator: &str) -> String {
 /// The column a field is stored in.
 fn column(field: &ApiKeyField) -> &'static str {
     match field {
-        ApiKeyField::Creation => "creation",
-        ApiKeyField::Expiration => "expiration",
-        ApiKeyField::Id => "id",
-        ApiKeyField::Invalidated => "invalidated",
-        ApiKeyField::Invalidation => "invalidation",
+        ApiKeyField::Creation => "api_keys.creation",
+        ApiKeyField::Expiration => "api_keys.expiration",
+        ApiKeyField::Id => "api_keys.id",
+        ApiKeyField::Invalidated => "api_keys.invalidated",
+        ApiKeyField::Invalidation => "api_keys.invalidation",
         // Metadata is reached through `api_key_metadata`, never as a column.
-        ApiKeyField::Metadata(_) => "metadata",
-        ApiKeyField::Name => "name",
-        ApiKeyField::RealmName => "realm",
-        ApiKeyField::Type => "key_type",
-        ApiKeyField::Username => "principal",
+        ApiKeyField::Metadata(_) => "api_keys.metadata",
+        ApiKeyField::Name => "api_keys.name",
+        ApiKeyField::RealmName => "api_keys.realm",
+        ApiKeyField::Type => "api_keys.key_type",
+        ApiKeyField::Username => "api_keys.principal",
     }
 }
 

@@ -4,42 +4,84 @@
 use keyward_core::api_key::{ApiKeyType, Creator};
 use keyward_store::{ApiKeyRecord, AppPrivilegeRecord, Error, RoleRecord, TokenRecord, UserRecord};
 use serde_json::{Map, Value};
+use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
 use tokio_postgres::types::ToSql;
 
-/// The `api_keys` columns in the order [`api_key_from_row`] reads them.
+/// The `api_keys` columns in the order [`api_key_from_row`] reads them; the shared texts read
+/// through their descriptor ids.
 pub(crate) const API_KEY_COLUMNS: &str = "id, name, key_type, creation, expiration, invalidated, \
-     invalidation, hash, role_descriptors, limited_by, metadata, principal, full_name, email, \
-     creator_metadata, realm, realm_type, format_version, certificate_identity, seq";
+     invalidation, hash, \
+     (SELECT d.text FROM descriptors AS d WHERE d.descriptor_id = api_keys.role_descriptors_id), \
+     (SELECT d.text FROM descriptors AS d WHERE d.descriptor_id = api_keys.limited_by_id), \
+     metadata, principal, \
+     (SELECT d.text FROM descriptors AS d WHERE d.descriptor_id = api_keys.creator_id), \
+     realm, format_version, certificate_identity, seq";
 
 /// How many columns [`API_KEY_COLUMNS`] lists.
-pub(crate) const API_KEY_COLUMN_COUNT: usize = 20;
+pub(crate) const API_KEY_COLUMN_COUNT: usize = 17;
+
+/// The common table expressions interning a key's shared texts, parameters `$14`..`$19` (the
+/// texts, then their digests): each inserted unless there, and its id in `ids`. A text another
+/// transaction inserted and committed while the statement ran is seen neither in `interned` nor
+/// in the statement's snapshot: its id comes out `NULL`, which the key's `NOT NULL` columns
+/// refuse, and the write is tried again (`store::retryable`). Inserting into `descriptors`
+/// (even nothing) holds its `ROW EXCLUSIVE` lock until commit, which keeps
+/// `store::collect_descriptors` from deleting a text between being found here and the key
+/// referring to it being committed.
+macro_rules! intern_texts {
+    () => {
+        "texts (digest, text) AS (SELECT DISTINCT v.digest, v.text FROM (VALUES \
+         ($17::bytea, $14::text), ($18::bytea, $15::text), ($19::bytea, $16::text)) \
+         AS v (digest, text)), \
+         interned AS (INSERT INTO descriptors (digest, text) SELECT digest, text FROM texts \
+         ON CONFLICT (digest) DO NOTHING RETURNING descriptor_id, digest), \
+         ids AS (SELECT t.digest, coalesce(i.descriptor_id, d.descriptor_id) AS descriptor_id \
+         FROM texts AS t LEFT JOIN interned AS i ON i.digest = t.digest \
+         LEFT JOIN descriptors AS d ON d.digest = t.digest)"
+    };
+}
 
 /// Parameters `$1`..`$19` are [`ApiKeyValues::params`], `$20` and `$21` the paths and values of
 /// its flattened metadata; a new key starts at `seq` 1. One statement (one round trip, atomic
-/// without a transaction of its own) writes the key and its metadata rows. A taken id inserts
-/// nothing and counts 0, which the caller reports as `AlreadyExists`.
-pub(crate) const INSERT_API_KEY: &str = "WITH key AS (INSERT INTO api_keys (id, name, key_type, \
-     creation, expiration, invalidated, invalidation, hash, role_descriptors, limited_by, metadata, \
-     principal, full_name, email, creator_metadata, realm, realm_type, format_version, \
-     certificate_identity, seq) \
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 1) \
+/// without a transaction of its own) interns the shared texts and writes the key and its
+/// metadata rows. A taken id inserts no key and counts 0, which the caller reports as
+/// `AlreadyExists`.
+pub(crate) const INSERT_API_KEY: &str = concat!(
+    "WITH ",
+    intern_texts!(),
+    ", key AS (INSERT INTO api_keys (id, name, key_type, creation, expiration, invalidated, \
+     invalidation, hash, metadata, principal, realm, format_version, certificate_identity, \
+     role_descriptors_id, limited_by_id, creator_id, seq) \
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, \
+     (SELECT descriptor_id FROM ids WHERE digest = $17), \
+     (SELECT descriptor_id FROM ids WHERE digest = $18), \
+     (SELECT descriptor_id FROM ids WHERE digest = $19), 1) \
      ON CONFLICT (id) DO NOTHING RETURNING id), \
      leaves AS (INSERT INTO api_key_metadata (path, value, id) \
      SELECT t.p, t.v, key.id FROM key, unnest($20::text[], $21::text[]) AS t (p, v) \
      ON CONFLICT DO NOTHING) \
-     SELECT COUNT(*) FROM key";
+     SELECT COUNT(*) FROM key"
+);
 
-/// Parameters `$1`..`$19` are [`ApiKeyValues::params`], `$20` the `seq` the record was read with.
-pub(crate) const UPDATE_API_KEY: &str = "UPDATE api_keys SET name = $2, key_type = $3, \
-     creation = $4, expiration = $5, invalidated = $6, invalidation = $7, hash = $8, \
-     role_descriptors = $9, limited_by = $10, metadata = $11, principal = $12, full_name = $13, \
-     email = $14, creator_metadata = $15, realm = $16, realm_type = $17, format_version = $18, \
-     certificate_identity = $19, seq = seq + 1 WHERE id = $1 AND seq = $20";
+/// Parameters `$1`..`$19` are [`ApiKeyValues::params`], `$20` the `seq` the record was read
+/// with. The caller has locked the key (`SELECT_FOR_UPDATE`).
+pub(crate) const UPDATE_API_KEY: &str = concat!(
+    "WITH ",
+    intern_texts!(),
+    " UPDATE api_keys SET name = $2, key_type = $3, creation = $4, expiration = $5, \
+     invalidated = $6, invalidation = $7, hash = $8, metadata = $9, principal = $10, realm = $11, \
+     format_version = $12, certificate_identity = $13, \
+     role_descriptors_id = (SELECT descriptor_id FROM ids WHERE digest = $17), \
+     limited_by_id = (SELECT descriptor_id FROM ids WHERE digest = $18), \
+     creator_id = (SELECT descriptor_id FROM ids WHERE digest = $19), \
+     seq = seq + 1 WHERE id = $1 AND seq = $20"
+);
 
-/// Stores a key's flattened metadata: `$1` the paths, `$2` the values, `$3` the key id.
-pub(crate) const INSERT_METADATA: &str = "INSERT INTO api_key_metadata (path, value, id) \
-     SELECT p, v, $3 FROM unnest($1::text[], $2::text[]) AS t (p, v) ON CONFLICT DO NOTHING";
+/// The shared texts a key refers to, locking it for an update: `$1` its id, `$2` the `seq` it
+/// was read with.
+pub(crate) const SELECT_FOR_UPDATE: &str = "SELECT role_descriptors_id, limited_by_id, creator_id \
+     FROM api_keys WHERE id = $1 AND seq = $2 FOR UPDATE";
 
 /// The `tokens` columns in the order [`token_from_row`] reads them.
 pub(crate) const TOKEN_COLUMNS: &str = "access_hash, refresh_hash, username, realm, realm_type, \
@@ -59,17 +101,15 @@ pub(crate) struct ApiKeyValues {
     invalidated: i64,
     invalidation: Option<i64>,
     hash: String,
-    role_descriptors: String,
-    limited_by: String,
     metadata: Option<String>,
     principal: String,
-    full_name: Option<String>,
-    email: Option<String>,
-    creator_metadata: String,
     realm: String,
-    realm_type: String,
     format_version: i64,
     certificate_identity: Option<String>,
+    /// Role descriptors, limited-by, creator text.
+    texts: [String; 3],
+    /// The SHA-256 digest of each text.
+    digests: [Vec<u8>; 3],
     /// The flattened metadata: paths and values.
     pub(crate) leaves: (Vec<String>, Vec<String>),
 }
@@ -79,8 +119,11 @@ impl ApiKeyValues {
     /// fails in the embedded store).
     pub(crate) fn new(record: ApiKeyRecord) -> Result<ApiKeyValues, Error> {
         let leaves = flatten_metadata(record.metadata.as_deref())?;
-        let creator_metadata = serde_json::to_string(&record.creator.metadata)
-            .map_err(|err| Error::Database(err.to_string()))?;
+        let creator = creator_text(&record.creator)?;
+        let texts = [record.role_descriptors, record.limited_by, creator];
+        let digests = texts
+            .each_ref()
+            .map(|text| Sha256::digest(text.as_bytes()).to_vec());
         Ok(ApiKeyValues {
             id: record.id,
             name: record.name,
@@ -90,17 +133,13 @@ impl ApiKeyValues {
             invalidated: i64::from(record.invalidated),
             invalidation: record.invalidation,
             hash: record.hash,
-            role_descriptors: record.role_descriptors,
-            limited_by: record.limited_by,
             metadata: record.metadata,
             principal: record.creator.principal,
-            full_name: record.creator.full_name,
-            email: record.creator.email,
-            creator_metadata,
             realm: record.creator.realm,
-            realm_type: record.creator.realm_type,
             format_version: record.format_version,
             certificate_identity: record.certificate_identity,
+            texts,
+            digests,
             leaves,
         })
     }
@@ -121,19 +160,70 @@ impl ApiKeyValues {
             &self.invalidated,
             &self.invalidation,
             &self.hash,
-            &self.role_descriptors,
-            &self.limited_by,
             &self.metadata,
             &self.principal,
-            &self.full_name,
-            &self.email,
-            &self.creator_metadata,
             &self.realm,
-            &self.realm_type,
             &self.format_version,
             &self.certificate_identity,
+            &self.texts[0],
+            &self.texts[1],
+            &self.texts[2],
+            &self.digests[0],
+            &self.digests[1],
+            &self.digests[2],
         ]
     }
+}
+
+/// The owner's details kept as one shared text, as the embedded store keeps them:
+/// `[realm_type, full_name, email, metadata]`. The principal and realm stay columns of
+/// `api_keys`: queries select and sort by them.
+fn creator_text(creator: &Creator) -> Result<String, Error> {
+    serde_json::to_string(&(
+        &creator.realm_type,
+        &creator.full_name,
+        &creator.email,
+        &creator.metadata,
+    ))
+    .map_err(|err| Error::Database(err.to_string()))
+}
+
+/// The owner's principal, realm and [`creator_text`] back as a [`Creator`].
+fn creator_from_text(
+    id: &str,
+    principal: String,
+    realm: String,
+    text: &str,
+) -> Result<Creator, Error> {
+    let corrupt = |what: &str| Error::Corrupt(format!("api key [{id}]: {what}"));
+    let value: Value = serde_json::from_str(text)
+        .map_err(|err| corrupt(&format!("the stored creator is not JSON: {err}")))?;
+    let Value::Array(fields) = value else {
+        return Err(corrupt("the stored creator is not a JSON array"));
+    };
+    let [realm_type, full_name, email, metadata]: [Value; 4] = fields
+        .try_into()
+        .map_err(|_| corrupt("the stored creator does not have four fields"))?;
+    let optional = |value: Value, what: &str| match value {
+        Value::Null => Ok(None),
+        Value::String(text) => Ok(Some(text)),
+        _ => Err(corrupt(&format!("the creator's {what} is not a string"))),
+    };
+    let Value::String(realm_type) = realm_type else {
+        return Err(corrupt("the creator's realm type is not a string"));
+    };
+    let Value::Object(metadata) = metadata else {
+        return Err(corrupt("creator metadata is not a JSON object"));
+    };
+    let metadata: Map<String, Value> = metadata;
+    Ok(Creator {
+        principal,
+        full_name: optional(full_name, "full name")?,
+        email: optional(email, "email")?,
+        metadata,
+        realm,
+        realm_type,
+    })
 }
 
 /// The path of a metadata leaf no path query can name (below an array element): such leaves
@@ -226,12 +316,13 @@ pub(crate) fn api_key_from_row(row: &Row) -> Result<ApiKeyRecord, Error> {
     let key_type = key_type
         .parse::<ApiKeyType>()
         .map_err(|err| Error::Corrupt(format!("api key [{id}]: {err}")))?;
-    let creator_metadata: String = get(row, 14)?;
-    let metadata: Map<String, Value> = serde_json::from_str(&creator_metadata).map_err(|err| {
-        Error::Corrupt(format!(
-            "api key [{id}]: creator metadata is not a JSON object: {err}"
-        ))
-    })?;
+    let shared = |index: usize| -> Result<String, Error> {
+        get::<Option<String>>(row, index)?
+            .ok_or_else(|| Error::Corrupt(format!("api key [{id}]: a shared text is missing")))
+    };
+    let role_descriptors = shared(8)?;
+    let limited_by = shared(9)?;
+    let creator = creator_from_text(&id, get(row, 11)?, get(row, 13)?, &shared(12)?)?;
     let invalidated: i64 = get(row, 5)?;
     Ok(ApiKeyRecord {
         name: get(row, 1)?,
@@ -241,20 +332,13 @@ pub(crate) fn api_key_from_row(row: &Row) -> Result<ApiKeyRecord, Error> {
         invalidated: invalidated != 0,
         invalidation: get(row, 6)?,
         hash: get(row, 7)?,
-        role_descriptors: get(row, 8)?,
-        limited_by: get(row, 9)?,
+        role_descriptors,
+        limited_by,
         metadata: get(row, 10)?,
-        creator: Creator {
-            principal: get(row, 11)?,
-            full_name: get(row, 12)?,
-            email: get(row, 13)?,
-            metadata,
-            realm: get(row, 15)?,
-            realm_type: get(row, 16)?,
-        },
-        format_version: get(row, 17)?,
-        certificate_identity: get(row, 18)?,
-        seq: get(row, 19)?,
+        creator,
+        format_version: get(row, 14)?,
+        certificate_identity: get(row, 15)?,
+        seq: get(row, 16)?,
         id,
     })
 }

@@ -22,15 +22,25 @@ pub struct MigrationReport {
 /// Every text column compares with `COLLATE "C"` (byte order), as the embedded store's SQLite
 /// compares (`BINARY`): sorts, ranges and `search_after` agree between the two backends.
 pub(crate) const MIGRATIONS: &[&str] = &[
-    // 1: API keys, their flattened metadata, users, roles, application privileges, tokens,
-    // store metadata.
+    // 1: API keys, their flattened metadata, the text keys share, users, roles, application
+    // privileges, tokens, store metadata.
     //
     // `doc` is the storage order `_doc` sorts by (SQLite's rowid). The indexes pair every field
     // a query filters on with the default order (creation, id), so a page reads a page of
     // entries. `api_key_metadata` holds one row per scalar leaf of a key's metadata (see
-    // `rows::flatten_metadata`), written by the store in the transaction that writes the key and
-    // deleted with it by the foreign key.
-    r#"CREATE TABLE api_keys (
+    // `rows::flatten_metadata`), written by the store in the statement that writes the key and
+    // deleted with it by the foreign key. `descriptors` holds the text many keys share (role
+    // descriptors, the limited-by snapshot, the owner's details) once per distinct text, found
+    // by its SHA-256 digest (see `rows::INSERT_API_KEY`). The store deletes the texts no key
+    // refers to any more after the write that let go of them (`store::collect_descriptors`),
+    // under a table lock every writer of references conflicts with (no foreign key: its checks
+    // lock the few shared rows for every key written, which halved concurrent creates).
+    r#"CREATE TABLE descriptors (
+        descriptor_id BIGINT GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+        digest BYTEA NOT NULL UNIQUE,
+        text TEXT COLLATE "C" NOT NULL
+    );
+    CREATE TABLE api_keys (
         doc BIGINT GENERATED ALWAYS AS IDENTITY,
         id TEXT COLLATE "C" NOT NULL PRIMARY KEY,
         name TEXT COLLATE "C" NOT NULL,
@@ -40,19 +50,19 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         invalidated BIGINT NOT NULL CHECK (invalidated IN (0, 1)),
         invalidation BIGINT,
         hash TEXT COLLATE "C" NOT NULL,
-        role_descriptors TEXT COLLATE "C" NOT NULL,
-        limited_by TEXT COLLATE "C" NOT NULL,
         metadata TEXT COLLATE "C",
         principal TEXT COLLATE "C" NOT NULL,
-        full_name TEXT COLLATE "C",
-        email TEXT COLLATE "C",
-        creator_metadata TEXT COLLATE "C" NOT NULL,
         realm TEXT COLLATE "C" NOT NULL,
-        realm_type TEXT COLLATE "C" NOT NULL,
         format_version BIGINT NOT NULL,
         certificate_identity TEXT COLLATE "C",
+        role_descriptors_id BIGINT NOT NULL,
+        limited_by_id BIGINT NOT NULL,
+        creator_id BIGINT NOT NULL,
         seq BIGINT NOT NULL
     );
+    CREATE INDEX api_keys_role_descriptors ON api_keys (role_descriptors_id);
+    CREATE INDEX api_keys_limited_by ON api_keys (limited_by_id);
+    CREATE INDEX api_keys_creator ON api_keys (creator_id);
     CREATE UNIQUE INDEX api_keys_doc ON api_keys (doc);
     CREATE INDEX api_keys_creation ON api_keys (creation, id);
     CREATE INDEX api_keys_owner ON api_keys (principal, creation, id);

@@ -8,15 +8,16 @@ use keyward_store::{
     TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 use tokio_postgres::IsolationLevel;
+use tokio_postgres::error::SqlState;
 use tokio_postgres::types::ToSql;
 
 use crate::PostgresStore;
-use crate::error::PgResultExt;
+use crate::error::{PgResultExt, pg_error};
 use crate::query_sql::{self, Param, params};
 use crate::rows::{
-    API_KEY_COLUMNS, ApiKeyValues, INSERT_API_KEY, INSERT_METADATA, TOKEN_COLUMNS, UPDATE_API_KEY,
-    USER_COLUMNS, api_key_from_row, app_privilege_from_row, json_list, role_from_row,
-    token_from_row, user_from_row,
+    API_KEY_COLUMNS, ApiKeyValues, INSERT_API_KEY, SELECT_FOR_UPDATE, TOKEN_COLUMNS,
+    UPDATE_API_KEY, USER_COLUMNS, api_key_from_row, app_privilege_from_row, json_list,
+    role_from_row, token_from_row, user_from_row,
 };
 
 #[async_trait]
@@ -24,7 +25,13 @@ impl Store for PostgresStore {
     async fn create_api_key(&self, record: ApiKeyRecord) -> Result<(), Error> {
         let values = ApiKeyValues::new(record)?;
         let client = self.client().await?;
-        insert_api_key(&client, &values).await
+        let mut attempt = 1;
+        loop {
+            match insert_api_key(&client, &values).await {
+                Err(WriteError::Retry) if attempt < MAX_ATTEMPTS => attempt += 1,
+                other => return other.map_err(WriteError::into_store),
+            }
+        }
     }
 
     async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, Error> {
@@ -45,7 +52,7 @@ impl Store for PostgresStore {
         };
         let client = self.client().await?;
         let rows = client
-            .query(find.select(None).as_str(), &params(&find.values))
+            .query_typed(find.select(None).as_str(), &params(&find.values))
             .await
             .pg()?;
         rows.iter().map(api_key_from_row).collect()
@@ -68,7 +75,7 @@ impl Store for PostgresStore {
         }
         let client = self.client().await?;
         let rows = client
-            .query(find.select(Some(limit)).as_str(), &params(&find.values))
+            .query_typed(find.select(Some(limit)).as_str(), &params(&find.values))
             .await
             .pg()?;
         rows.iter().map(api_key_from_row).collect()
@@ -94,7 +101,10 @@ impl Store for PostgresStore {
     ) -> Result<Vec<ApiKeyRecord>, Error> {
         let (sql, values) = query_sql::translate_batch(query, API_KEY_COLUMNS, after_id, limit)?;
         let client = self.client().await?;
-        let rows = client.query(sql.as_str(), &params(&values)).await.pg()?;
+        let rows = client
+            .query_typed(sql.as_str(), &params(&values))
+            .await
+            .pg()?;
         rows.iter().map(api_key_from_row).collect()
     }
 
@@ -127,35 +137,14 @@ impl Store for PostgresStore {
             .into_iter()
             .map(|record| Ok((record.seq, ApiKeyValues::new(record)?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        let mut client = self.client().await?;
-        let transaction = client.transaction().await.pg()?;
-        let update = transaction.prepare_cached(UPDATE_API_KEY).await.pg()?;
-        let delete_metadata = transaction
-            .prepare_cached("DELETE FROM api_key_metadata WHERE id = $1")
-            .await
-            .pg()?;
-        let mut outcomes = Vec::with_capacity(records.len());
-        let mut updated = Vec::new();
-        for (seq, values) in &records {
-            let mut bound: Vec<&(dyn ToSql + Sync)> = values.params().to_vec();
-            bound.push(seq);
-            if transaction.execute(&update, &bound).await.pg()? != 1 {
-                outcomes.push(UpdateOutcome::Conflict);
-                continue;
+        let mut attempt = 1;
+        let (outcomes, released) = loop {
+            match self.try_update_api_keys(&records).await {
+                Err(WriteError::Retry) if attempt < MAX_ATTEMPTS => attempt += 1,
+                other => break other.map_err(WriteError::into_store)?,
             }
-            transaction
-                .execute(&delete_metadata, &[&values.id()])
-                .await
-                .pg()?;
-            insert_metadata(&transaction, values).await?;
-            outcomes.push(UpdateOutcome::Updated);
-            updated.push(values.id().to_owned());
-        }
-        self.commit(
-            transaction,
-            (!updated.is_empty()).then_some(Change::ApiKeys(updated)),
-        )
-        .await?;
+        };
+        self.collect_descriptors(released).await;
         Ok(outcomes)
     }
 
@@ -209,16 +198,20 @@ impl Store for PostgresStore {
         // ago. Each takes what is left of `limit`.
         let statements = [
             "DELETE FROM api_keys WHERE id IN \
-             (SELECT id FROM api_keys WHERE expiration <= $1 LIMIT $2) RETURNING id",
+             (SELECT id FROM api_keys WHERE expiration <= $1 LIMIT $2) \
+             RETURNING id, role_descriptors_id, limited_by_id, creator_id",
             "DELETE FROM api_keys WHERE id IN \
-             (SELECT id FROM api_keys WHERE invalidation <= $1 LIMIT $2) RETURNING id",
+             (SELECT id FROM api_keys WHERE invalidation <= $1 LIMIT $2) \
+             RETURNING id, role_descriptors_id, limited_by_id, creator_id",
             "DELETE FROM api_keys WHERE id IN \
              (SELECT id FROM api_keys WHERE invalidated = 1 AND invalidation IS NULL \
-             AND $1::int8 IS NOT NULL LIMIT $2) RETURNING id",
+             AND $1::int8 IS NOT NULL LIMIT $2) \
+             RETURNING id, role_descriptors_id, limited_by_id, creator_id",
         ];
         let mut client = self.client().await?;
         let transaction = client.transaction().await.pg()?;
         let mut deleted: Vec<String> = Vec::new();
+        let mut released: Vec<i64> = Vec::new();
         for sql in statements {
             let left = limit.saturating_sub(deleted.len() as u64);
             if left == 0 {
@@ -235,6 +228,12 @@ impl Store for PostgresStore {
                     row.try_get(0)
                         .map_err(|err| Error::Corrupt(err.to_string()))?,
                 );
+                for column in 1..=3 {
+                    released.push(
+                        row.try_get(column)
+                            .map_err(|err| Error::Corrupt(err.to_string()))?,
+                    );
+                }
             }
         }
         let count = deleted.len() as u64;
@@ -243,6 +242,7 @@ impl Store for PostgresStore {
             (!deleted.is_empty()).then_some(Change::ApiKeys(deleted)),
         )
         .await?;
+        self.collect_descriptors(released).await;
         Ok(count)
     }
 
@@ -254,12 +254,13 @@ impl Store for PostgresStore {
             .into_iter()
             .map(ApiKeyValues::new)
             .collect::<Result<Vec<_>, Error>>()?;
-        let mut client = self.client().await?;
-        let transaction = client.transaction().await.pg()?;
-        for values in &records {
-            insert_api_key(&transaction, values).await?;
+        let mut attempt = 1;
+        loop {
+            match self.try_import_api_keys(&records).await {
+                Err(WriteError::Retry) if attempt < MAX_ATTEMPTS => attempt += 1,
+                other => return other.map_err(WriteError::into_store),
+            }
         }
-        transaction.commit().await.pg()
     }
 
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, Error> {
@@ -373,28 +374,32 @@ impl Store for PostgresStore {
             true
         } else if let Some(record) = missing {
             let roles = json_list(&record.roles)?;
-            // Inserted unless a concurrent writer stored the user first, whose write then wins
-            // as it would have had it come a moment later.
+            // A writer that stored the user since the update found none wins the insert; the
+            // change then applies to what it stored, as it would have a moment later.
             let statement = transaction
                 .prepare_cached(
                     "INSERT INTO users (username, password_hash, roles, full_name, email, metadata, enabled, seq) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7, 1) ON CONFLICT (username) DO NOTHING",
+                     VALUES ($1, coalesce($8::text, $2::text), $3, $4, $5, $6, \
+                     coalesce($9::boolean, $7::boolean), 1) \
+                     ON CONFLICT (username) DO UPDATE SET \
+                     password_hash = coalesce($8, users.password_hash), \
+                     enabled = coalesce($9, users.enabled), seq = users.seq + 1",
                 )
                 .await
                 .pg()?;
-            let password_hash = change.password_hash.unwrap_or(record.password_hash);
-            let enabled = change.enabled.unwrap_or(record.enabled);
             transaction
                 .execute(
                     &statement,
                     &[
                         &username,
-                        &password_hash,
+                        &record.password_hash,
                         &roles,
                         &record.full_name,
                         &record.email,
                         &record.metadata,
-                        &enabled,
+                        &record.enabled,
+                        &change.password_hash,
+                        &change.enabled,
                     ],
                 )
                 .await
@@ -720,8 +725,8 @@ impl Store for PostgresStore {
 
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error> {
         let client = self.client().await?;
-        // One statement: the value inserted, or the one already there (which a concurrent
-        // insert, committed first, makes visible to the conflict check).
+        // One statement: the value inserted, or the one already there. A value another node
+        // inserted while this statement ran is not in its snapshot: the next try reads it.
         let statement = client
             .prepare_cached(
                 "WITH inserted AS (INSERT INTO meta (key, value) VALUES ($1, $2) \
@@ -731,15 +736,16 @@ impl Store for PostgresStore {
             )
             .await
             .pg()?;
-        let row = client.query_opt(&statement, &[&key, &value]).await.pg()?;
-        match row {
-            Some(row) => row
-                .try_get(0)
-                .map_err(|err| Error::Corrupt(err.to_string())),
-            None => Err(Error::Database(format!(
-                "metadata [{key}] vanished right after it was written"
-            ))),
+        for _ in 0..MAX_ATTEMPTS {
+            if let Some(row) = client.query_opt(&statement, &[&key, &value]).await.pg()? {
+                return row
+                    .try_get(0)
+                    .map_err(|err| Error::Corrupt(err.to_string()));
+            }
         }
+        Err(Error::Database(format!(
+            "metadata [{key}] vanished right after it was written"
+        )))
     }
 
     fn changes(&self) -> Option<tokio::sync::broadcast::Receiver<Notice>> {
@@ -760,6 +766,127 @@ impl Store for PostgresStore {
 }
 
 impl PostgresStore {
+    /// One attempt at `import_api_keys`: one transaction.
+    async fn try_import_api_keys(&self, records: &[ApiKeyValues]) -> Result<(), WriteError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        for values in records {
+            insert_api_key(&transaction, values).await?;
+        }
+        transaction.commit().await.pg()?;
+        Ok(())
+    }
+
+    /// One attempt at `update_api_keys`: one transaction; the outcomes, and the shared texts the
+    /// updated keys referred to before.
+    async fn try_update_api_keys(
+        &self,
+        records: &[(i64, ApiKeyValues)],
+    ) -> Result<(Vec<UpdateOutcome>, Vec<i64>), WriteError> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let lock = transaction.prepare_cached(SELECT_FOR_UPDATE).await.pg()?;
+        let update = transaction.prepare_cached(UPDATE_API_KEY).await.pg()?;
+        let delete_metadata = transaction
+            .prepare_cached("DELETE FROM api_key_metadata WHERE id = $1")
+            .await
+            .pg()?;
+        let insert_metadata = transaction
+            .prepare_cached(
+                "INSERT INTO api_key_metadata (path, value, id) \
+                 SELECT p, v, $3 FROM unnest($1::text[], $2::text[]) AS t (p, v) \
+                 ON CONFLICT DO NOTHING",
+            )
+            .await
+            .pg()?;
+        let mut outcomes = Vec::with_capacity(records.len());
+        let mut updated = Vec::new();
+        let mut released = Vec::new();
+        for (seq, values) in records {
+            let Some(held) = transaction
+                .query_opt(&lock, &[&values.id(), seq])
+                .await
+                .pg()?
+            else {
+                outcomes.push(UpdateOutcome::Conflict);
+                continue;
+            };
+            for column in 0..3 {
+                released.push(
+                    held.try_get::<_, i64>(column)
+                        .map_err(|err| Error::Corrupt(err.to_string()))?,
+                );
+            }
+            let mut bound: Vec<&(dyn ToSql + Sync)> = values.params().to_vec();
+            bound.push(seq);
+            if transaction
+                .execute(&update, &bound)
+                .await
+                .map_err(WriteError::from_pg)?
+                != 1
+            {
+                return Err(
+                    Error::Database("a key changed while it was being updated".to_owned()).into(),
+                );
+            }
+            transaction
+                .execute(&delete_metadata, &[&values.id()])
+                .await
+                .pg()?;
+            let (paths, leaves) = &values.leaves;
+            if !paths.is_empty() {
+                transaction
+                    .execute(&insert_metadata, &[paths, leaves, &values.id()])
+                    .await
+                    .pg()?;
+            }
+            outcomes.push(UpdateOutcome::Updated);
+            updated.push(values.id().to_owned());
+        }
+        self.commit(
+            transaction,
+            (!updated.is_empty()).then_some(Change::ApiKeys(updated)),
+        )
+        .await?;
+        Ok((outcomes, released))
+    }
+
+    /// Deletes those of `candidates` (shared texts some keys let go of) that no key refers to
+    /// any more, after the write that let go of them. The table lock waits for every write that
+    /// is interning texts (each holds `ROW EXCLUSIVE` on `descriptors` until it commits) and
+    /// holds new ones back, so the delete sees every reference committed or coming. Best effort:
+    /// a text left behind costs bytes, not correctness.
+    async fn collect_descriptors(&self, mut candidates: Vec<i64>) {
+        candidates.sort_unstable();
+        candidates.dedup();
+        if candidates.is_empty() {
+            return;
+        }
+        if let Err(err) = self.try_collect_descriptors(&candidates).await {
+            tracing::warn!(error = %err, "cannot delete unused shared texts");
+        }
+    }
+
+    async fn try_collect_descriptors(&self, candidates: &[i64]) -> Result<(), Error> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        transaction
+            .batch_execute("LOCK TABLE descriptors IN SHARE ROW EXCLUSIVE MODE")
+            .await
+            .pg()?;
+        let statement = transaction
+            .prepare_cached(
+                "DELETE FROM descriptors AS d WHERE d.descriptor_id = ANY($1) \
+                 AND NOT EXISTS (SELECT 1 FROM api_keys WHERE role_descriptors_id = d.descriptor_id) \
+                 AND NOT EXISTS (SELECT 1 FROM api_keys WHERE limited_by_id = d.descriptor_id) \
+                 AND NOT EXISTS (SELECT 1 FROM api_keys WHERE creator_id = d.descriptor_id)",
+            )
+            .await
+            .pg()?;
+        transaction.execute(&statement, &[&candidates]).await.pg()?;
+        transaction.commit().await.pg()
+    }
+
     /// Announces `change` (when there is one) inside `transaction`, commits, and waits for the
     /// announcement to come back.
     async fn commit(
@@ -792,40 +919,76 @@ async fn snapshot(
         .pg()
 }
 
-/// Inserts a key and its flattened metadata; `AlreadyExists` when its id is taken.
+/// How many times a write whose shared text another write inserted meanwhile is tried.
+const MAX_ATTEMPTS: u32 = 5;
+
+/// Why one attempt at a write failed.
+enum WriteError {
+    /// A shared text came under the write, or it lost a deadlock: try again.
+    Retry,
+    Store(Error),
+}
+
+impl WriteError {
+    fn from_pg(err: tokio_postgres::Error) -> WriteError {
+        if retryable(&err) {
+            WriteError::Retry
+        } else {
+            WriteError::Store(pg_error(err))
+        }
+    }
+
+    fn into_store(self) -> Error {
+        match self {
+            WriteError::Retry => Error::Database(format!(
+                "shared texts kept appearing under the write in {MAX_ATTEMPTS} attempts"
+            )),
+            WriteError::Store(err) => err,
+        }
+    }
+}
+
+impl From<Error> for WriteError {
+    fn from(err: Error) -> WriteError {
+        WriteError::Store(err)
+    }
+}
+
+/// Whether a write failed only because of a concurrent one: a shared text inserted by another
+/// transaction after this statement's snapshot (its id `NULL`), a deadlock or a serialization
+/// failure.
+fn retryable(err: &tokio_postgres::Error) -> bool {
+    err.code().is_some_and(|code| {
+        [
+            SqlState::NOT_NULL_VIOLATION,
+            SqlState::T_R_DEADLOCK_DETECTED,
+            SqlState::T_R_SERIALIZATION_FAILURE,
+        ]
+        .contains(code)
+    })
+}
+
+/// Inserts a key, its shared texts and its flattened metadata; `AlreadyExists` when its id is
+/// taken.
 async fn insert_api_key(
     client: &impl deadpool_postgres::GenericClient,
     values: &ApiKeyValues,
-) -> Result<(), Error> {
+) -> Result<(), WriteError> {
     let statement = client.prepare_cached(INSERT_API_KEY).await.pg()?;
     let (paths, leaves) = &values.leaves;
     let mut bound: Vec<&(dyn ToSql + Sync)> = values.params().to_vec();
     bound.push(paths);
     bound.push(leaves);
-    let row = client.query_one(&statement, &bound).await.pg()?;
+    let row = client
+        .query_one(&statement, &bound)
+        .await
+        .map_err(WriteError::from_pg)?;
     let inserted: i64 = row
         .try_get(0)
         .map_err(|err| Error::Corrupt(err.to_string()))?;
     if inserted == 0 {
-        return Err(Error::AlreadyExists(values.id().to_owned()));
+        return Err(Error::AlreadyExists(values.id().to_owned()).into());
     }
-    Ok(())
-}
-
-/// Stores the flattened metadata of a key.
-async fn insert_metadata(
-    transaction: &deadpool_postgres::Transaction<'_>,
-    values: &ApiKeyValues,
-) -> Result<(), Error> {
-    let (paths, leaves) = &values.leaves;
-    if paths.is_empty() {
-        return Ok(());
-    }
-    let statement = transaction.prepare_cached(INSERT_METADATA).await.pg()?;
-    transaction
-        .execute(&statement, &[paths, leaves, &values.id()])
-        .await
-        .pg()?;
     Ok(())
 }
 

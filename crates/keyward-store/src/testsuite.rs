@@ -1545,6 +1545,9 @@ pub async fn batches_walk_matches_in_id_order(store: &dyn Store) {
     assert_eq!(ids(matched), ["a", "b"]);
     let after_a = store.api_keys_after(&native, Some("a"), 10).await.unwrap();
     assert_eq!(ids(after_a), ["b"]);
+    let by_ids = parsed(json!({"ids": {"values": ["c", "a"]}}));
+    let after_a = store.api_keys_after(&by_ids, Some("a"), 10).await.unwrap();
+    assert_eq!(ids(after_a), ["c"]);
 }
 
 /// A query the store cannot run because of its size (here more bound values than SQLite takes)
@@ -1804,6 +1807,31 @@ pub async fn counts_by_field_group_the_matches(store: &dyn Store) {
             metadata("letter"),
             10,
             vec![],
+            false,
+            0,
+        ),
+        // An `ids` query (what an API key's own queries are filtered to) next to the metadata
+        // rows, whose tables have an `id` of their own.
+        (
+            parsed(json!({"ids": {"values": ["b", "c"]}})),
+            metadata("tags"),
+            10,
+            vec![text("x", 1), text("y", 1)],
+            false,
+            1,
+        ),
+        (
+            parsed(json!({"ids": {"values": ["a", "b"]}})),
+            ApiKeyField::Metadata(Vec::new()),
+            10,
+            vec![
+                text("1", 1),
+                text("42", 1),
+                text("a", 2),
+                text("true", 1),
+                text("x", 1),
+                text("y", 1),
+            ],
             false,
             0,
         ),

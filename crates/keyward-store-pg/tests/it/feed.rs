@@ -191,3 +191,62 @@ async fn a_write_returns_only_once_the_other_store_applied_it() {
         applied_at - returned_at
     );
 }
+
+/// Resumes a stopped server process when dropped, whatever the test did meanwhile.
+struct Stopped(i32);
+
+impl Stopped {
+    fn new(pid: i32) -> Stopped {
+        signal("-STOP", pid);
+        Stopped(pid)
+    }
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        signal("-CONT", self.0);
+    }
+}
+
+fn signal(which: &str, pid: i32) {
+    let status = std::process::Command::new("kill")
+        .args([which, &pid.to_string()])
+        .status()
+        .unwrap();
+    assert!(status.success(), "kill {which} {pid}");
+}
+
+#[tokio::test]
+async fn a_hung_listener_is_lost_within_keepalive_and_probe_timeout() {
+    let database = TestDatabase::create().await;
+    // 200 ms keepalive: the probe gets 1 s (its minimum).
+    let store = PostgresStore::connect(database.options()).await.unwrap();
+    let mut feed = store.changes().unwrap();
+    let client = database.connect().await;
+    let pid: i32 = client
+        .query_one(
+            "SELECT pid FROM pg_stat_activity \
+             WHERE datname = current_database() AND application_name = $1",
+            &[&LISTENER_NAME],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    // The session stays open but its server process answers nothing: only the probe notices.
+    let stopped = Stopped::new(pid);
+    assert_eq!(
+        tokio::time::timeout(WITHIN, feed.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        Notice::Lost
+    );
+    assert_eq!(
+        tokio::time::timeout(WITHIN, feed.recv())
+            .await
+            .unwrap()
+            .unwrap(),
+        Notice::Restored
+    );
+    drop(stopped);
+}

@@ -6,7 +6,9 @@
 // Test support: a failed unwrap in a helper is a failed test, reported with its location.
 #![allow(clippy::unwrap_used)]
 
+mod descriptors;
 mod feed;
+mod parity;
 mod startup;
 mod support;
 

@@ -198,3 +198,86 @@ async fn tls_verify_full_checks_the_certificate_and_the_name() {
         other => panic!("expected an unreadable CA file, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn concurrent_first_writes_agree() {
+    // Nodes starting together: one cluster uuid wins everywhere; a reserved user's first
+    // changes (stored from its never-stored state) all apply.
+    let database = TestDatabase::create().await;
+    let store = std::sync::Arc::new(PostgresStore::connect(database.options()).await.unwrap());
+    let mut tasks = tokio::task::JoinSet::new();
+    for n in 0..16 {
+        let store = std::sync::Arc::clone(&store);
+        tasks.spawn(async move {
+            let uuid = store
+                .meta_init("cluster_uuid", &format!("u{n}"))
+                .await
+                .unwrap();
+            let change = keyward_store::UserChange {
+                password_hash: (n == 3).then(|| "changed".to_owned()),
+                enabled: (n == 5).then_some(false),
+            };
+            let missing = keyward_store::testsuite::sample_user("elastic");
+            assert!(
+                store
+                    .change_user("elastic", change, Some(missing))
+                    .await
+                    .unwrap()
+            );
+            uuid
+        });
+    }
+    let mut uuids = std::collections::BTreeSet::new();
+    while let Some(joined) = tasks.join_next().await {
+        uuids.insert(joined.unwrap());
+    }
+    assert_eq!(uuids.len(), 1, "{uuids:?}");
+    let user = store.user("elastic").await.unwrap().unwrap();
+    assert_eq!(user.password_hash, "changed");
+    assert!(!user.enabled);
+    assert_eq!(user.seq, 16);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_exhausted_pool_is_unavailable() {
+    let database = TestDatabase::create().await;
+    let options = PostgresOptions {
+        pool_size: 1,
+        connect_timeout: Duration::from_millis(300),
+        ..database.options()
+    };
+    let store = std::sync::Arc::new(PostgresStore::connect(options).await.unwrap());
+    let key = keyward_store::testsuite::sample_key("k");
+    store.create_api_key(key.clone()).await.unwrap();
+    // Another session holds the key's row: an update of it waits on its pool's one session.
+    let mut client = database.connect().await;
+    let holder = client.transaction().await.unwrap();
+    holder
+        .execute("SELECT 1 FROM api_keys WHERE id = 'k' FOR UPDATE", &[])
+        .await
+        .unwrap();
+    let update = tokio::spawn({
+        let store = std::sync::Arc::clone(&store);
+        async move { store.update_api_keys(vec![key]).await }
+    });
+    // Once the update holds the session, a read waits for it no longer than the timeout.
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(5);
+    loop {
+        match store.api_key("k").await {
+            Err(Error::Unavailable(message)) => {
+                assert!(message.contains("timed out"), "{message}");
+                break;
+            }
+            Ok(_) if tokio::time::Instant::now() < deadline => {
+                tokio::time::sleep(Duration::from_millis(10)).await;
+            }
+            other => panic!("expected Unavailable, got {other:?}"),
+        }
+    }
+    holder.rollback().await.unwrap();
+    assert_eq!(
+        update.await.unwrap().unwrap(),
+        [keyward_store::UpdateOutcome::Updated]
+    );
+    assert!(store.api_key("k").await.unwrap().is_some());
+}

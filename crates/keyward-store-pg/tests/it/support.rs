@@ -93,8 +93,9 @@ async fn connect(url: &str) -> tokio_postgres::Client {
     let (client, connection) = match tokio_postgres::connect(url, tokio_postgres::NoTls).await {
         Ok(connected) => connected,
         Err(err) => panic!(
-            "the PostgreSQL test server at [{url}] is not reachable ({err}): start it with \
-             scripts/ensure-postgres or point KEYWARD_TEST_PG_URL at one"
+            "the PostgreSQL test server at [{url}] is not reachable ({err}: {}): start it with \
+             scripts/ensure-postgres or point KEYWARD_TEST_PG_URL at one",
+            std::error::Error::source(&err).map_or_else(String::new, ToString::to_string)
         ),
     };
     tokio::spawn(async move {

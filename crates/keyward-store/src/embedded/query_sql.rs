@@ -232,7 +232,7 @@ pub(super) fn translate_batch(
     let mut condition = builder.condition(query);
     if let Some(after_id) = after_id {
         let parameter = builder.bind(Value::Text(after_id.to_owned()));
-        condition = format!("({condition}) AND id > {parameter}");
+        condition = format!("({condition}) AND api_keys.id > {parameter}");
     }
     let limit = builder.bind(Value::Integer(i64::try_from(limit).unwrap_or(i64::MAX)));
     check_size(&builder)?;
@@ -549,7 +549,8 @@ impl Builder {
             },
             Query::Ids(ids) => {
                 let ids = self.bind(json_array(ids.iter().map(|id| serde_json::json!(id))));
-                format!("id IN (SELECT value FROM json_each({ids}))")
+                // Qualified: counts join `api_key_metadata` and `json_tree`, which have an `id` too.
+                format!("api_keys.id IN (SELECT value FROM json_each({ids}))")
             }
             Query::Term {
                 field,
@@ -784,20 +785,21 @@ fn balanced(mut parts: Vec<String>, operator: &str) -> String {
     parts.pop().unwrap_or_else(|| "1".to_owned())
 }
 
-/// The column a field is stored in.
+/// The column a field is stored in, qualified: conditions also run where `api_key_metadata`,
+/// which has `id` and `creation` columns too, is joined in.
 fn column(field: &ApiKeyField) -> &'static str {
     match field {
-        ApiKeyField::Creation => "creation",
-        ApiKeyField::Expiration => "expiration",
-        ApiKeyField::Id => "id",
-        ApiKeyField::Invalidated => "invalidated",
-        ApiKeyField::Invalidation => "invalidation",
+        ApiKeyField::Creation => "api_keys.creation",
+        ApiKeyField::Expiration => "api_keys.expiration",
+        ApiKeyField::Id => "api_keys.id",
+        ApiKeyField::Invalidated => "api_keys.invalidated",
+        ApiKeyField::Invalidation => "api_keys.invalidation",
         // Metadata is reached through `json_each`, never as a column.
-        ApiKeyField::Metadata(_) => "metadata",
-        ApiKeyField::Name => "name",
-        ApiKeyField::RealmName => "realm",
-        ApiKeyField::Type => "key_type",
-        ApiKeyField::Username => "principal",
+        ApiKeyField::Metadata(_) => "api_keys.metadata",
+        ApiKeyField::Name => "api_keys.name",
+        ApiKeyField::RealmName => "api_keys.realm",
+        ApiKeyField::Type => "api_keys.key_type",
+        ApiKeyField::Username => "api_keys.principal",
     }
 }
 

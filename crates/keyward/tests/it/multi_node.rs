@@ -246,7 +246,11 @@ async fn reset_password_changes_the_shared_store_and_every_node_hears_of_it() {
     assert!(password.len() >= 20, "a generated password: {password:?}");
     for node in &nodes {
         let reply = node.superuser().get("/_security/_authenticate").await;
-        assert_eq!(reply.status, 401, "the old password still works: {}", reply.text);
+        assert_eq!(
+            reply.status, 401,
+            "the old password still works: {}",
+            reply.text
+        );
         let reply = node
             .basic("elastic", &password)
             .get("/_security/_authenticate")
