@@ -112,15 +112,27 @@ impl PostgresStore {
     /// `options.connect_timeout`, and with [`Error::Corrupt`] when the database was written by
     /// a newer keyward.
     pub async fn connect(options: PostgresOptions) -> Result<PostgresStore, Error> {
-        let (config, tls) = options.connection()?;
-        let pool = deadpool_postgres::Pool::builder(tls.manager(config.clone()))
-            .max_size(options.pool_size.max(1))
-            .runtime(deadpool_postgres::Runtime::Tokio1)
-            .wait_timeout(Some(options.connect_timeout))
-            .create_timeout(Some(options.connect_timeout))
-            .recycle_timeout(Some(options.connect_timeout))
-            .build()
-            .map_err(|err| Error::Database(format!("cannot build the connection pool: {err}")))?;
+        let (mut config, tls) = options.connection()?;
+        let mut pool = build_pool(&options, &config, &tls)?;
+        let weak = {
+            let client = pool.get().await.map_err(pool_error)?;
+            let setting = synchronous_commit(&client).await?;
+            matches!(setting.as_str(), "off" | "local")
+        };
+        if weak {
+            // An acknowledged write must survive a crash of the server: keyward's own sessions
+            // wait for the local flush at least, whatever the server or database default.
+            tracing::warn!(
+                "PostgreSQL's synchronous_commit is off or local for this database: keyward's \
+                 sessions run with synchronous_commit = on"
+            );
+            let session_options = match config.get_options() {
+                Some(given) => format!("{given} -c synchronous_commit=on"),
+                None => "-c synchronous_commit=on".to_owned(),
+            };
+            config.options(&session_options);
+            pool = build_pool(&options, &config, &tls)?;
+        }
         {
             let mut client = pool.get().await.map_err(pool_error)?;
             schema::migrate(&mut client).await?;
@@ -145,6 +157,39 @@ impl PostgresStore {
     async fn client(&self) -> Result<deadpool_postgres::Object, Error> {
         self.pool.get().await.map_err(pool_error)
     }
+
+    /// The `synchronous_commit` this store's sessions commit with: `on` or stronger (`off` and
+    /// `local` are raised to `on` at connect).
+    pub async fn synchronous_commit(&self) -> Result<String, Error> {
+        let client = self.client().await?;
+        synchronous_commit(&client).await
+    }
+}
+
+/// The connection pool for these options.
+fn build_pool(
+    options: &PostgresOptions,
+    config: &tokio_postgres::Config,
+    tls: &Tls,
+) -> Result<deadpool_postgres::Pool, Error> {
+    deadpool_postgres::Pool::builder(tls.manager(config.clone()))
+        .max_size(options.pool_size.max(1))
+        .runtime(deadpool_postgres::Runtime::Tokio1)
+        .wait_timeout(Some(options.connect_timeout))
+        .create_timeout(Some(options.connect_timeout))
+        .recycle_timeout(Some(options.connect_timeout))
+        .build()
+        .map_err(|err| Error::Database(format!("cannot build the connection pool: {err}")))
+}
+
+/// The session's `synchronous_commit`.
+async fn synchronous_commit(client: &tokio_postgres::Client) -> Result<String, Error> {
+    let row = client
+        .query_one("SHOW synchronous_commit", &[])
+        .await
+        .pg()?;
+    row.try_get(0)
+        .map_err(|err| Error::Database(format!("cannot read synchronous_commit: {err}")))
 }
 
 impl std::fmt::Debug for PostgresStore {

@@ -281,3 +281,26 @@ async fn an_exhausted_pool_is_unavailable() {
     );
     assert!(store.api_key("k").await.unwrap().is_some());
 }
+
+#[tokio::test]
+async fn a_weak_synchronous_commit_is_raised_for_keywards_sessions() {
+    let database = TestDatabase::create().await;
+    let default = PostgresStore::connect(database.options()).await.unwrap();
+    assert_eq!(default.synchronous_commit().await.unwrap(), "on");
+    drop(default);
+    // A database (or a URL) that turned it off: keyward's commits still wait for the flush.
+    let client = database.connect().await;
+    let name: String = client
+        .query_one("SELECT current_database()", &[])
+        .await
+        .unwrap()
+        .get(0);
+    client
+        .batch_execute(&format!(
+            "ALTER DATABASE {name} SET synchronous_commit = off"
+        ))
+        .await
+        .unwrap();
+    let store = PostgresStore::connect(database.options()).await.unwrap();
+    assert_eq!(store.synchronous_commit().await.unwrap(), "on");
+}
