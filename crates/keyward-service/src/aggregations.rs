@@ -151,6 +151,11 @@ impl SecurityService {
                         bucket.doc_count = count(query.clone().and(filter.clone())).await?;
                     }
                 }
+                (AggregationKind::Range { ranges, .. }, State::Filters(buckets)) => {
+                    for (range, bucket) in ranges.iter().zip(buckets.iter_mut()) {
+                        bucket.doc_count = count(query.clone().and(range.query.clone())).await?;
+                    }
+                }
                 // `countable` let no other aggregation through, and states are built from the
                 // same aggregations in the same order.
                 _ => return Ok(None),
@@ -170,7 +175,9 @@ fn countable(agg: &Aggregation) -> bool {
             | AggregationKind::Missing(field)
             | AggregationKind::Cardinality(field) => plain(field),
             AggregationKind::ValueCount(field) => !matches!(field, ApiKeyField::Metadata(_)),
-            AggregationKind::Filter(_) | AggregationKind::Filters(_) => true,
+            AggregationKind::Filter(_)
+            | AggregationKind::Filters(_)
+            | AggregationKind::Range { .. } => true,
             AggregationKind::Composite { .. } => false,
         }
 }
@@ -204,11 +211,28 @@ enum AggregationKind {
         after: Option<Map<String, Value>>,
     },
     Missing(ApiKeyField),
+    /// `range` and `date_range` on a date field: one bucket per range, sorted as
+    /// Elasticsearch sorts them (by `from`, then `to`, open ends outermost).
+    Range {
+        date_range: bool,
+        ranges: Vec<DateRange>,
+        keyed: bool,
+    },
     Terms {
         field: ApiKeyField,
         size: usize,
     },
     ValueCount(ApiKeyField),
+}
+
+/// One range of a `range` or `date_range` aggregation: `from` inclusive, `to` exclusive, in
+/// epoch milliseconds (date math already resolved), and the query selecting its keys.
+#[derive(Debug, Clone)]
+struct DateRange {
+    key: String,
+    from: Option<EpochMillis>,
+    to: Option<EpochMillis>,
+    query: Query,
 }
 
 /// Parses the `aggs` of a query. Every key is tested against every `filter` and `filters` query
@@ -240,6 +264,7 @@ fn filter_leaves(aggs: &[Aggregation]) -> usize {
                     .iter()
                     .map(|(_, query)| query.leaf_count())
                     .fold(0, usize::saturating_add),
+                AggregationKind::Range { ranges, .. } => ranges.len(),
                 _ => 0,
             };
             own.saturating_add(filter_leaves(&agg.subs))
@@ -353,6 +378,7 @@ fn aggregation_kind(
             }
             AggregationKind::Filters(filters)
         }
+        "range" | "date_range" => range_aggregation(name, agg_type, options, now)?,
         "value_count" => AggregationKind::ValueCount(field(options, &script)?),
         "missing" => AggregationKind::Missing(field(options, &script)?),
         "composite" => {
@@ -395,6 +421,119 @@ fn aggregation_kind(
             )));
         }
     })
+}
+
+/// A `range` or `date_range` aggregation. The fields it may run on are API keys' dates, whose
+/// values Elasticsearch maps as `epoch_millis`: bounds are epoch milliseconds or date math, and
+/// render as such.
+fn range_aggregation(
+    name: &str,
+    agg_type: &str,
+    options: &Map<String, Value>,
+    now: EpochMillis,
+) -> Result<AggregationKind, Error> {
+    if options.contains_key("script") {
+        return Err(Error::illegal_argument(format!(
+            "Unsupported script value source for [{name}] agg"
+        )));
+    }
+    let Some(Value::String(field_name)) = options.get("field") else {
+        return Err(parsing(
+            "Required one of fields [field, script], but none were specified.".to_owned(),
+        ));
+    };
+    let field: ApiKeyField = sortable_field(field_name)?;
+    let field_type = match field.kind() {
+        FieldKind::Date => None,
+        FieldKind::Boolean => Some("boolean"),
+        FieldKind::Keyword => Some("keyword"),
+    };
+    if let Some(field_type) = field_type {
+        return Err(Error::illegal_argument(format!(
+            "Field [{field_name}] of type [{field_type}] is not supported for aggregation [{agg_type}]"
+        )));
+    }
+    let unsupported = |option: &str| {
+        Error::illegal_argument(format!(
+            "Unsupported API Keys agg [{name}] of type [{agg_type}]: option [{option}] is not supported by keyward"
+        ))
+    };
+    let mut keyed = false;
+    let mut items: &[Value] = &[];
+    for (option, value) in options {
+        match (option.as_str(), value) {
+            ("field", _) => {}
+            ("ranges", Value::Array(given)) => items = given,
+            ("keyed", Value::Bool(flag)) => keyed = *flag,
+            ("format", Value::String(format)) if format == "epoch_millis" => {}
+            _ => return Err(unsupported(option)),
+        }
+    }
+    if items.is_empty() {
+        return Err(Error::illegal_argument(format!(
+            "No [ranges] specified for the [{name}] aggregation"
+        )));
+    }
+    let mut ranges = Vec::with_capacity(items.len());
+    for item in items {
+        let Value::Object(item) = item else {
+            return Err(parsing(format!("[ranges] of [{name}] must hold objects")));
+        };
+        let mut bounds = Map::new();
+        let mut key = None;
+        for (part, value) in item {
+            match (part.as_str(), value) {
+                ("from", Value::Null) | ("to", Value::Null) => {}
+                ("from", Value::Number(_) | Value::String(_)) => {
+                    bounds.insert("gte".to_owned(), value.clone());
+                }
+                ("to", Value::Number(_) | Value::String(_)) => {
+                    bounds.insert("lt".to_owned(), value.clone());
+                }
+                ("key", Value::String(text)) => key = Some(text.clone()),
+                _ => {
+                    return Err(parsing(format!(
+                        "[{part}] is not a valid part of a range of [{name}]"
+                    )));
+                }
+            }
+        }
+        let query: Query = if bounds.is_empty() {
+            parse_query(&json!({"exists": {"field": field_name}}), now)?
+        } else {
+            parse_query(&json!({"range": {field_name: bounds}}), now)?
+        };
+        let (from, to) = match &query {
+            Query::Range { gte, lt, .. } => (date(gte.as_ref()), date(lt.as_ref())),
+            _ => (None, None),
+        };
+        let end = |bound: Option<EpochMillis>| bound.map_or("*".to_owned(), |ms| ms.to_string());
+        ranges.push(DateRange {
+            key: key.unwrap_or_else(|| format!("{}-{}", end(from), end(to))),
+            from,
+            to,
+            query,
+        });
+    }
+    ranges.sort_by_key(|range| {
+        (
+            range.from.unwrap_or(EpochMillis::MIN),
+            range.to.unwrap_or(EpochMillis::MAX),
+        )
+    });
+    Ok(AggregationKind::Range {
+        date_range: agg_type == "date_range",
+        ranges,
+        keyed,
+    })
+}
+
+/// The epoch milliseconds of a date bound.
+fn date(value: Option<&FieldValue>) -> Option<EpochMillis> {
+    match value {
+        Some(FieldValue::Date(ms)) => Some(*ms),
+        _ => None,
+    }
 }
 
 fn parsing(reason: String) -> Error {
@@ -532,6 +671,12 @@ fn new_state(agg: &Aggregation, budget: &mut Budget) -> Result<State, Error> {
                 .map(|_| new_bucket(&agg.subs, budget, true))
                 .collect::<Result<_, _>>()?,
         ),
+        AggregationKind::Range { ranges, .. } => State::Filters(
+            ranges
+                .iter()
+                .map(|_| new_bucket(&agg.subs, budget, true))
+                .collect::<Result<_, _>>()?,
+        ),
         AggregationKind::Terms { .. } => State::Terms(BTreeMap::new()),
         AggregationKind::Composite { .. } => State::Composite(BTreeMap::new()),
     })
@@ -612,6 +757,13 @@ fn add_one(
         (AggregationKind::Filters(filters), State::Filters(buckets)) => {
             for ((_, query), bucket) in filters.iter().zip(buckets.iter_mut()) {
                 if matches(query, &RecordDocument(record)) {
+                    fill(&agg.subs, bucket, record, budget)?;
+                }
+            }
+        }
+        (AggregationKind::Range { ranges, .. }, State::Filters(buckets)) => {
+            for (range, bucket) in ranges.iter().zip(buckets.iter_mut()) {
+                if matches(&range.query, &RecordDocument(record)) {
                     fill(&agg.subs, bucket, record, budget)?;
                 }
             }
@@ -763,6 +915,46 @@ fn render_one(agg: &Aggregation, state: State, typed_keys: bool) -> (&'static st
                 Value::Array(anonymous)
             };
             ("filters", json!({ "buckets": buckets }))
+        }
+        (
+            AggregationKind::Range {
+                date_range,
+                ranges,
+                keyed,
+            },
+            State::Filters(buckets),
+        ) => {
+            let mut listed = Vec::new();
+            let mut by_key = Map::new();
+            for (range, bucket) in ranges.iter().zip(buckets) {
+                let mut object = Map::new();
+                if !*keyed {
+                    object.insert("key".to_owned(), json!(range.key));
+                }
+                // Bounds are doubles in Elasticsearch's answer, with the field's format beside.
+                for (name, bound) in [("from", range.from), ("to", range.to)] {
+                    if let Some(ms) = bound {
+                        #[allow(clippy::cast_precision_loss)]
+                        // epoch milliseconds are far below 2^53: exact as a double
+                        let number = ms as f64;
+                        object.insert(name.to_owned(), json!(number));
+                        object.insert(format!("{name}_as_string"), json!(ms.to_string()));
+                    }
+                }
+                let rendered = bucket_object(bucket, object);
+                if *keyed {
+                    by_key.insert(range.key.clone(), rendered);
+                } else {
+                    listed.push(rendered);
+                }
+            }
+            let buckets = if *keyed {
+                Value::Object(by_key)
+            } else {
+                Value::Array(listed)
+            };
+            let type_name = if *date_range { "date_range" } else { "range" };
+            (type_name, json!({ "buckets": buckets }))
         }
         (AggregationKind::Terms { field, size }, State::Terms(buckets)) => {
             let mut ordered: Vec<(Bucket, Counted)> = buckets.into_iter().collect();
@@ -921,7 +1113,7 @@ impl Document<ApiKeyField> for RecordDocument<'_> {
 mod tests {
     use std::sync::Arc;
 
-    use keyward_store::testsuite::sample_key;
+    use keyward_store::testsuite::{CREATED, sample_key};
     use keyward_store::{EmbeddedStore, EmbeddedStoreOptions, Store};
 
     use super::*;
@@ -1072,6 +1264,8 @@ mod tests {
             "distinct_users": {"cardinality": {"field": "username"}},
             "valid": {"filter": {"term": {"invalidated": false}}},
             "split": {"filters": {"filters": [{"term": {"metadata.team": "a"}}, {"prefix": {"name": "name-1"}}]}},
+            "created": {"range": {"field": "creation", "ranges": [{"to": CREATED + 20}, {"from": CREATED + 20}]}},
+            "expires": {"date_range": {"field": "expiration", "keyed": true, "ranges": [{"from": 0, "to": CREATED + 10, "key": "soon"}, {"from": CREATED + 10}]}},
         }));
         for query in [
             Query::MatchAll,
@@ -1100,6 +1294,47 @@ mod tests {
                 .await
                 .unwrap()
                 .is_none()
+        );
+    }
+
+    #[tokio::test]
+    async fn ranges_render_sorted_with_their_bounds_and_keys() {
+        let (service, _dir) = service_with_keys(10, 100).await;
+        let aggs = parsed(json!({
+            "created": {"range": {"field": "creation", "ranges": [
+                {"from": CREATED + 5},
+                {"to": CREATED + 5},
+                {"from": CREATED + 2, "to": CREATED + 4, "key": "middle"},
+            ]}, "aggs": {"names": {"cardinality": {"field": "name"}}}},
+        }));
+        let rendered = service
+            .aggregate(&aggs, &Query::MatchAll, true)
+            .await
+            .unwrap();
+        let from = CREATED + 5;
+        assert_eq!(
+            Value::Object(rendered),
+            json!({"range#created": {"buckets": [
+                {"key": format!("*-{from}"), "to": from as f64, "to_as_string": from.to_string(),
+                 "doc_count": 5, "cardinality#names": {"value": 5}},
+                {"key": "middle", "from": (CREATED + 2) as f64, "from_as_string": (CREATED + 2).to_string(),
+                 "to": (CREATED + 4) as f64, "to_as_string": (CREATED + 4).to_string(),
+                 "doc_count": 2, "cardinality#names": {"value": 2}},
+                {"key": format!("{from}-*"), "from": from as f64, "from_as_string": from.to_string(),
+                 "doc_count": 5, "cardinality#names": {"value": 5}},
+            ]}})
+        );
+        // Only dates have ranges.
+        let err = parse_aggs(
+            json!({"n": {"range": {"field": "name", "ranges": [{"to": 1}]}}})
+                .as_object()
+                .unwrap(),
+            0,
+        )
+        .unwrap_err();
+        assert_eq!(
+            err.to_string(),
+            "Field [name] of type [keyword] is not supported for aggregation [range]"
         );
     }
 

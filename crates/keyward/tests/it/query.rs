@@ -305,6 +305,67 @@ async fn query_aggregates() {
 }
 
 #[tokio::test]
+async fn query_aggregates_date_ranges() {
+    let server = TestServer::start().await;
+    server
+        .create_keys([
+            json!({"name": "soon", "expiration": "1h"}),
+            json!({"name": "later", "expiration": "30d"}),
+            json!({"name": "never"}),
+        ])
+        .await;
+    let reply = server
+        .superuser()
+        .post(
+            "/_security/_query/api_key",
+            json!({
+                "size": 0,
+                "aggs": {
+                    "expiry": {"date_range": {"field": "expiration", "ranges": [
+                        {"from": "now+1d", "key": "later"},
+                        {"to": "now+1d", "key": "within a day"}
+                    ]}},
+                    "created": {"date_range": {"field": "creation", "keyed": true, "ranges": [
+                        {"from": "now-1h"}
+                    ]}, "aggs": {"names": {"terms": {"field": "name"}}}}
+                }
+            }),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let aggs = &reply.json()["aggregations"];
+    let expiry = aggs["expiry"]["buckets"].as_array().unwrap();
+    // Sorted as Elasticsearch sorts ranges: the open start first.
+    assert_eq!(expiry[0]["key"], "within a day");
+    assert_eq!(expiry[0]["doc_count"], 1);
+    assert!(expiry[0].get("from").is_none());
+    assert_eq!(expiry[1]["key"], "later");
+    assert_eq!(expiry[1]["doc_count"], 1);
+    let from = expiry[1]["from"].as_f64().unwrap();
+    assert_eq!(expiry[1]["from_as_string"], format!("{}", from as i64));
+    assert_eq!(expiry[0]["to"], expiry[1]["from"]);
+    let created = aggs["created"]["buckets"].as_object().unwrap();
+    assert_eq!(created.len(), 1);
+    let (_, bucket) = created.iter().next().unwrap();
+    assert_eq!(bucket["doc_count"], 3);
+    assert_eq!(bucket["names"]["buckets"].as_array().unwrap().len(), 3);
+
+    let reply = server
+        .superuser()
+        .post(
+            "/_security/_query/api_key",
+            json!({"aggs": {"r": {"range": {"field": "username", "ranges": [{"to": 1}]}}}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "illegal_argument_exception",
+        "Field [username] of type [keyword] is not supported for aggregation [range]",
+    );
+}
+
+#[tokio::test]
 async fn query_rejects_what_elasticsearch_rejects() {
     let server = TestServer::start().await;
     let caller = server.superuser();
