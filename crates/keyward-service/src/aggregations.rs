@@ -156,6 +156,46 @@ impl SecurityService {
                         bucket.doc_count = count(query.clone().and(range.query.clone())).await?;
                     }
                 }
+                (
+                    AggregationKind::Composite {
+                        sources,
+                        size,
+                        after,
+                    },
+                    State::Composite(buckets),
+                ) => {
+                    let [(_, field, _)] = sources.as_slice() else {
+                        return Ok(None);
+                    };
+                    let after = after.as_ref().map(|after| after_key(sources, after));
+                    // The smallest values the budget allows, then the page after `after`; when
+                    // the store had more values than that and the page is short, the rest is
+                    // the fold's.
+                    let room = budget.limit.saturating_sub(budget.used);
+                    let counts = store.count_api_keys_by(query, field, room, false).await?;
+                    let page: Vec<(Vec<Ordered>, u64)> = counts
+                        .values
+                        .into_iter()
+                        .map(|(value, doc_count)| {
+                            (vec![Ordered::new(bucket(value), false)], doc_count)
+                        })
+                        .filter(|(key, _)| after.as_ref().is_none_or(|after| key > after))
+                        .take(*size)
+                        .collect();
+                    if counts.truncated && page.len() < *size {
+                        return Ok(None);
+                    }
+                    for (key, doc_count) in page {
+                        budget.take(1)?;
+                        buckets.insert(
+                            key,
+                            Counted {
+                                doc_count,
+                                subs: Vec::new(),
+                            },
+                        );
+                    }
+                }
                 // `countable` let no other aggregation through, and states are built from the
                 // same aggregations in the same order.
                 _ => return Ok(None),
@@ -178,7 +218,10 @@ fn countable(agg: &Aggregation) -> bool {
             AggregationKind::Filter(_)
             | AggregationKind::Filters(_)
             | AggregationKind::Range { .. } => true,
-            AggregationKind::Composite { .. } => false,
+            // One ascending source: its smallest values after `after` are the page.
+            AggregationKind::Composite { sources, .. } => {
+                matches!(sources.as_slice(), [(_, field, false)] if plain(field))
+            }
         }
 }
 
@@ -1266,6 +1309,8 @@ mod tests {
             "split": {"filters": {"filters": [{"term": {"metadata.team": "a"}}, {"prefix": {"name": "name-1"}}]}},
             "created": {"range": {"field": "creation", "ranges": [{"to": CREATED + 20}, {"from": CREATED + 20}]}},
             "expires": {"date_range": {"field": "expiration", "keyed": true, "ranges": [{"from": 0, "to": CREATED + 10, "key": "soon"}, {"from": CREATED + 10}]}},
+            "page": {"composite": {"size": 2, "sources": [{"n": {"terms": {"field": "name"}}}]}},
+            "next": {"composite": {"size": 2, "after": {"t": "a"}, "sources": [{"t": {"terms": {"field": "metadata.team"}}}]}},
         }));
         for query in [
             Query::MatchAll,
@@ -1284,17 +1329,19 @@ mod tests {
                 "{query:?}"
             );
         }
-        // Sub-aggregations and composites need the keys.
-        let nested = parsed(
+        // Sub-aggregations and composites of several sources need the keys.
+        for nested in [
             json!({"u": {"terms": {"field": "username"}, "aggs": {"n": {"terms": {"field": "name"}}}}}),
-        );
-        assert!(
-            service
-                .aggregate_from_counts(&nested, &Query::MatchAll)
-                .await
-                .unwrap()
-                .is_none()
-        );
+            json!({"c": {"composite": {"sources": [{"u": {"terms": {"field": "username"}}}, {"n": {"terms": {"field": "name"}}}]}}}),
+        ] {
+            assert!(
+                service
+                    .aggregate_from_counts(&parsed(nested), &Query::MatchAll)
+                    .await
+                    .unwrap()
+                    .is_none()
+            );
+        }
     }
 
     #[tokio::test]
