@@ -258,3 +258,30 @@ async fn reset_password_changes_the_shared_store_and_every_node_hears_of_it() {
         assert_eq!(reply.status, 200, "{}", reply.text);
     }
 }
+
+#[tokio::test]
+async fn migrate_applies_the_schema_once_and_serve_finds_it_ready() {
+    let database = ScratchDatabase::create().await;
+    let url = format!("keyward.store.postgresql.url={}", database.url());
+    let migrate = || {
+        std::process::Command::new(crate::support::binary())
+            .args(["migrate", "-E", "keyward.store.type=postgresql", "-E", &url])
+            .output()
+            .unwrap()
+    };
+    let first = migrate();
+    assert!(
+        first.status.success(),
+        "{}",
+        String::from_utf8_lossy(&first.stderr)
+    );
+    let said = String::from_utf8_lossy(&first.stdout);
+    assert!(said.starts_with("applied migrations [1"), "{said}");
+    let again = migrate();
+    let said = String::from_utf8_lossy(&again.stdout);
+    assert!(said.starts_with("schema up to date at version"), "{said}");
+    // A node starts on the migrated database and serves.
+    let node = &nodes(&database, 1).await[0];
+    let reply = node.superuser().get("/_security/_authenticate").await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+}
