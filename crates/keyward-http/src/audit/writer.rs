@@ -1,5 +1,5 @@
 //! The audit file: one writer thread appends the lines the request tasks queued, flushes them
-//! every few milliseconds and rotates the file by size.
+//! every 10 ms and rotates the file by size.
 //!
 //! Request tasks only format a line and queue it; the disk is touched here alone. A write that
 //! fails (disk full, file removed) loses that line, is logged once until writes succeed again,
@@ -8,12 +8,13 @@
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 use tokio::sync::mpsc::Receiver;
+use tokio::sync::mpsc::error::TryRecvError;
 
-/// How often queued lines are flushed to the file at the latest.
-const FLUSH_EVERY: Duration = Duration::from_millis(50);
+/// How often the writer takes the queued lines, writes and flushes them.
+const DRAIN_EVERY: Duration = Duration::from_millis(10);
 /// The writer's buffer: lines accumulate here between flushes.
 const BUFFER: usize = 64 * 1024;
 
@@ -85,52 +86,31 @@ struct Writer {
 }
 
 impl Writer {
+    /// Wakes every [`DRAIN_EVERY`], writes whatever was queued and flushes it. The thread is
+    /// never woken by a sender: a wake-up per event would cost every request a system call.
     fn run(mut self, mut receiver: Receiver<Message>) {
-        let runtime = match tokio::runtime::Builder::new_current_thread()
-            .enable_time()
-            .build()
-        {
-            Ok(runtime) => runtime,
-            Err(err) => {
-                tracing::error!(error = %err, "cannot start the audit writer: audit events are lost");
-                return;
-            }
-        };
-        runtime.block_on(async move {
-            let mut last_flush = Instant::now();
+        loop {
+            std::thread::sleep(DRAIN_EVERY);
+            let mut open = true;
             loop {
-                match tokio::time::timeout(FLUSH_EVERY, receiver.recv()).await {
-                    Ok(Some(Message::Line(line))) => {
-                        self.write(&line);
-                        // Take whatever else is queued without waiting.
-                        while let Ok(message) = receiver.try_recv() {
-                            match message {
-                                Message::Line(line) => self.write(&line),
-                                Message::Flush(done) => {
-                                    self.flush();
-                                    let _ = done.send(());
-                                }
-                            }
-                        }
-                        if last_flush.elapsed() >= FLUSH_EVERY {
-                            self.flush();
-                            last_flush = Instant::now();
-                        }
-                    }
-                    Ok(Some(Message::Flush(done))) => {
+                match receiver.try_recv() {
+                    Ok(Message::Line(line)) => self.write(&line),
+                    Ok(Message::Flush(done)) => {
                         self.flush();
-                        last_flush = Instant::now();
                         let _ = done.send(());
                     }
-                    Ok(None) => break,
-                    Err(_elapsed) => {
-                        self.flush();
-                        last_flush = Instant::now();
+                    Err(TryRecvError::Empty) => break,
+                    Err(TryRecvError::Disconnected) => {
+                        open = false;
+                        break;
                     }
                 }
             }
             self.flush();
-        });
+            if !open {
+                return;
+            }
+        }
     }
 
     fn write(&mut self, line: &[u8]) {
