@@ -92,6 +92,7 @@ impl Harness {
                 max_content_length: 1024 * 1024,
                 ..HttpLimits::default()
             },
+            audit: keyward_http::Audit::disabled(),
         });
         Harness {
             runtime,

@@ -61,6 +61,7 @@ fn bench(c: &mut Criterion) {
             cluster_uuid: "bench-cluster".to_owned(),
         }),
         limits: HttpLimits::default(),
+        audit: keyward_http::Audit::disabled(),
     });
     let list = || async {
         let request = http::Request::get("/_security/api_key")

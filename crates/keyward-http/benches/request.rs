@@ -36,6 +36,7 @@ fn bench(c: &mut Criterion) {
             cluster_uuid: "bench-cluster".to_owned(),
         }),
         limits: HttpLimits::default(),
+        audit: keyward_http::Audit::disabled(),
     });
     let request = || {
         http::Request::get("/_cluster/health")

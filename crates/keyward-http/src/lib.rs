@@ -6,6 +6,7 @@
 //! that knows status codes and headers; everything it decides about keys it asks
 //! `keyward-service`.
 
+mod audit;
 mod authn;
 mod compat;
 mod error;
@@ -19,9 +20,10 @@ use std::time::Duration;
 
 use keyward_service::SecurityService;
 
+pub use audit::{Audit, AuditConfig, AuditFile, AuditWriter, EventKind, EventSet};
 pub use compat::ResponseBody;
 pub use error::EsError;
-pub use routes::{Api, BoxError};
+pub use routes::{Api, BoxError, RemoteAddr};
 pub use server::serve;
 
 /// What the HTTP layer serves from: the service and this node's identity.
@@ -33,6 +35,8 @@ pub struct AppState {
     pub node: Arc<NodeInfo>,
     /// What one request or connection may cost.
     pub limits: HttpLimits,
+    /// The audit trail ([`Audit::disabled`] for none).
+    pub audit: Audit,
 }
 
 /// Bounds on what a client, authenticated or not, can make the server read, hold or wait for.

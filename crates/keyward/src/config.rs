@@ -170,6 +170,51 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         Some("info"),
         "Log filter (tracing EnvFilter syntax); RUST_LOG overrides it.",
     ),
+    (
+        "keyward.log.format",
+        Some("text"),
+        "Log lines on stderr: [text], or [json] for one JSON object a line.",
+    ),
+    (
+        "path.logs",
+        None,
+        "Where the audit log is written (default: <path.data>/logs).",
+    ),
+    (
+        "xpack.security.audit.enabled",
+        Some("false"),
+        "Writes the audit log <path.logs>/<cluster.name>_audit.json.",
+    ),
+    (
+        "xpack.security.audit.logfile.events.include",
+        Some(keyward_http::EventKind::DEFAULT_INCLUDE),
+        "The audit events written (_all for every kind).",
+    ),
+    (
+        "xpack.security.audit.logfile.events.exclude",
+        Some(""),
+        "Audit events not written, even if included.",
+    ),
+    (
+        "xpack.security.audit.logfile.emit_node_id",
+        Some("true"),
+        "Whether audit events carry node.id.",
+    ),
+    (
+        "xpack.security.audit.logfile.emit_node_name",
+        Some("false"),
+        "Whether audit events carry node.name.",
+    ),
+    (
+        "keyward.audit.max_file_size",
+        Some("100mb"),
+        "The audit file is rotated when it would grow past this size.",
+    ),
+    (
+        "keyward.audit.max_files",
+        Some("10"),
+        "How many rotated audit files are kept (<name>-1.json is the newest).",
+    ),
 ];
 
 /// Raw settings by name, after precedence is applied.
@@ -456,6 +501,10 @@ pub(crate) struct Config {
     pub(crate) store: StoreConfig,
     pub(crate) service: ServiceConfig,
     pub(crate) log_filter: String,
+    /// JSON log lines instead of text.
+    pub(crate) log_json: bool,
+    /// The audit trail, when enabled (`node.id` is filled in at start-up).
+    pub(crate) audit: Option<keyward_http::AuditConfig>,
 }
 
 impl Config {
@@ -544,8 +593,51 @@ impl Config {
             service,
             log_filter: std::env::var("RUST_LOG")
                 .unwrap_or_else(|_| settings.raw("keyward.log.level").to_owned()),
+            log_json: match settings.raw("keyward.log.format") {
+                "text" => false,
+                "json" => true,
+                other => bail!(
+                    "failed to parse value [{other}] for setting [keyward.log.format]: expected [text] or [json]"
+                ),
+            },
+            audit: audit_config(settings)?,
         })
     }
+}
+
+/// The audit settings, `None` when auditing is off.
+fn audit_config(settings: &Settings) -> anyhow::Result<Option<keyward_http::AuditConfig>> {
+    use keyward_http::{AuditConfig, AuditFile, EventSet};
+    let events = |name: &str| {
+        EventSet::parse(settings.raw(name)).map_err(|unknown| {
+            anyhow::anyhow!("invalid event name specified [{unknown}] for setting [{name}]")
+        })
+    };
+    let include = events("xpack.security.audit.logfile.events.include")?;
+    let exclude = events("xpack.security.audit.logfile.events.exclude")?;
+    let max_file_size = settings.byte_size("keyward.audit.max_file_size")?;
+    let max_files = settings.number("keyward.audit.max_files")?;
+    let emit_node_id = settings.boolean("xpack.security.audit.logfile.emit_node_id")?;
+    let emit_node_name = settings.boolean("xpack.security.audit.logfile.emit_node_name")?;
+    if !settings.boolean("xpack.security.audit.enabled")? {
+        return Ok(None);
+    }
+    let logs = match settings.raw("path.logs") {
+        "" => PathBuf::from(settings.raw("path.data")).join("logs"),
+        path => PathBuf::from(path),
+    };
+    let cluster_name = settings.raw("cluster.name");
+    Ok(Some(AuditConfig {
+        file: AuditFile {
+            path: logs.join(format!("{cluster_name}_audit.json")),
+            max_file_size: max_file_size as u64,
+            max_files,
+        },
+        events: include.without(exclude),
+        // Replaced by the node's id once the store is open.
+        node_id: emit_node_id.then(String::new),
+        node_name: emit_node_name.then(|| settings.raw("node.name").to_owned()),
+    }))
 }
 
 fn parse_port(text: &str, setting: &str) -> anyhow::Result<u16> {

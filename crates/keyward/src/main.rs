@@ -15,7 +15,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use clap::{Args, Parser, Subcommand};
-use keyward_http::{AppState, NodeInfo};
+use keyward_http::{AppState, Audit, NodeInfo};
 use keyward_service::{BootstrapPassword, SecurityService, SystemClock};
 use keyward_store::{EmbeddedStore, EmbeddedStoreOptions};
 use tokio::net::TcpListener;
@@ -133,11 +133,24 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
 fn serve(config: Config) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .with_context(|| format!("invalid log filter [{}]", config.log_filter))?;
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
-        .init();
+    if config.log_json {
+        // One object a line: timestamp, level, target, fields (the message among them) and
+        // the spans it happened in, whose `request_id` ties a line to its request.
+        tracing_subscriber::fmt()
+            .json()
+            .flatten_event(false)
+            .with_current_span(true)
+            .with_span_list(false)
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .init();
+    } else {
+        tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+            .init();
+    }
     runtime()?.block_on(run(config))
 }
 
@@ -173,10 +186,24 @@ async fn run(config: Config) -> anyhow::Result<()> {
         .context("cannot read the bound address")?;
     let admin = admin::spawn(&config.store.data_dir, service.clone())?;
     let remover = service.spawn_remover();
+    let (audit, audit_writer) = match config.audit.clone() {
+        Some(mut audit_config) => {
+            if audit_config.node_id.is_some() {
+                audit_config.node_id = Some(node.node_id.clone());
+            }
+            let file = audit_config.file.path.clone();
+            let (audit, writer) = Audit::start(audit_config)
+                .with_context(|| format!("cannot open the audit log [{}]", file.display()))?;
+            tracing::info!(file = %file.display(), "writing the audit log");
+            (audit, Some(writer))
+        }
+        None => (Audit::disabled(), None),
+    };
     let state = AppState {
         service,
         node,
         limits: config.http.limits.clone(),
+        audit,
     };
     // Listening for signals starts before the startup line: a supervisor that stops keyward as
     // soon as it reads the line still gets a clean shutdown, not the default action of SIGTERM.
@@ -194,6 +221,8 @@ async fn run(config: Config) -> anyhow::Result<()> {
     remover.abort();
     admin.abort();
     admin::remove_socket(&config.store.data_dir);
+    // Whatever the audit queue still holds is written before the process ends.
+    drop(audit_writer);
     tracing::info!("keyward stopped");
     Ok(())
 }

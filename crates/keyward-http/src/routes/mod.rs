@@ -39,6 +39,7 @@ mod put_user;
 mod query_api_keys;
 mod query_role;
 mod query_user;
+mod request_name;
 mod update_api_key;
 mod update_cross_cluster_api_key;
 
@@ -50,6 +51,7 @@ use keyward_service::Authentication;
 use serde_json::Value;
 
 use crate::AppState;
+use crate::audit::{RequestIds, RequestInfo};
 use crate::compat::{Rendering, Response};
 use crate::error::EsError;
 use crate::wire::QueryParams;
@@ -85,7 +87,7 @@ impl Ctx<'_> {
 
 /// The actions keyward serves, named after their rest-api-spec entries.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Action {
+pub(crate) enum Action {
     ClusterHealth,
     Info,
     /// keyward's own `POST /_keyward/cross_cluster/_authenticate`.
@@ -381,7 +383,16 @@ pub struct Api {
     state: AppState,
     /// `GET /_cluster/health`, compact: it only changes with the cluster name.
     cluster_health: Bytes,
+    /// The id each request gets when it arrives.
+    request_ids: RequestIds,
 }
+
+/// The client's address, which the server puts in a request's extensions.
+#[derive(Debug, Clone, Copy)]
+pub struct RemoteAddr(pub std::net::SocketAddr);
+
+/// The header a client names its request with; echoed on the response, as Elasticsearch does.
+const OPAQUE_ID: &str = "x-opaque-id";
 
 impl Api {
     /// The API served from `state`.
@@ -394,6 +405,7 @@ impl Api {
         Api {
             state,
             cluster_health,
+            request_ids: RequestIds::new(),
         }
     }
 
@@ -410,14 +422,46 @@ impl Api {
         B::Error: Into<BoxError>,
     {
         let (parts, body) = request.into_parts();
-        let method = parts.method;
+        let opaque_id = parts.headers.get(OPAQUE_ID).cloned();
+        let info = RequestInfo {
+            id: self.request_ids.next(),
+            origin: parts.extensions.get::<RemoteAddr>().map(|addr| addr.0),
+            opaque_id: opaque_id.as_ref().and_then(|value| value.to_str().ok()),
+            forwarded_for: parts
+                .headers
+                .get("x-forwarded-for")
+                .and_then(|value| value.to_str().ok()),
+            method: parts.method.as_str(),
+            path: parts.uri.path(),
+            query: parts.uri.query(),
+        };
+        let span = tracing::info_span!("request", request_id = %info.id);
+        let mut response =
+            tracing::Instrument::instrument(self.respond(&parts, body, &info), span).await;
+        if let Some(opaque_id) = opaque_id {
+            response.headers_mut().insert(OPAQUE_ID, opaque_id);
+        }
+        response
+    }
+
+    async fn respond<B>(
+        &self,
+        parts: &http::request::Parts,
+        body: B,
+        info: &RequestInfo<'_>,
+    ) -> Response
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let method = &parts.method;
         let path = parts.uri.path();
         // The path and query as sent, for error reasons.
         let uri = parts
             .uri
             .path_and_query()
             .map_or(path, |path_and_query| path_and_query.as_str());
-        if let Err(err) = intake::check_head(&self.state.limits, &method, uri, &parts.headers) {
+        if let Err(err) = intake::check_head(&self.state.limits, method, uri, &parts.headers) {
             return Rendering::default().respond(err.status(), &err.body(), Some(&err));
         }
         let query = match QueryParams::parse(parts.uri.query()) {
@@ -428,9 +472,9 @@ impl Api {
         // media type is checked once it is read and turns out not to be empty.
         let announced = body.size_hint().lower() > 0;
         let (rendering, negotiated) =
-            Rendering::negotiate(&method, &parts.headers, &query, announced);
+            Rendering::negotiate(method, &parts.headers, &query, announced);
         let request = Incoming {
-            method: &method,
+            method,
             path,
             uri,
             headers: &parts.headers,
@@ -439,10 +483,10 @@ impl Api {
             announced,
         };
         let result = match negotiated {
-            Ok(()) => answer(self, request).await,
+            Ok(()) => answer(self, request, info).await,
             Err(err) => Err(err),
         };
-        match result {
+        let response = match result {
             Ok((status, Answer::Value(value))) => rendering.respond(status, &value, None),
             Ok((status, Answer::Rendered(body))) => rendering.respond_rendered(status, body),
             Ok((status, Answer::ApiKeys(pages))) => {
@@ -454,7 +498,9 @@ impl Api {
                 }
                 rendering.respond(err.status(), &err.body(), Some(&err))
             }
-        }
+        };
+        tracing::debug!(%method, path, status = response.status().as_u16(), "answered");
+        response
     }
 }
 
@@ -482,7 +528,11 @@ struct Incoming<'a, B> {
 }
 
 /// Routes, authenticates, reads the body and runs the action.
-async fn answer<B>(api: &Api, request: Incoming<'_, B>) -> Result<(StatusCode, Answer), EsError>
+async fn answer<B>(
+    api: &Api,
+    request: Incoming<'_, B>,
+    info: &RequestInfo<'_>,
+) -> Result<(StatusCode, Answer), EsError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -498,11 +548,14 @@ where
     } = request;
     let (action, params) = route(method, path, uri)?;
     let state = &api.state;
+    let action_name = action_name::action_name(action);
     let subject = crate::authn::authenticate(
         &state.service,
+        &state.audit,
+        info,
         headers,
         uri,
-        action_name::action_name(action),
+        action_name,
     )
     .await?;
     let body = if action.takes_body() {
@@ -523,53 +576,114 @@ where
         body,
         path,
     };
+    let result = run(api, action, &ctx).await;
+    if state.audit.is_enabled() {
+        audit_outcome(action, action_name, &ctx, info, &result).await;
+    }
+    result
+}
+
+/// The access event for a request's outcome, and its configuration changes when it succeeded.
+///
+/// keyward validates a request before it authorizes it, so the outcome is what tells: a 403
+/// is a denial; a request refused as malformed (400 and the other input errors) reached no
+/// decision and is not recorded; anything else passed authorization.
+async fn audit_outcome(
+    action: Action,
+    action_name: &str,
+    ctx: &Ctx<'_>,
+    info: &RequestInfo<'_>,
+    result: &Result<(StatusCode, Answer), EsError>,
+) {
+    let audit = &ctx.state.audit;
+    let status = match result {
+        Ok((status, _)) => *status,
+        Err(err) => err.status(),
+    };
+    let granted = match status {
+        StatusCode::FORBIDDEN => false,
+        StatusCode::BAD_REQUEST
+        | StatusCode::METHOD_NOT_ALLOWED
+        | StatusCode::NOT_ACCEPTABLE
+        | StatusCode::REQUEST_TIMEOUT
+        | StatusCode::PAYLOAD_TOO_LARGE
+        | StatusCode::UNSUPPORTED_MEDIA_TYPE => return,
+        _ => true,
+    };
+    audit
+        .access(
+            info,
+            &ctx.subject,
+            action_name,
+            request_name::request_name(action),
+            granted,
+        )
+        .await;
+    let Ok((_, Answer::Value(reply))) = result else {
+        return;
+    };
+    if !crate::audit::changes_config(action) || !audit.wants_config_changes() {
+        return;
+    }
+    let body: Value = serde_json::from_slice(&ctx.body).unwrap_or(Value::Null);
+    let param = |name: &str| {
+        ctx.params
+            .iter()
+            .find(|(key, _)| *key == name)
+            .map(|(_, value)| value.clone())
+    };
+    let changes =
+        crate::audit::config_changes(action, &body, &param, reply, &ctx.subject.user.username);
+    for (event_action, payload) in changes {
+        audit.config_change(info, event_action, &payload).await;
+    }
+}
+
+/// Runs the action's handler.
+async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, Answer), EsError> {
     let reply = match action {
         Action::ClusterHealth => {
-            cluster_health::handle(&ctx)?;
+            cluster_health::handle(ctx)?;
             return Ok((StatusCode::OK, Answer::Rendered(api.cluster_health.clone())));
         }
-        Action::Info => info::handle(&ctx).await,
+        Action::Info => info::handle(ctx).await,
         Action::KeywardCrossClusterAuthenticate => {
-            keyward_cross_cluster_authenticate::handle(&ctx).await
+            keyward_cross_cluster_authenticate::handle(ctx).await
         }
-        Action::SecurityAuthenticate => authenticate::handle(&ctx).await,
-        Action::SecurityBulkDeleteRole => bulk_delete_role::handle(&ctx).await,
-        Action::SecurityBulkPutRole => bulk_put_role::handle(&ctx).await,
-        Action::SecurityBulkUpdateApiKeys => bulk_update_api_keys::handle(&ctx).await,
-        Action::SecurityChangePassword => change_password::handle(&ctx).await,
-        Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(&ctx).await,
-        Action::SecurityClearCachedPrivileges => clear_cached_privileges::handle(&ctx).await,
-        Action::SecurityClearCachedRoles => clear_cached_roles::handle(&ctx).await,
-        Action::SecurityCreateApiKey => create_api_key::handle(&ctx).await,
-        Action::SecurityCreateCrossClusterApiKey => {
-            create_cross_cluster_api_key::handle(&ctx).await
-        }
-        Action::SecurityDeletePrivileges => delete_privileges::handle(&ctx).await,
-        Action::SecurityDeleteRole => delete_role::handle(&ctx).await,
-        Action::SecurityDeleteUser => delete_user::handle(&ctx).await,
-        Action::SecurityDisableUser => disable_user::handle(&ctx).await,
-        Action::SecurityEnableUser => enable_user::handle(&ctx).await,
-        Action::SecurityGetApiKey => return get_api_key::handle(&ctx).await,
-        Action::SecurityGetBuiltinPrivileges => get_builtin_privileges::handle(&ctx).await,
-        Action::SecurityGetPrivileges => get_privileges::handle(&ctx).await,
-        Action::SecurityGetRole => get_role::handle(&ctx).await,
-        Action::SecurityGetToken => get_token::handle(&ctx).await,
-        Action::SecurityGetUser => get_user::handle(&ctx).await,
-        Action::SecurityGetUserPrivileges => get_user_privileges::handle(&ctx).await,
-        Action::SecurityHasPrivileges => has_privileges::handle(&ctx).await,
-        Action::SecurityGrantApiKey => grant_api_key::handle(&ctx).await,
-        Action::SecurityInvalidateApiKey => invalidate_api_key::handle(&ctx).await,
-        Action::SecurityInvalidateToken => invalidate_token::handle(&ctx).await,
-        Action::SecurityPutPrivileges => put_privileges::handle(&ctx).await,
-        Action::SecurityPutRole => put_role::handle(&ctx).await,
-        Action::SecurityPutUser => put_user::handle(&ctx).await,
-        Action::SecurityQueryApiKeys => query_api_keys::handle(&ctx).await,
-        Action::SecurityQueryRole => query_role::handle(&ctx).await,
-        Action::SecurityQueryUser => query_user::handle(&ctx).await,
-        Action::SecurityUpdateApiKey => update_api_key::handle(&ctx).await,
-        Action::SecurityUpdateCrossClusterApiKey => {
-            update_cross_cluster_api_key::handle(&ctx).await
-        }
+        Action::SecurityAuthenticate => authenticate::handle(ctx).await,
+        Action::SecurityBulkDeleteRole => bulk_delete_role::handle(ctx).await,
+        Action::SecurityBulkPutRole => bulk_put_role::handle(ctx).await,
+        Action::SecurityBulkUpdateApiKeys => bulk_update_api_keys::handle(ctx).await,
+        Action::SecurityChangePassword => change_password::handle(ctx).await,
+        Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(ctx).await,
+        Action::SecurityClearCachedPrivileges => clear_cached_privileges::handle(ctx).await,
+        Action::SecurityClearCachedRoles => clear_cached_roles::handle(ctx).await,
+        Action::SecurityCreateApiKey => create_api_key::handle(ctx).await,
+        Action::SecurityCreateCrossClusterApiKey => create_cross_cluster_api_key::handle(ctx).await,
+        Action::SecurityDeletePrivileges => delete_privileges::handle(ctx).await,
+        Action::SecurityDeleteRole => delete_role::handle(ctx).await,
+        Action::SecurityDeleteUser => delete_user::handle(ctx).await,
+        Action::SecurityDisableUser => disable_user::handle(ctx).await,
+        Action::SecurityEnableUser => enable_user::handle(ctx).await,
+        Action::SecurityGetApiKey => return get_api_key::handle(ctx).await,
+        Action::SecurityGetBuiltinPrivileges => get_builtin_privileges::handle(ctx).await,
+        Action::SecurityGetPrivileges => get_privileges::handle(ctx).await,
+        Action::SecurityGetRole => get_role::handle(ctx).await,
+        Action::SecurityGetToken => get_token::handle(ctx).await,
+        Action::SecurityGetUser => get_user::handle(ctx).await,
+        Action::SecurityGetUserPrivileges => get_user_privileges::handle(ctx).await,
+        Action::SecurityHasPrivileges => has_privileges::handle(ctx).await,
+        Action::SecurityGrantApiKey => grant_api_key::handle(ctx).await,
+        Action::SecurityInvalidateApiKey => invalidate_api_key::handle(ctx).await,
+        Action::SecurityInvalidateToken => invalidate_token::handle(ctx).await,
+        Action::SecurityPutPrivileges => put_privileges::handle(ctx).await,
+        Action::SecurityPutRole => put_role::handle(ctx).await,
+        Action::SecurityPutUser => put_user::handle(ctx).await,
+        Action::SecurityQueryApiKeys => query_api_keys::handle(ctx).await,
+        Action::SecurityQueryRole => query_role::handle(ctx).await,
+        Action::SecurityQueryUser => query_user::handle(ctx).await,
+        Action::SecurityUpdateApiKey => update_api_key::handle(ctx).await,
+        Action::SecurityUpdateCrossClusterApiKey => update_cross_cluster_api_key::handle(ctx).await,
     };
     reply.map(|(status, value)| (status, Answer::Value(value)))
 }
