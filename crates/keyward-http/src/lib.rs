@@ -22,7 +22,7 @@ use keyward_service::SecurityService;
 pub use compat::ResponseBody;
 pub use error::EsError;
 pub use routes::{Api, BoxError};
-pub use server::serve;
+pub use server::{TlsConfig, serve};
 
 /// What the HTTP layer serves from: the service and this node's identity.
 #[derive(Debug, Clone)]
