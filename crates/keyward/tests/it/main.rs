@@ -26,6 +26,7 @@ mod request_bodies;
 mod roles;
 mod server;
 mod support;
+mod tls;
 mod tokens;
 mod users;
 mod wire;
