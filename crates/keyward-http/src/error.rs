@@ -341,7 +341,10 @@ impl From<ServiceError> for EsError {
             // the write was not made, reads and authentication go on, and the same request
             // succeeds once there is space. COMPATIBILITY.md names the difference.
             ServiceError::Store(keyward_store::Error::DiskFull(cause)) => {
-                tracing::error!(cause, "a write was refused: the disk holding the store is full");
+                tracing::error!(
+                    cause,
+                    "a write was refused: the disk holding the store is full"
+                );
                 EsError::new(
                     StatusCode::SERVICE_UNAVAILABLE,
                     "cluster_block_exception",

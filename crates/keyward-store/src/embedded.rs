@@ -100,10 +100,11 @@ impl EmbeddedStore {
     pub fn open(options: EmbeddedStoreOptions) -> Result<EmbeddedStore, Error> {
         let dir = options.dir;
         std::fs::create_dir_all(&dir)?;
-        let lock = lock_data_dir(&dir)?;
         let path = dir.join(DATABASE_FILE);
-
+        // Before the lock file is made: a directory refused is left exactly as it was.
         inspect::inspect(&path)?;
+        let lock = lock_data_dir(&dir)?;
+
         let mut connection = open_writer(&path)?;
         migrate(&mut connection, &path)?;
         convert_existing_keys(&mut connection, &path)?;

@@ -14,6 +14,31 @@ const SQLITE_MAGIC: &[u8; 16] = b"SQLite format 3\0";
 /// Tables every keyward store has had since its first schema version.
 const KEYWARD_TABLES: [&str; 2] = ["api_keys", "meta"];
 
+/// A connection that only reads: it neither creates the database, changes its journal mode nor
+/// checkpoints it. Without a write-ahead log holding commits, the file is opened immutable, so
+/// not even the log and shared-memory files are created; with one, they are already there.
+fn open_read_only(path: &Path) -> Result<Connection, Error> {
+    let mut wal = path.as_os_str().to_owned();
+    wal.push("-wal");
+    let pending = std::fs::metadata(&wal).is_ok_and(|metadata| metadata.len() > 0);
+    let flags = OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+    if pending {
+        return Connection::open_with_flags(path, flags).db();
+    }
+    let text = path
+        .to_str()
+        .ok_or_else(|| Error::Database(format!("the path [{}] is not UTF-8", path.display())))?;
+    let escaped = text
+        .replace('%', "%25")
+        .replace('?', "%3f")
+        .replace('#', "%23");
+    Connection::open_with_flags(
+        format!("file:{escaped}?immutable=1"),
+        flags | OpenFlags::SQLITE_OPEN_URI,
+    )
+    .db()
+}
+
 /// Checks the database at `path` (if there is one) is a keyward store this binary can open.
 pub(super) fn inspect(path: &Path) -> Result<(), Error> {
     let mut file = match File::open(path) {
@@ -39,12 +64,7 @@ pub(super) fn inspect(path: &Path) -> Result<(), Error> {
     if head.as_slice() != SQLITE_MAGIC {
         return Err(refuse("it is not an SQLite database"));
     }
-    // Neither created nor put into WAL mode by this connection: only read.
-    let connection = Connection::open_with_flags(
-        path,
-        OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
-    )
-    .db()?;
+    let connection = open_read_only(path)?;
     connection.busy_timeout(BUSY_TIMEOUT).db()?;
     let unreadable = |err: rusqlite::Error| {
         Error::Corrupt(format!(

@@ -15,6 +15,7 @@ mod grant;
 mod hang_ups;
 mod input_rules;
 mod key_ownership;
+mod lifecycle;
 mod limits;
 mod listings;
 mod multi_node;
