@@ -1344,9 +1344,13 @@ def test_tls_mutual_with_client_cert_and_client_key(tmp_path: Any) -> None:
              "-nodes", "-keyout", str(key), "-subj", "/CN=conformance-client", "-out", str(csr)],
             check=True, capture_output=True,
         )
+        # An X.509 v3 certificate for client authentication (without extensions OpenSSL may
+        # write a v1 certificate, which no current TLS library accepts).
+        extensions = tmp_path / "client.ext"
+        extensions.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
         subprocess.run(
             ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
-             "-set_serial", "7", "-days", "1", "-out", str(cert)],
+             "-set_serial", "7", "-days", "1", "-extfile", str(extensions), "-out", str(cert)],
             check=True, capture_output=True,
         )
         tls_client_round_trip(server, ca_certs=str(ca), client_cert=str(cert), client_key=str(key))
