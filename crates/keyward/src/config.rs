@@ -742,6 +742,39 @@ mod tests {
     }
 
     #[test]
+    fn tls_paths_resolve_against_the_config_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keyward.yml");
+        std::fs::write(
+            &file,
+            "xpack.security.http.ssl:\n  enabled: true\n  certificate: certs/node.crt\n  key: /abs/node.key\n  certificate_authorities: [a.crt, b.crt]\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file), &[]).unwrap();
+        let tls = Config::from_settings(&settings).unwrap().http.tls;
+        assert!(tls.enabled);
+        assert_eq!(tls.certificate, Some(dir.path().join("certs/node.crt")));
+        assert_eq!(tls.key, Some(PathBuf::from("/abs/node.key")));
+        assert_eq!(
+            tls.certificate_authorities,
+            vec![dir.path().join("a.crt"), dir.path().join("b.crt")]
+        );
+        let settings = Settings::load(
+            None,
+            &["xpack.security.http.ssl.certificate=node.crt".to_owned()],
+        )
+        .unwrap();
+        let tls = Config::from_settings(&settings).unwrap().http.tls;
+        assert!(!tls.enabled);
+        assert_eq!(tls.certificate, Some(PathBuf::from("./node.crt")));
+        assert!(
+            settings
+                .show()
+                .contains("xpack.security.http.ssl.client_authentication: none")
+        );
+    }
+
+    #[test]
     fn urls_lose_only_their_password() {
         assert_eq!(redact_url("postgres://u@h/db"), "postgres://u@h/db");
         assert_eq!(

@@ -185,6 +185,24 @@ async fn generated_certificates_serve_https_print_the_fingerprint_once_and_are_r
 }
 
 #[tokio::test]
+async fn a_handshake_that_does_not_finish_in_the_header_read_timeout_is_closed() {
+    let server = TestServer::start_with(&[
+        "xpack.security.http.ssl.enabled=true",
+        "keyward.http.header_read_timeout=500ms",
+    ])
+    .await;
+    let started = Instant::now();
+    // The first byte of a TLS record, then nothing.
+    let reply = server.raw(&[0x16], b"", Duration::from_secs(10)).await;
+    assert!(
+        matches!(reply, crate::support::RawReply::Closed),
+        "{reply:?}"
+    );
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(server.superuser().get("/").await.status, 200);
+}
+
+#[tokio::test]
 async fn given_certificates_reload_when_their_files_change() {
     let files = tempfile::tempdir().unwrap();
     let first = TestCa::new("first");
