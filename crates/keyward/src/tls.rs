@@ -332,7 +332,11 @@ fn generate_if_missing(dir: &Path, host: &str) -> anyhow::Result<Option<Generate
     let host = host.trim_start_matches('[').trim_end_matches(']');
     for name in [hostname.as_str(), host] {
         let wildcard = ["0.0.0.0", "::", ""].contains(&name);
-        if !wildcard && !names.iter().any(|known| known == name) {
+        // A name a certificate cannot carry (not ASCII) is left out rather than failing the start.
+        let usable = name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "-._:".contains(c));
+        if !wildcard && usable && !names.iter().any(|known| known == name) {
             names.push(name.to_owned());
         }
     }
