@@ -1270,3 +1270,96 @@ def test_run_as_header(es: Elasticsearch, keyward_server: Any) -> None:
     finally:
         plain.close()
     check_error(err, 403, "security_exception", "because user [plain_user] is unauthorized to run as [run_target]")
+
+
+# -- TLS on the HTTP port ---------------------------------------------------------------------
+# keyward started with `xpack.security.http.ssl.enabled=true` and no certificate generates a CA
+# and a node certificate and prints the CA's SHA-256 fingerprint once, as Elasticsearch's first
+# start does; these tests use the client exactly as Elasticsearch's docs show for that case.
+
+_FINGERPRINT = re.compile(r"HTTP CA certificate SHA-256 fingerprint:\s+([0-9a-f]{64})")
+
+
+def tls_keyward(**settings: str) -> Any:
+    from yamlrunner.cases import keyward_binary
+    from yamlrunner.server import KeywardServer
+
+    return KeywardServer(
+        keyward_binary(), settings={"xpack.security.http.ssl.enabled": "true", **settings}
+    )
+
+
+def tls_client_round_trip(server: Any, **tls: Any) -> None:
+    """Creates a key as `elastic` and authenticates with it, both over TLS with `tls`."""
+    assert server.url.startswith("https://"), server.url
+    admin = Elasticsearch(server.url, basic_auth=(server.user, server.password), max_retries=0, **tls)
+    try:
+        key = admin.security.create_api_key(name="over-tls").body
+    finally:
+        admin.close()
+    keyed = Elasticsearch(server.url, api_key=key["encoded"], max_retries=0, **tls)
+    try:
+        assert keyed.security.authenticate().body["api_key"]["id"] == key["id"]
+    finally:
+        keyed.close()
+
+
+def test_tls_generated_certificate_with_ssl_assert_fingerprint_and_ca_certs() -> None:
+    from elasticsearch import ConnectionError as TransportConnectionError
+
+    with tls_keyward() as server:
+        match = _FINGERPRINT.search(server.log_tail(100_000))
+        assert match, server.log_tail()
+        fingerprint = match.group(1)
+        tls_client_round_trip(server, ssl_assert_fingerprint=fingerprint)
+        ca = server.data_dir / "tls" / "http_ca.crt"
+        tls_client_round_trip(server, ca_certs=str(ca))
+        # Another fingerprint is refused.
+        wrong = Elasticsearch(
+            server.url,
+            basic_auth=(server.user, server.password),
+            ssl_assert_fingerprint="00" * 32,
+            max_retries=0,
+        )
+        try:
+            with pytest.raises(TransportConnectionError):
+                wrong.security.authenticate()
+        finally:
+            wrong.close()
+
+
+def test_tls_mutual_with_client_cert_and_client_key(tmp_path: Any) -> None:
+    import subprocess
+
+    from elasticsearch import ConnectionError as TransportConnectionError
+
+    with tls_keyward(**{"xpack.security.http.ssl.client_authentication": "required"}) as server:
+        tls_dir = server.data_dir / "tls"
+        ca, ca_key = tls_dir / "http_ca.crt", tls_dir / "http_ca.key"
+        key, csr, cert = tmp_path / "client.key", tmp_path / "client.csr", tmp_path / "client.crt"
+        # A client certificate signed by the generated CA, which client certificates are
+        # checked against when no certificate_authorities are given.
+        subprocess.run(
+            ["openssl", "req", "-new", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
+             "-nodes", "-keyout", str(key), "-subj", "/CN=conformance-client", "-out", str(csr)],
+            check=True, capture_output=True,
+        )
+        # An X.509 v3 certificate for client authentication (without extensions OpenSSL may
+        # write a v1 certificate, which no current TLS library accepts).
+        extensions = tmp_path / "client.ext"
+        extensions.write_text("basicConstraints=CA:FALSE\nextendedKeyUsage=clientAuth\n")
+        subprocess.run(
+            ["openssl", "x509", "-req", "-in", str(csr), "-CA", str(ca), "-CAkey", str(ca_key),
+             "-set_serial", "7", "-days", "1", "-extfile", str(extensions), "-out", str(cert)],
+            check=True, capture_output=True,
+        )
+        tls_client_round_trip(server, ca_certs=str(ca), client_cert=str(cert), client_key=str(key))
+        # Without a client certificate the handshake fails.
+        bare = Elasticsearch(
+            server.url, basic_auth=(server.user, server.password), ca_certs=str(ca), max_retries=0
+        )
+        try:
+            with pytest.raises(TransportConnectionError):
+                bare.security.authenticate()
+        finally:
+            bare.close()

@@ -2,7 +2,7 @@
 nodes sharing a fresh PostgreSQL database (`KeywardCluster`).
 
 `keyward serve -E http.port=0 -E path.data=<dir>` prints exactly one line on stdout once it is
-bound — `keyward listening on http://127.0.0.1:<port>` — and logs to stderr, which goes to a file
+bound — `keyward listening on http://127.0.0.1:<port>` (`https://` with TLS on) — and logs to stderr, which goes to a file
 kept next to the data directory so a failing test can show it.
 """
 
@@ -20,7 +20,7 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
-_READY = re.compile(r"^keyward listening on (http://\S+)\s*$")
+_READY = re.compile(r"^keyward listening on (https?://\S+)\s*$")
 
 DEFAULT_PASSWORD = "keyward-conformance-pw"
 

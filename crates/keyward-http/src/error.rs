@@ -337,6 +337,20 @@ impl From<ServiceError> for EsError {
             ServiceError::Store(keyward_store::Error::Unavailable(cause)) => {
                 EsError::store_unavailable(&cause)
             }
+            // Elasticsearch's flood-stage block (there 429 TOO_MANY_REQUESTS/12), as a 503 here:
+            // the write was not made, reads and authentication go on, and the same request
+            // succeeds once there is space. COMPATIBILITY.md names the difference.
+            ServiceError::Store(keyward_store::Error::DiskFull(cause)) => {
+                tracing::error!(
+                    cause,
+                    "a write was refused: the disk holding the store is full"
+                );
+                EsError::new(
+                    StatusCode::SERVICE_UNAVAILABLE,
+                    "cluster_block_exception",
+                    "index [.security-7] blocked by: [SERVICE_UNAVAILABLE/12/disk usage exceeded flood-stage watermark, index has read-only-allow-delete block];",
+                )
+            }
             ServiceError::Store(err) => EsError::internal(err),
             ServiceError::Internal(reason) => EsError::internal(reason),
             ServiceError::TooManyBuckets { max_buckets } => EsError::new(

@@ -24,7 +24,7 @@ pub use audit::{Audit, AuditConfig, AuditFile, AuditWriter, EventKind, EventSet}
 pub use compat::ResponseBody;
 pub use error::EsError;
 pub use routes::{Api, BoxError, RemoteAddr};
-pub use server::serve;
+pub use server::{TlsConfig, serve};
 
 /// What the HTTP layer serves from: the service and this node's identity.
 #[derive(Debug, Clone)]

@@ -122,6 +122,18 @@ impl SecurityService {
         &self.inner.store
     }
 
+    /// Whether the store answers now: one small read (the cluster's id), for a load balancer's
+    /// readiness check. The cause of a failure is logged, never returned.
+    pub async fn ready(&self) -> bool {
+        match self.inner.store.meta("cluster_uuid").await {
+            Ok(_) => true,
+            Err(err) => {
+                tracing::warn!(error = %err, "not ready: the store does not answer");
+                false
+            }
+        }
+    }
+
     fn now(&self) -> EpochMillis {
         self.inner.clock.now()
     }

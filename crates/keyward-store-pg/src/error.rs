@@ -38,6 +38,9 @@ pub(crate) fn pg_error(err: tokio_postgres::Error) -> Error {
             || *code == SqlState::TOO_MANY_ARGUMENTS
         {
             Error::QueryTooLarge(message)
+        } else if *code == SqlState::DISK_FULL {
+            // The server's disk: the same 503 as a full disk under the embedded store.
+            Error::DiskFull(message)
         } else {
             Error::Database(message)
         };

@@ -31,6 +31,7 @@ mod bulk;
 mod connections;
 mod descriptors;
 mod find_sql;
+mod inspect;
 mod metadata;
 mod query_sql;
 mod rows;
@@ -94,12 +95,15 @@ impl EmbeddedStore {
     ///
     /// This does blocking IO: call it at startup or inside `spawn_blocking`. It fails with
     /// [`Error::Locked`] when another store holds the directory, and with [`Error::Corrupt`] when
-    /// the database was written by a newer keyward.
+    /// the database is not a keyward store, cannot be read, or was written by a newer keyward
+    /// (then nothing in it is changed).
     pub fn open(options: EmbeddedStoreOptions) -> Result<EmbeddedStore, Error> {
         let dir = options.dir;
         std::fs::create_dir_all(&dir)?;
-        let lock = lock_data_dir(&dir)?;
         let path = dir.join(DATABASE_FILE);
+        // Before the lock file is made: a directory refused is left exactly as it was.
+        inspect::inspect(&path)?;
+        let lock = lock_data_dir(&dir)?;
 
         let mut connection = open_writer(&path)?;
         migrate(&mut connection, &path)?;
@@ -876,7 +880,9 @@ impl<T> SqlResultExt<T> for rusqlite::Result<T> {
                         || message.contains("too many SQL variables")
                         || message.contains("parser stack overflow")
                 };
-            if corrupt {
+            if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+                Error::DiskFull(err.to_string())
+            } else if corrupt {
                 Error::Corrupt(err.to_string())
             } else if too_large {
                 Error::QueryTooLarge(err.to_string())

@@ -352,6 +352,10 @@ pub enum Error {
     /// the caller's query, not the store, is at fault.
     #[error("query too large for the store: {0}")]
     QueryTooLarge(String),
+    /// The disk holding the store is full: the write was not made (its transaction rolled
+    /// back); reads go on, and writes work again once there is space.
+    #[error("the disk holding the store is full: {0}")]
+    DiskFull(String),
     /// The store cannot be reached now (a database server down or restarting, a pool exhausted
     /// past its wait time); the same request may succeed later. Nothing was written.
     #[error("the store is unavailable: {0}")]

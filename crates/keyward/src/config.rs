@@ -61,6 +61,41 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
         "The most HTTP connections served at once; further ones wait in the listen backlog until one closes.",
     ),
     (
+        "xpack.security.http.ssl.enabled",
+        Some("false"),
+        "TLS on the HTTP port. With no certificate given, a CA and a node certificate are generated into path.data/tls on the first start.",
+    ),
+    (
+        "xpack.security.http.ssl.certificate",
+        None,
+        "PEM file of the HTTP certificate (and its chain); relative paths resolve against the --config file's directory, or the working directory without one.",
+    ),
+    (
+        "xpack.security.http.ssl.key",
+        None,
+        "PEM file of the HTTP certificate's private key, unencrypted; relative paths as for the certificate.",
+    ),
+    (
+        "xpack.security.http.ssl.key_passphrase",
+        None,
+        "Not supported: an encrypted key cannot be used; give an unencrypted PEM key (setting this stops the server).",
+    ),
+    (
+        "xpack.security.http.ssl.certificate_authorities",
+        None,
+        "PEM files (comma-separated, or a YAML list) of the CAs client certificates must be signed by; default with generated certificates: the generated CA.",
+    ),
+    (
+        "xpack.security.http.ssl.client_authentication",
+        Some("none"),
+        "Client certificates: [none], [optional] (checked when presented) or [required] (the handshake fails without one).",
+    ),
+    (
+        "resource.reload.interval.high",
+        Some("5s"),
+        "How often the TLS certificate, key and CA files are checked for changes (reloaded without a restart).",
+    ),
+    (
         "path.data",
         Some("./data"),
         "The data directory: the embedded store, its lock file and the admin socket.",
@@ -221,6 +256,9 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
 #[derive(Debug, Clone)]
 pub(crate) struct Settings {
     values: BTreeMap<String, String>,
+    /// What relative file paths in settings resolve against: the `--config` file's directory,
+    /// or the working directory without one.
+    base: PathBuf,
 }
 
 impl Settings {
@@ -252,11 +290,31 @@ impl Settings {
             check_known(name)?;
             values.insert(name.to_owned(), value.trim().to_owned());
         }
-        Ok(Settings { values })
+        let base = file
+            .and_then(Path::parent)
+            .filter(|parent| !parent.as_os_str().is_empty())
+            .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+        Ok(Settings { values, base })
     }
 
     fn raw(&self, name: &str) -> &str {
         self.values.get(name).map(String::as_str).unwrap_or("")
+    }
+
+    /// A file path; a relative one resolved against [`Settings::base`].
+    fn path(&self, name: &str) -> Option<PathBuf> {
+        let raw = self.raw(name).trim();
+        (!raw.is_empty()).then(|| self.base.join(raw))
+    }
+
+    /// A comma-separated list of file paths, each resolved as [`Settings::path`].
+    fn paths(&self, name: &str) -> Vec<PathBuf> {
+        self.raw(name)
+            .split(',')
+            .map(str::trim)
+            .filter(|path| !path.is_empty())
+            .map(|path| self.base.join(path))
+            .collect()
     }
 
     fn time(&self, name: &str) -> anyhow::Result<Duration> {
@@ -387,6 +445,18 @@ fn flatten(
         serde_yaml_ng::Value::Bool(flag) => {
             out.insert(prefix.to_owned(), flag.to_string());
         }
+        // A list of plain values (certificate_authorities), kept as Elasticsearch's comma form.
+        serde_yaml_ng::Value::Sequence(items) => {
+            let mut joined = Vec::with_capacity(items.len());
+            for item in items {
+                match item {
+                    serde_yaml_ng::Value::String(text) => joined.push(text.clone()),
+                    serde_yaml_ng::Value::Number(number) => joined.push(number.to_string()),
+                    other => bail!("setting [{prefix}] has an unsupported list item {other:?}"),
+                }
+            }
+            out.insert(prefix.to_owned(), joined.join(","));
+        }
         other => bail!("setting [{prefix}] has an unsupported value {other:?}"),
     }
     Ok(())
@@ -400,6 +470,8 @@ pub(crate) struct HttpConfig {
     pub(crate) ports: std::ops::RangeInclusive<u16>,
     /// Sizes, timeouts and the connection limit.
     pub(crate) limits: keyward_http::HttpLimits,
+    /// TLS on the HTTP port.
+    pub(crate) tls: crate::tls::TlsSettings,
 }
 
 /// The store's settings.
@@ -584,6 +656,7 @@ impl Config {
                     body_read_timeout: settings.positive_time("keyward.http.body_read_timeout")?,
                     max_connections: settings.positive_number("keyward.http.max_connections")?,
                 },
+                tls: tls_settings(settings)?,
             },
             store: StoreConfig {
                 data_dir: PathBuf::from(settings.raw("path.data")),
@@ -638,6 +711,35 @@ fn audit_config(settings: &Settings) -> anyhow::Result<Option<keyward_http::Audi
         node_id: emit_node_id.then(String::new),
         node_name: emit_node_name.then(|| settings.raw("node.name").to_owned()),
     }))
+}
+
+fn tls_settings(settings: &Settings) -> anyhow::Result<crate::tls::TlsSettings> {
+    use crate::tls::ClientAuthentication;
+    if !settings
+        .raw("xpack.security.http.ssl.key_passphrase")
+        .is_empty()
+    {
+        bail!(
+            "setting [xpack.security.http.ssl.key_passphrase] is not supported: keyward reads unencrypted PEM keys only (decrypt it with `openssl pkey -in key.pem -out plain.pem`)"
+        );
+    }
+    let name = "xpack.security.http.ssl.client_authentication";
+    let client_authentication = match settings.raw(name) {
+        "none" => ClientAuthentication::None,
+        "optional" => ClientAuthentication::Optional,
+        "required" => ClientAuthentication::Required,
+        other => bail!(
+            "failed to parse value [{other}] for setting [{name}]: expected one of [none, optional, required]"
+        ),
+    };
+    Ok(crate::tls::TlsSettings {
+        enabled: settings.boolean("xpack.security.http.ssl.enabled")?,
+        certificate: settings.path("xpack.security.http.ssl.certificate"),
+        key: settings.path("xpack.security.http.ssl.key"),
+        certificate_authorities: settings.paths("xpack.security.http.ssl.certificate_authorities"),
+        client_authentication,
+        reload_interval: settings.positive_time("resource.reload.interval.high")?,
+    })
 }
 
 fn parse_port(text: &str, setting: &str) -> anyhow::Result<u16> {
@@ -728,6 +830,39 @@ mod tests {
         assert!(
             bad_type.to_string().contains("[keyward.store.type]"),
             "{bad_type}"
+        );
+    }
+
+    #[test]
+    fn tls_paths_resolve_against_the_config_files_directory() {
+        let dir = tempfile::tempdir().unwrap();
+        let file = dir.path().join("keyward.yml");
+        std::fs::write(
+            &file,
+            "xpack.security.http.ssl:\n  enabled: true\n  certificate: certs/node.crt\n  key: /abs/node.key\n  certificate_authorities: [a.crt, b.crt]\n",
+        )
+        .unwrap();
+        let settings = Settings::load(Some(&file), &[]).unwrap();
+        let tls = Config::from_settings(&settings).unwrap().http.tls;
+        assert!(tls.enabled);
+        assert_eq!(tls.certificate, Some(dir.path().join("certs/node.crt")));
+        assert_eq!(tls.key, Some(PathBuf::from("/abs/node.key")));
+        assert_eq!(
+            tls.certificate_authorities,
+            vec![dir.path().join("a.crt"), dir.path().join("b.crt")]
+        );
+        let settings = Settings::load(
+            None,
+            &["xpack.security.http.ssl.certificate=node.crt".to_owned()],
+        )
+        .unwrap();
+        let tls = Config::from_settings(&settings).unwrap().http.tls;
+        assert!(!tls.enabled);
+        assert_eq!(tls.certificate, Some(PathBuf::from("./node.crt")));
+        assert!(
+            settings
+                .show()
+                .contains("xpack.security.http.ssl.client_authentication: none")
         );
     }
 

@@ -14,11 +14,22 @@ const DIRECTORY_MODE: u32 = 0o700;
 /// The mode of the files in it.
 const FILE_MODE: u32 = 0o600;
 
+/// Files only keyward leaves in a data directory: one that holds others but none of these
+/// belongs to something else.
+const KEYWARD_MARKERS: [&str; 2] = ["keyward.db", "node.lock"];
+
+/// What a fresh volume may hold before keyward's first start.
+const ALLOWED_IN_NEW: [&str; 1] = ["lost+found"];
+
 /// Creates the data directory (and missing parents) for keyward's user only, or tightens an
-/// existing one and the files in it.
+/// existing one and the files in it. An existing directory that holds files but nothing of
+/// keyward's (another program's data, a home directory) is refused untouched.
 pub(crate) fn prepare(dir: &Path) -> anyhow::Result<()> {
     match std::fs::metadata(dir) {
-        Ok(metadata) if metadata.is_dir() => tighten(dir, DIRECTORY_MODE),
+        Ok(metadata) if metadata.is_dir() => {
+            refuse_foreign(dir)?;
+            tighten(dir, DIRECTORY_MODE);
+        }
         Ok(_) => anyhow::bail!("the data directory [{}] is not a directory", dir.display()),
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => {
             return std::fs::DirBuilder::new()
@@ -40,6 +51,35 @@ pub(crate) fn prepare(dir: &Path) -> anyhow::Result<()> {
         }
     }
     Ok(())
+}
+
+/// Fails when `dir` holds entries but no keyward store or lock.
+fn refuse_foreign(dir: &Path) -> anyhow::Result<()> {
+    let entries = std::fs::read_dir(dir)
+        .with_context(|| format!("cannot read the data directory [{}]", dir.display()))?;
+    let mut others = Vec::new();
+    for entry in entries {
+        let entry =
+            entry.with_context(|| format!("cannot read the data directory [{}]", dir.display()))?;
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if KEYWARD_MARKERS.contains(&name.as_str()) {
+            return Ok(());
+        }
+        if !ALLOWED_IN_NEW.contains(&name.as_str()) {
+            others.push(name);
+        }
+    }
+    if others.is_empty() {
+        return Ok(());
+    }
+    others.sort();
+    others.truncate(5);
+    anyhow::bail!(
+        "the data directory [{}] is not keyward's: it holds other files ([{}]) and no keyward store; \
+         keyward leaves it as it is (give path.data an empty or new directory)",
+        dir.display(),
+        others.join(", ")
+    )
 }
 
 /// Removes every permission `mode` does not grant from `path`.

@@ -6,6 +6,7 @@ mod admin;
 mod config;
 mod data_dir;
 mod stores;
+mod tls;
 
 use std::io::Write;
 use std::net::SocketAddr;
@@ -184,6 +185,19 @@ async fn run(config: Config) -> anyhow::Result<()> {
     let address = listener
         .local_addr()
         .context("cannot read the bound address")?;
+    let tls = tls::prepare(&config.http.tls, &config.store.data_dir, &config.http.host)?;
+    if let Some(generated) = tls.as_ref().and_then(|tls| tls.generated.as_ref()) {
+        // Shown once, on the start that generated it, as Elasticsearch's first start does.
+        eprintln!(
+            "\nkeyward: TLS is enabled on the HTTP port with a generated certificate.\n\
+             HTTP CA certificate SHA-256 fingerprint:\n\n  {}\n\n\
+             CA certificate: {}\n",
+            generated.fingerprint,
+            generated.path.display()
+        );
+    }
+    let reloader = tls.as_ref().map(tls::ServerTls::spawn_reloader);
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let admin = admin::spawn(&config.store.data_dir, service.clone())?;
     let remover = service.spawn_remover();
     let (audit, audit_writer) = match config.audit.clone() {
@@ -211,13 +225,16 @@ async fn run(config: Config) -> anyhow::Result<()> {
     tracing::info!(%address, data = %config.store.data_dir.display(), "keyward started");
     {
         let mut stdout = std::io::stdout().lock();
-        writeln!(stdout, "keyward listening on http://{address}")
+        writeln!(stdout, "keyward listening on {scheme}://{address}")
             .context("cannot write to stdout")?;
         stdout.flush().context("cannot write to stdout")?;
     }
-    keyward_http::serve(listener, state, shutdown)
+    keyward_http::serve(listener, state, tls.map(|tls| tls.config), shutdown)
         .await
         .context("the HTTP server failed")?;
+    if let Some(reloader) = reloader {
+        reloader.abort();
+    }
     remover.abort();
     admin.abort();
     admin::remove_socket(&config.store.data_dir);

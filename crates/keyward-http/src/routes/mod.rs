@@ -33,6 +33,7 @@ mod intake;
 mod invalidate_api_key;
 mod invalidate_token;
 mod keyward_cross_cluster_authenticate;
+mod keyward_ready;
 mod put_privileges;
 mod put_role;
 mod put_user;
@@ -92,6 +93,8 @@ pub(crate) enum Action {
     Info,
     /// keyward's own `POST /_keyward/cross_cluster/_authenticate`.
     KeywardCrossClusterAuthenticate,
+    /// keyward's own `GET /_keyward/ready`: unauthenticated, for load balancers.
+    KeywardReady,
     SecurityAuthenticate,
     SecurityBulkDeleteRole,
     SecurityBulkPutRole,
@@ -155,6 +158,7 @@ impl Action {
             | Action::SecurityUpdateCrossClusterApiKey => true,
             Action::ClusterHealth
             | Action::Info
+            | Action::KeywardReady
             | Action::SecurityAuthenticate
             | Action::SecurityClearApiKeyCache
             | Action::SecurityClearCachedPrivileges
@@ -233,6 +237,10 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "cross_cluster", "api_key", "{id}"],
         methods: &[(Method::PUT, Action::SecurityUpdateCrossClusterApiKey)],
+    },
+    Route {
+        path: &["_keyward", "ready"],
+        methods: &[(Method::GET, Action::KeywardReady)],
     },
     Route {
         path: &["_keyward", "cross_cluster", "_authenticate"],
@@ -549,6 +557,13 @@ where
     let (action, params) = route(method, path, uri)?;
     let state = &api.state;
     let action_name = action_name::action_name(action);
+    if action == Action::KeywardReady {
+        // Before authentication: a load balancer has no credentials, and the answer says
+        // nothing but ready or not.
+        intake::refuse_body(body, &state.limits, method, path).await?;
+        let (status, value) = keyward_ready::handle(state, &query).await?;
+        return Ok((status, Answer::Value(value)));
+    }
     let subject = crate::authn::authenticate(
         &state.service,
         &state.audit,
@@ -650,6 +665,7 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::KeywardCrossClusterAuthenticate => {
             keyward_cross_cluster_authenticate::handle(ctx).await
         }
+        Action::KeywardReady => keyward_ready::handle(&api.state, &ctx.query).await,
         Action::SecurityAuthenticate => authenticate::handle(ctx).await,
         Action::SecurityBulkDeleteRole => bulk_delete_role::handle(ctx).await,
         Action::SecurityBulkPutRole => bulk_put_role::handle(ctx).await,

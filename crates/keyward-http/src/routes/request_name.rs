@@ -9,6 +9,7 @@ pub(super) fn request_name(action: Action) -> &'static str {
         Action::ClusterHealth => "ClusterHealthRequest",
         Action::Info => "MainRequest",
         Action::KeywardCrossClusterAuthenticate => "CrossClusterApiKeyAuthenticateRequest",
+        Action::KeywardReady => "ReadyRequest",
         Action::SecurityAuthenticate => "AuthenticateRequest",
         Action::SecurityBulkDeleteRole => "BulkDeleteRolesRequest",
         Action::SecurityBulkPutRole => "BulkPutRolesRequest",

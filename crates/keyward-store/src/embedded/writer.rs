@@ -22,7 +22,10 @@ pub(super) trait WriteOp: Send {
     fn run(&mut self, connection: &Connection) -> bool;
 
     /// Answers the caller: the operation's own error, the batch's error, or its result.
-    fn answer(self: Box<Self>, batch: Result<(), &str>);
+    fn answer(self: Box<Self>, batch: Result<(), &Error>);
+
+    /// Whether the operation failed because the disk is full.
+    fn failed_on_full_disk(&self) -> bool;
 }
 
 pub(super) struct Op<R, F> {
@@ -71,11 +74,15 @@ where
         succeeded
     }
 
-    fn answer(self: Box<Self>, batch: Result<(), &str>) {
+    fn failed_on_full_disk(&self) -> bool {
+        matches!(self.result, Some(Err(Error::DiskFull(_))))
+    }
+
+    fn answer(self: Box<Self>, batch: Result<(), &Error>) {
         let result = match (self.result, batch) {
             (Some(Err(err)), _) => Err(err),
             (Some(Ok(value)), Ok(())) => Ok(value),
-            (Some(Ok(_)) | None, Err(reason)) => Err(Error::Database(reason.to_owned())),
+            (Some(Ok(_)) | None, Err(err)) => Err(copy(err)),
             (None, Ok(())) => Err(Error::Database(
                 "the write operation did not run".to_owned(),
             )),
@@ -97,11 +104,11 @@ pub(super) fn run_writer(connection: Connection, receiver: mpsc::Receiver<Box<dy
             }
         }
         let outcome = run_batch(&connection, &mut batch);
-        if let Err(reason) = &outcome {
-            tracing::error!(operations = batch.len(), error = %reason, "a store transaction failed");
+        if let Err(err) = &outcome {
+            tracing::error!(operations = batch.len(), error = %err, "a store transaction failed");
         }
         for op in batch.drain(..) {
-            op.answer(outcome.as_ref().copied().map_err(String::as_str));
+            op.answer(outcome.as_ref().map(|_| ()));
         }
     }
     if let Err((_, err)) = connection.close() {
@@ -109,18 +116,37 @@ pub(super) fn run_writer(connection: Connection, receiver: mpsc::Receiver<Box<dy
     }
 }
 
+/// The batch's error for every operation in it: a full disk stays a full disk (a 503 the
+/// client retries), anything else is the engine's failure.
+fn copy(err: &Error) -> Error {
+    match err {
+        Error::DiskFull(reason) => Error::DiskFull(reason.clone()),
+        Error::Database(reason) => Error::Database(reason.clone()),
+        other => Error::Database(other.to_string()),
+    }
+}
+
+/// A failed statement of the batch itself (begin, savepoints, commit), with what it was doing.
+fn batch_error(doing: &str, err: &rusqlite::Error) -> Error {
+    if err.sqlite_error_code() == Some(rusqlite::ErrorCode::DiskFull) {
+        Error::DiskFull(format!("{doing}: {err}"))
+    } else {
+        Error::Database(format!("{doing}: {err}"))
+    }
+}
+
 /// One transaction for the whole batch, one savepoint per operation.
 pub(super) fn run_batch(
     connection: &Connection,
     batch: &mut [Box<dyn WriteOp>],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     connection
         .execute_batch("BEGIN IMMEDIATE")
-        .map_err(|err| format!("cannot begin a transaction: {err}"))?;
+        .map_err(|err| batch_error("cannot begin a transaction", &err))?;
     let result = run_ops(connection, batch).and_then(|()| {
         connection
             .execute_batch("COMMIT")
-            .map_err(|err| format!("cannot commit a transaction: {err}"))
+            .map_err(|err| batch_error("cannot commit a transaction", &err))
     });
     if result.is_err()
         && !connection.is_autocommit()
@@ -134,11 +160,11 @@ pub(super) fn run_batch(
 pub(super) fn run_ops(
     connection: &Connection,
     batch: &mut [Box<dyn WriteOp>],
-) -> Result<(), String> {
+) -> Result<(), Error> {
     for op in batch.iter_mut() {
         connection
             .execute_batch("SAVEPOINT op")
-            .map_err(|err| format!("cannot start an operation: {err}"))?;
+            .map_err(|err| batch_error("cannot start an operation", &err))?;
         let undo = if op.run(connection) {
             "RELEASE op"
         } else {
@@ -146,11 +172,16 @@ pub(super) fn run_ops(
         };
         connection
             .execute_batch(undo)
-            .map_err(|err| format!("cannot finish an operation: {err}"))?;
+            .map_err(|err| batch_error("cannot finish an operation", &err))?;
         // Some errors (disk full, I/O) make SQLite roll back the whole transaction by itself:
         // then the operations before this one are gone too, and none of them may be acknowledged.
         if connection.is_autocommit() {
-            return Err("the transaction was rolled back by the database".to_owned());
+            let reason = "the transaction was rolled back by the database".to_owned();
+            return Err(if op.failed_on_full_disk() {
+                Error::DiskFull(reason)
+            } else {
+                Error::Database(reason)
+            });
         }
     }
     Ok(())

@@ -11,6 +11,53 @@ use serde_json::Value;
 
 pub(crate) const PASSWORD: &str = "test-password";
 
+/// Runs `keyward serve` with these settings on a fresh data directory, expecting it to refuse
+/// to start: its exit code and stderr.
+pub(crate) fn serve_refused(data: &Path, settings: &[&str]) -> (Option<i32>, String) {
+    let mut command = Command::new(binary());
+    command
+        .arg("serve")
+        .arg("-E")
+        .arg("http.port=0")
+        .arg("-E")
+        .arg(format!("path.data={}", data.display()))
+        .env("ELASTIC_PASSWORD", PASSWORD)
+        .stdin(Stdio::null());
+    for setting in settings {
+        command.arg("-E").arg(setting);
+    }
+    let mut child = command
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run keyward");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let code = loop {
+        if let Ok(Some(status)) = child.try_wait() {
+            break status.code();
+        }
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let _ = child.wait();
+            break None;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let mut stdout = String::new();
+    let mut stderr = String::new();
+    if let Some(mut pipe) = child.stdout.take() {
+        let _ = pipe.read_to_string(&mut stdout);
+    }
+    if let Some(mut pipe) = child.stderr.take() {
+        let _ = pipe.read_to_string(&mut stderr);
+    }
+    assert!(
+        !stdout.contains("listening"),
+        "keyward started: {stdout} {stderr}"
+    );
+    (code, stderr)
+}
+
 /// A running keyward.
 pub(crate) struct TestServer {
     child: Option<Child>,
@@ -105,13 +152,54 @@ impl TestServer {
             .strip_prefix("keyward listening on ")
             .expect("startup line")
             .to_owned();
+        let client = if url.starts_with("https://") {
+            // Generated certificates: trust their CA. A test that gives its own certificate
+            // uses its own client (`https_client`).
+            let ca = data.path().join("tls/http_ca.crt");
+            let builder = reqwest::Client::builder().use_rustls_tls();
+            match std::fs::read(&ca) {
+                Ok(pem) => builder
+                    .add_root_certificate(reqwest::Certificate::from_pem(&pem).unwrap())
+                    .build()
+                    .unwrap(),
+                Err(_) => builder.build().unwrap(),
+            }
+        } else {
+            reqwest::Client::new()
+        };
         TestServer {
             child: Some(child),
             url,
             data,
             stderr,
-            client: reqwest::Client::new(),
+            client,
         }
+    }
+
+    /// Sends SIGTERM without waiting for the process to end.
+    pub(crate) fn terminate(&self) {
+        if let Some(child) = &self.child {
+            let _ = Command::new("kill")
+                .arg("-TERM")
+                .arg(child.id().to_string())
+                .status();
+        }
+    }
+
+    /// Waits up to `limit` for the process to end; its exit code (`None`: killed by a signal
+    /// or still running, then killed).
+    pub(crate) fn wait_exit(&mut self, limit: Duration) -> Option<i32> {
+        let mut child = self.child.take()?;
+        let deadline = Instant::now() + limit;
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = child.try_wait() {
+                return status.code();
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        let _ = child.kill();
+        let _ = child.wait();
+        None
     }
 
     /// Everything the server wrote to stderr so far.
@@ -249,9 +337,10 @@ pub(crate) struct RawConnection {
 
 impl RawConnection {
     pub(crate) async fn open(server: &TestServer) -> RawConnection {
-        let address = server.url.strip_prefix("http://").unwrap();
         RawConnection {
-            stream: tokio::net::TcpStream::connect(address).await.unwrap(),
+            stream: tokio::net::TcpStream::connect(server.address())
+                .await
+                .unwrap(),
         }
     }
 
@@ -442,7 +531,9 @@ pub(crate) enum RawReply {
 impl TestServer {
     /// The `host:port` the server listens on.
     pub(crate) fn address(&self) -> &str {
-        self.url.trim_start_matches("http://")
+        self.url
+            .trim_start_matches("https://")
+            .trim_start_matches("http://")
     }
 
     /// Writes `head` (the request line and headers, sent as they are, so they may hold any
