@@ -9,6 +9,7 @@
 mod authn;
 mod compat;
 mod error;
+mod metrics;
 mod routes;
 mod server;
 mod stream;

@@ -100,9 +100,7 @@ impl SecurityService {
     ) -> SecurityService {
         let keys = key_cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
         let users = cache::UserCache::new(10_000, config.user_cache_ttl);
-        let store_latency = Arc::new(metrics::Histograms::new(
-            metrics::StoreOperation::ALL.len(),
-        ));
+        let store_latency = Arc::new(metrics::Histograms::new(metrics::StoreOperation::ALL.len()));
         let store: Arc<dyn Store> = Arc::new(metered_store::MeteredStore::new(
             store,
             Arc::clone(&store_latency),

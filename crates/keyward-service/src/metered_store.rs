@@ -60,7 +60,11 @@ impl Store for MeteredStore {
         after: Option<&ApiKeyCursor>,
         limit: usize,
     ) -> Result<Vec<ApiKeyRecord>, Error> {
-        timed!(self, Query, self.inner.find_api_keys_page(filter, after, limit))
+        timed!(
+            self,
+            Query,
+            self.inner.find_api_keys_page(filter, after, limit)
+        )
     }
 
     async fn query_api_keys(&self, query: &ApiKeyQuery) -> Result<QueryPage, Error> {
@@ -73,7 +77,11 @@ impl Store for MeteredStore {
         after_id: Option<&str>,
         limit: usize,
     ) -> Result<Vec<ApiKeyRecord>, Error> {
-        timed!(self, Query, self.inner.api_keys_after(query, after_id, limit))
+        timed!(
+            self,
+            Query,
+            self.inner.api_keys_after(query, after_id, limit)
+        )
     }
 
     async fn count_api_keys_by(
@@ -86,7 +94,8 @@ impl Store for MeteredStore {
         timed!(
             self,
             Query,
-            self.inner.count_api_keys_by(query, field, limit, with_missing)
+            self.inner
+                .count_api_keys_by(query, field, limit, with_missing)
         )
     }
 
@@ -110,7 +119,11 @@ impl Store for MeteredStore {
         cutoff: EpochMillis,
         limit: u64,
     ) -> Result<u64, Error> {
-        timed!(self, Write, self.inner.delete_inactive_api_keys(cutoff, limit))
+        timed!(
+            self,
+            Write,
+            self.inner.delete_inactive_api_keys(cutoff, limit)
+        )
     }
 
     async fn import_api_keys(&self, records: Vec<ApiKeyRecord>) -> Result<(), Error> {
@@ -135,7 +148,11 @@ impl Store for MeteredStore {
         change: UserChange,
         missing: Option<UserRecord>,
     ) -> Result<bool, Error> {
-        timed!(self, Write, self.inner.change_user(username, change, missing))
+        timed!(
+            self,
+            Write,
+            self.inner.change_user(username, change, missing)
+        )
     }
 
     async fn users(&self, names: Option<&[String]>) -> Result<Vec<UserRecord>, Error> {
@@ -182,7 +199,11 @@ impl Store for MeteredStore {
         application: &str,
         names: &[String],
     ) -> Result<Vec<String>, Error> {
-        timed!(self, Write, self.inner.delete_app_privileges(application, names))
+        timed!(
+            self,
+            Write,
+            self.inner.delete_app_privileges(application, names)
+        )
     }
 
     async fn create_token(&self, record: TokenRecord) -> Result<(), Error> {

@@ -100,8 +100,8 @@ impl fmt::Debug for Counters {
 
 /// Upper bounds of latency buckets, in seconds: from 50 µs (a cached request) to 10 s.
 pub const LATENCY_BUCKETS: &[f64] = &[
-    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25,
-    0.5, 1.0, 2.5, 5.0, 10.0,
+    0.000_05, 0.000_1, 0.000_25, 0.000_5, 0.001, 0.002_5, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
+    1.0, 2.5, 5.0, 10.0,
 ];
 
 /// Latency histograms for a fixed number of series (one per API, one per operation kind) over
@@ -373,12 +373,7 @@ impl crate::SecurityService {
             verifier_rejections: inner.verifier.rejections(),
             store_latency: StoreOperation::ALL
                 .iter()
-                .map(|operation| {
-                    (
-                        *operation,
-                        inner.store_latency.snapshot(operation.series()),
-                    )
-                })
+                .map(|operation| (*operation, inner.store_latency.snapshot(operation.series())))
                 .collect(),
         }
     }

@@ -3,6 +3,7 @@
 //! render).
 
 mod action_name;
+mod actions;
 mod authenticate;
 mod bulk_delete_role;
 mod bulk_put_role;
@@ -33,6 +34,8 @@ mod intake;
 mod invalidate_api_key;
 mod invalidate_token;
 mod keyward_cross_cluster_authenticate;
+mod keyward_metrics;
+mod openapi;
 mod put_privileges;
 mod put_role;
 mod put_user;
@@ -43,6 +46,7 @@ mod update_api_key;
 mod update_cross_cluster_api_key;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -52,6 +56,7 @@ use serde_json::Value;
 use crate::AppState;
 use crate::compat::{Rendering, Response};
 use crate::error::EsError;
+use crate::metrics::RequestMetrics;
 use crate::wire::QueryParams;
 
 /// What a handler answers: a status and a JSON body.
@@ -76,11 +81,6 @@ impl Ctx<'_> {
             .map(|(_, value)| value.as_str())
             .unwrap_or("")
     }
-
-    /// Rejects query parameters the action does not take.
-    pub(crate) fn allow_params(&self, allowed: &[&str]) -> Result<(), EsError> {
-        self.query.check_allowed(self.path, allowed)
-    }
 }
 
 /// The actions keyward serves, named after their rest-api-spec entries.
@@ -90,6 +90,10 @@ enum Action {
     Info,
     /// keyward's own `POST /_keyward/cross_cluster/_authenticate`.
     KeywardCrossClusterAuthenticate,
+    /// keyward's own `GET /_keyward/metrics` (Prometheus).
+    KeywardMetrics,
+    /// keyward's own `GET /_keyward/openapi.json`.
+    KeywardOpenApi,
     SecurityAuthenticate,
     SecurityBulkDeleteRole,
     SecurityBulkPutRole,
@@ -153,6 +157,8 @@ impl Action {
             | Action::SecurityUpdateCrossClusterApiKey => true,
             Action::ClusterHealth
             | Action::Info
+            | Action::KeywardMetrics
+            | Action::KeywardOpenApi
             | Action::SecurityAuthenticate
             | Action::SecurityClearApiKeyCache
             | Action::SecurityClearCachedPrivileges
@@ -235,6 +241,14 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_keyward", "cross_cluster", "_authenticate"],
         methods: &[(Method::POST, Action::KeywardCrossClusterAuthenticate)],
+    },
+    Route {
+        path: &["_keyward", "metrics"],
+        methods: &[(Method::GET, Action::KeywardMetrics)],
+    },
+    Route {
+        path: &["_keyward", "openapi.json"],
+        methods: &[(Method::GET, Action::KeywardOpenApi)],
     },
     Route {
         path: &["_security", "oauth2", "token"],
@@ -381,6 +395,10 @@ pub struct Api {
     state: AppState,
     /// `GET /_cluster/health`, compact: it only changes with the cluster name.
     cluster_health: Bytes,
+    /// `GET /_keyward/openapi.json`, compact: made from the route table at start-up.
+    openapi: Bytes,
+    /// Requests and authentications counted for `GET /_keyward/metrics`.
+    metrics: RequestMetrics,
 }
 
 impl Api {
@@ -391,9 +409,14 @@ impl Api {
         let cluster_health = Bytes::from_static(
             Box::leak(cluster_health::render(&state.node.cluster_name).into_boxed_str()).as_bytes(),
         );
+        let openapi = Bytes::from(openapi::document(ROUTES).to_string());
+        let metrics =
+            RequestMetrics::new(Action::ALL.iter().map(|action| action.api_name()).collect());
         Api {
             state,
             cluster_health,
+            openapi,
+            metrics,
         }
     }
 
@@ -405,6 +428,21 @@ impl Api {
     /// request refused before that leaves its body unread; hyper then closes the connection
     /// instead of reading the rest.
     pub async fn handle<B>(&self, request: Request<B>) -> Response
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let mut series = self.metrics.unrouted();
+        let response = self.respond(request, &mut series).await;
+        self.metrics
+            .record(series, response.status(), started.elapsed());
+        response
+    }
+
+    /// [`Api::handle`] without the counting; sets `series` to the request's action's once it
+    /// is routed.
+    async fn respond<B>(&self, request: Request<B>, series: &mut usize) -> Response
     where
         B: hyper::body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
@@ -439,12 +477,15 @@ impl Api {
             announced,
         };
         let result = match negotiated {
-            Ok(()) => answer(self, request).await,
+            Ok(()) => answer(self, request, series).await,
             Err(err) => Err(err),
         };
         match result {
             Ok((status, Answer::Value(value))) => rendering.respond(status, &value, None),
             Ok((status, Answer::Rendered(body))) => rendering.respond_rendered(status, body),
+            Ok((status, Answer::Text(body))) => {
+                rendering.respond_text(status, body, crate::metrics::CONTENT_TYPE)
+            }
             Ok((status, Answer::ApiKeys(pages))) => {
                 crate::stream::respond_api_keys(&rendering, status, pages).await
             }
@@ -463,6 +504,8 @@ impl Api {
 enum Answer {
     Value(Value),
     Rendered(Bytes),
+    /// Not JSON: sent as it is, with this media type.
+    Text(Bytes),
     ApiKeys(crate::stream::ApiKeyPages),
 }
 
@@ -481,8 +524,13 @@ struct Incoming<'a, B> {
     announced: bool,
 }
 
-/// Routes, authenticates, reads the body and runs the action.
-async fn answer<B>(api: &Api, request: Incoming<'_, B>) -> Result<(StatusCode, Answer), EsError>
+/// Routes, authenticates, reads the body and runs the action; sets `series` to the action's
+/// metric series once routed.
+async fn answer<B>(
+    api: &Api,
+    request: Incoming<'_, B>,
+    series: &mut usize,
+) -> Result<(StatusCode, Answer), EsError>
 where
     B: hyper::body::Body<Data = Bytes>,
     B::Error: Into<BoxError>,
@@ -497,9 +545,18 @@ where
         announced,
     } = request;
     let (action, params) = route(method, path, uri)?;
+    *series = action.index();
     let state = &api.state;
+    if action == Action::KeywardOpenApi {
+        // The API is public knowledge (Elasticsearch publishes its own): the document needs no
+        // credentials, like `GET /_keyward/ready` for load balancers.
+        intake::refuse_body(body, &state.limits, method, path).await?;
+        query.check_allowed(path, action.params())?;
+        return Ok((StatusCode::OK, Answer::Rendered(api.openapi.clone())));
+    }
     let subject = crate::authn::authenticate(
         &state.service,
+        &api.metrics,
         headers,
         uri,
         action_name::action_name(action),
@@ -515,6 +572,7 @@ where
         intake::refuse_body(body, &state.limits, method, path).await?;
         Bytes::new()
     };
+    query.check_allowed(path, action.params())?;
     let ctx = Ctx {
         state,
         subject,
@@ -524,6 +582,13 @@ where
         path,
     };
     let reply = match action {
+        Action::KeywardMetrics => {
+            let text = keyward_metrics::handle(&ctx, &api.metrics).await?;
+            return Ok((StatusCode::OK, Answer::Text(text)));
+        }
+        Action::KeywardOpenApi => {
+            return Ok((StatusCode::OK, Answer::Rendered(api.openapi.clone())));
+        }
         Action::ClusterHealth => {
             cluster_health::handle(&ctx)?;
             return Ok((StatusCode::OK, Answer::Rendered(api.cluster_health.clone())));
