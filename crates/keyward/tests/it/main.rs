@@ -17,6 +17,7 @@ mod input_rules;
 mod key_ownership;
 mod limits;
 mod listings;
+mod metrics;
 mod multi_node;
 mod postgres;
 mod privileges;
