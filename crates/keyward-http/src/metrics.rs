@@ -288,7 +288,7 @@ impl Scrape<'_> {
             ("users", &service.users),
             ("roles", &service.roles),
         ];
-        let families: [(&str, &str, &str, fn(&CacheStats) -> u64); 4] = [
+        let families: [CacheFamily; 4] = [
             (
                 "keyward_cache_hits_total",
                 "counter",
@@ -354,6 +354,14 @@ impl Scrape<'_> {
         }
     }
 }
+
+/// One per-cache family: name, type, help and the figure it shows.
+type CacheFamily = (
+    &'static str,
+    &'static str,
+    &'static str,
+    fn(&CacheStats) -> u64,
+);
 
 /// The exposition text being written.
 #[derive(Default)]
