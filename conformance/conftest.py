@@ -204,7 +204,12 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
             ]
         else:
             rel = Path(str(item.path)).resolve().relative_to(CONFORMANCE_DIR)
-            folder = "python-client" if rel.name == "test_python_client.py" else str(rel.parent)
+            named = {
+                "test_python_client.py": "python-client",
+                "test_operability.py": "operability",
+                "test_openapi.py": "openapi",
+            }
+            folder = named.get(rel.name, str(rel.parent))
             if folder == "unit":
                 folder = "runner-unit"
             item.user_properties.append(("folder", folder))

@@ -9,6 +9,7 @@ use keyward_service::{Authentication, AuthenticationFailure, SecurityService};
 
 use crate::audit::{Audit, Principal, RequestInfo};
 use crate::error::EsError;
+use crate::metrics::{Outcome, RequestMetrics, Scheme};
 
 /// The header naming the user a request runs as.
 pub(crate) const RUN_AS_HEADER: &str = "es-security-runas-user";
@@ -20,11 +21,12 @@ pub(crate) async fn authenticate(
     service: &SecurityService,
     audit: &Audit,
     request: &RequestInfo<'_>,
+    metrics: &RequestMetrics,
     headers: &HeaderMap,
     uri: &str,
     action: &str,
 ) -> Result<Arc<Authentication>, EsError> {
-    let subject = authenticate_credential(service, audit, request, headers, uri).await?;
+    let subject = authenticate_credential(service, audit, request, metrics, headers, uri).await?;
     audit.authentication_success(request, &subject).await;
     match headers.get(RUN_AS_HEADER) {
         None => Ok(subject),
@@ -44,10 +46,12 @@ async fn authenticate_credential(
     service: &SecurityService,
     audit: &Audit,
     request: &RequestInfo<'_>,
+    metrics: &RequestMetrics,
     headers: &HeaderMap,
     uri: &str,
 ) -> Result<Arc<Authentication>, EsError> {
     let Some(value) = headers.get(header::AUTHORIZATION) else {
+        metrics.authenticated(Scheme::Missing, Outcome::Failure);
         audit.anonymous_access_denied(request).await;
         return Err(EsError::authentication_failed(
             &AuthenticationFailure::Missing,
@@ -57,11 +61,11 @@ async fn authenticate_credential(
     let credential = match parse_authorization(value.as_bytes()) {
         Ok(credential) => credential,
         Err(err) => {
-            let cause = match err {
-                CredentialError::InvalidApiKey(cause) | CredentialError::InvalidBasic(cause) => {
-                    cause
-                }
+            let (scheme, cause) = match err {
+                CredentialError::InvalidApiKey(cause) => (Scheme::ApiKey, cause),
+                CredentialError::InvalidBasic(cause) => (Scheme::Basic, cause),
             };
+            metrics.authenticated(scheme, Outcome::Failure);
             audit
                 .authentication_failed(request, &Principal::Unknown)
                 .await;
@@ -70,6 +74,12 @@ async fn authenticate_credential(
                 uri,
             ));
         }
+    };
+    let scheme = match &credential {
+        Credential::ApiKey(_) => Scheme::ApiKey,
+        Credential::Basic(_) => Scheme::Basic,
+        Credential::Bearer(_) => Scheme::Bearer,
+        Credential::Other => Scheme::Missing,
     };
     // Who the credential claims to be, kept for the audit event of a failure: an API key's id
     // (Elasticsearch issue #83046) or a user name, never the secret.
@@ -80,7 +90,15 @@ async fn authenticate_credential(
         Credential::Bearer(_) => Principal::Token,
         Credential::Other => Principal::Unknown,
     };
-    match service.authenticate(credential).await {
+    let result = service.authenticate(credential).await;
+    let outcome = match &result {
+        Ok(_) => Outcome::Success,
+        Err(AuthenticationFailure::Overloaded) => Outcome::Overloaded,
+        Err(AuthenticationFailure::Unavailable(_)) => Outcome::Unavailable,
+        Err(_) => Outcome::Failure,
+    };
+    metrics.authenticated(scheme, outcome);
+    match result {
         Ok(subject) => Ok(subject),
         Err(failure) => {
             if failure == AuthenticationFailure::Missing {

@@ -99,6 +99,21 @@ impl Rendering {
         self.finish(status, ResponseBody::full(body), None)
     }
 
+    /// Sends a body that is not JSON (the metrics text) as it is, with `content_type`:
+    /// `pretty` and `filter_path` do not apply to it.
+    pub(crate) fn respond_text(
+        &self,
+        status: StatusCode,
+        body: Bytes,
+        content_type: &'static str,
+    ) -> Response {
+        let mut response = self.finish(status, ResponseBody::full(body), None);
+        response
+            .headers_mut()
+            .insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
+        response
+    }
+
     /// A renderer of the document `{"<field>": [elements…]}` one element at a time, with the
     /// bytes [`Rendering::respond`] would produce for the whole document.
     pub(crate) fn array(&self, field: &'static str) -> ArrayRenderer {

@@ -10,6 +10,7 @@ mod audit;
 mod authn;
 mod compat;
 mod error;
+mod metrics;
 mod routes;
 mod server;
 mod stream;

@@ -176,10 +176,12 @@ impl SecurityService {
         let cache = &self.inner.keys;
         let digest = cache.digest(secret);
         if let Some((authentication, expiration)) = cache.hot(id, &digest, now) {
+            cache.counters().hit();
             return accept(authentication, expiration, now);
         }
         let generation = cache.generation();
         if let Some(hit) = self.cached_api_key(generation, id, digest, now) {
+            cache.counters().hit();
             return hit;
         }
 
@@ -192,8 +194,11 @@ impl SecurityService {
             .map_err(|_| AuthenticationFailure::Overloaded)?;
         let generation = cache.generation();
         if let Some(hit) = self.cached_api_key(generation, id, digest, now) {
+            // Verified by the request this one waited for.
+            cache.counters().hit();
             return hit;
         }
+        cache.counters().miss();
         let record = match self.inner.store.api_key(id).await {
             Ok(Some(record)) => record,
             Ok(None) => {

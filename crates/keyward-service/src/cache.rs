@@ -15,6 +15,7 @@ use sha2::{Digest, Sha256};
 use subtle::ConstantTimeEq;
 
 use crate::authn::Authentication;
+use crate::metrics::{CacheCounters, CacheStats, CountedCache, counted_cache};
 
 /// A salted digest of a secret, truncated to 128 bits (collisions are out of reach at that
 /// size): what both caches keep and compare instead of the secret. Compared in constant time;
@@ -136,7 +137,8 @@ impl Generation {
 /// As in Elasticsearch's realm cache, an entry expires a `ttl` after it was written, not after
 /// its last use, and a removal while a password was being verified wins over the verification.
 pub(crate) struct VerifiedCache {
-    entries: Option<quick_cache::sync::Cache<String, Arc<Verified>>>,
+    entries: Option<CountedCache<String, Arc<Verified>>>,
+    counters: Arc<CacheCounters>,
     ttl_ms: i64,
     salt: SecretSalt,
     generation: Generation,
@@ -150,12 +152,25 @@ impl VerifiedCache {
     /// `ttl` disables caching altogether.
     pub(crate) fn new(capacity: usize, ttl: Duration) -> VerifiedCache {
         let (capacity, ttl_ms) = cache_bounds(capacity, ttl);
+        let counters = Arc::new(CacheCounters::new());
         VerifiedCache {
-            entries: capacity.map(quick_cache::sync::Cache::new),
+            entries: capacity.map(|capacity| counted_cache(capacity, &counters)),
+            counters,
             ttl_ms,
             salt: SecretSalt::new(),
             generation: Generation::default(),
         }
+    }
+
+    /// Hits, misses and evictions.
+    pub(crate) fn counters(&self) -> &CacheCounters {
+        &self.counters
+    }
+
+    /// Hits, misses and evictions, with the number of entries held.
+    pub(crate) fn stats(&self) -> CacheStats {
+        self.counters
+            .stats(self.entries.as_ref().map_or(0, |entries| entries.len()))
     }
 
     /// The salted digest of `secret`.
@@ -177,7 +192,9 @@ impl VerifiedCache {
         }
         let entry = entries.get(key)?;
         if entry.expires_at <= now {
-            entries.remove(key);
+            if entries.remove(key).is_some() {
+                self.counters.evicted();
+            }
             return None;
         }
         Some(entry)

@@ -27,6 +27,7 @@ use keyward_core::authz::{Permission, RolePermission};
 
 use crate::authn::{ApiKeyRef, Authentication, Realm, User, api_key_realm};
 use crate::cache::{Generation, SecretDigest, SecretSalt, cache_bounds};
+use crate::metrics::{CacheCounters, CacheStats, CountedCache, counted_cache};
 
 /// Ids longer than this are not cached (Elasticsearch's and keyward's ids have 20 characters).
 const MAX_ID_LEN: usize = 23;
@@ -114,7 +115,8 @@ impl CachedKey {
 
 /// Verified API keys by id.
 pub(crate) struct KeyCache {
-    entries: Option<quick_cache::sync::Cache<InlineId, CachedKey>>,
+    entries: Option<CountedCache<InlineId, CachedKey>>,
+    counters: Arc<CacheCounters>,
     ttl_ms: i64,
     salt: SecretSalt,
     /// Tells this cache's per-thread copies from another cache's in the same process.
@@ -162,8 +164,10 @@ impl KeyCache {
     /// disables caching.
     pub(crate) fn new(capacity: usize, ttl: std::time::Duration) -> KeyCache {
         let (capacity, ttl_ms) = cache_bounds(capacity, ttl);
+        let counters = Arc::new(CacheCounters::new());
         KeyCache {
-            entries: capacity.map(quick_cache::sync::Cache::new),
+            entries: capacity.map(|capacity| counted_cache(capacity, &counters)),
+            counters,
             ttl_ms,
             salt: SecretSalt::new(),
             instance: NEXT_INSTANCE.fetch_add(1, Ordering::Relaxed),
@@ -232,6 +236,17 @@ impl KeyCache {
         });
     }
 
+    /// Hits, misses and evictions.
+    pub(crate) fn counters(&self) -> &CacheCounters {
+        &self.counters
+    }
+
+    /// Hits, misses and evictions, with the number of keys held.
+    pub(crate) fn stats(&self) -> CacheStats {
+        self.counters
+            .stats(self.entries.as_ref().map_or(0, |entries| entries.len()))
+    }
+
     /// The salted digest of `secret`, truncated to 128 bits.
     pub(crate) fn digest(&self, secret: &[u8]) -> SecretDigest {
         self.salt.digest(secret)
@@ -247,7 +262,9 @@ impl KeyCache {
         let generation = self.generation();
         let cached = entries.get(&key)?;
         if cached.last_use.saturating_add(self.ttl_ms) <= now {
-            entries.remove(&key);
+            if entries.remove(&key).is_some() {
+                self.counters.evicted();
+            }
             return None;
         }
         if now - cached.last_use > 1000 {

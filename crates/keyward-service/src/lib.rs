@@ -18,6 +18,8 @@ mod cross_cluster;
 mod error;
 mod grant;
 mod key_cache;
+mod metered_store;
+pub mod metrics;
 mod permissions;
 mod query;
 #[cfg(test)]
@@ -75,6 +77,10 @@ struct Inner {
     verifier: verifier::Verifier,
     owners: authn::OwnerCache,
     last_removal: AtomicI64,
+    /// Store latency per kind of operation (timed by the `MeteredStore` around `store`).
+    store_latency: Arc<metrics::Histograms>,
+    /// The keys by state from the last scrape and when they were counted.
+    key_counts: tokio::sync::Mutex<Option<(std::time::Instant, metrics::KeyCounts)>>,
 }
 
 impl std::fmt::Debug for SecurityService {
@@ -94,6 +100,11 @@ impl SecurityService {
     ) -> SecurityService {
         let keys = key_cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
         let users = cache::UserCache::new(10_000, config.user_cache_ttl);
+        let store_latency = Arc::new(metrics::Histograms::new(metrics::StoreOperation::ALL.len()));
+        let store: Arc<dyn Store> = Arc::new(metered_store::MeteredStore::new(
+            store,
+            Arc::clone(&store_latency),
+        ));
         let service = SecurityService {
             inner: Arc::new(Inner {
                 store,
@@ -106,6 +117,8 @@ impl SecurityService {
                 verifier: verifier::Verifier::new(),
                 owners: authn::OwnerCache::new(),
                 last_removal: AtomicI64::new(i64::MIN),
+                store_latency,
+                key_counts: tokio::sync::Mutex::new(None),
             }),
         };
         service.follow_changes();

@@ -15,6 +15,7 @@ use serde_json::Value;
 
 use crate::authn::{Authentication, parse_stored};
 use crate::cache::Generation;
+use crate::metrics::{CacheCounters, CacheStats};
 use crate::{Error, SecurityService};
 
 /// The most role-name sets the resolver remembers before it starts over.
@@ -22,16 +23,34 @@ const MAX_CACHED_ROLE_SETS: usize = 10_000;
 
 /// Turns role names into the permission they grant, caching one permission per sorted set of
 /// names. Every change to a role clears the cache.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct RoleResolver {
     cache: Mutex<HashMap<Vec<String>, Arc<RolePermission>>>,
     /// Bumped by every clear, so that a resolution that read the store before a change does not
     /// put its stale answer in the cache after it (the caches' one rule, [`Generation`]; here
     /// the check and the insert happen under the map's lock, which a clear takes too).
     generation: Generation,
+    /// Hits, misses and evictions (a full cache starts over: each set it held is evicted).
+    counters: CacheCounters,
+}
+
+impl Default for RoleResolver {
+    fn default() -> RoleResolver {
+        RoleResolver {
+            cache: Mutex::default(),
+            generation: Generation::default(),
+            counters: CacheCounters::new(),
+        }
+    }
 }
 
 impl RoleResolver {
+    /// Hits, misses and evictions, with the number of role sets held.
+    pub(crate) fn stats(&self) -> CacheStats {
+        let size = self.lock().len();
+        self.counters.stats(size)
+    }
+
     /// The permission of the union of `roles`. Unknown role names grant nothing, as in
     /// Elasticsearch, which only logs them.
     pub(crate) async fn resolve(
@@ -45,8 +64,10 @@ impl RoleResolver {
         if self.generation.usable()
             && let Some(permission) = self.lock().get(&names)
         {
+            self.counters.hit();
             return Ok(Arc::clone(permission));
         }
+        self.counters.miss();
         let generation = self.generation.current();
         let stored_names: Vec<String> = names
             .iter()
@@ -77,6 +98,8 @@ impl RoleResolver {
         let mut cache = self.lock();
         if self.generation.current() == generation && self.generation.usable() {
             if cache.len() >= MAX_CACHED_ROLE_SETS {
+                self.counters
+                    .evicted_many(u64::try_from(cache.len()).unwrap_or(u64::MAX));
                 cache.clear();
             }
             cache.insert(names, Arc::clone(&permission));

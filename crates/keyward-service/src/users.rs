@@ -375,6 +375,7 @@ impl SecurityService {
         if let Some(entry) = cache.get(username, now)
             && entry.matches(&cache.digest(password))
         {
+            cache.counters().hit();
             return Ok(entry.authentication.clone());
         }
         let failed = || AuthenticationFailure::User(username.to_owned());
@@ -387,10 +388,12 @@ impl SecurityService {
         if let Some(entry) = cache.get(username, now)
             && entry.matches(&cache.digest(password))
         {
+            cache.counters().hit();
             return Ok(entry.authentication.clone());
         }
         // Read before the store: a change to the user while its password is being verified
         // (disable, delete, new password, new roles) wins over this verification.
+        cache.counters().miss();
         let generation = cache.generation();
         let record = match self.inner.store.user(username).await {
             Ok(Some(record)) if record.enabled && !record.password_hash.is_empty() => record,

@@ -13,6 +13,7 @@
 //! answered without hashing — right or wrong.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError, sync_channel};
 use std::sync::{Arc, Mutex, PoisonError};
 
@@ -43,6 +44,10 @@ struct Job {
 pub(crate) struct Verifier {
     jobs: SyncSender<Job>,
     flights: Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>,
+    /// Slow verifications queued or running (the pool's threads count theirs down).
+    depth: Arc<AtomicU64>,
+    /// Verifications refused as [`Overloaded`].
+    rejections: AtomicU64,
 }
 
 impl Verifier {
@@ -52,11 +57,13 @@ impl Verifier {
         let cores = std::thread::available_parallelism().map_or(1, std::num::NonZero::get);
         let (jobs, queue) = sync_channel(MAX_QUEUED);
         let queue = Arc::new(Mutex::new(queue));
+        let depth = Arc::new(AtomicU64::new(0));
         for n in 0..(cores / 2).max(1) {
             let queue = queue.clone();
+            let depth = Arc::clone(&depth);
             let spawned = std::thread::Builder::new()
                 .name(format!("keyward-verify-{n}"))
-                .spawn(move || run_pool_thread(&queue));
+                .spawn(move || run_pool_thread(&queue, &depth));
             if let Err(err) = spawned {
                 tracing::error!(error = %err, "cannot start a verification thread");
             }
@@ -64,7 +71,24 @@ impl Verifier {
         Verifier {
             jobs,
             flights: Mutex::new(HashMap::new()),
+            depth,
+            rejections: AtomicU64::new(0),
         }
+    }
+
+    /// Slow verifications queued or running now.
+    pub(crate) fn queue_depth(&self) -> u64 {
+        self.depth.load(Ordering::Relaxed)
+    }
+
+    /// Verifications refused so far because the pool or one key's queue was full.
+    pub(crate) fn rejections(&self) -> u64 {
+        self.rejections.load(Ordering::Relaxed)
+    }
+
+    fn reject(&self) -> Overloaded {
+        self.rejections.fetch_add(1, Ordering::Relaxed);
+        Overloaded
     }
 
     /// Whether `secret` matches the self-describing hash `stored`.
@@ -78,9 +102,14 @@ impl Verifier {
             stored: stored.to_owned(),
             answer,
         };
+        // Counted before it is sent, so the pool's count-down never goes below zero.
+        self.depth.fetch_add(1, Ordering::Relaxed);
         match self.jobs.try_send(job) {
             Ok(()) => verified.await.map_err(|_| Overloaded),
-            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => Err(Overloaded),
+            Err(TrySendError::Full(_) | TrySendError::Disconnected(_)) => {
+                self.depth.fetch_sub(1, Ordering::Relaxed);
+                Err(self.reject())
+            }
         }
     }
 
@@ -90,7 +119,7 @@ impl Verifier {
             let mut flights = self.flights.lock().unwrap_or_else(PoisonError::into_inner);
             let lock = flights.entry(key.to_owned()).or_default();
             if Arc::strong_count(lock) > MAX_WAITING_PER_ID {
-                return Err(Overloaded);
+                return Err(self.reject());
             }
             lock.clone()
         };
@@ -128,12 +157,13 @@ impl Drop for Flight<'_> {
 }
 
 /// One pool thread: lowers its own priority, then verifies until the verifier is gone.
-fn run_pool_thread(queue: &Mutex<Receiver<Job>>) {
+fn run_pool_thread(queue: &Mutex<Receiver<Job>>, depth: &AtomicU64) {
     lower_priority();
     loop {
         let job = queue.lock().unwrap_or_else(PoisonError::into_inner).recv();
         let Ok(job) = job else { return };
         let verified = verify_secret(&job.secret, &job.stored);
+        depth.fetch_sub(1, Ordering::Relaxed);
         // The request may have gone away meanwhile; nobody to tell then.
         let _ = job.answer.send(verified);
     }

@@ -188,6 +188,8 @@ pub(crate) fn config_changes(
         | Action::Info
         | Action::KeywardCrossClusterAuthenticate
         | Action::KeywardReady
+        | Action::KeywardMetrics
+        | Action::KeywardOpenApi
         | Action::SecurityAuthenticate
         | Action::SecurityClearApiKeyCache
         | Action::SecurityClearCachedPrivileges

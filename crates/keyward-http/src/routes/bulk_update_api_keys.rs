@@ -8,7 +8,6 @@ use crate::error::EsError;
 use crate::wire::{api_key, require_body};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let body = require_body(&ctx.body)?;
     let (request, ids) = api_key::update_request(Some(&body), "bulk_update_api_key_request")?;
     let ids = ids.ok_or_else(|| EsError::x_content("Required [ids]"))?;

@@ -9,7 +9,6 @@ use super::{Ctx, Reply};
 use crate::wire::{require_body, security};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let password = security::change_password_request(&require_body(&ctx.body)?)?;
     let username = ctx

@@ -7,7 +7,6 @@ use serde_json::{Value, json};
 use super::{Ctx, Reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let ids: Vec<String> = ctx
         .param("ids")
         .split(',')

@@ -6,7 +6,6 @@ use super::clear_api_key_cache::nodes_response;
 use super::{Ctx, Reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     ctx.state.service.clear_cached_roles(&ctx.subject).await?;
     Ok((StatusCode::OK, nodes_response(ctx)))
 }

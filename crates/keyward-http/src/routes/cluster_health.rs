@@ -7,24 +7,8 @@ use serde_json::json;
 use super::Ctx;
 use crate::error::EsError;
 
-/// Parameters of `cluster.health` (rest-api-spec); accepted, and trivially satisfied.
-const PARAMS: &[&str] = &[
-    "expand_wildcards",
-    "level",
-    "local",
-    "master_timeout",
-    "timeout",
-    "wait_for_active_shards",
-    "wait_for_nodes",
-    "wait_for_events",
-    "wait_for_no_relocating_shards",
-    "wait_for_no_initializing_shards",
-    "wait_for_status",
-];
-
 /// Checks the request; the answer is the body [`render`] made at start-up.
 pub(crate) fn handle(ctx: &Ctx<'_>) -> Result<(), EsError> {
-    ctx.allow_params(PARAMS)?;
     // Nothing waits, but a timeout that is not a time value is still a bad request.
     for name in ["timeout", "master_timeout"] {
         if let Some(value) = ctx.query.raw(name) {

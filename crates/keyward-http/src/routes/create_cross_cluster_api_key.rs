@@ -6,7 +6,6 @@ use super::{Ctx, Reply};
 use crate::wire::{api_key, cross_cluster, require_body};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let request = cross_cluster::create_request(&require_body(&ctx.body)?)?;
     let created = ctx
         .state

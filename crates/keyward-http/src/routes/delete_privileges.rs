@@ -8,7 +8,6 @@ use super::{Ctx, Reply};
 use crate::wire::security;
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let application = ctx.param("application");
     let names = security::names(ctx.param("name"));

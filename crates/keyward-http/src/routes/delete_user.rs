@@ -7,7 +7,6 @@ use super::create_api_key::check_refresh;
 use super::{Ctx, Reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let found = ctx
         .state

@@ -9,21 +9,9 @@ use crate::error::EsError;
 use crate::stream::ApiKeyPages;
 use crate::wire::api_key;
 
-const PARAMS: &[&str] = &[
-    "id",
-    "name",
-    "username",
-    "realm_name",
-    "owner",
-    "with_limited_by",
-    "active_only",
-    "with_profile_uid",
-];
-
 /// Validates, authorizes and reads the first page before anything is sent, so that every error
 /// of the request keeps its status; the rest of a large listing is streamed.
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Result<(StatusCode, Answer), EsError> {
-    ctx.allow_params(PARAMS)?;
     let query = &ctx.query;
     let request = GetApiKeys {
         id: query.string("id"),

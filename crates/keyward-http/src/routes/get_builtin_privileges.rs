@@ -6,7 +6,6 @@ use serde_json::json;
 use super::{Ctx, Reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let builtin = ctx.state.service.builtin_privileges(&ctx.subject)?;
     Ok((
         StatusCode::OK,

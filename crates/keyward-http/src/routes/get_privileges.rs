@@ -7,7 +7,6 @@ use super::{Ctx, Reply};
 use crate::wire::security;
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let application = ctx
         .params
         .iter()

@@ -6,7 +6,6 @@ use super::{Ctx, Reply};
 use crate::wire::{require_body, token};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let request = token::create_request(&require_body(&ctx.body)?)?;
     let created = ctx
         .state

@@ -7,7 +7,6 @@ use super::{Ctx, Reply};
 use crate::wire::security;
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&["with_profile_uid"])?;
     // Accepted for compatibility: keyward has no user profiles.
     ctx.query.flag("with_profile_uid")?;
     let names = ctx

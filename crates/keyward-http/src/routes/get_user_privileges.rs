@@ -6,7 +6,6 @@ use http::StatusCode;
 use super::{Ctx, Reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let privileges = ctx.state.service.user_privileges(&ctx.subject)?;
     Ok((StatusCode::OK, privileges))
 }

@@ -7,7 +7,6 @@ use super::{Ctx, Reply};
 use crate::wire::{api_key, require_body};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let request = api_key::grant_request(&require_body(&ctx.body)?)?;
     let created = ctx

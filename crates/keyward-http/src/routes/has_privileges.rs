@@ -13,7 +13,6 @@ use crate::error::EsError;
 use crate::wire::{ObjectReader, require_body};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let request = request(&require_body(&ctx.body)?)?;
     let username = Some(ctx.param("user")).filter(|user| !user.is_empty());
     let result = ctx

@@ -8,7 +8,6 @@ use super::{Ctx, Reply};
 use crate::ES_VERSION;
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     ctx.state
         .service
         .require_full(&ctx.subject, actions::MAIN)?;

@@ -8,7 +8,6 @@ use crate::error::EsError;
 use crate::wire::{api_key, require_body};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let request = api_key::invalidate_request(&require_body(&ctx.body)?)?;
     let result = ctx
         .state

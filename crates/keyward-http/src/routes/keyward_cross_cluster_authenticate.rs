@@ -15,7 +15,6 @@ use crate::error::EsError;
 use crate::wire::{cross_cluster, require_body};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let (api_key, certificate_dn) = cross_cluster::authenticate_request(&require_body(&ctx.body)?)?;
     // The remote-cluster credential header carries `ApiKey <encoded>`; the bare encoded value is
     // accepted too.

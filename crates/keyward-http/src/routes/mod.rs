@@ -3,6 +3,7 @@
 //! render).
 
 mod action_name;
+mod actions;
 mod authenticate;
 mod bulk_delete_role;
 mod bulk_put_role;
@@ -33,7 +34,9 @@ mod intake;
 mod invalidate_api_key;
 mod invalidate_token;
 mod keyward_cross_cluster_authenticate;
+mod keyward_metrics;
 mod keyward_ready;
+mod openapi;
 mod put_privileges;
 mod put_role;
 mod put_user;
@@ -45,6 +48,7 @@ mod update_api_key;
 mod update_cross_cluster_api_key;
 
 use std::sync::Arc;
+use std::time::Instant;
 
 use bytes::Bytes;
 use http::{Method, Request, StatusCode};
@@ -55,6 +59,7 @@ use crate::AppState;
 use crate::audit::{RequestIds, RequestInfo};
 use crate::compat::{Rendering, Response};
 use crate::error::EsError;
+use crate::metrics::RequestMetrics;
 use crate::wire::QueryParams;
 
 /// What a handler answers: a status and a JSON body.
@@ -79,11 +84,6 @@ impl Ctx<'_> {
             .map(|(_, value)| value.as_str())
             .unwrap_or("")
     }
-
-    /// Rejects query parameters the action does not take.
-    pub(crate) fn allow_params(&self, allowed: &[&str]) -> Result<(), EsError> {
-        self.query.check_allowed(self.path, allowed)
-    }
 }
 
 /// The actions keyward serves, named after their rest-api-spec entries.
@@ -95,6 +95,10 @@ pub(crate) enum Action {
     KeywardCrossClusterAuthenticate,
     /// keyward's own `GET /_keyward/ready`: unauthenticated, for load balancers.
     KeywardReady,
+    /// keyward's own `GET /_keyward/metrics` (Prometheus).
+    KeywardMetrics,
+    /// keyward's own `GET /_keyward/openapi.json`.
+    KeywardOpenApi,
     SecurityAuthenticate,
     SecurityBulkDeleteRole,
     SecurityBulkPutRole,
@@ -159,6 +163,8 @@ impl Action {
             Action::ClusterHealth
             | Action::Info
             | Action::KeywardReady
+            | Action::KeywardMetrics
+            | Action::KeywardOpenApi
             | Action::SecurityAuthenticate
             | Action::SecurityClearApiKeyCache
             | Action::SecurityClearCachedPrivileges
@@ -245,6 +251,14 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_keyward", "cross_cluster", "_authenticate"],
         methods: &[(Method::POST, Action::KeywardCrossClusterAuthenticate)],
+    },
+    Route {
+        path: &["_keyward", "metrics"],
+        methods: &[(Method::GET, Action::KeywardMetrics)],
+    },
+    Route {
+        path: &["_keyward", "openapi.json"],
+        methods: &[(Method::GET, Action::KeywardOpenApi)],
     },
     Route {
         path: &["_security", "oauth2", "token"],
@@ -393,6 +407,10 @@ pub struct Api {
     cluster_health: Bytes,
     /// The id each request gets when it arrives.
     request_ids: RequestIds,
+    /// `GET /_keyward/openapi.json`, compact: made from the route table at start-up.
+    openapi: Bytes,
+    /// Requests and authentications counted for `GET /_keyward/metrics`.
+    metrics: RequestMetrics,
 }
 
 /// The client's address, which the server puts in a request's extensions.
@@ -410,10 +428,15 @@ impl Api {
         let cluster_health = Bytes::from_static(
             Box::leak(cluster_health::render(&state.node.cluster_name).into_boxed_str()).as_bytes(),
         );
+        let openapi = Bytes::from(openapi::document(ROUTES).to_string());
+        let metrics =
+            RequestMetrics::new(Action::ALL.iter().map(|action| action.api_name()).collect());
         Api {
             state,
             cluster_health,
             request_ids: RequestIds::new(),
+            openapi,
+            metrics,
         }
     }
 
@@ -425,6 +448,21 @@ impl Api {
     /// request refused before that leaves its body unread; hyper then closes the connection
     /// instead of reading the rest.
     pub async fn handle<B>(&self, request: Request<B>) -> Response
+    where
+        B: hyper::body::Body<Data = Bytes>,
+        B::Error: Into<BoxError>,
+    {
+        let started = Instant::now();
+        let mut series = self.metrics.unrouted();
+        let response = self.respond(request, &mut series).await;
+        self.metrics
+            .record(series, response.status(), started.elapsed());
+        response
+    }
+
+    /// [`Api::handle`] without the counting; sets `series` to the request's action's once it
+    /// is routed.
+    async fn respond<B>(&self, request: Request<B>, series: &mut usize) -> Response
     where
         B: hyper::body::Body<Data = Bytes>,
         B::Error: Into<BoxError>,
@@ -445,18 +483,21 @@ impl Api {
         };
         let span = tracing::info_span!("request", request_id = %info.id);
         let mut response =
-            tracing::Instrument::instrument(self.respond(&parts, body, &info), span).await;
+            tracing::Instrument::instrument(self.respond_parts(&parts, body, &info, series), span)
+                .await;
         if let Some(opaque_id) = opaque_id {
             response.headers_mut().insert(OPAQUE_ID, opaque_id);
         }
         response
     }
 
-    async fn respond<B>(
+    /// Answers a request whose head was taken apart.
+    async fn respond_parts<B>(
         &self,
         parts: &http::request::Parts,
         body: B,
         info: &RequestInfo<'_>,
+        series: &mut usize,
     ) -> Response
     where
         B: hyper::body::Body<Data = Bytes>,
@@ -491,12 +532,15 @@ impl Api {
             announced,
         };
         let result = match negotiated {
-            Ok(()) => answer(self, request, info).await,
+            Ok(()) => answer(self, request, info, series).await,
             Err(err) => Err(err),
         };
         let response = match result {
             Ok((status, Answer::Value(value))) => rendering.respond(status, &value, None),
             Ok((status, Answer::Rendered(body))) => rendering.respond_rendered(status, body),
+            Ok((status, Answer::Text(body))) => {
+                rendering.respond_text(status, body, crate::metrics::CONTENT_TYPE)
+            }
             Ok((status, Answer::ApiKeys(pages))) => {
                 crate::stream::respond_api_keys(&rendering, status, pages).await
             }
@@ -517,6 +561,8 @@ impl Api {
 enum Answer {
     Value(Value),
     Rendered(Bytes),
+    /// Not JSON: sent as it is, with this media type.
+    Text(Bytes),
     ApiKeys(crate::stream::ApiKeyPages),
 }
 
@@ -535,11 +581,13 @@ struct Incoming<'a, B> {
     announced: bool,
 }
 
-/// Routes, authenticates, reads the body and runs the action.
+/// Routes, authenticates, reads the body and runs the action; sets `series` to the action's
+/// metric series once routed.
 async fn answer<B>(
     api: &Api,
     request: Incoming<'_, B>,
     info: &RequestInfo<'_>,
+    series: &mut usize,
 ) -> Result<(StatusCode, Answer), EsError>
 where
     B: hyper::body::Body<Data = Bytes>,
@@ -555,6 +603,7 @@ where
         announced,
     } = request;
     let (action, params) = route(method, path, uri)?;
+    *series = action.index();
     let state = &api.state;
     let action_name = action_name::action_name(action);
     if action == Action::KeywardReady {
@@ -564,10 +613,18 @@ where
         let (status, value) = keyward_ready::handle(state, &query).await?;
         return Ok((status, Answer::Value(value)));
     }
+    if action == Action::KeywardOpenApi {
+        // The API is public knowledge (Elasticsearch publishes its own): the document needs no
+        // credentials, like `GET /_keyward/ready` for load balancers.
+        intake::refuse_body(body, &state.limits, method, path).await?;
+        query.check_allowed(path, action.params())?;
+        return Ok((StatusCode::OK, Answer::Rendered(api.openapi.clone())));
+    }
     let subject = crate::authn::authenticate(
         &state.service,
         &state.audit,
         info,
+        &api.metrics,
         headers,
         uri,
         action_name,
@@ -583,6 +640,7 @@ where
         intake::refuse_body(body, &state.limits, method, path).await?;
         Bytes::new()
     };
+    query.check_allowed(path, action.params())?;
     let ctx = Ctx {
         state,
         subject,
@@ -657,6 +715,13 @@ async fn audit_outcome(
 /// Runs the action's handler.
 async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, Answer), EsError> {
     let reply = match action {
+        Action::KeywardMetrics => {
+            let text = keyward_metrics::handle(ctx, &api.metrics).await?;
+            return Ok((StatusCode::OK, Answer::Text(text)));
+        }
+        Action::KeywardOpenApi => {
+            return Ok((StatusCode::OK, Answer::Rendered(api.openapi.clone())));
+        }
         Action::ClusterHealth => {
             cluster_health::handle(ctx)?;
             return Ok((StatusCode::OK, Answer::Rendered(api.cluster_health.clone())));

@@ -8,7 +8,6 @@ use super::{Ctx, Reply};
 use crate::wire::{require_body, security};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let name = ctx.param("name");
     let descriptor = security::role_request(name, &require_body(&ctx.body)?)?;

@@ -8,7 +8,6 @@ use super::{Ctx, Reply};
 use crate::wire::{require_body, security};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&["refresh"])?;
     check_refresh(ctx.query.raw("refresh"))?;
     let request = security::put_user_request(ctx.param("username"), &require_body(&ctx.body)?)?;
     let created = ctx.state.service.put_user(&ctx.subject, request).await?;

@@ -7,10 +7,7 @@ use serde_json::Value;
 use super::{Ctx, Reply};
 use crate::wire::{api_key, parse_body, query};
 
-const PARAMS: &[&str] = &["with_limited_by", "with_profile_uid", "typed_keys"];
-
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(PARAMS)?;
     let mut request = QueryApiKeys {
         with_limited_by: ctx.query.flag("with_limited_by")?,
         typed_keys: ctx.query.flag("typed_keys")?,

@@ -7,7 +7,6 @@ use super::{Ctx, Reply};
 use crate::wire::{parse_body, query};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let search = match parse_body(&ctx.body)? {
         Some(body) => query::search_body(&body, "query_role_request", false)?.search,
         None => Default::default(),

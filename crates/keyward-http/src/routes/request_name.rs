@@ -10,6 +10,8 @@ pub(super) fn request_name(action: Action) -> &'static str {
         Action::Info => "MainRequest",
         Action::KeywardCrossClusterAuthenticate => "CrossClusterApiKeyAuthenticateRequest",
         Action::KeywardReady => "ReadyRequest",
+        Action::KeywardMetrics => "MetricsRequest",
+        Action::KeywardOpenApi => "OpenApiRequest",
         Action::SecurityAuthenticate => "AuthenticateRequest",
         Action::SecurityBulkDeleteRole => "BulkDeleteRolesRequest",
         Action::SecurityBulkPutRole => "BulkPutRolesRequest",

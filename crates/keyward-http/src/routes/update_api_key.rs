@@ -7,7 +7,6 @@ use super::{Ctx, Reply};
 use crate::wire::{api_key, parse_body};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let body = parse_body(&ctx.body)?;
     let (request, _) = api_key::update_request(body.as_ref(), "update_api_key_request")?;
     let updated = ctx

@@ -7,7 +7,6 @@ use super::{Ctx, Reply};
 use crate::wire::{cross_cluster, require_body};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    ctx.allow_params(&[])?;
     let request = cross_cluster::update_request(&require_body(&ctx.body)?)?;
     let updated = ctx
         .state

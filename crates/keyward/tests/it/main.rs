@@ -19,6 +19,7 @@ mod key_ownership;
 mod lifecycle;
 mod limits;
 mod listings;
+mod metrics;
 mod multi_node;
 mod postgres;
 mod privileges;

@@ -1,0 +1,196 @@
+//! What each action is called and which query parameters it takes: the facts the dispatcher,
+//! the metrics and the OpenAPI document share, so none of them can drift from the others.
+
+use super::Action;
+
+impl Action {
+    /// Every action, in the order of their metric series.
+    pub(super) const ALL: [Action; 40] = [
+        Action::ClusterHealth,
+        Action::Info,
+        Action::KeywardCrossClusterAuthenticate,
+        Action::KeywardReady,
+        Action::KeywardMetrics,
+        Action::KeywardOpenApi,
+        Action::SecurityAuthenticate,
+        Action::SecurityBulkDeleteRole,
+        Action::SecurityBulkPutRole,
+        Action::SecurityBulkUpdateApiKeys,
+        Action::SecurityChangePassword,
+        Action::SecurityClearApiKeyCache,
+        Action::SecurityClearCachedPrivileges,
+        Action::SecurityClearCachedRoles,
+        Action::SecurityCreateApiKey,
+        Action::SecurityCreateCrossClusterApiKey,
+        Action::SecurityDeletePrivileges,
+        Action::SecurityDeleteRole,
+        Action::SecurityDeleteUser,
+        Action::SecurityDisableUser,
+        Action::SecurityEnableUser,
+        Action::SecurityGetApiKey,
+        Action::SecurityGetBuiltinPrivileges,
+        Action::SecurityGetPrivileges,
+        Action::SecurityGetRole,
+        Action::SecurityGetToken,
+        Action::SecurityGetUser,
+        Action::SecurityGetUserPrivileges,
+        Action::SecurityHasPrivileges,
+        Action::SecurityGrantApiKey,
+        Action::SecurityInvalidateApiKey,
+        Action::SecurityInvalidateToken,
+        Action::SecurityPutPrivileges,
+        Action::SecurityPutRole,
+        Action::SecurityPutUser,
+        Action::SecurityQueryApiKeys,
+        Action::SecurityQueryRole,
+        Action::SecurityQueryUser,
+        Action::SecurityUpdateApiKey,
+        Action::SecurityUpdateCrossClusterApiKey,
+    ];
+
+    /// The action's index in [`Action::ALL`]: its metric series.
+    pub(super) fn index(self) -> usize {
+        // Fieldless enum: the discriminant is the declaration order, which `ALL` follows (a
+        // test checks it).
+        self as usize
+    }
+
+    /// The rest-api-spec name (`security.create_api_key`); `keyward.*` for keyward's own.
+    pub(super) fn api_name(self) -> &'static str {
+        match self {
+            Action::ClusterHealth => "cluster.health",
+            Action::Info => "info",
+            Action::KeywardCrossClusterAuthenticate => "keyward.cross_cluster_authenticate",
+            Action::KeywardReady => "keyward.ready",
+            Action::KeywardMetrics => "keyward.metrics",
+            Action::KeywardOpenApi => "keyward.openapi",
+            Action::SecurityAuthenticate => "security.authenticate",
+            Action::SecurityBulkDeleteRole => "security.bulk_delete_role",
+            Action::SecurityBulkPutRole => "security.bulk_put_role",
+            Action::SecurityBulkUpdateApiKeys => "security.bulk_update_api_keys",
+            Action::SecurityChangePassword => "security.change_password",
+            Action::SecurityClearApiKeyCache => "security.clear_api_key_cache",
+            Action::SecurityClearCachedPrivileges => "security.clear_cached_privileges",
+            Action::SecurityClearCachedRoles => "security.clear_cached_roles",
+            Action::SecurityCreateApiKey => "security.create_api_key",
+            Action::SecurityCreateCrossClusterApiKey => "security.create_cross_cluster_api_key",
+            Action::SecurityDeletePrivileges => "security.delete_privileges",
+            Action::SecurityDeleteRole => "security.delete_role",
+            Action::SecurityDeleteUser => "security.delete_user",
+            Action::SecurityDisableUser => "security.disable_user",
+            Action::SecurityEnableUser => "security.enable_user",
+            Action::SecurityGetApiKey => "security.get_api_key",
+            Action::SecurityGetBuiltinPrivileges => "security.get_builtin_privileges",
+            Action::SecurityGetPrivileges => "security.get_privileges",
+            Action::SecurityGetRole => "security.get_role",
+            Action::SecurityGetToken => "security.get_token",
+            Action::SecurityGetUser => "security.get_user",
+            Action::SecurityGetUserPrivileges => "security.get_user_privileges",
+            Action::SecurityHasPrivileges => "security.has_privileges",
+            Action::SecurityGrantApiKey => "security.grant_api_key",
+            Action::SecurityInvalidateApiKey => "security.invalidate_api_key",
+            Action::SecurityInvalidateToken => "security.invalidate_token",
+            Action::SecurityPutPrivileges => "security.put_privileges",
+            Action::SecurityPutRole => "security.put_role",
+            Action::SecurityPutUser => "security.put_user",
+            Action::SecurityQueryApiKeys => "security.query_api_keys",
+            Action::SecurityQueryRole => "security.query_role",
+            Action::SecurityQueryUser => "security.query_user",
+            Action::SecurityUpdateApiKey => "security.update_api_key",
+            Action::SecurityUpdateCrossClusterApiKey => "security.update_cross_cluster_api_key",
+        }
+    }
+
+    /// The query parameters the action takes, besides those every action takes (`pretty`,
+    /// `human`, `error_trace`, `filter_path`): a subset of its rest-api-spec `params`. Any
+    /// other is refused before the handler runs.
+    pub(super) fn params(self) -> &'static [&'static str] {
+        match self {
+            Action::ClusterHealth => &[
+                "expand_wildcards",
+                "level",
+                "local",
+                "master_timeout",
+                "timeout",
+                "wait_for_active_shards",
+                "wait_for_nodes",
+                "wait_for_events",
+                "wait_for_no_relocating_shards",
+                "wait_for_no_initializing_shards",
+                "wait_for_status",
+            ],
+            Action::SecurityBulkDeleteRole
+            | Action::SecurityBulkPutRole
+            | Action::SecurityChangePassword
+            | Action::SecurityCreateApiKey
+            | Action::SecurityDeletePrivileges
+            | Action::SecurityDeleteRole
+            | Action::SecurityDeleteUser
+            | Action::SecurityDisableUser
+            | Action::SecurityEnableUser
+            | Action::SecurityGrantApiKey
+            | Action::SecurityPutPrivileges
+            | Action::SecurityPutRole
+            | Action::SecurityPutUser => &["refresh"],
+            Action::SecurityGetApiKey => &[
+                "id",
+                "name",
+                "username",
+                "realm_name",
+                "owner",
+                "with_limited_by",
+                "active_only",
+                "with_profile_uid",
+            ],
+            Action::SecurityGetUser | Action::SecurityQueryUser => &["with_profile_uid"],
+            Action::SecurityQueryApiKeys => &["with_limited_by", "with_profile_uid", "typed_keys"],
+            Action::Info
+            | Action::KeywardCrossClusterAuthenticate
+            | Action::KeywardReady
+            | Action::KeywardMetrics
+            | Action::KeywardOpenApi
+            | Action::SecurityAuthenticate
+            | Action::SecurityBulkUpdateApiKeys
+            | Action::SecurityClearApiKeyCache
+            | Action::SecurityClearCachedPrivileges
+            | Action::SecurityClearCachedRoles
+            | Action::SecurityCreateCrossClusterApiKey
+            | Action::SecurityGetBuiltinPrivileges
+            | Action::SecurityGetPrivileges
+            | Action::SecurityGetRole
+            | Action::SecurityGetToken
+            | Action::SecurityGetUserPrivileges
+            | Action::SecurityHasPrivileges
+            | Action::SecurityInvalidateApiKey
+            | Action::SecurityInvalidateToken
+            | Action::SecurityQueryRole
+            | Action::SecurityUpdateApiKey
+            | Action::SecurityUpdateCrossClusterApiKey => &[],
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_follows_the_declaration_order() {
+        for (index, action) in Action::ALL.iter().enumerate() {
+            assert_eq!(action.index(), index, "{action:?}");
+        }
+    }
+
+    #[test]
+    fn every_routed_action_is_listed_once() {
+        for route in super::super::ROUTES {
+            for (_, action) in route.methods {
+                assert!(Action::ALL.contains(action), "{action:?}");
+            }
+        }
+        let mut names: Vec<_> = Action::ALL.iter().map(|action| action.api_name()).collect();
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), Action::ALL.len());
+    }
+}
