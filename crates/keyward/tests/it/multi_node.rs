@@ -157,6 +157,9 @@ async fn nodes_answer_503_while_postgresql_is_down_and_recover_on_their_own() {
         .post("/_security/api_key", json!({"name": "during"}))
         .await;
     assert_eq!(reply.status, 503, "{}", reply.text);
+    // A load balancer sees the node is not ready, without credentials or detail.
+    let reply = a.anonymous().get("/_keyward/ready").await;
+    assert_eq!(reply.status, 503, "{}", reply.text);
     start_postgres();
 
     // Both nodes come back without help, and stay coherent: the feed is listening again.
@@ -170,6 +173,8 @@ async fn nodes_answer_503_while_postgresql_is_down_and_recover_on_their_own() {
             );
             tokio::time::sleep(std::time::Duration::from_millis(200)).await;
         }
+        let reply = node.anonymous().get("/_keyward/ready").await;
+        assert_eq!(reply.status, 200, "{}", reply.text);
     }
     let (id, encoded) = create_key(a, json!({"name": "after"})).await;
     assert_eq!(authenticates(b, &encoded).await, 200);
