@@ -263,3 +263,37 @@ impl Verified {
         self.digest.matches(digest)
     }
 }
+
+/// A value computed at most once per `period`: callers within it share the last one, and
+/// callers that arrive while it is being computed wait for that one computation. What bounds the
+/// store reads of requests that anyone may send as often as they like (readiness, metrics).
+pub(crate) struct Recent<T> {
+    period: Duration,
+    last: tokio::sync::Mutex<Option<(std::time::Instant, T)>>,
+}
+
+impl<T: Copy> Recent<T> {
+    pub(crate) fn new(period: Duration) -> Recent<T> {
+        Recent {
+            period,
+            last: tokio::sync::Mutex::new(None),
+        }
+    }
+
+    /// The last value if computed within `period`, else the one `compute` makes now (an error is
+    /// not kept: the next caller computes again).
+    pub(crate) async fn get<E, F>(&self, compute: impl FnOnce() -> F) -> Result<T, E>
+    where
+        F: std::future::Future<Output = Result<T, E>>,
+    {
+        let mut last = self.last.lock().await;
+        if let Some((at, value)) = *last
+            && at.elapsed() < self.period
+        {
+            return Ok(value);
+        }
+        let value = compute().await?;
+        *last = Some((std::time::Instant::now(), value));
+        Ok(value)
+    }
+}

@@ -59,6 +59,9 @@ pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 
+/// How long a readiness answer is reused.
+const READINESS_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// The security service: API keys, users, roles, privileges, tokens and the caches over them.
 /// Cheap to clone: clones share caches and the store.
 #[derive(Clone)]
@@ -79,8 +82,11 @@ struct Inner {
     last_removal: AtomicI64,
     /// Store latency per kind of operation (timed by the `MeteredStore` around `store`).
     store_latency: Arc<metrics::Histograms>,
-    /// The keys by state from the last scrape and when they were counted.
-    key_counts: tokio::sync::Mutex<Option<(std::time::Instant, metrics::KeyCounts)>>,
+    /// The keys by state, counted at most once a second.
+    key_counts: cache::Recent<metrics::KeyCounts>,
+    /// Whether the store answered, checked at most once a second: readiness is asked without
+    /// credentials, as often as anyone likes.
+    readiness: cache::Recent<bool>,
 }
 
 impl std::fmt::Debug for SecurityService {
@@ -118,7 +124,8 @@ impl SecurityService {
                 owners: authn::OwnerCache::new(),
                 last_removal: AtomicI64::new(i64::MIN),
                 store_latency,
-                key_counts: tokio::sync::Mutex::new(None),
+                key_counts: cache::Recent::new(metrics::KEY_COUNTS_FOR),
+                readiness: cache::Recent::new(READINESS_FOR),
             }),
         };
         service.follow_changes();
@@ -135,16 +142,26 @@ impl SecurityService {
         &self.inner.store
     }
 
-    /// Whether the store answers now: one small read (the cluster's id), for a load balancer's
-    /// readiness check. The cause of a failure is logged, never returned.
+    /// Whether the store answers: one small read (the cluster's id) at most once a second, for
+    /// a load balancer's readiness check, so that a flood of unauthenticated checks costs the
+    /// store nothing more. The cause of a failure is logged, never returned.
     pub async fn ready(&self) -> bool {
-        match self.inner.store.meta("cluster_uuid").await {
-            Ok(_) => true,
-            Err(err) => {
-                tracing::warn!(error = %err, "not ready: the store does not answer");
-                false
-            }
-        }
+        let checked = self
+            .inner
+            .readiness
+            .get(|| async {
+                Ok::<bool, std::convert::Infallible>(
+                    match self.inner.store.meta("cluster_uuid").await {
+                        Ok(_) => true,
+                        Err(err) => {
+                            tracing::warn!(error = %err, "not ready: the store does not answer");
+                            false
+                        }
+                    },
+                )
+            })
+            .await;
+        checked.unwrap_or(false)
     }
 
     fn now(&self) -> EpochMillis {

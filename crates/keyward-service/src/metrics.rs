@@ -359,7 +359,7 @@ pub struct ServiceStats {
 }
 
 /// How long a count of keys by state is reused: scrapes more frequent than this cost nothing.
-const KEY_COUNTS_FOR: std::time::Duration = std::time::Duration::from_secs(1);
+pub(crate) const KEY_COUNTS_FOR: std::time::Duration = std::time::Duration::from_secs(1);
 
 impl crate::SecurityService {
     /// The caches, the verifier and the store latency as they are now.
@@ -382,15 +382,16 @@ impl crate::SecurityService {
     /// count of the expired ones, and reused for a second so that frequent scrapes cost one
     /// count a second whatever the number of keys.
     pub async fn api_key_counts(&self) -> Result<KeyCounts, crate::Error> {
+        self.inner
+            .key_counts
+            .get(|| self.count_api_keys_by_state())
+            .await
+    }
+
+    async fn count_api_keys_by_state(&self) -> Result<KeyCounts, crate::Error> {
         use keyward_core::query::{ApiKeyField, ApiKeyQuery, FieldValue, Query};
         use keyward_store::FieldCountValue;
 
-        let mut cached = self.inner.key_counts.lock().await;
-        if let Some((counted_at, counts)) = *cached
-            && counted_at.elapsed() < KEY_COUNTS_FOR
-        {
-            return Ok(counts);
-        }
         let store = &self.inner.store;
         let by_invalidated = store
             .count_api_keys_by(&Query::MatchAll, &ApiKeyField::Invalidated, 2, false)
@@ -434,7 +435,6 @@ impl crate::SecurityService {
             expired,
             invalidated,
         };
-        *cached = Some((std::time::Instant::now(), counts));
         Ok(counts)
     }
 }

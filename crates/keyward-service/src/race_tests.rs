@@ -39,6 +39,8 @@ struct SlowStore {
     feed: broadcast::Sender<Notice>,
     /// How many times a key was read from the store (authentications the cache did not answer).
     key_reads: AtomicUsize,
+    /// How many times the store's metadata was read (readiness checks).
+    meta_reads: AtomicUsize,
 }
 
 impl SlowStore {
@@ -224,6 +226,7 @@ impl Store for SlowStore {
         self.inner.delete_tokens_created_before(cutoff).await
     }
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
+        self.meta_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.meta(key).await
     }
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
@@ -253,6 +256,7 @@ async fn fixture() -> Fixture {
         at_gate: Notify::new(),
         feed: broadcast::channel(64).0,
         key_reads: AtomicUsize::new(0),
+        meta_reads: AtomicUsize::new(0),
     });
     let service = SecurityService::new(
         Arc::clone(&store) as Arc<dyn Store>,
@@ -584,4 +588,20 @@ async fn a_lost_feed_checks_every_authentication_against_the_store_until_restore
     api_key(&fixture.service, &encoded).await.unwrap();
     api_key(&fixture.service, &encoded).await.unwrap();
     assert_eq!(reads(), after, "and caches again");
+}
+
+#[tokio::test]
+async fn a_flood_of_readiness_checks_reads_the_store_once() {
+    let fixture = fixture().await;
+    let before = fixture.store.meta_reads.load(Ordering::SeqCst);
+    let checks: Vec<_> = (0..200)
+        .map(|_| {
+            let service = fixture.service.clone();
+            tokio::spawn(async move { service.ready().await })
+        })
+        .collect();
+    for check in checks {
+        assert!(check.await.unwrap());
+    }
+    assert_eq!(fixture.store.meta_reads.load(Ordering::SeqCst), before + 1);
 }
