@@ -76,6 +76,14 @@ impl EventKind {
     fn bit(self) -> u32 {
         1 << (self as u32)
     }
+
+    /// The kind's name, `event.action` of its events.
+    fn name(self) -> &'static str {
+        EventKind::ALL
+            .iter()
+            .find(|(kind, _)| *kind == self)
+            .map_or("", |(_, name)| name)
+    }
 }
 
 /// A set of event kinds.
@@ -279,18 +287,15 @@ impl Audit {
         action: &str,
         granted: bool,
     ) {
-        let (kind, name) = if granted {
-            (EventKind::RunAsGranted, "run_as_granted")
+        let kind = if granted {
+            EventKind::RunAsGranted
         } else {
-            (EventKind::RunAsDenied, "run_as_denied")
+            EventKind::RunAsDenied
         };
-        let Some(shared) = self.wants(kind) else {
-            return;
-        };
-        let mut event = Event::transport(shared, name, request, action);
-        event.subject(subject);
-        event.user_run_as_name = Some(target);
-        shared.send(event.render()).await;
+        if let Some((shared, mut event)) = self.subject_event(kind, request, subject, action) {
+            event.user_run_as_name = Some(target);
+            shared.send(event.render()).await;
+        }
     }
 
     /// `access_granted` / `access_denied` for `action` (the transport action name).
@@ -302,19 +307,31 @@ impl Audit {
         request_name: &str,
         granted: bool,
     ) {
-        let (kind, name) = if granted {
-            (EventKind::AccessGranted, "access_granted")
+        let kind = if granted {
+            EventKind::AccessGranted
         } else {
-            (EventKind::AccessDenied, "access_denied")
+            EventKind::AccessDenied
         };
-        let Some(shared) = self.wants(kind) else {
-            return;
-        };
-        let mut event = Event::transport(shared, name, request, action);
+        if let Some((shared, mut event)) = self.subject_event(kind, request, subject, action) {
+            event.user_roles = Some(&subject.user.roles);
+            event.request_name = Some(request_name);
+            shared.send(event.render()).await;
+        }
+    }
+
+    /// The authorization event of `kind` that `subject` caused for `action`, when `kind` is
+    /// audited.
+    fn subject_event<'a>(
+        &'a self,
+        kind: EventKind,
+        request: &'a RequestInfo<'a>,
+        subject: &'a Authentication,
+        action: &'a str,
+    ) -> Option<(&'a Shared, Event<'a>)> {
+        let shared = self.wants(kind)?;
+        let mut event = Event::transport(shared, kind.name(), request, action);
         event.subject(subject);
-        event.user_roles = Some(&subject.user.roles);
-        event.request_name = Some(request_name);
-        shared.send(event.render()).await;
+        Some((shared, event))
     }
 
     /// `security_config_change`: `payload` is the `put`/`delete`/`change`/`create`/
