@@ -25,25 +25,16 @@ impl Store for PostgresStore {
     async fn create_api_key(&self, record: ApiKeyRecord) -> Result<(), Error> {
         let values = ApiKeyValues::new(record)?;
         let client = self.client().await?;
-        let mut attempt = 1;
-        loop {
-            match insert_api_key(&client, &values).await {
-                Err(WriteError::Retry) if attempt < MAX_ATTEMPTS => attempt += 1,
-                other => return other.map_err(WriteError::into_store),
-            }
-        }
+        retrying(|| insert_api_key(&client, &values)).await
     }
 
     async fn api_key(&self, id: &str) -> Result<Option<ApiKeyRecord>, Error> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1"
-            ))
-            .await
-            .pg()?;
-        let row = client.query_opt(&statement, &[&id]).await.pg()?;
-        row.as_ref().map(api_key_from_row).transpose()
+        self.row_by_key(
+            &format!("SELECT {API_KEY_COLUMNS} FROM api_keys WHERE id = $1"),
+            id,
+            api_key_from_row,
+        )
+        .await
     }
 
     async fn find_api_keys(&self, filter: &ApiKeyFilter) -> Result<Vec<ApiKeyRecord>, Error> {
@@ -137,13 +128,7 @@ impl Store for PostgresStore {
             .into_iter()
             .map(|record| Ok((record.seq, ApiKeyValues::new(record)?)))
             .collect::<Result<Vec<_>, Error>>()?;
-        let mut attempt = 1;
-        let (outcomes, released) = loop {
-            match self.try_update_api_keys(&records).await {
-                Err(WriteError::Retry) if attempt < MAX_ATTEMPTS => attempt += 1,
-                other => break other.map_err(WriteError::into_store)?,
-            }
-        };
+        let (outcomes, released) = retrying(|| self.try_update_api_keys(&records)).await?;
         self.collect_descriptors(released).await;
         Ok(outcomes)
     }
@@ -254,25 +239,16 @@ impl Store for PostgresStore {
             .into_iter()
             .map(ApiKeyValues::new)
             .collect::<Result<Vec<_>, Error>>()?;
-        let mut attempt = 1;
-        loop {
-            match self.try_import_api_keys(&records).await {
-                Err(WriteError::Retry) if attempt < MAX_ATTEMPTS => attempt += 1,
-                other => return other.map_err(WriteError::into_store),
-            }
-        }
+        retrying(|| self.try_import_api_keys(&records)).await
     }
 
     async fn user(&self, username: &str) -> Result<Option<UserRecord>, Error> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {USER_COLUMNS} FROM users WHERE username = $1"
-            ))
-            .await
-            .pg()?;
-        let row = client.query_opt(&statement, &[&username]).await.pg()?;
-        row.as_ref().map(user_from_row).transpose()
+        self.row_by_key(
+            &format!("SELECT {USER_COLUMNS} FROM users WHERE username = $1"),
+            username,
+            user_from_row,
+        )
+        .await
     }
 
     async fn put_user(&self, user: UserRecord) -> Result<bool, Error> {
@@ -446,13 +422,12 @@ impl Store for PostgresStore {
     }
 
     async fn role(&self, name: &str) -> Result<Option<RoleRecord>, Error> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached("SELECT name, descriptor, seq FROM roles WHERE name = $1")
-            .await
-            .pg()?;
-        let row = client.query_opt(&statement, &[&name]).await.pg()?;
-        row.as_ref().map(role_from_row).transpose()
+        self.row_by_key(
+            "SELECT name, descriptor, seq FROM roles WHERE name = $1",
+            name,
+            role_from_row,
+        )
+        .await
     }
 
     async fn roles(&self, names: Option<&[String]>) -> Result<Vec<RoleRecord>, Error> {
@@ -603,27 +578,21 @@ impl Store for PostgresStore {
     }
 
     async fn token(&self, access_hash: &str) -> Result<Option<TokenRecord>, Error> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE access_hash = $1"
-            ))
-            .await
-            .pg()?;
-        let row = client.query_opt(&statement, &[&access_hash]).await.pg()?;
-        row.as_ref().map(token_from_row).transpose()
+        self.row_by_key(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE access_hash = $1"),
+            access_hash,
+            token_from_row,
+        )
+        .await
     }
 
     async fn token_by_refresh(&self, refresh_hash: &str) -> Result<Option<TokenRecord>, Error> {
-        let client = self.client().await?;
-        let statement = client
-            .prepare_cached(&format!(
-                "SELECT {TOKEN_COLUMNS} FROM tokens WHERE refresh_hash = $1"
-            ))
-            .await
-            .pg()?;
-        let row = client.query_opt(&statement, &[&refresh_hash]).await.pg()?;
-        row.as_ref().map(token_from_row).transpose()
+        self.row_by_key(
+            &format!("SELECT {TOKEN_COLUMNS} FROM tokens WHERE refresh_hash = $1"),
+            refresh_hash,
+            token_from_row,
+        )
+        .await
     }
 
     async fn refresh_token(
@@ -766,6 +735,19 @@ impl Store for PostgresStore {
 }
 
 impl PostgresStore {
+    /// The one row `sql` selects for `key` (its `$1`), mapped by `map`, if there is one.
+    async fn row_by_key<T>(
+        &self,
+        sql: &str,
+        key: &str,
+        map: fn(&tokio_postgres::Row) -> Result<T, Error>,
+    ) -> Result<Option<T>, Error> {
+        let client = self.client().await?;
+        let statement = client.prepare_cached(sql).await.pg()?;
+        let row = client.query_opt(&statement, &[&key]).await.pg()?;
+        row.as_ref().map(map).transpose()
+    }
+
     /// One attempt at `import_api_keys`: one transaction.
     async fn try_import_api_keys(&self, records: &[ApiKeyValues]) -> Result<(), WriteError> {
         let mut client = self.client().await?;
@@ -921,6 +903,20 @@ async fn snapshot(
 
 /// How many times a write whose shared text another write inserted meanwhile is tried.
 const MAX_ATTEMPTS: u32 = 5;
+
+/// Runs `attempt` until it does not ask to be retried, at most [`MAX_ATTEMPTS`] times.
+async fn retrying<T, F>(mut attempt: impl FnMut() -> F) -> Result<T, Error>
+where
+    F: std::future::Future<Output = Result<T, WriteError>>,
+{
+    let mut attempts = 1;
+    loop {
+        match attempt().await {
+            Err(WriteError::Retry) if attempts < MAX_ATTEMPTS => attempts += 1,
+            other => return other.map_err(WriteError::into_store),
+        }
+    }
+}
 
 /// Why one attempt at a write failed.
 enum WriteError {
