@@ -252,14 +252,40 @@ impl RolePermission {
     ) -> Vec<bool> {
         let resource_automaton = (!is_plain_name(resource))
             .then(|| Automaton::from_patterns([resource]).unwrap_or_else(|_| Automaton::empty()));
+        self.application_privileges_where(application, requested, stored, |grant| {
+            match &resource_automaton {
+                None => grant.resources_automaton.matches(resource),
+                Some(resources) => resources.subset_of(&grant.resources_automaton),
+            }
+        })
+    }
+
+    /// Like [`RolePermission::application_privileges`] for a resource that is always a name,
+    /// never a pattern, whatever characters it holds: a resource built from a request path.
+    pub fn application_privileges_on_name(
+        &self,
+        application: &str,
+        resource: &str,
+        requested: &[&str],
+        stored: &ApplicationPrivileges,
+    ) -> Vec<bool> {
+        self.application_privileges_where(application, requested, stored, |grant| {
+            grant.resources_automaton.matches(resource)
+        })
+    }
+
+    fn application_privileges_where(
+        &self,
+        application: &str,
+        requested: &[&str],
+        stored: &ApplicationPrivileges,
+        covers_resource: impl Fn(&ApplicationGrant) -> bool,
+    ) -> Vec<bool> {
         let granted: Vec<Automaton> = self
             .applications
             .iter()
             .filter(|grant| grant.application_automaton.matches(application))
-            .filter(|grant| match &resource_automaton {
-                None => grant.resources_automaton.matches(resource),
-                Some(resources) => resources.subset_of(&grant.resources_automaton),
-            })
+            .filter(|grant| covers_resource(grant))
             .map(|grant| {
                 union_all(
                     &grant
@@ -537,6 +563,23 @@ impl Permission {
             }
         }
         answers
+    }
+
+    /// Whether every one of `requested` is implied on the resource named `resource` (a name,
+    /// never a pattern); see [`RolePermission::application_privileges_on_name`].
+    pub fn holds_application_privileges(
+        &self,
+        application: &str,
+        resource: &str,
+        requested: &[&str],
+        stored: &ApplicationPrivileges,
+    ) -> bool {
+        !requested.is_empty()
+            && self.parts().all(|part| {
+                part.application_privileges_on_name(application, resource, requested, stored)
+                    .into_iter()
+                    .all(|held| held)
+            })
     }
 
     /// Whether one application privilege is implied on one resource.

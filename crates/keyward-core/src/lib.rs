@@ -12,6 +12,7 @@ pub mod credential;
 pub mod cross_cluster;
 pub mod duration;
 pub mod error;
+pub mod forward_auth;
 pub mod hash;
 pub mod java_regex;
 pub mod native;

@@ -1,30 +1,127 @@
-//! The audit file: one writer thread appends the lines the request tasks queued, flushes them
-//! every 10 ms and rotates the file by size.
+//! The audit file: request tasks append their events to per-thread queues ([`Pending`]); one
+//! writer thread takes the queues whole every 10 ms, renders what is left to render, writes,
+//! flushes and rotates the file by size.
 //!
-//! Request tasks only format a line and queue it; the disk is touched here alone. A write that
-//! fails (disk full, file removed) loses that line, is logged once until writes succeed again,
-//! and never stops the server: Elasticsearch keeps serving when its audit appender fails too.
+//! A request never touches a channel and never wakes the writer: it takes its shard's lock
+//! (which only the writer ever contends for, once per drain), pushes its entry and goes on. The
+//! disk is touched by the writer alone. A write
+//! that fails (disk full, file removed) loses those lines, is logged once until writes succeed
+//! again, and never stops the server: Elasticsearch keeps serving when its audit appender fails
+//! too.
+//!
+//! Lines of one thread keep their order; lines of different threads are written in drain order,
+//! so the file is ordered by time only within each 10 ms drain (every line carries its
+//! timestamp).
 
+use std::cell::Cell;
 use std::fs::{File, OpenOptions};
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::mpsc::{Receiver, Sender, TryRecvError};
+use std::sync::{Arc, Mutex, MutexGuard};
 use std::time::Duration;
 
-use tokio::sync::mpsc::Receiver;
-use tokio::sync::mpsc::error::TryRecvError;
+use super::{Entry, EventNode};
 
-/// How often the writer takes the queued lines, writes and flushes them.
+/// How often the writer takes the pending lines, writes and flushes them.
 const DRAIN_EVERY: Duration = Duration::from_millis(10);
-/// The writer's buffer: lines accumulate here between flushes.
+/// The writer's file buffer.
 const BUFFER: usize = 64 * 1024;
+/// The most events a shard holds before requests wait for the writer (then drop their event).
+const SHARD_LIMIT: usize = 16 * 1024;
+/// A shard this full wakes the writer before its next drain, so a burst is written as it comes
+/// instead of filling the shard.
+const WAKE_AT: usize = 4 * 1024;
+/// The most bytes rendered before they are written.
+const RENDER_CHUNK: usize = 256 * 1024;
 
-/// What the writer thread receives.
+/// The events waiting for the writer, one queue per shard; a thread always uses the same shard.
+pub(super) struct Pending {
+    shards: Box<[Shard]>,
+    /// The writer thread, to wake early.
+    writer: std::sync::OnceLock<std::thread::Thread>,
+}
+
+impl std::fmt::Debug for Pending {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Pending")
+            .field("shards", &self.shards.len())
+            .finish_non_exhaustive()
+    }
+}
+
+/// One shard, on its own cache lines so that threads appending to neighbours do not contend.
+#[derive(Default)]
+#[repr(align(128))]
+struct Shard(Mutex<Vec<Entry>>);
+
+impl Shard {
+    fn lock(&self) -> MutexGuard<'_, Vec<Entry>> {
+        // A panic while rendering leaves at worst a partial line: keep going.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+}
+
+thread_local! {
+    /// This thread's shard number, assigned on first use.
+    static SHARD: Cell<Option<usize>> = const { Cell::new(None) };
+}
+
+/// Hands out shard numbers round-robin.
+static NEXT_SHARD: AtomicUsize = AtomicUsize::new(0);
+
+impl Pending {
+    /// Two shards per CPU: tokio's workers and the blocking threads rarely share one.
+    pub(super) fn new() -> Pending {
+        let shards = std::thread::available_parallelism()
+            .map_or(4, |cpus| cpus.get() * 2)
+            .clamp(2, 64);
+        Pending {
+            shards: (0..shards).map(|_| Shard::default()).collect(),
+            writer: std::sync::OnceLock::new(),
+        }
+    }
+
+    /// Queues `entry` on this thread's shard; gives it back when the shard is full and the
+    /// writer must catch up first.
+    pub(super) fn push(&self, entry: Entry) -> Option<Entry> {
+        let index = SHARD.with(|slot| {
+            slot.get().unwrap_or_else(|| {
+                let index = NEXT_SHARD.fetch_add(1, Ordering::Relaxed);
+                slot.set(Some(index));
+                index
+            })
+        });
+        let mut queue = self.shards[index % self.shards.len()].lock();
+        if queue.len() >= SHARD_LIMIT {
+            return Some(entry);
+        }
+        queue.push(entry);
+        let wake = queue.len() == WAKE_AT;
+        drop(queue);
+        if wake {
+            self.wake_writer();
+        }
+        None
+    }
+
+    /// Has the writer drain now rather than at its next tick.
+    pub(super) fn wake_writer(&self) {
+        if let Some(writer) = self.writer.get() {
+            writer.unpark();
+        }
+    }
+}
+
+/// What the writer thread is told besides "time to drain" (send it, then
+/// [`Pending::wake_writer`]).
 #[derive(Debug)]
-pub(super) enum Message {
-    /// One JSON line, without its newline.
-    Line(Vec<u8>),
-    /// Flush everything queued before this, then answer.
-    Flush(std::sync::mpsc::Sender<()>),
+pub(super) enum Control {
+    /// Write everything pending now, then answer.
+    Flush(Sender<()>),
 }
 
 /// Where and how the audit file is written.
@@ -52,10 +149,12 @@ impl AuditFile {
 }
 
 /// Opens the file (so a bad `path.logs` fails at start-up) and runs the writer on its own
-/// thread until every sender is gone.
+/// thread until the control sender is gone; it drains once more before it ends.
 pub(super) fn spawn(
     file: AuditFile,
-    receiver: Receiver<Message>,
+    pending: Arc<Pending>,
+    node: Arc<EventNode>,
+    control: Receiver<Control>,
 ) -> std::io::Result<std::thread::JoinHandle<()>> {
     if let Some(parent) = file.path.parent() {
         std::fs::create_dir_all(parent)?;
@@ -63,6 +162,8 @@ pub(super) fn spawn(
     let opened = open(&file.path)?;
     let written = opened.metadata().map(|meta| meta.len()).unwrap_or(0);
     let writer = Writer {
+        node,
+        rendered: Vec::with_capacity(RENDER_CHUNK + 4096),
         out: Some(BufWriter::with_capacity(BUFFER, opened)),
         written,
         file,
@@ -71,10 +172,13 @@ pub(super) fn spawn(
     };
     std::thread::Builder::new()
         .name("keyward-audit".to_owned())
-        .spawn(move || writer.run(receiver))
+        .spawn(move || writer.run(&pending, &control))
 }
 
 struct Writer {
+    node: Arc<EventNode>,
+    /// Lines rendered and not written yet.
+    rendered: Vec<u8>,
     out: Option<BufWriter<File>>,
     /// Bytes in the current file, buffered ones included.
     written: u64,
@@ -86,48 +190,107 @@ struct Writer {
 }
 
 impl Writer {
-    /// Wakes every [`DRAIN_EVERY`], writes whatever was queued and flushes it. The thread is
-    /// never woken by a sender: a wake-up per event would cost every request a system call.
-    fn run(mut self, mut receiver: Receiver<Message>) {
+    /// Drains every [`DRAIN_EVERY`], or sooner when woken (a full shard, a flush). Requests
+    /// wake it once a mebibyte at most: a wake-up per event would cost every request a system
+    /// call.
+    fn run(mut self, pending: &Pending, control: &Receiver<Control>) {
+        let _ = pending.writer.set(std::thread::current());
+        let mut spare = Vec::new();
         loop {
-            std::thread::sleep(DRAIN_EVERY);
-            let mut open = true;
+            std::thread::park_timeout(DRAIN_EVERY);
+            self.drain(pending, &mut spare);
+            self.flush();
             loop {
-                match receiver.try_recv() {
-                    Ok(Message::Line(line)) => self.write(&line),
-                    Ok(Message::Flush(done)) => {
+                match control.try_recv() {
+                    Ok(Control::Flush(done)) => {
+                        // Lines recorded before the flush was asked for may have gone into a
+                        // shard this drain had already taken: drain again before answering.
+                        self.drain(pending, &mut spare);
                         self.flush();
                         let _ = done.send(());
                     }
                     Err(TryRecvError::Empty) => break,
                     Err(TryRecvError::Disconnected) => {
-                        open = false;
-                        break;
+                        self.drain(pending, &mut spare);
+                        self.flush();
+                        return;
                     }
                 }
-            }
-            self.flush();
-            if !open {
-                return;
             }
         }
     }
 
-    fn write(&mut self, line: &[u8]) {
-        let size = line.len() as u64 + 1;
-        if self.written > 0 && self.written.saturating_add(size) > self.file.max_file_size {
-            self.rotate();
+    /// Takes each shard's queue (swapping in the emptied one), renders and writes it.
+    fn drain(&mut self, pending: &Pending, spare: &mut Vec<Entry>) {
+        for shard in &pending.shards {
+            std::mem::swap(&mut *shard.lock(), spare);
+            let mut rendered = std::mem::take(&mut self.rendered);
+            for entry in spare.drain(..) {
+                entry.render(&self.node, &mut rendered);
+                rendered.push(b'\n');
+                if rendered.len() >= RENDER_CHUNK {
+                    self.write_lines(&rendered);
+                    rendered.clear();
+                }
+            }
+            self.write_lines(&rendered);
+            rendered.clear();
+            self.rendered = rendered;
+            spare.shrink_to(SHARD_LIMIT);
+        }
+    }
+
+    /// Writes whole lines, rotating the file between two lines whenever the next would take it
+    /// past the size limit.
+    fn write_lines(&mut self, mut lines: &[u8]) {
+        while !lines.is_empty() {
+            let room = usize::try_from(self.file.max_file_size.saturating_sub(self.written))
+                .unwrap_or(usize::MAX);
+            if lines.len() <= room {
+                self.write(lines);
+                return;
+            }
+            let mut fit = lines[..room]
+                .iter()
+                .rposition(|byte| *byte == b'\n')
+                .map_or(0, |at| at + 1);
+            if fit == 0 && self.written == 0 {
+                // One line longer than a whole file: it gets a file of its own.
+                fit = lines
+                    .iter()
+                    .position(|byte| *byte == b'\n')
+                    .map_or(lines.len(), |at| at + 1);
+            }
+            self.write(&lines[..fit]);
+            lines = &lines[fit..];
+            if !lines.is_empty() {
+                self.rotate();
+                if self.written != 0 {
+                    // Rotating did not give an empty file: write on rather than loop.
+                    self.write(lines);
+                    return;
+                }
+            }
+        }
+    }
+
+    fn write(&mut self, lines: &[u8]) {
+        if lines.is_empty() {
+            return;
         }
         let result = match self.out.as_mut() {
-            Some(out) => out.write_all(line).and_then(|()| out.write_all(b"\n")),
+            Some(out) => out.write_all(lines),
             None => Err(std::io::Error::other("the audit file is not open")),
         };
         match result {
             Ok(()) => {
-                self.written = self.written.saturating_add(size);
+                self.written = self.written.saturating_add(lines.len() as u64);
                 self.recovered();
             }
-            Err(err) => self.failed(&err),
+            Err(err) => {
+                let count = lines.iter().filter(|byte| **byte == b'\n').count();
+                self.failed(&err, count as u64);
+            }
         }
     }
 
@@ -140,7 +303,7 @@ impl Writer {
                     self.written = file.metadata().map(|meta| meta.len()).unwrap_or(0);
                     BufWriter::with_capacity(BUFFER, file)
                 });
-                self.failed(&err);
+                self.failed(&err, 1);
             }
         } else {
             self.reopen();
@@ -151,7 +314,7 @@ impl Writer {
     /// `max_files` is deleted.
     fn rotate(&mut self) {
         if let Some(Err(err)) = self.out.take().map(|mut out| out.flush()) {
-            self.failed(&err);
+            self.failed(&err, 1);
         }
         let oldest = self.file.rotated(self.file.max_files);
         let _ = std::fs::remove_file(&oldest);
@@ -164,7 +327,7 @@ impl Writer {
         if self.file.max_files == 0 {
             let _ = std::fs::remove_file(&self.file.path);
         } else if let Err(err) = std::fs::rename(&self.file.path, self.file.rotated(1)) {
-            self.failed(&err);
+            self.failed(&err, 0);
         }
         self.reopen();
     }
@@ -175,12 +338,12 @@ impl Writer {
                 self.written = file.metadata().map(|meta| meta.len()).unwrap_or(0);
                 self.out = Some(BufWriter::with_capacity(BUFFER, file));
             }
-            Err(err) => self.failed(&err),
+            Err(err) => self.failed(&err, 0),
         }
     }
 
-    fn failed(&mut self, err: &std::io::Error) {
-        self.lost = self.lost.saturating_add(1);
+    fn failed(&mut self, err: &std::io::Error, lines: u64) {
+        self.lost = self.lost.saturating_add(lines);
         if !self.failing {
             self.failing = true;
             tracing::error!(

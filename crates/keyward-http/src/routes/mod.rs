@@ -663,7 +663,7 @@ where
 /// decision and is not recorded; anything else passed authorization.
 async fn audit_outcome(
     action: Action,
-    action_name: &str,
+    action_name: &'static str,
     ctx: &Ctx<'_>,
     info: &RequestInfo<'_>,
     result: &Result<(StatusCode, Answer), EsError>,
