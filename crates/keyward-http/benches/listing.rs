@@ -62,6 +62,7 @@ fn bench(c: &mut Criterion) {
         }),
         limits: HttpLimits::default(),
         audit: keyward_http::Audit::disabled(),
+        forward_auth: keyward_http::ForwardAuth::default(),
     });
     let list = || async {
         let request = http::Request::get("/_security/api_key")

@@ -43,6 +43,7 @@ fn bench(c: &mut Criterion) {
             node: Arc::clone(&node),
             limits: HttpLimits::default(),
             audit,
+            forward_auth: keyward_http::ForwardAuth::default(),
         })
     };
     let request = || {

@@ -10,6 +10,7 @@ mod audit;
 mod authn;
 mod compat;
 mod error;
+mod forward_auth;
 mod metrics;
 mod routes;
 mod server;
@@ -24,6 +25,7 @@ use keyward_service::SecurityService;
 pub use audit::{Audit, AuditConfig, AuditFile, AuditWriter, EventKind, EventSet};
 pub use compat::ResponseBody;
 pub use error::EsError;
+pub use forward_auth::{ForwardAuth, ForwardAuthConfig, IdentityHeaders, ProxyKind};
 pub use routes::{Api, BoxError, RemoteAddr};
 pub use server::{TlsConfig, serve};
 
@@ -38,6 +40,8 @@ pub struct AppState {
     pub limits: HttpLimits,
     /// The audit trail ([`Audit::disabled`] for none).
     pub audit: Audit,
+    /// Forward authentication for reverse proxies (refuses everything until configured).
+    pub forward_auth: ForwardAuth,
 }
 
 /// Bounds on what a client, authenticated or not, can make the server read, hold or wait for.

@@ -1,12 +1,12 @@
-//! Application privileges: named sets of application actions that roles refer to. keyward
-//! stores and serves them; it does not evaluate them.
+//! Application privileges: named sets of application actions that roles refer to, stored and
+//! served here; `has_privileges` and forward auth (`app_access`) evaluate them.
 
 use keyward_core::ValidationErrors;
 use keyward_core::native::validate_app_privilege;
 use keyward_core::privilege::{
     CLUSTER_PRIVILEGE_NAMES, INDEX_PRIVILEGE_NAMES, REMOTE_CLUSTER_PRIVILEGE_NAMES, actions,
 };
-use keyward_store::AppPrivilegeRecord;
+use keyward_store::{AppPrivilegeRecord, Change};
 use serde_json::{Map, Value};
 
 use crate::authn::{Authentication, parse_stored};
@@ -69,7 +69,14 @@ impl SecurityService {
                 seq: 0,
             })
             .collect();
-        Ok(self.inner.store.put_app_privileges(records).await?)
+        // Decisions made with the old definitions are stale the moment the write commits,
+        // even when the caller hangs up then.
+        self.write_unit(move |service| async move {
+            let written = service.inner.store.put_app_privileges(records).await?;
+            service.apply_change(&Change::Roles);
+            Ok(written)
+        })
+        .await
     }
 
     /// Application privileges: all, those of one application, or the named ones of one
@@ -115,11 +122,18 @@ impl SecurityService {
         names: &[String],
     ) -> Result<Vec<String>, Error> {
         self.require_full(subject, actions::DELETE_PRIVILEGES)?;
-        Ok(self
-            .inner
-            .store
-            .delete_app_privileges(application, names)
-            .await?)
+        let application = application.to_owned();
+        let names = names.to_vec();
+        self.write_unit(move |service| async move {
+            let deleted = service
+                .inner
+                .store
+                .delete_app_privileges(&application, &names)
+                .await?;
+            service.apply_change(&Change::Roles);
+            Ok(deleted)
+        })
+        .await
     }
 
     /// The predefined cluster, index and remote cluster privileges.

@@ -72,6 +72,8 @@ pub struct ApiKeyRef {
     pub name: String,
     /// The key type.
     pub key_type: ApiKeyType,
+    /// The key's metadata object as stored JSON text, `None` when it has none.
+    pub metadata: Option<Arc<str>>,
 }
 
 /// Why a credential did not authenticate, with Elasticsearch's messages.
@@ -313,6 +315,11 @@ impl SecurityService {
             owner_realm,
             assigned,
             limited_by,
+            metadata: record
+                .metadata
+                .as_deref()
+                .filter(|metadata| *metadata != "{}")
+                .map(Arc::from),
         })
     }
 }

@@ -85,6 +85,7 @@ fn apply(inner: &Inner, change: &Change) {
         Change::Roles => {
             inner.roles.clear();
             inner.users.clear();
+            inner.app_access.clear();
         }
     }
 }
@@ -93,16 +94,19 @@ fn clear(inner: &Inner) {
     inner.keys.clear();
     inner.users.clear();
     inner.roles.clear();
+    inner.app_access.clear();
 }
 
 fn suspend(inner: &Inner) {
     inner.keys.suspend();
     inner.users.suspend();
     inner.roles.suspend();
+    inner.app_access.suspend();
 }
 
 fn resume(inner: &Inner) {
     inner.keys.resume();
     inner.users.resume();
     inner.roles.resume();
+    inner.app_access.resume();
 }

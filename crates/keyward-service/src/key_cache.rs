@@ -63,6 +63,8 @@ pub(crate) struct KeyEntry {
     pub(crate) owner_realm: Arc<Realm>,
     pub(crate) assigned: Option<Arc<RolePermission>>,
     pub(crate) limited_by: Arc<RolePermission>,
+    /// The key's metadata as stored (JSON text); `None`, eight bytes, for the many keys without.
+    pub(crate) metadata: Option<Arc<str>>,
 }
 
 /// [`KeyEntry::expires_at`] of a key without expiry (no real expiry is that far away).
@@ -88,6 +90,7 @@ impl KeyEntry {
                 id: id.to_owned(),
                 name: String::from(self.name),
                 key_type: self.key_type,
+                metadata: self.metadata,
             }),
             token: false,
             permission: Permission::Limited {

@@ -8,6 +8,7 @@
 
 mod aggregations;
 mod api_keys;
+mod app_access;
 mod app_privileges;
 mod authn;
 mod authz;
@@ -76,6 +77,8 @@ struct Inner {
     keys: key_cache::KeyCache,
     users: cache::UserCache,
     roles: roles::RoleResolver,
+    /// Stored application privileges and forward-auth decisions.
+    app_access: app_access::AppAccessCache,
     permissions: permissions::PermissionCache,
     verifier: verifier::Verifier,
     owners: authn::OwnerCache,
@@ -119,6 +122,7 @@ impl SecurityService {
                 keys,
                 users,
                 roles: roles::RoleResolver::default(),
+                app_access: app_access::AppAccessCache::new(),
                 permissions: permissions::PermissionCache::new(),
                 verifier: verifier::Verifier::new(),
                 owners: authn::OwnerCache::new(),

@@ -93,7 +93,47 @@ const SETTINGS: &[(&str, Option<&str>, &str)] = &[
     (
         "resource.reload.interval.high",
         Some("5s"),
-        "How often the TLS certificate, key and CA files are checked for changes (reloaded without a restart).",
+        "How often the TLS certificate, key and CA files, and the forward auth settings of the --config file, are checked for changes (reloaded without a restart).",
+    ),
+    (
+        "keyward.forward_auth.proxy",
+        None,
+        "The reverse proxy asking /_keyward/forward_auth: [nginx] (X-Original-Method, X-Original-URI), [forwarded], [caddy] or [traefik] (X-Forwarded-Method, X-Forwarded-Uri) or [envoy] (the method and the path after /_keyward/forward_auth). Unset, forward auth refuses every request.",
+    ),
+    (
+        "keyward.forward_auth.default",
+        Some("deny"),
+        "What a forwarded request no rule covers gets: [deny] (403) or [authenticated] (passes with any valid credential).",
+    ),
+    (
+        "keyward.forward_auth.rules",
+        Some("[]"),
+        "Forward auth rules, in order, the first match deciding: a YAML list (or its JSON) of {host, methods, path, application, privileges, resource}.",
+    ),
+    (
+        "keyward.forward_auth.headers.user",
+        Some("X-Keyward-User"),
+        "The header a granted forwarded request's user name goes upstream in.",
+    ),
+    (
+        "keyward.forward_auth.headers.realm",
+        Some("X-Keyward-Realm"),
+        "The header a granted forwarded request's realm goes upstream in.",
+    ),
+    (
+        "keyward.forward_auth.headers.api_key_id",
+        Some("X-Keyward-Api-Key-Id"),
+        "The header a granted forwarded request's API key id goes upstream in.",
+    ),
+    (
+        "keyward.forward_auth.headers.api_key_name",
+        Some("X-Keyward-Api-Key-Name"),
+        "The header a granted forwarded request's API key name goes upstream in.",
+    ),
+    (
+        "keyward.forward_auth.metadata_headers",
+        Some("{}"),
+        "API key metadata fields passed upstream with a granted forwarded request: a YAML map (or its JSON) of field name to header name.",
     ),
     (
         "path.data",
@@ -413,11 +453,23 @@ fn check_known(name: &str) -> anyhow::Result<()> {
     }
 }
 
+/// Settings whose value is a structure, kept as its JSON text.
+const STRUCTURED: [&str; 2] = [
+    "keyward.forward_auth.rules",
+    "keyward.forward_auth.metadata_headers",
+];
+
 fn flatten(
     prefix: &str,
     value: &serde_yaml_ng::Value,
     out: &mut BTreeMap<String, String>,
 ) -> anyhow::Result<()> {
+    if STRUCTURED.contains(&prefix) {
+        let json = serde_json::to_string(value)
+            .with_context(|| format!("setting [{prefix}] cannot be read as JSON"))?;
+        out.insert(prefix.to_owned(), json);
+        return Ok(());
+    }
     match value {
         serde_yaml_ng::Value::Mapping(map) => {
             for (key, child) in map {
@@ -577,6 +629,10 @@ pub(crate) struct Config {
     pub(crate) log_json: bool,
     /// The audit trail, when enabled (`node.id` is filled in at start-up).
     pub(crate) audit: Option<keyward_http::AuditConfig>,
+    /// Forward authentication for reverse proxies.
+    pub(crate) forward_auth: keyward_http::ForwardAuthConfig,
+    /// How often the forward auth settings of the config file are checked for changes.
+    pub(crate) reload_interval: Duration,
 }
 
 impl Config {
@@ -674,11 +730,79 @@ impl Config {
                 ),
             },
             audit: audit_config(settings)?,
+            forward_auth: forward_auth_config(settings)?,
+            reload_interval: settings.positive_time("resource.reload.interval.high")?,
         })
     }
 }
 
 /// The audit settings, `None` when auditing is off.
+/// The `keyward.forward_auth.*` settings; the error names the setting.
+pub(crate) fn forward_auth_config(
+    settings: &Settings,
+) -> anyhow::Result<keyward_http::ForwardAuthConfig> {
+    use keyward_core::forward_auth::{Fallback, Rules};
+    use keyward_http::{ForwardAuthConfig, IdentityHeaders, ProxyKind};
+    let header = |name: &str| -> anyhow::Result<http::HeaderName> {
+        http::HeaderName::from_bytes(settings.raw(name).trim().as_bytes())
+            .map_err(|_| anyhow::anyhow!("setting [{name}] is not a valid header name"))
+    };
+    let json = |name: &str| -> anyhow::Result<serde_json::Value> {
+        serde_json::from_str(settings.raw(name))
+            .with_context(|| format!("setting [{name}] must be a YAML structure or its JSON"))
+    };
+    let proxy = match settings.raw("keyward.forward_auth.proxy") {
+        "" => None,
+        text => Some(
+            ProxyKind::parse(text)
+                .map_err(|err| anyhow::anyhow!("setting [keyward.forward_auth.proxy]: {err}"))?,
+        ),
+    };
+    let fallback = Fallback::parse(settings.raw("keyward.forward_auth.default"))
+        .map_err(|err| anyhow::anyhow!("setting [keyward.forward_auth.default]: {err}"))?;
+    let rules = Rules::parse(&json("keyward.forward_auth.rules")?, fallback)
+        .map_err(|err| anyhow::anyhow!("setting [keyward.forward_auth.rules]: {err}"))?;
+    let metadata_name = "keyward.forward_auth.metadata_headers";
+    let metadata_headers = match json(metadata_name)? {
+        serde_json::Value::Object(map) => map
+            .into_iter()
+            .map(|(field, header_name)| {
+                let header_name = header_name
+                    .as_str()
+                    .and_then(|text| http::HeaderName::from_bytes(text.as_bytes()).ok())
+                    .ok_or_else(|| {
+                        anyhow::anyhow!(
+                            "setting [{metadata_name}]: [{field}] must name a valid header"
+                        )
+                    })?;
+                Ok((field, header_name))
+            })
+            .collect::<anyhow::Result<Vec<_>>>()?,
+        _ => bail!("setting [{metadata_name}] must map metadata fields to header names"),
+    };
+    Ok(ForwardAuthConfig {
+        proxy,
+        rules,
+        headers: IdentityHeaders {
+            user: header("keyward.forward_auth.headers.user")?,
+            realm: header("keyward.forward_auth.headers.realm")?,
+            api_key_id: header("keyward.forward_auth.headers.api_key_id")?,
+            api_key_name: header("keyward.forward_auth.headers.api_key_name")?,
+        },
+        metadata_headers,
+    })
+}
+
+/// The forward auth settings' raw values: what a reload compares.
+pub(crate) fn forward_auth_settings(settings: &Settings) -> Vec<(String, String)> {
+    settings
+        .values
+        .iter()
+        .filter(|(name, _)| name.starts_with("keyward.forward_auth."))
+        .map(|(name, value)| (name.clone(), value.clone()))
+        .collect()
+}
+
 fn audit_config(settings: &Settings) -> anyhow::Result<Option<keyward_http::AuditConfig>> {
     use keyward_http::{AuditConfig, AuditFile, EventSet};
     let events = |name: &str| {

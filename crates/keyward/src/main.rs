@@ -64,7 +64,7 @@ enum ConfigCommand {
     Show(SettingsArgs),
 }
 
-#[derive(Debug, Args)]
+#[derive(Debug, Clone, Args)]
 struct SettingsArgs {
     /// A YAML settings file (flat dotted names or nested, like elasticsearch.yml).
     #[arg(long = "config", value_name = "FILE")]
@@ -102,7 +102,7 @@ fn main() -> ExitCode {
     rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     let cli = Cli::parse();
     let result = match cli.command {
-        Command::Serve(args) => load(&args).and_then(serve),
+        Command::Serve(args) => load(&args).and_then(|config| serve(config, &args)),
         Command::ResetPassword(args) => reset_password(args),
         Command::Migrate(args) => load(&args).and_then(migrate),
         Command::Config {
@@ -131,7 +131,7 @@ fn runtime() -> anyhow::Result<tokio::runtime::Runtime> {
         .context("cannot start the async runtime")
 }
 
-fn serve(config: Config) -> anyhow::Result<()> {
+fn serve(config: Config, args: &SettingsArgs) -> anyhow::Result<()> {
     let filter = tracing_subscriber::EnvFilter::try_new(&config.log_filter)
         .with_context(|| format!("invalid log filter [{}]", config.log_filter))?;
     if config.log_json {
@@ -152,10 +152,10 @@ fn serve(config: Config) -> anyhow::Result<()> {
             .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
             .init();
     }
-    runtime()?.block_on(run(config))
+    runtime()?.block_on(run(config, args))
 }
 
-async fn run(config: Config) -> anyhow::Result<()> {
+async fn run(config: Config, args: &SettingsArgs) -> anyhow::Result<()> {
     let opened = stores::open(&config, random_id).await?;
     let store = Arc::clone(&opened.store);
     let service =
@@ -213,11 +213,15 @@ async fn run(config: Config) -> anyhow::Result<()> {
         }
         None => (Audit::disabled(), None),
     };
+    let forward_auth = keyward_http::ForwardAuth::new(config.forward_auth.clone());
+    let forward_auth_reloader =
+        spawn_forward_auth_reloader(args.clone(), forward_auth.clone(), config.reload_interval);
     let state = AppState {
         service,
         node,
         limits: config.http.limits.clone(),
         audit,
+        forward_auth,
     };
     // Listening for signals starts before the startup line: a supervisor that stops keyward as
     // soon as it reads the line still gets a clean shutdown, not the default action of SIGTERM.
@@ -235,6 +239,9 @@ async fn run(config: Config) -> anyhow::Result<()> {
     if let Some(reloader) = reloader {
         reloader.abort();
     }
+    if let Some(reloader) = forward_auth_reloader {
+        reloader.abort();
+    }
     remover.abort();
     admin.abort();
     admin::remove_socket(&config.store.data_dir);
@@ -242,6 +249,54 @@ async fn run(config: Config) -> anyhow::Result<()> {
     drop(audit_writer);
     tracing::info!("keyward stopped");
     Ok(())
+}
+
+/// Re-reads the `--config` file every `interval` and puts changed forward auth settings in
+/// force; settings that do not parse are logged and the ones in use kept. Nothing to watch
+/// without a file (`-E` flags cannot change while running).
+fn spawn_forward_auth_reloader(
+    args: SettingsArgs,
+    forward_auth: keyward_http::ForwardAuth,
+    interval: std::time::Duration,
+) -> Option<tokio::task::JoinHandle<()>> {
+    let file = args.config.clone()?;
+    let initial = Settings::load(Some(&file), &args.settings)
+        .map(|settings| config::forward_auth_settings(&settings))
+        .unwrap_or_default();
+    Some(tokio::spawn(async move {
+        let mut in_force = initial;
+        let mut last_error = String::new();
+        loop {
+            tokio::time::sleep(interval).await;
+            let settings = match Settings::load(Some(&file), &args.settings) {
+                Ok(settings) => settings,
+                Err(err) => {
+                    let err = format!("{err:#}");
+                    if err != last_error {
+                        tracing::warn!(error = %err, "cannot read the config file; the forward auth settings in use are kept");
+                        last_error = err;
+                    }
+                    continue;
+                }
+            };
+            let current = config::forward_auth_settings(&settings);
+            if current == in_force {
+                continue;
+            }
+            match config::forward_auth_config(&settings) {
+                Ok(config) => {
+                    forward_auth.replace(config);
+                    tracing::info!(file = %file.display(), "reloaded the forward auth settings");
+                    last_error.clear();
+                }
+                Err(err) => tracing::warn!(
+                    error = %format!("{err:#}"),
+                    "cannot reload the forward auth settings; the ones in use are kept"
+                ),
+            }
+            in_force = current;
+        }
+    }))
 }
 
 async fn bind(config: &Config) -> anyhow::Result<TcpListener> {

@@ -187,6 +187,7 @@ pub(crate) fn config_changes(
         Action::ClusterHealth
         | Action::Info
         | Action::KeywardCrossClusterAuthenticate
+        | Action::KeywardForwardAuth
         | Action::KeywardReady
         | Action::KeywardMetrics
         | Action::KeywardOpenApi

@@ -27,6 +27,8 @@ use writer::{Control, Pending};
 /// How long a request waits for the writer when its pending buffer is full before its event
 /// is dropped (and counted, and logged).
 const FULL_QUEUE_WAIT: Duration = Duration::from_millis(100);
+/// The action forward-auth decisions are recorded under.
+pub(crate) const FORWARD_AUTH_ACTION: &str = "cluster:admin/keyward/forward_auth";
 /// How often a waiting request looks again.
 const FULL_QUEUE_RETRY: Duration = Duration::from_millis(2);
 
@@ -337,6 +339,33 @@ impl Audit {
         let mut event = Deferred::new(kind, request, subject);
         event.action = Some((action, request_name));
         shared.defer(event).await;
+    }
+
+    /// `access_granted` / `access_denied` for a request a reverse proxy asked about: `request`
+    /// is the proxied request (its method and URI are the event's), `details` the rule,
+    /// application, privileges and resource the decision rested on.
+    pub(crate) async fn forward_auth(
+        &self,
+        request: &RequestInfo<'_>,
+        subject: &Authentication,
+        granted: bool,
+        details: &[(&'static str, &str)],
+    ) {
+        let kind = if granted {
+            EventKind::AccessGranted
+        } else {
+            EventKind::AccessDenied
+        };
+        let Some(shared) = self.wants(kind) else {
+            return;
+        };
+        let mut event = Event::rest(&shared.node, kind.name(), request);
+        event.subject(subject);
+        event.user_roles = Some(&subject.user.roles);
+        event.action = Some(FORWARD_AUTH_ACTION);
+        event.request_name = Some("ForwardAuthRequest");
+        event.extra = details;
+        shared.record(&|out| event.render(out)).await;
     }
 
     /// The run-as event of `kind` that `subject` caused for `action`, when `kind` is audited.
@@ -662,6 +691,8 @@ struct Event<'a> {
     request_name: Option<&'a str>,
     opaque_id: Option<&'a str>,
     x_forwarded_for: Option<&'a str>,
+    /// keyward's own fields, after Elasticsearch's.
+    extra: &'a [(&'static str, &'a str)],
 }
 
 impl<'a> Event<'a> {
@@ -739,6 +770,7 @@ impl<'a> Event<'a> {
             request_name: None,
             opaque_id: None,
             x_forwarded_for: None,
+            extra: &[],
         }
     }
 
@@ -794,6 +826,9 @@ impl<'a> Event<'a> {
         object.optional("request.name", self.request_name);
         object.optional("opaque_id", self.opaque_id);
         object.optional("x_forwarded_for", self.x_forwarded_for);
+        for (name, value) in self.extra {
+            object.string(name, value);
+        }
         object.end();
     }
 }
@@ -1110,6 +1145,7 @@ mod tests {
             request_name: Some("AuthenticateRequest"),
             opaque_id: Some(""),
             x_forwarded_for: None,
+            extra: &[],
         };
         let mut line = Vec::new();
         event.render(&mut line);

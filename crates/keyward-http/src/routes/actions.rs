@@ -5,10 +5,11 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 40] = [
+    pub(super) const ALL: [Action; 41] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
+        Action::KeywardForwardAuth,
         Action::KeywardReady,
         Action::KeywardMetrics,
         Action::KeywardOpenApi,
@@ -61,6 +62,7 @@ impl Action {
             Action::ClusterHealth => "cluster.health",
             Action::Info => "info",
             Action::KeywardCrossClusterAuthenticate => "keyward.cross_cluster_authenticate",
+            Action::KeywardForwardAuth => "keyward.forward_auth",
             Action::KeywardReady => "keyward.ready",
             Action::KeywardMetrics => "keyward.metrics",
             Action::KeywardOpenApi => "keyward.openapi",
@@ -146,6 +148,7 @@ impl Action {
             Action::SecurityQueryApiKeys => &["with_limited_by", "with_profile_uid", "typed_keys"],
             Action::Info
             | Action::KeywardCrossClusterAuthenticate
+            | Action::KeywardForwardAuth
             | Action::KeywardReady
             | Action::KeywardMetrics
             | Action::KeywardOpenApi

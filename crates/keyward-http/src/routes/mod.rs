@@ -20,6 +20,7 @@ mod delete_role;
 mod delete_user;
 mod disable_user;
 mod enable_user;
+mod forward_auth;
 mod get_api_key;
 mod get_builtin_privileges;
 mod get_privileges;
@@ -93,6 +94,9 @@ pub(crate) enum Action {
     Info,
     /// keyward's own `POST /_keyward/cross_cluster/_authenticate`.
     KeywardCrossClusterAuthenticate,
+    /// keyward's own `/_keyward/forward_auth` (any method and path below it), for reverse
+    /// proxies.
+    KeywardForwardAuth,
     /// keyward's own `GET /_keyward/ready`: unauthenticated, for load balancers.
     KeywardReady,
     /// keyward's own `GET /_keyward/metrics` (Prometheus).
@@ -162,6 +166,7 @@ impl Action {
             | Action::SecurityUpdateCrossClusterApiKey => true,
             Action::ClusterHealth
             | Action::Info
+            | Action::KeywardForwardAuth
             | Action::KeywardReady
             | Action::KeywardMetrics
             | Action::KeywardOpenApi
@@ -243,6 +248,17 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "cross_cluster", "api_key", "{id}"],
         methods: &[(Method::PUT, Action::SecurityUpdateCrossClusterApiKey)],
+    },
+    Route {
+        path: &["_keyward", "forward_auth"],
+        methods: &[
+            (Method::GET, Action::KeywardForwardAuth),
+            (Method::POST, Action::KeywardForwardAuth),
+            (Method::PUT, Action::KeywardForwardAuth),
+            (Method::DELETE, Action::KeywardForwardAuth),
+            (Method::PATCH, Action::KeywardForwardAuth),
+            (Method::OPTIONS, Action::KeywardForwardAuth),
+        ],
     },
     Route {
         path: &["_keyward", "ready"],
@@ -544,6 +560,11 @@ impl Api {
             Ok((status, Answer::ApiKeys(pages))) => {
                 crate::stream::respond_api_keys(&rendering, status, pages).await
             }
+            Ok((status, Answer::Headed(value, headers))) => {
+                let mut response = rendering.respond(status, &value, None);
+                response.headers_mut().extend(headers);
+                response
+            }
             Err(err) => {
                 if let Some(cause) = err.internal_cause() {
                     tracing::error!(%method, path, cause, "request failed");
@@ -564,6 +585,8 @@ enum Answer {
     /// Not JSON: sent as it is, with this media type.
     Text(Bytes),
     ApiKeys(crate::stream::ApiKeyPages),
+    /// JSON to render, with headers of its own.
+    Headed(Value, http::HeaderMap),
 }
 
 /// The error a request body's stream may end with.
@@ -602,6 +625,13 @@ where
         body,
         announced,
     } = request;
+    if forward_auth::is_forward_auth(path) {
+        // Any method and any path below the prefix (Envoy appends the request's path); the
+        // query string is the proxied request's, not parameters of this endpoint.
+        *series = Action::KeywardForwardAuth.index();
+        let query = uri.split_once('?').map(|(_, query)| query);
+        return forward_auth::answer(api, method, path, query, headers, info, body).await;
+    }
     let (action, params) = route(method, path, uri)?;
     *series = action.index();
     let state = &api.state;
@@ -731,6 +761,9 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
             keyward_cross_cluster_authenticate::handle(ctx).await
         }
         Action::KeywardReady => keyward_ready::handle(&api.state, &ctx.query).await,
+        Action::KeywardForwardAuth => {
+            Err(EsError::internal("forward auth is answered before routing"))
+        }
         Action::SecurityAuthenticate => authenticate::handle(ctx).await,
         Action::SecurityBulkDeleteRole => bulk_delete_role::handle(ctx).await,
         Action::SecurityBulkPutRole => bulk_put_role::handle(ctx).await,

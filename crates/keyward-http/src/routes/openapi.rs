@@ -159,6 +159,7 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         Action::SecurityUpdateCrossClusterApiKey => Some(("UpdateCrossClusterApiKeyRequest", true)),
         Action::ClusterHealth
         | Action::Info
+        | Action::KeywardForwardAuth
         | Action::KeywardReady
         | Action::KeywardMetrics
         | Action::KeywardOpenApi

@@ -9,6 +9,7 @@ pub(super) fn request_name(action: Action) -> &'static str {
         Action::ClusterHealth => "ClusterHealthRequest",
         Action::Info => "MainRequest",
         Action::KeywardCrossClusterAuthenticate => "CrossClusterApiKeyAuthenticateRequest",
+        Action::KeywardForwardAuth => "ForwardAuthRequest",
         Action::KeywardReady => "ReadyRequest",
         Action::KeywardMetrics => "MetricsRequest",
         Action::KeywardOpenApi => "OpenApiRequest",

@@ -12,6 +12,7 @@ mod bad_input;
 mod cross_cluster;
 mod durability;
 mod files;
+mod forward_auth;
 mod grant;
 mod hang_ups;
 mod input_rules;

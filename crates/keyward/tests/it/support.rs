@@ -106,9 +106,26 @@ impl TestServer {
 
     /// Starts on an existing data directory (a restart).
     pub(crate) async fn start_in(data: Arc<tempfile::TempDir>, settings: &[&str]) -> TestServer {
+        TestServer::launch(data, None, settings).await
+    }
+
+    /// Starts with a `--config` file as well as `-E` settings.
+    pub(crate) async fn start_with_config(config: &Path, settings: &[&str]) -> TestServer {
+        let data = Arc::new(tempfile::tempdir().unwrap());
+        TestServer::launch(data, Some(config), settings).await
+    }
+
+    async fn launch(
+        data: Arc<tempfile::TempDir>,
+        config: Option<&Path>,
+        settings: &[&str],
+    ) -> TestServer {
         let mut command = Command::new(binary());
+        command.arg("serve");
+        if let Some(config) = config {
+            command.arg("--config").arg(config);
+        }
         command
-            .arg("serve")
             .arg("-E")
             .arg("http.port=0")
             .arg("-E")
