@@ -73,7 +73,7 @@ pub struct ApiKeyRef {
     /// The key type.
     pub key_type: ApiKeyType,
     /// The key's metadata object as stored JSON text, `None` when it has none.
-    pub metadata: Option<Arc<str>>,
+    pub metadata: Option<Arc<String>>,
 }
 
 /// Why a credential did not authenticate, with Elasticsearch's messages.
@@ -317,9 +317,9 @@ impl SecurityService {
             limited_by,
             metadata: record
                 .metadata
-                .as_deref()
+                .as_ref()
                 .filter(|metadata| *metadata != "{}")
-                .map(Arc::from),
+                .map(|metadata| Arc::new(metadata.clone())),
         })
     }
 }
