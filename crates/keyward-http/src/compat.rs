@@ -101,6 +101,13 @@ impl Rendering {
 
     /// Sends a body that is not JSON (the metrics text) as it is, with `content_type`:
     /// `pretty` and `filter_path` do not apply to it.
+    /// A response without a body (nor a media type).
+    pub(crate) fn respond_empty(&self, status: StatusCode) -> Response {
+        let mut response = self.finish(status, ResponseBody::full(Bytes::new()), None);
+        response.headers_mut().remove(header::CONTENT_TYPE);
+        response
+    }
+
     pub(crate) fn respond_text(
         &self,
         status: StatusCode,

@@ -1,5 +1,6 @@
 //! keyward's own `/_keyward/forward_auth` (any method, any path below it): a reverse proxy asks
-//! whether the request it describes may pass. 2xx with the identity headers when it may, 401
+//! whether the request it describes may pass. 200 with the identity headers and no body when it
+//! may, 401
 //! (with `WWW-Authenticate`) when the forwarded credential is missing or invalid, 403 when it is
 //! valid but lacks the privilege the first matching rule requires.
 //!
@@ -12,7 +13,7 @@ use bytes::Bytes;
 use http::{HeaderMap, HeaderName, HeaderValue, Method, StatusCode};
 use keyward_core::forward_auth::{Fallback, ProxiedRequest, Requirement};
 use keyward_service::Authentication;
-use serde_json::{Map, Value, json};
+use serde_json::{Map, Value};
 
 use super::{Answer, Api, BoxError, intake};
 use crate::audit::{FORWARD_AUTH_ACTION, RequestInfo};
@@ -124,22 +125,12 @@ where
     if !granted {
         return Err(denial(&subject, &described, &details));
     }
-    let headers = identity_headers(&config, &subject);
-    let mut body = Map::new();
-    body.insert("username".to_owned(), json!(subject.user.username));
-    if let Some(key) = &subject.api_key {
-        body.insert(
-            "api_key".to_owned(),
-            json!({"id": key.id, "name": key.name}),
-        );
-    }
-    if let Some(rule) = details.rule {
-        body.insert("rule".to_owned(), json!(rule));
-    }
-    if let Some(resource) = details.resource {
-        body.insert("resource".to_owned(), json!(resource));
-    }
-    Ok((StatusCode::OK, Answer::Headed(Value::Object(body), headers)))
+    // No body: nginx does not read the body of an `auth_request` answer, and an unread body
+    // makes it close the kept-alive connection to keyward after every request.
+    Ok((
+        StatusCode::OK,
+        Answer::Headers(identity_headers(&config, &subject)),
+    ))
 }
 
 /// Reads the described request from the headers of `proxy`.

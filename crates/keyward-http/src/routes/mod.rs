@@ -560,8 +560,8 @@ impl Api {
             Ok((status, Answer::ApiKeys(pages))) => {
                 crate::stream::respond_api_keys(&rendering, status, pages).await
             }
-            Ok((status, Answer::Headed(value, headers))) => {
-                let mut response = rendering.respond(status, &value, None);
+            Ok((status, Answer::Headers(headers))) => {
+                let mut response = rendering.respond_empty(status);
                 response.headers_mut().extend(headers);
                 response
             }
@@ -585,8 +585,8 @@ enum Answer {
     /// Not JSON: sent as it is, with this media type.
     Text(Bytes),
     ApiKeys(crate::stream::ApiKeyPages),
-    /// JSON to render, with headers of its own.
-    Headed(Value, http::HeaderMap),
+    /// No body, only headers of its own.
+    Headers(http::HeaderMap),
 }
 
 /// The error a request body's stream may end with.
