@@ -11,6 +11,11 @@
 //!   another node sharing its store: per trial, a key created on node A and cached on node B is
 //!   invalidated on A, and B is asked again at once, until it refuses.
 //!
+//! - `rate` is an open-loop load generator: a fixed request rate over a fixed number of
+//!   connections, each request timed from when it was due (not from when it was sent), so a
+//!   stall shows in the percentiles instead of quietly lowering the load, as a closed loop like
+//!   wrk's does. It compares latency at the same offered load with and without a component.
+//!
 //! None is part of keyward; they exist to measure it.
 
 use std::io::Write;
@@ -94,6 +99,24 @@ enum Command {
         #[arg(long, default_value_t = 1000)]
         trials: usize,
     },
+    /// Sends GET requests at a fixed rate; prints `requests seconds p50 p99 errors` (µs).
+    Rate {
+        /// `http://host:port/path`.
+        #[arg(long)]
+        url: String,
+        /// Extra request headers, `Name: value`.
+        #[arg(long = "header")]
+        headers: Vec<String>,
+        /// Connections, each sending its share of the rate.
+        #[arg(long, default_value_t = 64)]
+        connections: usize,
+        /// Requests per second, all connections together.
+        #[arg(long)]
+        rate: u64,
+        /// Seconds to run.
+        #[arg(long, default_value_t = 10)]
+        seconds: u64,
+    },
 }
 
 /// Key material from a seeded generator: fast, and as unpredictable as the benchmark needs.
@@ -126,7 +149,116 @@ fn main() -> anyhow::Result<()> {
             .enable_all()
             .build()?
             .block_on(propagation(writer, reader, authorization, trials)),
+        Command::Rate {
+            url,
+            headers,
+            connections,
+            rate,
+            seconds,
+        } => tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()?
+            .block_on(open_loop(url, headers, connections, rate, seconds)),
     }
+}
+
+/// The open-loop run of `rate`.
+async fn open_loop(
+    url: String,
+    headers: Vec<String>,
+    connections: usize,
+    rate: u64,
+    seconds: u64,
+) -> anyhow::Result<()> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let rest = url
+        .strip_prefix("http://")
+        .context("the URL must start with http://")?;
+    let (address, path) = rest.split_at(rest.find('/').unwrap_or(rest.len()));
+    let path = if path.is_empty() { "/" } else { path };
+    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {address}\r\n");
+    for header in &headers {
+        request.push_str(header);
+        request.push_str("\r\n");
+    }
+    request.push_str("\r\n");
+    let request = std::sync::Arc::new(request.into_bytes());
+    let connections = connections.max(1);
+    let interval = std::time::Duration::from_secs_f64(connections as f64 / rate.max(1) as f64);
+    let start = tokio::time::Instant::now() + std::time::Duration::from_millis(100);
+    let end = start + std::time::Duration::from_secs(seconds);
+    let mut tasks = Vec::with_capacity(connections);
+    for index in 0..connections {
+        let request = std::sync::Arc::clone(&request);
+        let address = address.to_owned();
+        let offset = interval.mul_f64(index as f64 / connections as f64);
+        tasks.push(tokio::spawn(async move {
+            let mut latencies: Vec<u32> = Vec::new();
+            let mut errors = 0u64;
+            let mut stream = tokio::net::TcpStream::connect(&address).await?;
+            stream.set_nodelay(true)?;
+            let mut buffer = vec![0u8; 64 * 1024];
+            let mut due = start + offset;
+            while due < end {
+                tokio::time::sleep_until(due).await;
+                stream.write_all(&request).await?;
+                // Read one response: headers, then Content-Length bytes of body.
+                let mut filled = 0;
+                let (head_end, length, ok) = loop {
+                    let read = stream.read(&mut buffer[filled..]).await?;
+                    anyhow::ensure!(read > 0, "the server closed the connection");
+                    filled += read;
+                    if let Some(at) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+                        let head = String::from_utf8_lossy(&buffer[..at]).to_ascii_lowercase();
+                        let length = head
+                            .lines()
+                            .find_map(|line| line.strip_prefix("content-length:"))
+                            .and_then(|value| value.trim().parse::<usize>().ok())
+                            .unwrap_or(0);
+                        break (at + 4, length, head.starts_with("http/1.1 200"));
+                    }
+                    anyhow::ensure!(filled < buffer.len(), "response headers too large");
+                };
+                while filled < head_end + length {
+                    let read = stream.read(&mut buffer[filled..]).await?;
+                    anyhow::ensure!(read > 0, "the server closed the connection");
+                    filled += read;
+                }
+                let took = tokio::time::Instant::now().saturating_duration_since(due);
+                latencies.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
+                if !ok {
+                    errors += 1;
+                }
+                due += interval;
+            }
+            anyhow::Ok((latencies, errors))
+        }));
+    }
+    let mut latencies = Vec::new();
+    let mut errors = 0;
+    for task in tasks {
+        let (mut some, failed) = task.await??;
+        latencies.append(&mut some);
+        errors += failed;
+    }
+    latencies.sort_unstable();
+    let percentile = |p: f64| -> u32 {
+        if latencies.is_empty() {
+            return 0;
+        }
+        let index = ((latencies.len() as f64 * p).ceil() as usize).clamp(1, latencies.len()) - 1;
+        latencies[index]
+    };
+    println!(
+        "{} {:.3} {} {} {}",
+        latencies.len(),
+        seconds as f64,
+        percentile(0.50),
+        percentile(0.99),
+        errors
+    );
+    Ok(())
 }
 
 fn load(
