@@ -93,6 +93,7 @@ impl Harness {
                 ..HttpLimits::default()
             },
             audit: keyward_http::Audit::disabled(),
+            forward_auth: keyward_http::ForwardAuth::default(),
         });
         Harness {
             runtime,

@@ -264,11 +264,16 @@ fn caddy(keyward: &TestServer, upstream: &Upstream) -> Proxy {
     auto_https off
 }}
 http://127.0.0.1:{port} {{
-    forward_auth {keyward_address} {{
-        uri /_keyward/forward_auth
-        copy_headers X-Keyward-User X-Keyward-Api-Key-Id X-Keyward-Tenant
+    route {{
+        request_header -X-Keyward-User
+        request_header -X-Keyward-Api-Key-Id
+        request_header -X-Keyward-Tenant
+        forward_auth {keyward_address} {{
+            uri /_keyward/forward_auth
+            copy_headers X-Keyward-User X-Keyward-Api-Key-Id X-Keyward-Tenant
+        }}
+        reverse_proxy 127.0.0.1:{upstream}
     }}
-    reverse_proxy 127.0.0.1:{upstream}
 }}
 "#,
         upstream = upstream.port
@@ -365,6 +370,12 @@ async fn scenario(keyward: &TestServer, proxy: &Proxy, upstream: &Upstream) {
         !head.contains("mallory") && !head.contains("evil-corp"),
         "{head}"
     );
+    // A key without the metadata field: the forged tenant does not get through either.
+    let untagged = shop_key(keyward, &["read"], &["orders/*"], json!({"metadata": {}})).await;
+    let untagged = format!("ApiKey {}", untagged["encoded"].as_str().unwrap());
+    let (status, _, head) = through(proxy, "GET", "/api/orders/43", Some(&untagged)).await;
+    assert_eq!(status, 200, "{head}");
+    assert!(!head.contains("evil-corp"), "{head}");
 
     // Valid but without the privilege the rule asks for: 403, and the upstream never sees it.
     let before = upstream.requests();
