@@ -163,6 +163,40 @@ fn main() -> anyhow::Result<()> {
     }
 }
 
+/// Sends `request` and reads one response: whether it was a 200, and whether the server said it
+/// closes the connection.
+async fn exchange(
+    stream: &mut tokio::net::TcpStream,
+    request: &[u8],
+    buffer: &mut [u8],
+) -> anyhow::Result<(bool, bool)> {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    stream.write_all(request).await?;
+    let mut filled = 0;
+    let (head_end, length, ok, close) = loop {
+        let read = stream.read(&mut buffer[filled..]).await?;
+        anyhow::ensure!(read > 0, "the server closed the connection");
+        filled += read;
+        if let Some(at) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
+            let head = String::from_utf8_lossy(&buffer[..at]).to_ascii_lowercase();
+            let length = head
+                .lines()
+                .find_map(|line| line.strip_prefix("content-length:"))
+                .and_then(|value| value.trim().parse::<usize>().ok())
+                .unwrap_or(0);
+            let close = head.lines().any(|line| line.trim() == "connection: close");
+            break (at + 4, length, head.starts_with("http/1.1 200"), close);
+        }
+        anyhow::ensure!(filled < buffer.len(), "response headers too large");
+    };
+    while filled < head_end + length {
+        let read = stream.read(&mut buffer[filled..]).await?;
+        anyhow::ensure!(read > 0, "the server closed the connection");
+        filled += read;
+    }
+    Ok((ok, close))
+}
+
 /// The open-loop run of `rate`.
 async fn open_loop(
     url: String,
@@ -171,7 +205,6 @@ async fn open_loop(
     rate: u64,
     seconds: u64,
 ) -> anyhow::Result<()> {
-    use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let rest = url
         .strip_prefix("http://")
         .context("the URL must start with http://")?;
@@ -196,34 +229,30 @@ async fn open_loop(
         tasks.push(tokio::spawn(async move {
             let mut latencies: Vec<u32> = Vec::new();
             let mut errors = 0u64;
-            let mut stream = tokio::net::TcpStream::connect(&address).await?;
-            stream.set_nodelay(true)?;
+            let connect = || async {
+                let stream = tokio::net::TcpStream::connect(&address).await?;
+                stream.set_nodelay(true)?;
+                anyhow::Ok(stream)
+            };
+            let mut stream = connect().await?;
             let mut buffer = vec![0u8; 64 * 1024];
             let mut due = start + offset;
             while due < end {
                 tokio::time::sleep_until(due).await;
-                stream.write_all(&request).await?;
-                // Read one response: headers, then Content-Length bytes of body.
-                let mut filled = 0;
-                let (head_end, length, ok) = loop {
-                    let read = stream.read(&mut buffer[filled..]).await?;
-                    anyhow::ensure!(read > 0, "the server closed the connection");
-                    filled += read;
-                    if let Some(at) = buffer[..filled].windows(4).position(|w| w == b"\r\n\r\n") {
-                        let head = String::from_utf8_lossy(&buffer[..at]).to_ascii_lowercase();
-                        let length = head
-                            .lines()
-                            .find_map(|line| line.strip_prefix("content-length:"))
-                            .and_then(|value| value.trim().parse::<usize>().ok())
-                            .unwrap_or(0);
-                        break (at + 4, length, head.starts_with("http/1.1 200"));
+                // One response: headers, then Content-Length bytes of body. A connection the
+                // server closed between requests (nginx ends one after `keepalive_requests`) is
+                // opened again and the request sent once more; the wait counts in its latency.
+                let mut attempts = 0;
+                let (ok, close) = loop {
+                    attempts += 1;
+                    match exchange(&mut stream, &request, &mut buffer).await {
+                        Ok(answer) => break answer,
+                        Err(_) if attempts < 3 => stream = connect().await?,
+                        Err(err) => return Err(err),
                     }
-                    anyhow::ensure!(filled < buffer.len(), "response headers too large");
                 };
-                while filled < head_end + length {
-                    let read = stream.read(&mut buffer[filled..]).await?;
-                    anyhow::ensure!(read > 0, "the server closed the connection");
-                    filled += read;
+                if close {
+                    stream = connect().await?;
                 }
                 let took = tokio::time::Instant::now().saturating_duration_since(due);
                 latencies.push(u32::try_from(took.as_micros()).unwrap_or(u32::MAX));
