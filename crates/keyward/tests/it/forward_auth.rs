@@ -690,3 +690,63 @@ async fn rules_reload_from_the_config_file_without_a_restart() {
             .contains("cannot reload the forward auth settings")
     );
 }
+
+/// The configurations `docs/forward-auth.md` tells users to copy, as fenced in the document.
+fn documented(language: &str) -> String {
+    let doc = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../docs/forward-auth.md"
+    ))
+    .unwrap();
+    let fence = format!("```{language}\n");
+    let start = doc
+        .find(&fence)
+        .unwrap_or_else(|| panic!("no {language} block"))
+        + fence.len();
+    let end = start + doc[start..].find("```").unwrap();
+    doc[start..end].to_owned()
+}
+
+#[test]
+fn the_documented_nginx_and_caddy_configurations_are_valid() {
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path().display();
+    let nginx_config = dir.path().join("nginx.conf");
+    std::fs::write(
+        &nginx_config,
+        format!(
+            "pid {root}/nginx.pid;\nerror_log {root}/error.log;\nevents {{}}\nhttp {{\n{}\n}}\n",
+            documented("nginx")
+        ),
+    )
+    .unwrap();
+    let output = Command::new(program("nginx"))
+        .args(["-t", "-q", "-p"])
+        .arg(dir.path())
+        .arg("-c")
+        .arg(&nginx_config)
+        .arg("-e")
+        .arg(dir.path().join("error.log"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "nginx -t: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    let caddyfile = dir.path().join("Caddyfile");
+    std::fs::write(&caddyfile, documented("caddyfile")).unwrap();
+    let output = Command::new(program("caddy"))
+        .args(["adapt", "--validate", "--adapter", "caddyfile", "--config"])
+        .arg(&caddyfile)
+        .env("HOME", dir.path())
+        .env("XDG_DATA_HOME", dir.path().join("data"))
+        .env("XDG_CONFIG_HOME", dir.path().join("config"))
+        .output()
+        .unwrap();
+    assert!(
+        output.status.success(),
+        "caddy adapt --validate: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+}
