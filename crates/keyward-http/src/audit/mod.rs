@@ -27,8 +27,6 @@ use writer::{Control, Pending};
 /// How long a request waits for the writer when its pending buffer is full before its event
 /// is dropped (and counted, and logged).
 const FULL_QUEUE_WAIT: Duration = Duration::from_millis(100);
-/// The action forward-auth decisions are recorded under.
-pub(crate) const FORWARD_AUTH_ACTION: &str = "cluster:admin/keyward/forward_auth";
 /// How often a waiting request looks again.
 const FULL_QUEUE_RETRY: Duration = Duration::from_millis(2);
 
@@ -348,6 +346,7 @@ impl Audit {
         &self,
         request: &RequestInfo<'_>,
         subject: &Authentication,
+        (action, request_name): (&'static str, &'static str),
         granted: bool,
         details: &[(&'static str, &str)],
     ) {
@@ -362,8 +361,8 @@ impl Audit {
         let mut event = Event::rest(&shared.node, kind.name(), request);
         event.subject(subject);
         event.user_roles = Some(&subject.user.roles);
-        event.action = Some(FORWARD_AUTH_ACTION);
-        event.request_name = Some("ForwardAuthRequest");
+        event.action = Some(action);
+        event.request_name = Some(request_name);
         event.extra = details;
         shared.record(&|out| event.render(out)).await;
     }

@@ -10,6 +10,7 @@ pub(super) fn action_name(action: Action) -> &'static str {
     match action {
         Action::ClusterHealth => actions::CLUSTER_HEALTH,
         Action::Info => actions::MAIN,
+        Action::KeywardForwardAuth => super::forward_auth::FORWARD_AUTH_ACTION,
         Action::KeywardMetrics => super::keyward_metrics::METRICS_ACTION,
         Action::SecurityBulkDeleteRole => actions::BULK_DELETE_ROLE,
         Action::SecurityBulkPutRole => actions::BULK_PUT_ROLE,

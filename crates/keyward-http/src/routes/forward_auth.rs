@@ -15,13 +15,16 @@ use keyward_core::forward_auth::{Fallback, ProxiedRequest, Requirement};
 use keyward_service::Authentication;
 use serde_json::{Map, Value};
 
-use super::{Answer, Api, BoxError, intake};
-use crate::audit::{FORWARD_AUTH_ACTION, RequestInfo};
+use super::{Action, Answer, Api, BoxError, action_name, intake, request_name};
+use crate::audit::RequestInfo;
 use crate::error::EsError;
 use crate::forward_auth::{ForwardAuthConfig, ProxyKind};
 
 /// The path prefix of the endpoint.
 pub(super) const PREFIX: &str = "/_keyward/forward_auth";
+
+/// The action forward-auth decisions are authorized (run-as) and audited under.
+pub(super) const FORWARD_AUTH_ACTION: &str = "cluster:admin/keyward/forward_auth";
 
 /// Whether `path` is the endpoint or below it.
 pub(super) fn is_forward_auth(path: &str) -> bool {
@@ -54,9 +57,7 @@ where
     let state = &api.state;
     let config = state.forward_auth.current();
     let Some(proxy) = config.proxy else {
-        return Err(EsError::new(
-            StatusCode::FORBIDDEN,
-            "security_exception",
+        return Err(forbidden(
             "forward auth is not configured: set [keyward.forward_auth.proxy] to the proxy that sends the requests",
         ));
     };
@@ -75,6 +76,7 @@ where
         path: original_path,
         query: original_query,
     };
+    let action = action_name::action_name(Action::KeywardForwardAuth);
     let subject = crate::authn::authenticate(
         &state.service,
         &state.audit,
@@ -82,7 +84,7 @@ where
         &api.metrics,
         headers,
         &described.uri,
-        FORWARD_AUTH_ACTION,
+        action,
     )
     .await?;
     // A proxy may send the request's body along (Envoy can): it is read within the limits and
@@ -120,7 +122,16 @@ where
     };
     state
         .audit
-        .forward_auth(&proxied_info, &subject, granted, &details.fields())
+        .forward_auth(
+            &proxied_info,
+            &subject,
+            (
+                action,
+                request_name::request_name(Action::KeywardForwardAuth),
+            ),
+            granted,
+            &details.fields(),
+        )
         .await;
     if !granted {
         return Err(denial(&subject, &described, &details));
@@ -144,24 +155,19 @@ fn describe<'a>(
     let header = |name: &str| -> Result<Option<&'a str>, EsError> {
         match headers.get(name) {
             None => Ok(None),
-            Some(value) => value.to_str().map(Some).map_err(|_| {
-                EsError::new(
-                    StatusCode::FORBIDDEN,
-                    "security_exception",
-                    format!("forward auth: the [{name}] header is not text"),
-                )
-            }),
+            Some(value) => value
+                .to_str()
+                .map(Some)
+                .map_err(|_| forbidden(format!("forward auth: the [{name}] header is not text"))),
         }
     };
     let required = |name: &str| -> Result<&'a str, EsError> {
         header(name)?
             .filter(|value| !value.is_empty())
             .ok_or_else(|| {
-                EsError::new(
-                    StatusCode::FORBIDDEN,
-                    "security_exception",
-                    format!("forward auth: the proxy did not send the [{name}] header"),
-                )
+                forbidden(format!(
+                    "forward auth: the proxy did not send the [{name}] header"
+                ))
             })
     };
     Ok(match proxy {
@@ -260,6 +266,12 @@ fn denial(subject: &Authentication, described: &Described<'_>, details: &Details
             details.reason.unwrap_or("denied")
         ),
     };
+    forbidden(reason)
+}
+
+/// A 403 `security_exception`: every refusal of this endpoint that is not a failed
+/// authentication.
+fn forbidden(reason: impl Into<String>) -> EsError {
     EsError::new(StatusCode::FORBIDDEN, "security_exception", reason)
 }
 
