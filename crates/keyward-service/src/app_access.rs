@@ -160,6 +160,15 @@ impl SecurityService {
     }
 
     /// The stored privileges of `application`, from the cache when it holds them.
+    pub(crate) async fn cached_app_privileges(
+        &self,
+        application: &str,
+    ) -> Result<Arc<ApplicationPrivileges>, Error> {
+        let generation = self.inner.app_access.generation.current();
+        self.stored_app_privileges(application, generation).await
+    }
+
+    /// [`SecurityService::cached_app_privileges`] for a caller that read the generation first.
     async fn stored_app_privileges(
         &self,
         application: &str,

@@ -2,10 +2,11 @@
 //! application privileges cache, and run-as: acting as another user through the
 //! `es-security-runas-user` header.
 //!
-//! Every answer comes from the subject's pre-built [`keyward_core::authz::Permission`]; only the
-//! stored application privileges of the applications asked about are read per request, as
-//! Elasticsearch does.
+//! Every answer comes from the subject's pre-built [`keyward_core::authz::Permission`] and the
+//! stored application privileges of the applications asked about, cached until any privilege or
+//! role changes.
 
+use std::collections::HashMap;
 use std::sync::Arc;
 
 use keyward_core::authz::{ApplicationPrivileges, IndexGroup, Permission, RolePermission};
@@ -14,6 +15,7 @@ use keyward_core::privilege::{
     actions, index_privilege_automaton, validate_cluster_privilege, validate_index_privilege,
 };
 use keyward_core::reserved::reserved_user;
+use keyward_store::Change;
 use serde_json::{Map, Value, json};
 
 use crate::authn::Authentication;
@@ -143,17 +145,21 @@ impl SecurityService {
             let stored = self
                 .stored_application_privileges(&request.application)
                 .await?;
+            let no_privileges = ApplicationPrivileges::new();
             let ((), exhausted) = with_request_budget(REQUEST_WORK, || {
                 for entry in &request.application {
                     let privileges: Vec<&str> =
                         entry.privileges.iter().map(String::as_str).collect();
                     let per_application = entry_for(&mut result.application, &entry.application);
+                    let stored = stored
+                        .get(entry.application.as_str())
+                        .map_or(&no_privileges, |stored| &**stored);
                     for resource in &entry.resources {
                         let answers = permission.application_privileges(
                             &entry.application,
                             resource,
                             &privileges,
-                            &stored,
+                            stored,
                         );
                         let per_resource = entry_for(per_application, resource);
                         for (privilege, held) in entry.privileges.iter().zip(answers) {
@@ -170,25 +176,17 @@ impl SecurityService {
         Ok(result)
     }
 
-    async fn stored_application_privileges(
+    /// The stored privileges of each application `checks` asks about, from the cache forward
+    /// auth keeps ([`crate::app_access`]), which every privilege or role change empties.
+    async fn stored_application_privileges<'c>(
         &self,
-        checks: &[ApplicationPrivilegesCheck],
-    ) -> Result<ApplicationPrivileges, Error> {
-        let mut stored = ApplicationPrivileges::new();
-        let mut applications: Vec<&str> = checks
-            .iter()
-            .map(|check| check.application.as_str())
-            .collect();
-        applications.sort_unstable();
-        applications.dedup();
-        for application in applications {
-            for record in self
-                .inner
-                .store
-                .app_privileges(Some(application), None)
-                .await?
-            {
-                stored.insert(&record.application, &record.name, &record.actions);
+        checks: &'c [ApplicationPrivilegesCheck],
+    ) -> Result<HashMap<&'c str, Arc<ApplicationPrivileges>>, Error> {
+        let mut stored = HashMap::new();
+        for check in checks {
+            let application = check.application.as_str();
+            if !stored.contains_key(application) {
+                stored.insert(application, self.cached_app_privileges(application).await?);
             }
         }
         Ok(stored)
@@ -215,10 +213,14 @@ impl SecurityService {
         Ok(user_privileges_json(permission))
     }
 
-    /// `security.clear_cached_privileges`: application privileges are read per check and never
-    /// cached, so there is nothing to drop beyond authorizing the call.
-    pub fn clear_cached_privileges(&self, subject: &Authentication) -> Result<(), Error> {
-        self.require_full(subject, actions::CLEAR_PRIVILEGES_CACHE)
+    /// `security.clear_cached_privileges`: drops the cached application privileges (and the
+    /// decisions made with them) here and on every node sharing the store. Any name clears them
+    /// all, as a role clear does.
+    pub async fn clear_cached_privileges(&self, subject: &Authentication) -> Result<(), Error> {
+        self.require_full(subject, actions::CLEAR_PRIVILEGES_CACHE)?;
+        self.apply_change(&Change::Roles);
+        self.inner.store.announce(Change::Roles).await?;
+        Ok(())
     }
 
     /// Switches `subject` to `target` for the `es-security-runas-user` header: the subject's
