@@ -35,6 +35,9 @@ const SHARD_LIMIT: usize = 16 * 1024;
 const WAKE_AT: usize = 4 * 1024;
 /// The most bytes rendered before they are written.
 const RENDER_CHUNK: usize = 256 * 1024;
+/// How many written bytes the writer lets the file keep in the page cache: past this it has them
+/// written to disk and dropped from the cache (see [`Writer::settle`]).
+const SETTLE_EVERY: u64 = 8 * 1024 * 1024;
 
 /// The events waiting for the writer, one queue per shard; a thread always uses the same shard.
 pub(super) struct Pending {
@@ -166,6 +169,7 @@ pub(super) fn spawn(
         rendered: Vec::with_capacity(RENDER_CHUNK + 4096),
         out: Some(BufWriter::with_capacity(BUFFER, opened)),
         written,
+        settled: written,
         file,
         failing: false,
         lost: 0,
@@ -182,6 +186,8 @@ struct Writer {
     out: Option<BufWriter<File>>,
     /// Bytes in the current file, buffered ones included.
     written: u64,
+    /// Bytes of the current file that are on disk and out of the page cache.
+    settled: u64,
     file: AuditFile,
     /// A write failed and has not succeeded since: further failures are not logged again.
     failing: bool,
@@ -200,6 +206,9 @@ impl Writer {
             std::thread::park_timeout(DRAIN_EVERY);
             self.drain(pending, &mut spare);
             self.flush();
+            if self.written.saturating_sub(self.settled) >= SETTLE_EVERY {
+                self.settle();
+            }
             loop {
                 match control.try_recv() {
                     Ok(Control::Flush(done)) => {
@@ -301,6 +310,7 @@ impl Writer {
                 // forever while the disk is full.
                 self.out = open(&self.file.path).ok().map(|file| {
                     self.written = file.metadata().map(|meta| meta.len()).unwrap_or(0);
+                    self.settled = self.written;
                     BufWriter::with_capacity(BUFFER, file)
                 });
                 self.failed(&err, 1);
@@ -310,12 +320,35 @@ impl Writer {
         }
     }
 
+    /// Has what was written reach the disk, then drops the file's pages from the page cache.
+    /// The audit file is only ever appended to, and keyward never reads it back: cached, its
+    /// pages would only push the store's out of memory, and every mebibyte appended would take
+    /// fresh pages from the kernel (on a virtual machine whose memory is backed lazily, the host
+    /// faults each one in, which costs more than writing the events). Written and dropped every
+    /// [`SETTLE_EVERY`] bytes, the file's pages are recycled: the freed pages are the ones the
+    /// next writes get. It also bounds what a power loss can take from the audit trail.
+    fn settle(&mut self) {
+        let Some(out) = self.out.as_ref() else {
+            return;
+        };
+        let file = out.get_ref();
+        if let Err(err) = file.sync_data() {
+            self.failed(&err, 0);
+            return;
+        }
+        // Advice only: when the kernel does not take it, the pages stay cached, as before.
+        let _ = rustix::fs::fadvise(file, 0, None, rustix::fs::Advice::DontNeed);
+        self.settled = self.written;
+    }
+
     /// `x.json` becomes `x-1.json`, `x-1.json` becomes `x-2.json`…; the oldest beyond
     /// `max_files` is deleted.
     fn rotate(&mut self) {
-        if let Some(Err(err)) = self.out.take().map(|mut out| out.flush()) {
+        if let Some(Err(err)) = self.out.as_mut().map(BufWriter::flush) {
             self.failed(&err, 1);
         }
+        self.settle();
+        self.out = None;
         let oldest = self.file.rotated(self.file.max_files);
         let _ = std::fs::remove_file(&oldest);
         for index in (1..self.file.max_files).rev() {
@@ -336,6 +369,7 @@ impl Writer {
         match open(&self.file.path) {
             Ok(file) => {
                 self.written = file.metadata().map(|meta| meta.len()).unwrap_or(0);
+                self.settled = self.written;
                 self.out = Some(BufWriter::with_capacity(BUFFER, file));
             }
             Err(err) => self.failed(&err, 0),
