@@ -1363,3 +1363,51 @@ def test_tls_mutual_with_client_cert_and_client_key(tmp_path: Any) -> None:
                 bare.security.authenticate()
         finally:
             bare.close()
+
+
+# -- clone and bulk grant (issue #17) --------------------------------------------------------
+
+
+def test_clone_with_the_client_keeps_privileges_and_owner(
+    es: Elasticsearch, key_client: Callable[[str], Elasticsearch]
+) -> None:
+    source = create(
+        es,
+        "clone-source",
+        expiration="1d",
+        metadata={"team": "a"},
+        role_descriptors={"r": {"cluster": ["monitor"]}},
+    )
+    clone = es.security.clone_api_key(api_key=source["encoded"], name="clone-copy").body
+    assert clone["name"] == "clone-copy" and clone["id"] != source["id"]
+    assert clone["expiration"] == source["expiration"]
+    info = es.security.get_api_key(id=clone["id"]).body["api_keys"][0]
+    assert info["metadata"] == {"team": "a", "_cloned_from": source["id"]}
+    assert info["role_descriptors"] == {"r": ROLE_B_SHOWN}
+    me = key_client(clone["encoded"]).security.authenticate().body
+    assert me["username"] == "elastic" and me["api_key"]["name"] == "clone-copy"
+    err = api_error(lambda: es.security.clone_api_key(api_key=source["encoded"] + "x", name="c"))
+    assert err.meta.status in (400, 403), err.body
+
+
+def test_bulk_grant_through_the_clients_perform_request(
+    es: Elasticsearch, key_client: Callable[[str], Elasticsearch]
+) -> None:
+    es.security.put_role(name="bulk-target", cluster=["monitor"])
+    es.security.put_user(username="bulk-user", password="bulk-password", roles=["bulk-target"])
+    # The installed client has no method for this API yet: its `perform_request` sends it.
+    reply = es.perform_request(
+        "POST",
+        "/_security/api_key/_bulk_grant",
+        headers={"accept": "application/json", "content-type": "application/json"},
+        body={
+            "grant_type": "password",
+            "username": "bulk-user",
+            "password": "bulk-password",
+            "api_keys": [{"name": f"rule-{n}"} for n in range(5)],
+        },
+    ).body
+    assert [key["name"] for key in reply["created"]] == [f"rule-{n}" for n in range(5)]
+    for key in reply["created"]:
+        me = key_client(key["encoded"]).security.authenticate().body
+        assert me["username"] == "bulk-user"

@@ -19,7 +19,7 @@ from yamlrunner.transports import ClientTransport, HttpTransport, Transport
 def make_transport(name: str, server: Any) -> Transport:
     if name == "http":
         return HttpTransport(server.urls, server.user, server.password, api_specs())
-    return ClientTransport(server.urls, server.user, server.password)
+    return ClientTransport(server.urls, server.user, server.password, specs=api_specs())
 
 
 def test_yaml(

@@ -146,6 +146,28 @@ def test_client_transport_param_and_unknown_api_errors(fake_es):
         transport.close()
 
 
+def test_client_transport_sends_apis_it_has_no_method_for_with_perform_request(fake_es):
+    url, rec = fake_es
+    rec.answers["/_security/api_key/_bulk_grant"] = (400, {"error": {"type": "x"}}, [])
+    transport = ClientTransport(url, "elastic", "pw", specs=api_specs())
+    try:
+        body = '{"grant_type": "password", "api_keys": [{"name": "k"}]}'
+        resp = transport.perform(
+            "security.bulk_grant_api_key",
+            {"body": body, "refresh": "true"},
+            {"Authorization": "ApiKey k"},
+        )
+        assert (resp.status, resp.body) == (400, {"error": {"type": "x"}})
+        req = rec.requests[-1]
+        assert req["method"] == "POST"
+        assert req["path"] == "/_security/api_key/_bulk_grant?refresh=true"
+        assert req["body"] == json.loads(body)
+        assert req["headers"]["authorization"] == "ApiKey k"
+        assert "perform_request" in resp.request_line
+    finally:
+        transport.close()
+
+
 def test_client_transport_reports_a_missing_product_header(fake_es):
     url, rec = fake_es
     rec.product_header = False

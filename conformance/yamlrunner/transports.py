@@ -3,7 +3,9 @@
 * `HttpTransport`: a request built from the rest-api-spec files, sent with `http.client`
   (standard library only).
 * `ClientTransport`: the official Python client, `client.options(headers=…).<ns>.<api>(**args)`;
-  its exceptions are turned back into status, headers and body.
+  its exceptions are turned back into status, headers and body. An API newer than the installed
+  client (no method for it yet) goes through the same client's `perform_request`, with the path
+  and query built from the rest-api-spec: what a user of that client version writes.
 
 Both return a `Response` for every HTTP answer, error statuses included: deciding what an error
 means (`catch`, `ignore`) is the runner's job.
@@ -135,9 +137,17 @@ class ClientTransport:
     name = "client"
 
     def __init__(
-        self, base_url: str | list[str], user: str, password: str, timeout: float = 30.0
+        self,
+        base_url: str | list[str],
+        user: str,
+        password: str,
+        timeout: float = 30.0,
+        specs: ApiSpecs | None = None,
     ) -> None:
         from elasticsearch import Elasticsearch
+
+        # For APIs the client has no method for yet.
+        self.builder = RequestBuilder(specs) if specs is not None else None
 
         # Given several nodes, the client spreads requests over them (its default round-robin
         # node selector).
@@ -161,7 +171,9 @@ class ClientTransport:
                 raise UnknownApiError(f"the Python client has no namespace [{namespace}]")
         method = getattr(target, method_name, None)
         if method is None or not callable(method):
-            raise UnknownApiError(f"the Python client has no method [{api}]")
+            if self.builder is None:
+                raise UnknownApiError(f"the Python client has no method [{api}]")
+            return self._perform_raw(api, args, headers)
 
         kwargs = {k: v for k, v in args.items() if v is not None and k not in CLIENT_ONLY_ARGS}
         if isinstance(kwargs.get("body"), str):
@@ -182,6 +194,40 @@ class ClientTransport:
             raise ParamError(f"{line}: {exc}") from exc
         except elasticsearch.UnsupportedProductError as exc:
             # The client refuses a successful answer without `X-Elastic-Product: Elasticsearch`.
+            raise RuntimeError(f"{line}: the client rejected the response: {exc}") from exc
+        except elasticsearch.ApiError as exc:
+            return Response(
+                status=exc.meta.status,
+                headers=_header_pairs(exc.meta.headers),
+                body=exc.body,
+                request_line=line,
+            )
+        return Response(
+            status=result.meta.status,
+            headers=_header_pairs(result.meta.headers),
+            body=result.body,
+            request_line=line,
+        )
+
+    def _perform_raw(self, api: str, args: dict[str, Any], headers: dict[str, str]) -> Response:
+        """`client.perform_request` for an API without a client method."""
+        import elasticsearch
+
+        assert self.builder is not None
+        request = self.builder.build(api, args)
+        send_headers = {"accept": "application/json", **headers}
+        body: Any = None
+        if request.body is not None:
+            send_headers["content-type"] = request.content_type or "application/json"
+            body = json.loads(request.body) if "json" in send_headers["content-type"] else request.body
+        line = f"client.perform_request({request.method!r}, {request.target!r})"
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore", elasticsearch.ElasticsearchWarning)
+                result = self.client.perform_request(
+                    request.method, request.target, headers=send_headers, body=body
+                )
+        except elasticsearch.UnsupportedProductError as exc:
             raise RuntimeError(f"{line}: the client rejected the response: {exc}") from exc
         except elasticsearch.ApiError as exc:
             return Response(

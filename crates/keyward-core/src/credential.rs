@@ -356,7 +356,7 @@ fn strip_scheme<'a>(value: &'a [u8], scheme: &[u8]) -> Option<&'a [u8]> {
 
 /// Decodes `id:secret`. Elasticsearch does not trim the value, so surrounding spaces are illegal
 /// base64 characters.
-fn parse_api_key(encoded: &[u8]) -> Result<ApiKeyCredential, CredentialError> {
+pub fn parse_api_key(encoded: &[u8]) -> Result<ApiKeyCredential, CredentialError> {
     let decoded = decode_base64_like_java(encoded)
         .map_err(|error| CredentialError::InvalidApiKey(header_decoder_error(error).to_string()))?;
     let mut text = utf8_lossy_zeroizing(decoded);

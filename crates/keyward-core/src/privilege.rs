@@ -21,6 +21,10 @@ pub mod actions {
     pub const CREATE_API_KEY: &str = "cluster:admin/xpack/security/api_key/create";
     /// Grant an API key on behalf of a user.
     pub const GRANT_API_KEY: &str = "cluster:admin/xpack/security/api_key/grant";
+    /// Grant API keys in bulk on behalf of a user.
+    pub const BULK_GRANT_API_KEY: &str = "cluster:admin/xpack/security/api_key/grant/bulk";
+    /// Clone an API key from its credential.
+    pub const CLONE_API_KEY: &str = "cluster:admin/xpack/security/api_key/clone";
     /// Get API key information.
     pub const GET_API_KEY: &str = "cluster:admin/xpack/security/api_key/get";
     /// Query API keys.
@@ -438,7 +442,7 @@ impl ClusterPermission {
             ClusterGrant::Full
         } else if self.own_api_keys
             && wildcard_match(API_KEY_ACTIONS, action)
-            && action != actions::GRANT_API_KEY
+            && !action.starts_with(actions::GRANT_API_KEY)
         {
             ClusterGrant::OwnApiKeys
         } else {
@@ -459,7 +463,7 @@ pub fn privileges_granting(action: &str) -> Vec<&'static str> {
         "all",
     ];
     let mut names: Vec<&'static str> = Vec::new();
-    if action == actions::GRANT_API_KEY {
+    if action.starts_with(actions::GRANT_API_KEY) {
         return vec!["grant_api_key", "manage_api_key", "manage_security", "all"];
     }
     if action.starts_with("cluster:admin/xpack/security/token/") {

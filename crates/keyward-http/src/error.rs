@@ -303,6 +303,9 @@ impl From<ServiceError> for EsError {
             ServiceError::BadRequest(reason) => {
                 EsError::new(StatusCode::BAD_REQUEST, "security_exception", reason)
             }
+            ServiceError::BadRequestStatus(reason) => {
+                EsError::new(StatusCode::BAD_REQUEST, "status_exception", reason)
+            }
             ServiceError::Forbidden(reason) => {
                 EsError::new(StatusCode::FORBIDDEN, "security_exception", reason)
             }

@@ -228,6 +228,45 @@ pub struct BulkUpdateResult {
     pub errors: Vec<(String, Error)>,
 }
 
+/// What a new REST key is made of, before it has an id and a secret.
+pub(crate) struct KeyTemplate {
+    pub(crate) name: String,
+    pub(crate) expiration: Option<EpochMillis>,
+    /// The key's own role descriptors, as stored.
+    pub(crate) role_descriptors: String,
+    /// The owner's snapshot, as stored.
+    pub(crate) limited_by: String,
+    pub(crate) metadata: Option<String>,
+    pub(crate) creator: Creator,
+}
+
+impl KeyTemplate {
+    /// A key as a create request for `owner` describes it.
+    fn of_request(owner: &Authentication, request: CreateApiKey, now: EpochMillis) -> KeyTemplate {
+        let role_descriptors = request.role_descriptors.unwrap_or_default();
+        KeyTemplate {
+            name: request.name.unwrap_or_default(),
+            expiration: request
+                .expiration
+                .map(|duration| expiration_from(now, duration)),
+            role_descriptors: Value::Object(role_descriptors.to_json()).to_string(),
+            limited_by: Value::Object(limited_by_snapshot(owner).to_json()).to_string(),
+            metadata: request
+                .metadata
+                .map(|metadata| Value::Object(metadata).to_string()),
+            creator: creator_of(owner),
+        }
+    }
+}
+
+/// A key made and not written yet: its secret is handed out once the write is durable.
+pub(crate) struct NewKey {
+    id: ApiKeyId,
+    secret: ApiKeySecret,
+    record: ApiKeyRecord,
+    entry: crate::key_cache::KeyEntry,
+}
+
 /// Which cache entries `security.clear_api_key_cache` drops.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum ClearCacheTarget {
@@ -262,7 +301,7 @@ impl SecurityService {
         subject: &Authentication,
         request: CreateApiKey,
     ) -> Result<CreatedApiKey, Error> {
-        let role_descriptors = request.role_descriptors.unwrap_or_default();
+        let role_descriptors = request.role_descriptors.clone().unwrap_or_default();
         if subject.is_api_key()
             && (role_descriptors.is_empty() || role_descriptors.grants_any_privilege())
         {
@@ -270,52 +309,97 @@ impl SecurityService {
                 "creating derived api keys requires an explicit role descriptor that is empty (has no privileges)",
             ));
         }
-        let name = request.name.unwrap_or_default();
         let now = self.now();
-        let expiration = request
-            .expiration
-            .map(|duration| expiration_from(now, duration));
-        let limited_by = limited_by_snapshot(subject);
+        let template = KeyTemplate::of_request(subject, request, now);
+        self.create_from_template(template, now).await
+    }
 
+    /// Creates the REST key `template` describes; the caller has validated and authorized it.
+    pub(crate) async fn create_from_template(
+        &self,
+        template: KeyTemplate,
+        now: EpochMillis,
+    ) -> Result<CreatedApiKey, Error> {
+        let new_key = self.new_key(template, now).await?;
+        let keys = &self.inner.keys;
+        // Read before the write: an invalidation (by name or owner) right after it must win.
+        let generation = keys.generation();
+        self.inner
+            .store
+            .create_api_key(new_key.record.clone())
+            .await?;
+        Ok(self.cache_created(generation, new_key, now))
+    }
+
+    /// Creates REST keys owned by `owner` from validated requests, in one store write: every
+    /// key or, when it fails, none. The caller has authorized it (bulk grant).
+    pub(crate) async fn create_many_owned_by(
+        &self,
+        owner: &Authentication,
+        requests: Vec<CreateApiKey>,
+    ) -> Result<Vec<CreatedApiKey>, Error> {
+        let now = self.now();
+        let mut new_keys = Vec::with_capacity(requests.len());
+        for request in requests {
+            let template = KeyTemplate::of_request(owner, request, now);
+            new_keys.push(self.new_key(template, now).await?);
+        }
+        let keys = &self.inner.keys;
+        let generation = keys.generation();
+        let records = new_keys.iter().map(|key| key.record.clone()).collect();
+        self.inner.store.import_api_keys(records).await?;
+        Ok(new_keys
+            .into_iter()
+            .map(|key| self.cache_created(generation, key, now))
+            .collect())
+    }
+
+    /// A key with a fresh id and secret made from `template`, not written yet.
+    async fn new_key(&self, template: KeyTemplate, now: EpochMillis) -> Result<NewKey, Error> {
         let mut rng = OsRandom;
         let id = ApiKeyId::generate(&mut rng);
         let secret = ApiKeySecret::generate(&mut rng);
         let hash = self.hash_secret(&secret).await?;
         let record = ApiKeyRecord {
             id: id.as_str().to_owned(),
-            name: name.clone(),
+            name: template.name,
             key_type: ApiKeyType::Rest,
             creation: now,
-            expiration,
+            expiration: template.expiration,
             invalidated: false,
             invalidation: None,
             hash,
-            role_descriptors: Value::Object(role_descriptors.to_json()).to_string(),
-            limited_by: Value::Object(limited_by.to_json()).to_string(),
-            metadata: request
-                .metadata
-                .map(|metadata| Value::Object(metadata).to_string()),
-            creator: creator_of(subject),
+            role_descriptors: template.role_descriptors,
+            limited_by: template.limited_by,
+            metadata: template.metadata,
+            creator: template.creator,
             format_version: API_KEY_FORMAT_VERSION,
             certificate_identity: None,
             seq: 1,
         };
         let entry = self.key_entry(&record)?;
-        let keys = &self.inner.keys;
-        // Read before the write: an invalidation (by name or owner) right after it must win.
-        let generation = keys.generation();
-        self.inner.store.create_api_key(record).await?;
-        // Fill the cache so the key's first use costs no slow hash (Elasticsearch does the same).
-        let digest = keys.digest(secret.expose().as_bytes());
-        keys.insert(generation, id.as_str(), digest, entry, now);
-        let encoded = Zeroizing::new(encode_api_key(&id, &secret));
-        Ok(CreatedApiKey {
+        Ok(NewKey {
             id,
-            name,
-            expiration,
             secret,
-            encoded,
+            record,
+            entry,
         })
+    }
+
+    /// Fills the cache with a key just written, so that its first use costs no slow hash
+    /// (Elasticsearch does the same), and hands out its secret.
+    fn cache_created(&self, generation: u64, key: NewKey, now: EpochMillis) -> CreatedApiKey {
+        let keys = &self.inner.keys;
+        let digest = keys.digest(key.secret.expose().as_bytes());
+        keys.insert(generation, key.id.as_str(), digest, key.entry, now);
+        let encoded = Zeroizing::new(encode_api_key(&key.id, &key.secret));
+        CreatedApiKey {
+            id: key.id,
+            name: key.record.name,
+            expiration: key.record.expiration,
+            secret: key.secret,
+            encoded,
+        }
     }
 
     /// Retrieves keys, all at once. An empty result for a given `id` is Elasticsearch's 404;

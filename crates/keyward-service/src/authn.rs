@@ -168,7 +168,7 @@ impl SecurityService {
         }
     }
 
-    async fn authenticate_api_key(
+    pub(crate) async fn authenticate_api_key(
         &self,
         credential: ApiKeyCredential,
     ) -> Result<Arc<Authentication>, AuthenticationFailure> {

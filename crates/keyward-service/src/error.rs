@@ -12,6 +12,9 @@ pub enum Error {
     /// A request that Elasticsearch refuses with 400 `security_exception` and a fixed reason.
     #[error("{0}")]
     BadRequest(String),
+    /// A request that Elasticsearch refuses with 400 `status_exception`.
+    #[error("{0}")]
+    BadRequestStatus(String),
     /// A request that Elasticsearch refuses with 403 and a fixed reason.
     #[error("{0}")]
     Forbidden(String),

@@ -21,8 +21,9 @@ pub enum GrantType {
     AccessToken,
 }
 
-/// `security.grant_api_key`.
-pub struct GrantApiKey {
+/// The grantee's credentials, shared by `security.grant_api_key` and
+/// `security.bulk_grant_api_key`.
+pub struct Grant {
     /// `grant_type`, `None` when missing; `Err` carries an unknown value.
     pub grant_type: Option<Result<GrantType, String>>,
     /// The grantee's username (password grants).
@@ -31,24 +32,45 @@ pub struct GrantApiKey {
     pub password: Option<Zeroizing<String>>,
     /// The grantee's access token (token grants).
     pub access_token: Option<Zeroizing<String>>,
-    /// Whether `client_authentication` was given (only JWT access tokens accept it).
-    pub client_authentication: bool,
-    /// Create the key for this user, whom the grantee may run as.
+    /// `client_authentication.scheme`, when `client_authentication` was given (only JWT access
+    /// tokens accept it, with the `SharedSecret` scheme).
+    pub client_authentication: Option<String>,
+    /// Create the keys for this user, whom the grantee may run as.
     pub run_as: Option<String>,
-    /// The key to create, as in a create request.
-    pub api_key: CreateApiKey,
 }
 
-impl std::fmt::Debug for GrantApiKey {
+impl std::fmt::Debug for Grant {
     // Credentials stay out of logs.
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("GrantApiKey")
+        f.debug_struct("Grant")
             .field("grant_type", &self.grant_type)
             .field("username", &self.username)
             .field("run_as", &self.run_as)
             .finish_non_exhaustive()
     }
 }
+
+/// `security.grant_api_key`.
+#[derive(Debug)]
+pub struct GrantApiKey {
+    /// Who the key is for, and their proof.
+    pub grant: Grant,
+    /// The key to create, as in a create request.
+    pub api_key: CreateApiKey,
+}
+
+/// `security.bulk_grant_api_key`: one grant, many keys.
+#[derive(Debug)]
+pub struct BulkGrantApiKeys {
+    /// Who the keys are for, and their proof (checked once).
+    pub grant: Grant,
+    /// The keys to create, each as in a create request.
+    pub api_keys: Vec<CreateApiKey>,
+}
+
+/// The most keys one bulk grant creates: each costs a secret hash, so the request's work is
+/// bounded by this rather than by the body size alone.
+pub const BULK_GRANT_LIMIT: usize = 10_000;
 
 impl SecurityService {
     /// Creates a key owned by the user the grant's credentials authenticate.
@@ -59,37 +81,72 @@ impl SecurityService {
     ) -> Result<CreatedApiKey, Error> {
         self.require_enabled()?;
         let mut errors = ValidationErrors::default();
-        validate_grant(&request, &mut errors);
+        validate_grant(&request.grant, &mut errors);
         validate_create(&request.api_key, &mut errors);
         errors.into_result()?;
         self.require_full(subject, actions::GRANT_API_KEY)?;
+        let owner = self.grantee(&request.grant, actions::GRANT_API_KEY).await?;
+        self.create_owned_by(&owner, request.api_key).await
+    }
 
-        let grantee = match request.grant_type {
+    /// Creates every key of the request, owned by the user the grant's credentials
+    /// authenticate (checked once), written together: all of them or, on a failure, none.
+    pub async fn bulk_grant_api_keys(
+        &self,
+        subject: &Authentication,
+        request: BulkGrantApiKeys,
+    ) -> Result<Vec<CreatedApiKey>, Error> {
+        self.require_enabled()?;
+        let mut errors = ValidationErrors::default();
+        if request.api_keys.is_empty() {
+            errors.add("[api_keys] must not be empty");
+        } else if request.api_keys.len() > BULK_GRANT_LIMIT {
+            errors.add(format!(
+                "[api_keys] must not hold more than {BULK_GRANT_LIMIT} keys, got [{}]",
+                request.api_keys.len()
+            ));
+        } else {
+            for api_key in &request.api_keys {
+                validate_create(api_key, &mut errors);
+            }
+        }
+        validate_grant(&request.grant, &mut errors);
+        errors.into_result()?;
+        self.require_full(subject, actions::BULK_GRANT_API_KEY)?;
+        let owner = self
+            .grantee(&request.grant, actions::BULK_GRANT_API_KEY)
+            .await?;
+        self.create_many_owned_by(&owner, request.api_keys).await
+    }
+
+    /// The owner of granted keys: the user the grant's credentials authenticate, or the user
+    /// they run as.
+    async fn grantee(&self, grant: &Grant, action: &str) -> Result<Arc<Authentication>, Error> {
+        let grantee = match grant.grant_type {
             Some(Ok(GrantType::Password)) => {
-                let username = request.username.as_deref().unwrap_or_default();
-                let password = request.password.as_ref().map_or(&[][..], |p| p.as_bytes());
+                let username = grant.username.as_deref().unwrap_or_default();
+                let password = grant.password.as_ref().map_or(&[][..], |p| p.as_bytes());
                 self.authenticate_password(username, password)
                     .await
                     .map_err(grant_failed)?
             }
             // Only JWTs take client authentication, and keyward's tokens are not JWTs; like
             // Elasticsearch, this is refused before the token is looked at.
-            _ if request.client_authentication => {
+            _ if grant.client_authentication.is_some() => {
                 return Err(Error::BadRequest(
                     "[client_authentication] not supported with the supplied access_token type"
                         .to_owned(),
                 ));
             }
             _ => {
-                let token = request.access_token.as_deref().map_or("", String::as_str);
+                let token = grant.access_token.as_deref().map_or("", String::as_str);
                 self.authenticate_token(token).await.map_err(grant_failed)?
             }
         };
-        let owner: Arc<Authentication> = match &request.run_as {
-            Some(target) => self.run_as_for_grant(&grantee, target).await?,
-            None => grantee,
-        };
-        self.create_owned_by(&owner, request.api_key).await
+        match &grant.run_as {
+            Some(target) => self.run_as_for_grant(&grantee, target, action).await,
+            None => Ok(grantee),
+        }
     }
 
     /// The user the grantee runs as: the grantee's roles must name them in `run_as`, and they
@@ -98,6 +155,7 @@ impl SecurityService {
         &self,
         grantee: &Authentication,
         target: &str,
+        action: &str,
     ) -> Result<Arc<Authentication>, Error> {
         let allowed = grantee
             .permission
@@ -111,8 +169,7 @@ impl SecurityService {
             });
         let denied = || {
             Error::Forbidden(format!(
-                "action [{}] is unauthorized for user [{}] with effective roles [{}], because user [{}] is unauthorized to run as [{target}]",
-                actions::GRANT_API_KEY,
+                "action [{action}] is unauthorized for user [{}] with effective roles [{}], because user [{}] is unauthorized to run as [{target}]",
                 grantee.user.username,
                 grantee.user.roles.join(","),
                 grantee.user.username,
@@ -136,7 +193,12 @@ fn grant_failed(failure: AuthenticationFailure) -> Error {
     Error::Forbidden("Failed to authenticate api key grant".to_owned())
 }
 
-fn validate_grant(request: &GrantApiKey, errors: &mut ValidationErrors) {
+fn validate_grant(request: &Grant, errors: &mut ValidationErrors) {
+    // An empty string counts as missing, as Elasticsearch counts it.
+    let given = |value: Option<&str>| value.is_some_and(|value| !value.is_empty());
+    let username = given(request.username.as_deref());
+    let password = given(request.password.as_deref().map(String::as_str));
+    let access_token = given(request.access_token.as_deref().map(String::as_str));
     let required = |field: &str, kind: &str, present: bool, errors: &mut ValidationErrors| {
         if !present {
             errors.add(format!("[{field}] is required for grant_type [{kind}]"));
@@ -153,34 +215,22 @@ fn validate_grant(request: &GrantApiKey, errors: &mut ValidationErrors) {
         None => errors.add("[grant_type] is required"),
         Some(Err(other)) => errors.add(format!("grant_type [{other}] is not supported")),
         Some(Ok(GrantType::Password)) => {
-            required("username", "password", request.username.is_some(), errors);
-            required("password", "password", request.password.is_some(), errors);
-            unsupported(
-                "access_token",
-                "password",
-                request.access_token.is_some(),
-                errors,
-            );
+            required("username", "password", username, errors);
+            required("password", "password", password, errors);
+            unsupported("access_token", "password", access_token, errors);
+            if request.client_authentication.is_some() {
+                errors.add("[client_authentication] is not supported for grant_type [password]");
+            }
         }
         Some(Ok(GrantType::AccessToken)) => {
-            required(
-                "access_token",
-                "access_token",
-                request.access_token.is_some(),
-                errors,
-            );
-            unsupported(
-                "username",
-                "access_token",
-                request.username.is_some(),
-                errors,
-            );
-            unsupported(
-                "password",
-                "access_token",
-                request.password.is_some(),
-                errors,
-            );
+            required("access_token", "access_token", access_token, errors);
+            unsupported("username", "access_token", username, errors);
+            unsupported("password", "access_token", password, errors);
+            if let Some(scheme) = &request.client_authentication
+                && scheme.trim() != "SharedSecret"
+            {
+                errors.add("[client_authentication.scheme] must be set to [SharedSecret]");
+            }
         }
     }
 }

@@ -13,6 +13,7 @@ mod app_privileges;
 mod authn;
 mod authz;
 mod cache;
+mod clone_key;
 mod coherence;
 mod config;
 mod cross_cluster;
@@ -49,12 +50,13 @@ pub use authz::{
     ApplicationPrivilegesCheck, HasPrivileges, HasPrivilegesResult, IndexPrivilegesCheck,
     PrivilegeAnswers,
 };
+pub use clone_key::{CLONED_FROM, CloneApiKey};
 pub use config::ServiceConfig;
 pub use cross_cluster::{
     CreateCrossClusterApiKey, CrossClusterAuthentication, UpdateCrossClusterApiKey,
 };
 pub use error::{Error, Unauthorized};
-pub use grant::{GrantApiKey, GrantType};
+pub use grant::{BULK_GRANT_LIMIT, BulkGrantApiKeys, Grant, GrantApiKey, GrantType};
 pub use query::{NamedRole, QueryApiKeys, QueryApiKeysResult, QueryHits, QuerySearch};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult};

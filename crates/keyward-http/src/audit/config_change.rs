@@ -27,24 +27,35 @@ pub(crate) fn config_changes(
             )]
         }
         Action::SecurityGrantApiKey => {
-            let mut create = Map::new();
-            create.insert(
-                "apikey".to_owned(),
-                apikey(body.get("api_key").unwrap_or(&Value::Null), reply),
-            );
-            let has = |field: &str| body.get(field).is_some_and(|value| !value.is_null());
-            let mut user = Map::new();
-            copy(body, "username", &mut user, "name");
-            user.insert("has_password".to_owned(), Value::Bool(has("password")));
-            let mut grant = Map::new();
-            copy(body, "grant_type", &mut grant, "type");
-            grant.insert("user".to_owned(), Value::Object(user));
-            grant.insert(
-                "has_access_token".to_owned(),
-                Value::Bool(has("access_token")),
-            );
-            create.insert("grant".to_owned(), Value::Object(grant));
-            vec![("create_apikey", json!({ "create": create }))]
+            let key = apikey(body.get("api_key").unwrap_or(&Value::Null), reply);
+            vec![("create_apikey", json!({ "create": granted(body, key) }))]
+        }
+        Action::SecurityBulkGrantApiKey => {
+            // One event per key created, in request order (the reply lists them so).
+            let requested = body.get("api_keys").and_then(Value::as_array);
+            let created = reply.get("created").and_then(Value::as_array);
+            created
+                .into_iter()
+                .flatten()
+                .enumerate()
+                .map(|(index, reply)| {
+                    let key_body = requested
+                        .and_then(|keys| keys.get(index))
+                        .unwrap_or(&Value::Null);
+                    let key = apikey(key_body, reply);
+                    ("create_apikey", json!({ "create": granted(body, key) }))
+                })
+                .collect()
+        }
+        Action::SecurityCloneApiKey => {
+            // The body's `api_key` is the source key's credential: only the clone's own fields
+            // are named.
+            let mut key = Map::new();
+            copy(reply, "id", &mut key, "id");
+            copy(reply, "name", &mut key, "name");
+            copy(body, "expiration", &mut key, "expiration");
+            copy(body, "metadata", &mut key, "metadata");
+            vec![("create_apikey", json!({ "create": { "apikey": key } }))]
         }
         Action::SecurityUpdateApiKey | Action::SecurityUpdateCrossClusterApiKey => {
             let mut key = Map::new();
@@ -217,6 +228,8 @@ pub(crate) fn changes_config(action: Action) -> bool {
         Action::SecurityCreateApiKey
             | Action::SecurityCreateCrossClusterApiKey
             | Action::SecurityGrantApiKey
+            | Action::SecurityBulkGrantApiKey
+            | Action::SecurityCloneApiKey
             | Action::SecurityUpdateApiKey
             | Action::SecurityUpdateCrossClusterApiKey
             | Action::SecurityBulkUpdateApiKeys
@@ -237,6 +250,26 @@ pub(crate) fn changes_config(action: Action) -> bool {
 
 /// `{"id", "name", "expiration", "role_descriptors": [...], "metadata"}` of a created key;
 /// role descriptors as a list without their names, as Elasticsearch logs them.
+/// A `create` object for a key granted on someone's behalf: the key and who it was granted to,
+/// without their password or token.
+fn granted(body: &Value, key: Value) -> Value {
+    let mut create = Map::new();
+    create.insert("apikey".to_owned(), key);
+    let has = |field: &str| body.get(field).is_some_and(|value| !value.is_null());
+    let mut user = Map::new();
+    copy(body, "username", &mut user, "name");
+    user.insert("has_password".to_owned(), Value::Bool(has("password")));
+    let mut grant = Map::new();
+    copy(body, "grant_type", &mut grant, "type");
+    grant.insert("user".to_owned(), Value::Object(user));
+    grant.insert(
+        "has_access_token".to_owned(),
+        Value::Bool(has("access_token")),
+    );
+    create.insert("grant".to_owned(), Value::Object(grant));
+    Value::Object(create)
+}
+
 fn apikey(body: &Value, reply: &Value) -> Value {
     let mut key = Map::new();
     copy(reply, "id", &mut key, "id");

@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 41] = [
+    pub(super) const ALL: [Action; 43] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -15,12 +15,14 @@ impl Action {
         Action::KeywardOpenApi,
         Action::SecurityAuthenticate,
         Action::SecurityBulkDeleteRole,
+        Action::SecurityBulkGrantApiKey,
         Action::SecurityBulkPutRole,
         Action::SecurityBulkUpdateApiKeys,
         Action::SecurityChangePassword,
         Action::SecurityClearApiKeyCache,
         Action::SecurityClearCachedPrivileges,
         Action::SecurityClearCachedRoles,
+        Action::SecurityCloneApiKey,
         Action::SecurityCreateApiKey,
         Action::SecurityCreateCrossClusterApiKey,
         Action::SecurityDeletePrivileges,
@@ -68,12 +70,14 @@ impl Action {
             Action::KeywardOpenApi => "keyward.openapi",
             Action::SecurityAuthenticate => "security.authenticate",
             Action::SecurityBulkDeleteRole => "security.bulk_delete_role",
+            Action::SecurityBulkGrantApiKey => "security.bulk_grant_api_key",
             Action::SecurityBulkPutRole => "security.bulk_put_role",
             Action::SecurityBulkUpdateApiKeys => "security.bulk_update_api_keys",
             Action::SecurityChangePassword => "security.change_password",
             Action::SecurityClearApiKeyCache => "security.clear_api_key_cache",
             Action::SecurityClearCachedPrivileges => "security.clear_cached_privileges",
             Action::SecurityClearCachedRoles => "security.clear_cached_roles",
+            Action::SecurityCloneApiKey => "security.clone_api_key",
             Action::SecurityCreateApiKey => "security.create_api_key",
             Action::SecurityCreateCrossClusterApiKey => "security.create_cross_cluster_api_key",
             Action::SecurityDeletePrivileges => "security.delete_privileges",
@@ -122,8 +126,10 @@ impl Action {
                 "wait_for_status",
             ],
             Action::SecurityBulkDeleteRole
+            | Action::SecurityBulkGrantApiKey
             | Action::SecurityBulkPutRole
             | Action::SecurityChangePassword
+            | Action::SecurityCloneApiKey
             | Action::SecurityCreateApiKey
             | Action::SecurityDeletePrivileges
             | Action::SecurityDeleteRole

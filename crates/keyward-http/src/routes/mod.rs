@@ -12,6 +12,7 @@ mod change_password;
 mod clear_api_key_cache;
 mod clear_cached_privileges;
 mod clear_cached_roles;
+mod clone_api_key;
 mod cluster_health;
 mod create_api_key;
 mod create_cross_cluster_api_key;
@@ -105,12 +106,14 @@ pub(crate) enum Action {
     KeywardOpenApi,
     SecurityAuthenticate,
     SecurityBulkDeleteRole,
+    SecurityBulkGrantApiKey,
     SecurityBulkPutRole,
     SecurityBulkUpdateApiKeys,
     SecurityChangePassword,
     SecurityClearApiKeyCache,
     SecurityClearCachedPrivileges,
     SecurityClearCachedRoles,
+    SecurityCloneApiKey,
     SecurityCreateApiKey,
     SecurityCreateCrossClusterApiKey,
     SecurityDeletePrivileges,
@@ -146,9 +149,11 @@ impl Action {
         match self {
             Action::KeywardCrossClusterAuthenticate
             | Action::SecurityBulkDeleteRole
+            | Action::SecurityBulkGrantApiKey
             | Action::SecurityBulkPutRole
             | Action::SecurityBulkUpdateApiKeys
             | Action::SecurityChangePassword
+            | Action::SecurityCloneApiKey
             | Action::SecurityCreateApiKey
             | Action::SecurityCreateCrossClusterApiKey
             | Action::SecurityGetToken
@@ -225,6 +230,17 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "api_key", "_bulk_update"],
         methods: &[(Method::POST, Action::SecurityBulkUpdateApiKeys)],
+    },
+    Route {
+        path: &["_security", "api_key", "_bulk_grant"],
+        methods: &[(Method::POST, Action::SecurityBulkGrantApiKey)],
+    },
+    Route {
+        path: &["_security", "api_key", "clone"],
+        methods: &[
+            (Method::POST, Action::SecurityCloneApiKey),
+            (Method::PUT, Action::SecurityCloneApiKey),
+        ],
     },
     Route {
         path: &["_security", "api_key", "grant"],
@@ -788,6 +804,8 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityGetUserPrivileges => get_user_privileges::handle(ctx).await,
         Action::SecurityHasPrivileges => has_privileges::handle(ctx).await,
         Action::SecurityGrantApiKey => grant_api_key::handle(ctx).await,
+        Action::SecurityBulkGrantApiKey => grant_api_key::handle_bulk(ctx).await,
+        Action::SecurityCloneApiKey => clone_api_key::handle(ctx).await,
         Action::SecurityInvalidateApiKey => invalidate_api_key::handle(ctx).await,
         Action::SecurityInvalidateToken => invalidate_token::handle(ctx).await,
         Action::SecurityPutPrivileges => put_privileges::handle(ctx).await,

@@ -146,6 +146,8 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         Action::SecurityCreateCrossClusterApiKey => Some(("CreateCrossClusterApiKeyRequest", true)),
         Action::SecurityGetToken => Some(("GetTokenRequest", true)),
         Action::SecurityGrantApiKey => Some(("GrantApiKeyRequest", true)),
+        Action::SecurityBulkGrantApiKey => Some(("BulkGrantApiKeyRequest", true)),
+        Action::SecurityCloneApiKey => Some(("CloneApiKeyRequest", true)),
         Action::SecurityHasPrivileges => Some(("HasPrivilegesRequest", true)),
         Action::SecurityInvalidateApiKey => Some(("InvalidateApiKeyRequest", true)),
         Action::SecurityInvalidateToken => Some(("InvalidateTokenRequest", true)),
@@ -193,9 +195,10 @@ fn success(action: Action) -> Value {
     json!({
         "description": "success",
         "content": {"application/json": {"schema": match action {
-            Action::SecurityCreateApiKey | Action::SecurityGrantApiKey
+            Action::SecurityCreateApiKey | Action::SecurityGrantApiKey | Action::SecurityCloneApiKey
             | Action::SecurityCreateCrossClusterApiKey => schema("CreateApiKeyResponse"),
             Action::SecurityInvalidateApiKey => schema("InvalidateApiKeyResponse"),
+            Action::SecurityBulkGrantApiKey => schema("BulkGrantApiKeyResponse"),
             Action::SecurityGetApiKey => schema("GetApiKeyResponse"),
             Action::SecurityQueryApiKeys => schema("QueryApiKeysResponse"),
             _ => json!({"type": "object"}),
@@ -251,7 +254,7 @@ fn components() -> Value {
         "type": "object",
         "additionalProperties": {"$ref": "#/components/schemas/RoleDescriptor"},
     });
-    json!({
+    let mut components = json!({
         "securitySchemes": {
             "basic": {"type": "http", "scheme": "basic"},
             "apiKey": {
@@ -549,7 +552,53 @@ fn components() -> Value {
                 },
             },
         },
-    })
+    });
+    // The bulk grant and clone schemas, in a second literal: one would pass the macro's
+    // recursion limit.
+    let more = json!({
+            "BulkGrantApiKeyRequest": {
+            "type": "object",
+            "required": ["grant_type", "api_keys"],
+            "properties": {
+                "grant_type": {"type": "string", "enum": ["password", "access_token"]},
+                "username": {"type": "string"},
+                "password": {"type": "string"},
+                "access_token": {"type": "string"},
+                "run_as": {"type": "string"},
+                "api_keys": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/CreateApiKeyRequest"},
+                },
+            },
+        },
+        "BulkGrantApiKeyResponse": {
+            "type": "object",
+            "required": ["created"],
+            "properties": {
+                "created": {
+                    "type": "array",
+                    "items": {"$ref": "#/components/schemas/CreateApiKeyResponse"},
+                },
+            },
+        },
+        "CloneApiKeyRequest": {
+            "type": "object",
+            "required": ["api_key", "name"],
+            "properties": {
+                "api_key": {"type": "string"},
+                "name": {"type": "string"},
+                "expiration": {"type": ["string", "null"]},
+                "metadata": {"type": "object"},
+            },
+        }
+    });
+    if let (Some(schemas), Value::Object(more)) = (
+        components.get_mut("schemas").and_then(Value::as_object_mut),
+        more,
+    ) {
+        schemas.extend(more);
+    }
+    components
 }
 
 #[cfg(test)]

@@ -1,11 +1,12 @@
 //! Bodies of the API key endpoints: parsing requests into service commands and rendering
 //! results in Elasticsearch's field order.
 
+use keyward_core::ValidationErrors;
 use keyward_core::duration::TimeValue;
 use keyward_core::role::{DescriptorContext, RoleDescriptors};
 use keyward_service::{
-    ApiKeyInfo, Authentication, CreateApiKey, CreatedApiKey, GrantApiKey, GrantType,
-    InvalidateApiKeys, UpdateApiKey,
+    ApiKeyInfo, Authentication, BULK_GRANT_LIMIT, BulkGrantApiKeys, CloneApiKey, CreateApiKey,
+    CreatedApiKey, Grant, GrantApiKey, GrantType, InvalidateApiKeys, UpdateApiKey,
 };
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -34,6 +35,44 @@ pub(crate) fn create_request(body: &Value) -> Result<CreateApiKey, EsError> {
 /// `security.grant_api_key` body (parser `grant_api_key_request`).
 pub(crate) fn grant_request(body: &Value) -> Result<GrantApiKey, EsError> {
     let mut reader = ObjectReader::new(body, "grant_api_key_request")?;
+    let grant = grant_fields(&mut reader)?;
+    let api_key = match reader.value("api_key") {
+        Some(value) => create_request(value)?,
+        None => CreateApiKey::default(),
+    };
+    reader.finish()?;
+    Ok(GrantApiKey { grant, api_key })
+}
+
+/// `security.bulk_grant_api_key` body: the grant's fields and `api_keys`, each a create body.
+pub(crate) fn bulk_grant_request(body: &Value) -> Result<BulkGrantApiKeys, EsError> {
+    let mut reader = ObjectReader::new(body, "bulk_grant_api_key_request")?;
+    let grant = grant_fields(&mut reader)?;
+    let api_keys = match reader.value("api_keys") {
+        None => Vec::new(),
+        Some(Value::Array(items)) => {
+            // Counted before anything is parsed: the limit bounds the parsing too.
+            if items.len() > BULK_GRANT_LIMIT {
+                let mut errors = ValidationErrors::default();
+                errors.add(format!(
+                    "[api_keys] must not hold more than {BULK_GRANT_LIMIT} keys, got [{}]",
+                    items.len()
+                ));
+                return Err(EsError::from(keyward_core::Error::Validation(errors)));
+            }
+            items
+                .iter()
+                .map(create_request)
+                .collect::<Result<Vec<_>, _>>()?
+        }
+        Some(other) => return Err(reader.wrong_type("api_keys", other)),
+    };
+    reader.finish()?;
+    Ok(BulkGrantApiKeys { grant, api_keys })
+}
+
+/// The grantee's credentials, common to both grant bodies.
+fn grant_fields(reader: &mut ObjectReader<'_>) -> Result<Grant, EsError> {
     let grant_type = reader
         .string("grant_type")?
         .map(|kind| match kind.as_str() {
@@ -45,26 +84,48 @@ pub(crate) fn grant_request(body: &Value) -> Result<GrantApiKey, EsError> {
     let password = reader.string("password")?.map(Zeroizing::new);
     let access_token = reader.string("access_token")?.map(Zeroizing::new);
     let run_as = reader.string("run_as")?;
-    let client_authentication = reader.object("client_authentication")?.is_some();
-    let api_key = match reader.value("api_key") {
-        Some(value) => create_request(value)?,
-        None => CreateApiKey {
-            name: None,
-            expiration: None,
-            role_descriptors: None,
-            metadata: None,
-        },
-    };
-    reader.finish()?;
-    Ok(GrantApiKey {
+    let client_authentication = reader.object("client_authentication")?.map(|object| {
+        object
+            .get("scheme")
+            .and_then(Value::as_str)
+            .unwrap_or_default()
+            .to_owned()
+    });
+    Ok(Grant {
         grant_type,
         username,
         password,
         access_token,
         client_authentication,
         run_as,
-        api_key,
     })
+}
+
+/// `security.clone_api_key` body.
+pub(crate) fn clone_request(body: &Value) -> Result<CloneApiKey, EsError> {
+    const PARSER: &str = "clone_api_key_request";
+    let mut reader = ObjectReader::new(body, PARSER)?;
+    let api_key = reader.string("api_key")?.map(Zeroizing::new);
+    let name = reader.string("name")?;
+    let expiration = if reader.is_null("expiration") {
+        reader.value("expiration");
+        Some(None)
+    } else {
+        expiration(&mut reader, PARSER)?.map(Some)
+    };
+    let metadata = reader.object("metadata")?.cloned();
+    reader.finish()?;
+    Ok(CloneApiKey {
+        api_key,
+        name,
+        expiration,
+        metadata,
+    })
+}
+
+/// The bulk grant response: every key created, in request order.
+pub(crate) fn bulk_granted(keys: &[CreatedApiKey]) -> Value {
+    json!({ "created": keys.iter().map(created).collect::<Vec<_>>() })
 }
 
 /// `security.update_api_key` body; an absent body is `{}`.

@@ -169,6 +169,11 @@ impl<'a> ObjectReader<'a> {
         self.fields.get(name).filter(|value| !value.is_null())
     }
 
+    /// Whether `name` is given as JSON `null` (which [`Self::value`] reads as absent).
+    pub(crate) fn is_null(&self, name: &str) -> bool {
+        self.fields.get(name).is_some_and(Value::is_null)
+    }
+
     /// An optional string field.
     pub(crate) fn string(&mut self, name: &'static str) -> Result<Option<String>, EsError> {
         match self.value(name) {

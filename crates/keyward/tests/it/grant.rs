@@ -209,3 +209,200 @@ async fn grant_requests_are_validated_before_anything_happens() {
     assert_eq!(reply.status, 400, "{}", reply.text);
     assert_eq!(reply.json()["error"]["type"], "x_content_parse_exception");
 }
+
+#[tokio::test]
+async fn a_bulk_grant_creates_every_key_for_the_grantee_in_request_order() {
+    let server = TestServer::start().await;
+    setup(&server).await;
+    let reply = server
+        .basic("granter_user", "password-1")
+        .post(
+            "/_security/api_key/_bulk_grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "password-1",
+            "api_keys": [
+                {"name": "rule-1", "expiration": "1d", "metadata": {"rule": 1}},
+                {"name": "rule-2", "role_descriptors": {"narrow": {"cluster": ["monitor"]}}},
+                {"name": "rule-3"}
+            ]}),
+        )
+        .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    let body = reply.json();
+    assert!(body.get("errors").is_none(), "{body}");
+    let created = body["created"].as_array().unwrap();
+    let names: Vec<&str> = created
+        .iter()
+        .map(|key| key["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["rule-1", "rule-2", "rule-3"]);
+    assert!(created[0]["expiration"].as_i64().is_some());
+    assert!(created[1].get("expiration").is_none());
+
+    for key in created {
+        let me = server
+            .api_key(key["encoded"].as_str().unwrap())
+            .get("/_security/_authenticate")
+            .await;
+        assert_eq!(me.status, 200, "{}", me.text);
+        assert_eq!(me.json()["username"], "target_user");
+        assert_eq!(me.json()["api_key"]["name"], key["name"]);
+    }
+    // The second key holds only what its own descriptor gives: no index reads.
+    let narrow = server.api_key(created[1]["encoded"].as_str().unwrap());
+    let check = narrow
+        .post(
+            "/_security/user/_has_privileges",
+            json!({"cluster": ["monitor"], "index": [{"names": ["logs-1"], "privileges": ["read"]}]}),
+        )
+        .await;
+    assert_eq!(check.status, 200, "{}", check.text);
+    assert_eq!(check.json()["has_all_requested"], false);
+    assert_eq!(check.json()["cluster"]["monitor"], true);
+
+    let owned = server
+        .superuser()
+        .get("/_security/api_key?username=target_user")
+        .await
+        .json();
+    let owned = owned["api_keys"].as_array().unwrap();
+    assert_eq!(owned.len(), 3);
+    let first = owned.iter().find(|key| key["name"] == "rule-1").unwrap();
+    assert_eq!(first["metadata"], json!({"rule": 1}));
+}
+
+#[tokio::test]
+async fn a_bulk_grant_with_one_bad_key_creates_none() {
+    let server = TestServer::start().await;
+    setup(&server).await;
+    let granter = server.basic("granter_user", "password-1");
+    let reply = granter
+        .post(
+            "/_security/api_key/_bulk_grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "password-1",
+                   "api_keys": [{"name": "fine"}, {"name": "_reserved"}, {"name": "meta", "metadata": {"_x": 1}}]}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: api key name may not begin with an underscore;2: API key metadata keys may not start with [_];",
+    );
+    let reply = granter
+        .post(
+            "/_security/api_key/_bulk_grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "password-1"}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: [api_keys] must not be empty;",
+    );
+    let too_many: Vec<Value> = (0..10_001)
+        .map(|n| json!({"name": format!("k{n}")}))
+        .collect();
+    let reply = granter
+        .post(
+            "/_security/api_key/_bulk_grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "password-1",
+                   "api_keys": too_many}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: [api_keys] must not hold more than 10000 keys, got [10001];",
+    );
+    // A wrong password fails the grant as a whole.
+    let reply = granter
+        .post(
+            "/_security/api_key/_bulk_grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "wrong-password",
+                   "api_keys": [{"name": "never"}]}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        403,
+        "security_exception",
+        "Failed to authenticate api key grant",
+    );
+    let owned = server
+        .superuser()
+        .get("/_security/api_key?username=target_user")
+        .await;
+    assert_eq!(owned.status, 200, "{}", owned.text);
+    assert_eq!(owned.json()["api_keys"], json!([]));
+}
+
+#[tokio::test]
+async fn bulk_grant_needs_the_grant_privilege_not_manage_own_api_key() {
+    let server = TestServer::start().await;
+    setup(&server).await;
+    let reply = server
+        .basic("own_user", "password-1")
+        .post(
+            "/_security/api_key/_bulk_grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "password-1",
+                   "api_keys": [{"name": "k"}]}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        403,
+        "security_exception",
+        "action [cluster:admin/xpack/security/api_key/grant/bulk] is unauthorized for user [own_user] with effective roles [own_keys], this action is granted by the cluster privileges [grant_api_key,manage_api_key,manage_security,all]",
+    );
+}
+
+#[tokio::test]
+async fn client_authentication_is_validated_as_elasticsearch_does() {
+    let server = TestServer::start().await;
+    setup(&server).await;
+    let granter = server.basic("granter_user", "password-1");
+    let reply = granter
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "password-1",
+                   "client_authentication": {"scheme": "SharedSecret", "value": "s"},
+                   "api_key": {"name": "k"}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: [client_authentication] is not supported for grant_type [password];",
+    );
+    let reply = granter
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "access_token", "access_token": "t",
+                   "client_authentication": {"scheme": "Basic", "value": "s"},
+                   "api_key": {"name": "k"}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: [client_authentication.scheme] must be set to [SharedSecret];",
+    );
+    // An empty password is a missing one.
+    let reply = granter
+        .post(
+            "/_security/api_key/grant",
+            json!({"grant_type": "password", "username": "target_user", "password": "",
+                   "api_key": {"name": "k"}}),
+        )
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "action_request_validation_exception",
+        "Validation Failed: 1: [password] is required for grant_type [password];",
+    );
+}

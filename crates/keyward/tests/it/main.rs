@@ -9,6 +9,7 @@ mod audit;
 mod authentication;
 mod authz;
 mod bad_input;
+mod clone;
 mod cross_cluster;
 mod durability;
 mod files;
