@@ -26,7 +26,7 @@ from yamlrunner.skiplist import TRANSPORTS, SkipList
 
 SKIP_FILE = CONFORMANCE_DIR / "skip.toml"
 # The version keyward reports at `GET /`, used for `skip: {version: …}` ranges.
-DEFAULT_ES_VERSION = "9.1.0"
+DEFAULT_ES_VERSION = "9.4.0"
 
 _WORDING = pytest.StashKey[list[tuple[str, WordingDifference]]]()
 _OUTCOMES = pytest.StashKey[dict[str, dict[str, Any]]]()

@@ -96,7 +96,7 @@ def test_apis(suite: YamlSuite, test: YamlTest) -> tuple[list[str], list[str]]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--missing", default="", help="comma-separated API names not served yet")
-    parser.add_argument("--es-version", default="9.1.0")
+    parser.add_argument("--es-version", default="9.4.0")
     args = parser.parse_args()
     missing = {canonical_api(a.strip()) for a in args.missing.split(",") if a.strip()}
     for suite in yaml_suites():

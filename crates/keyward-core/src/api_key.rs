@@ -8,9 +8,9 @@ use serde_json::{Map, Value};
 use crate::EpochMillis;
 
 /// The version number written into every key record, in Elasticsearch's encoding of
-/// `major_minor_patch_build` (9.1.0 build 99). Update no-op detection treats a key written by an
+/// `major_minor_patch_build` (9.4.0 build 99, the release `GET /` reports). Update no-op detection treats a key written by an
 /// older version as changed, as Elasticsearch does.
-pub const API_KEY_FORMAT_VERSION: i64 = 9_01_00_99;
+pub const API_KEY_FORMAT_VERSION: i64 = 9_04_00_99;
 
 /// Whether a key authenticates REST requests or remote-cluster connections.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

@@ -91,5 +91,7 @@ pub struct NodeInfo {
     pub cluster_uuid: String,
 }
 
-/// The version keyward reports as Elasticsearch's (`version.number` of `GET /`).
-pub const ES_VERSION: &str = "9.1.0";
+/// The Elasticsearch release whose behaviour keyward follows, reported as `version.number` of
+/// `GET /`: 9.4 is the release that added `security.clone_api_key`, the newest API served
+/// (bulk grant is newer still, not in a release yet).
+pub const ES_VERSION: &str = "9.4.0";
