@@ -16,6 +16,8 @@ pub(crate) struct Rendering {
     pretty: bool,
     filter_path: Option<String>,
     head: bool,
+    /// `error_trace`: errors carry a `stack_trace`.
+    error_trace: bool,
 }
 
 const JSON: &str = "application/json";
@@ -37,6 +39,9 @@ impl Rendering {
             pretty: query.raw("pretty").is_some_and(|value| value != "false"),
             filter_path: query.string("filter_path"),
             head: method == Method::HEAD,
+            error_trace: query
+                .raw("error_trace")
+                .is_some_and(|value| value != "false"),
         };
         let accept = match media_type(headers.get(header::ACCEPT)) {
             Ok(accept) => accept,
@@ -65,6 +70,13 @@ impl Rendering {
         body: &Value,
         error: Option<&EsError>,
     ) -> Response {
+        let traced;
+        let body = if self.error_trace && error.is_some() {
+            traced = with_stack_traces(body);
+            &traced
+        } else {
+            body
+        };
         let text = self.render(body);
         self.finish(status, ResponseBody::full(Bytes::from(text)), error)
     }
@@ -177,6 +189,50 @@ impl Rendering {
         }
         response
     }
+}
+
+/// An error body with `error_trace`: every error object (the error, its root causes and its
+/// causes) gets a `stack_trace`. Elasticsearch's is a Java stack; keyward has none to show, so
+/// the trace is the error's chain as Java prints one without frames: `type: reason`, then a
+/// `Caused by: type: reason` line per cause.
+fn with_stack_traces(body: &Value) -> Value {
+    fn trace(error: &serde_json::Map<String, Value>) -> String {
+        let line = |error: &serde_json::Map<String, Value>| {
+            format!(
+                "{}: {}",
+                error
+                    .get("type")
+                    .and_then(Value::as_str)
+                    .unwrap_or("exception"),
+                error.get("reason").and_then(Value::as_str).unwrap_or("")
+            )
+        };
+        let mut text = line(error);
+        let mut cause = error.get("caused_by").and_then(Value::as_object);
+        while let Some(next) = cause {
+            text.push_str("\nCaused by: ");
+            text.push_str(&line(next));
+            cause = next.get("caused_by").and_then(Value::as_object);
+        }
+        text
+    }
+    fn annotate(error: &mut serde_json::Map<String, Value>) {
+        if let Some(Value::Array(roots)) = error.get_mut("root_cause") {
+            for root in roots.iter_mut().filter_map(Value::as_object_mut) {
+                annotate(root);
+            }
+        }
+        if let Some(Value::Object(cause)) = error.get_mut("caused_by") {
+            annotate(cause);
+        }
+        let text = trace(error);
+        error.insert("stack_trace".to_owned(), Value::String(text));
+    }
+    let mut body = body.clone();
+    if let Some(Value::Object(error)) = body.get_mut("error") {
+        annotate(error);
+    }
+    body
 }
 
 /// Renders `{"<field>": [elements…]}` an element at a time, byte for byte as

@@ -192,3 +192,50 @@ async fn oversized_bodies_are_refused() {
         .await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
+
+#[tokio::test]
+async fn error_trace_adds_a_stack_trace_to_every_error_object() {
+    let server = TestServer::start().await;
+    let admin = server.superuser();
+    let body = json!({"name": "k", "expiration": "not-a-time"});
+    let plain = admin.post("/_security/api_key", body.clone()).await;
+    assert_eq!(plain.status, 400, "{}", plain.text);
+    assert!(!plain.text.contains("stack_trace"), "{}", plain.text);
+
+    let traced = admin
+        .post("/_security/api_key?error_trace=true", body)
+        .await;
+    assert_eq!(traced.status, 400, "{}", traced.text);
+    let error = &traced.json()["error"];
+    let top = error["stack_trace"].as_str().unwrap();
+    assert!(
+        top.starts_with(&format!(
+            "{}: {}",
+            error["type"].as_str().unwrap(),
+            error["reason"].as_str().unwrap()
+        )),
+        "{top}"
+    );
+    let cause = &error["caused_by"];
+    assert!(
+        top.contains(&format!(
+            "\nCaused by: {}: ",
+            cause["type"].as_str().unwrap()
+        )),
+        "{top}"
+    );
+    assert!(cause["stack_trace"].is_string(), "{}", traced.text);
+    assert!(
+        error["root_cause"][0]["stack_trace"].is_string(),
+        "{}",
+        traced.text
+    );
+    // error_trace=false is the default.
+    let off = admin
+        .post(
+            "/_security/api_key?error_trace=false",
+            json!({"name": "k", "expiration": "x"}),
+        )
+        .await;
+    assert!(!off.text.contains("stack_trace"), "{}", off.text);
+}
