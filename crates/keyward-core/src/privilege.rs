@@ -21,6 +21,10 @@ pub mod actions {
     pub const CREATE_API_KEY: &str = "cluster:admin/xpack/security/api_key/create";
     /// Grant an API key on behalf of a user.
     pub const GRANT_API_KEY: &str = "cluster:admin/xpack/security/api_key/grant";
+    /// Clear the realms' user caches.
+    pub const CLEAR_REALM_CACHE: &str = "cluster:admin/xpack/security/realm/cache/clear";
+    /// Security statistics of each node.
+    pub const SECURITY_STATS: &str = "cluster:monitor/xpack/security/stats";
     /// Grant API keys in bulk on behalf of a user.
     pub const BULK_GRANT_API_KEY: &str = "cluster:admin/xpack/security/api_key/grant/bulk";
     /// Clone an API key from its credential.

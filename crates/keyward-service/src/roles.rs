@@ -314,6 +314,40 @@ impl SecurityService {
         Ok(())
     }
 
+    /// `security.clear_cached_realms`: drops the cached users of the named realms (`*` for all),
+    /// only `usernames` when given, here and on every node.
+    pub async fn clear_cached_realms(
+        &self,
+        subject: &Authentication,
+        realms: &[String],
+        usernames: Option<Vec<String>>,
+    ) -> Result<(), Error> {
+        self.require_full(subject, actions::CLEAR_REALM_CACHE)?;
+        // Users are cached by the native and reserved realms; API keys and tokens have caches
+        // of their own, cleared by their own APIs.
+        const REALMS: &[&str] = &[crate::NATIVE_REALM, crate::RESERVED_REALM];
+        if let Some(unknown) = realms
+            .iter()
+            .find(|realm| *realm != "*" && !REALMS.contains(&realm.as_str()))
+        {
+            return Err(Error::illegal_argument(format!(
+                "could not find active realm [{unknown}]"
+            )));
+        }
+        let change = match usernames {
+            Some(names) if !names.is_empty() => Change::Users(names),
+            _ => Change::AllUsers,
+        };
+        self.apply_change(&change);
+        self.inner.store.announce(change).await?;
+        Ok(())
+    }
+
+    /// `security.get_stats`: authorizes the caller (`monitor`).
+    pub fn security_stats(&self, subject: &Authentication) -> Result<(), Error> {
+        self.require_full(subject, actions::SECURITY_STATS)
+    }
+
     /// `security.query_role`: stored roles matching a query, sorted and paged.
     pub async fn query_roles(
         &self,

@@ -205,11 +205,13 @@ pub(crate) fn config_changes(
         | Action::SecurityAuthenticate
         | Action::SecurityClearApiKeyCache
         | Action::SecurityClearCachedPrivileges
+        | Action::SecurityClearCachedRealms
         | Action::SecurityClearCachedRoles
         | Action::SecurityGetApiKey
         | Action::SecurityGetBuiltinPrivileges
         | Action::SecurityGetPrivileges
         | Action::SecurityGetRole
+        | Action::SecurityGetStats
         | Action::SecurityGetToken
         | Action::SecurityGetUser
         | Action::SecurityGetUserPrivileges

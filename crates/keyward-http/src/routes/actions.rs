@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 43] = [
+    pub(super) const ALL: [Action; 45] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -21,6 +21,7 @@ impl Action {
         Action::SecurityChangePassword,
         Action::SecurityClearApiKeyCache,
         Action::SecurityClearCachedPrivileges,
+        Action::SecurityClearCachedRealms,
         Action::SecurityClearCachedRoles,
         Action::SecurityCloneApiKey,
         Action::SecurityCreateApiKey,
@@ -34,6 +35,7 @@ impl Action {
         Action::SecurityGetBuiltinPrivileges,
         Action::SecurityGetPrivileges,
         Action::SecurityGetRole,
+        Action::SecurityGetStats,
         Action::SecurityGetToken,
         Action::SecurityGetUser,
         Action::SecurityGetUserPrivileges,
@@ -76,6 +78,7 @@ impl Action {
             Action::SecurityChangePassword => "security.change_password",
             Action::SecurityClearApiKeyCache => "security.clear_api_key_cache",
             Action::SecurityClearCachedPrivileges => "security.clear_cached_privileges",
+            Action::SecurityClearCachedRealms => "security.clear_cached_realms",
             Action::SecurityClearCachedRoles => "security.clear_cached_roles",
             Action::SecurityCloneApiKey => "security.clone_api_key",
             Action::SecurityCreateApiKey => "security.create_api_key",
@@ -89,6 +92,7 @@ impl Action {
             Action::SecurityGetBuiltinPrivileges => "security.get_builtin_privileges",
             Action::SecurityGetPrivileges => "security.get_privileges",
             Action::SecurityGetRole => "security.get_role",
+            Action::SecurityGetStats => "security.get_stats",
             Action::SecurityGetToken => "security.get_token",
             Action::SecurityGetUser => "security.get_user",
             Action::SecurityGetUserPrivileges => "security.get_user_privileges",
@@ -151,6 +155,7 @@ impl Action {
                 "with_profile_uid",
             ],
             Action::SecurityGetUser | Action::SecurityQueryUser => &["with_profile_uid"],
+            Action::SecurityClearCachedRealms => &["usernames"],
             Action::SecurityQueryApiKeys => &["with_limited_by", "with_profile_uid", "typed_keys"],
             Action::Info
             | Action::KeywardCrossClusterAuthenticate
@@ -167,6 +172,7 @@ impl Action {
             | Action::SecurityGetBuiltinPrivileges
             | Action::SecurityGetPrivileges
             | Action::SecurityGetRole
+            | Action::SecurityGetStats
             | Action::SecurityGetToken
             | Action::SecurityGetUserPrivileges
             | Action::SecurityHasPrivileges

@@ -11,6 +11,7 @@ mod bulk_update_api_keys;
 mod change_password;
 mod clear_api_key_cache;
 mod clear_cached_privileges;
+mod clear_cached_realms;
 mod clear_cached_roles;
 mod clone_api_key;
 mod cluster_health;
@@ -26,6 +27,7 @@ mod get_api_key;
 mod get_builtin_privileges;
 mod get_privileges;
 mod get_role;
+mod get_stats;
 mod get_token;
 mod get_user;
 mod get_user_privileges;
@@ -112,6 +114,7 @@ pub(crate) enum Action {
     SecurityChangePassword,
     SecurityClearApiKeyCache,
     SecurityClearCachedPrivileges,
+    SecurityClearCachedRealms,
     SecurityClearCachedRoles,
     SecurityCloneApiKey,
     SecurityCreateApiKey,
@@ -125,6 +128,7 @@ pub(crate) enum Action {
     SecurityGetBuiltinPrivileges,
     SecurityGetPrivileges,
     SecurityGetRole,
+    SecurityGetStats,
     SecurityGetToken,
     SecurityGetUser,
     SecurityGetUserPrivileges,
@@ -178,6 +182,7 @@ impl Action {
             | Action::SecurityAuthenticate
             | Action::SecurityClearApiKeyCache
             | Action::SecurityClearCachedPrivileges
+            | Action::SecurityClearCachedRealms
             | Action::SecurityClearCachedRoles
             | Action::SecurityDeletePrivileges
             | Action::SecurityDeleteRole
@@ -188,6 +193,7 @@ impl Action {
             | Action::SecurityGetBuiltinPrivileges
             | Action::SecurityGetPrivileges
             | Action::SecurityGetRole
+            | Action::SecurityGetStats
             | Action::SecurityGetUser
             | Action::SecurityGetUserPrivileges => false,
         }
@@ -230,6 +236,14 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "api_key", "_bulk_update"],
         methods: &[(Method::POST, Action::SecurityBulkUpdateApiKeys)],
+    },
+    Route {
+        path: &["_security", "stats"],
+        methods: &[(Method::GET, Action::SecurityGetStats)],
+    },
+    Route {
+        path: &["_security", "realm", "{realms}", "_clear_cache"],
+        methods: &[(Method::POST, Action::SecurityClearCachedRealms)],
     },
     Route {
         path: &["_security", "api_key", "_bulk_grant"],
@@ -806,6 +820,8 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityGrantApiKey => grant_api_key::handle(ctx).await,
         Action::SecurityBulkGrantApiKey => grant_api_key::handle_bulk(ctx).await,
         Action::SecurityCloneApiKey => clone_api_key::handle(ctx).await,
+        Action::SecurityClearCachedRealms => clear_cached_realms::handle(ctx).await,
+        Action::SecurityGetStats => get_stats::handle(ctx).await,
         Action::SecurityInvalidateApiKey => invalidate_api_key::handle(ctx).await,
         Action::SecurityInvalidateToken => invalidate_token::handle(ctx).await,
         Action::SecurityPutPrivileges => put_privileges::handle(ctx).await,

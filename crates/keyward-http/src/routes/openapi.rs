@@ -168,6 +168,7 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityAuthenticate
         | Action::SecurityClearApiKeyCache
         | Action::SecurityClearCachedPrivileges
+        | Action::SecurityClearCachedRealms
         | Action::SecurityClearCachedRoles
         | Action::SecurityDeletePrivileges
         | Action::SecurityDeleteRole
@@ -178,6 +179,7 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityGetBuiltinPrivileges
         | Action::SecurityGetPrivileges
         | Action::SecurityGetRole
+        | Action::SecurityGetStats
         | Action::SecurityGetUser
         | Action::SecurityGetUserPrivileges => None,
     }

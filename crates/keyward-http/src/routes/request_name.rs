@@ -36,6 +36,8 @@ pub(super) fn request_name(action: Action) -> &'static str {
         Action::SecurityGetUserPrivileges => "GetUserPrivilegesRequest",
         Action::SecurityHasPrivileges => "HasPrivilegesRequest",
         Action::SecurityGrantApiKey => "GrantApiKeyRequest",
+        Action::SecurityClearCachedRealms => "ClearRealmCacheRequest",
+        Action::SecurityGetStats => "GetSecurityStatsNodesRequest",
         Action::SecurityBulkGrantApiKey => "BulkGrantApiKeyRequest",
         Action::SecurityCloneApiKey => "CloneApiKeyRequest",
         Action::SecurityInvalidateApiKey => "InvalidateApiKeyRequest",

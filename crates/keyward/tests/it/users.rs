@@ -626,3 +626,62 @@ async fn user_privilege_paths_are_not_taken_for_usernames() {
     let reply = server.superuser().get("/_security/user/_password").await;
     assert_eq!(reply.status, 404, "GET falls to get_user: {}", reply.text);
 }
+
+#[tokio::test]
+async fn realm_caches_clear_for_admins_only_and_unknown_realms_are_named() {
+    let server = TestServer::start().await;
+    server
+        .put_role("watcher", json!({"cluster": ["monitor"]}))
+        .await;
+    server
+        .put_user("watcher_user", "password-1", &["watcher"])
+        .await;
+    let admin = server.superuser();
+    for path in [
+        "/_security/realm/*/_clear_cache",
+        "/_security/realm/default_native/_clear_cache?usernames=watcher_user,elastic",
+        "/_security/realm/default_native,reserved/_clear_cache",
+    ] {
+        let reply = admin.post_empty(path).await;
+        assert_eq!(reply.status, 200, "{path}: {}", reply.text);
+        let body = reply.json();
+        assert_eq!(body["_nodes"]["failed"], 0, "{}", reply.text);
+        assert_eq!(
+            body["nodes"].as_object().unwrap().len(),
+            1,
+            "{}",
+            reply.text
+        );
+    }
+    // A user whose cached verification was cleared still signs in.
+    let me = server
+        .basic("watcher_user", "password-1")
+        .get("/_security/_authenticate")
+        .await;
+    assert_eq!(me.status, 200, "{}", me.text);
+    let reply = admin
+        .post_empty("/_security/realm/ldap1/_clear_cache")
+        .await;
+    assert_error(
+        &reply,
+        400,
+        "illegal_argument_exception",
+        "could not find active realm [ldap1]",
+    );
+    let reply = server
+        .basic("watcher_user", "password-1")
+        .post_empty("/_security/realm/*/_clear_cache")
+        .await;
+    assert_eq!(reply.status, 403, "{}", reply.text);
+
+    // Security stats: monitor may read them; one node, its (empty) DLS cache.
+    let stats = server
+        .basic("watcher_user", "password-1")
+        .get("/_security/stats")
+        .await;
+    assert_eq!(stats.status, 200, "{}", stats.text);
+    let nodes = stats.json()["nodes"].as_object().unwrap().clone();
+    assert_eq!(nodes.len(), 1);
+    let node = nodes.values().next().unwrap();
+    assert_eq!(node["roles"]["dls"]["bit_set_cache"]["count"], 0);
+}
