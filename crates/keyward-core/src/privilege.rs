@@ -23,6 +23,10 @@ pub mod actions {
     pub const GRANT_API_KEY: &str = "cluster:admin/xpack/security/api_key/grant";
     /// Clear the realms' user caches.
     pub const CLEAR_REALM_CACHE: &str = "cluster:admin/xpack/security/realm/cache/clear";
+    /// Read the security indices' settings.
+    pub const GET_SECURITY_SETTINGS: &str = "cluster:admin/xpack/security/settings/get";
+    /// Change the security indices' settings.
+    pub const UPDATE_SECURITY_SETTINGS: &str = "cluster:admin/xpack/security/settings/update";
     /// Security statistics of each node.
     pub const SECURITY_STATS: &str = "cluster:monitor/xpack/security/stats";
     /// Grant API keys in bulk on behalf of a user.

@@ -28,6 +28,7 @@ mod query;
 mod race_tests;
 mod remover;
 mod roles;
+mod settings;
 mod tokens;
 mod users;
 mod verifier;
@@ -59,6 +60,7 @@ pub use error::{Error, Unauthorized};
 pub use grant::{BULK_GRANT_LIMIT, BulkGrantApiKeys, Grant, GrantApiKey, GrantType};
 pub use query::{NamedRole, QueryApiKeys, QueryApiKeysResult, QueryHits, QuerySearch};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
+pub use settings::{IndexSettings, SECURITY_SETTINGS_INDICES};
 pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 

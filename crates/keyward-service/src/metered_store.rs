@@ -246,6 +246,10 @@ impl Store for MeteredStore {
         timed!(self, Read, self.inner.meta(key))
     }
 
+    async fn meta_put(&self, key: &str, value: &str) -> Result<(), Error> {
+        timed!(self, Write, self.inner.meta_put(key, value))
+    }
+
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error> {
         timed!(self, Write, self.inner.meta_init(key, value))
     }

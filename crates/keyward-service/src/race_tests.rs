@@ -229,6 +229,9 @@ impl Store for SlowStore {
         self.meta_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.meta(key).await
     }
+    async fn meta_put(&self, key: &str, value: &str) -> Result<(), StoreError> {
+        self.inner.meta_put(key, value).await
+    }
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, StoreError> {
         self.inner.meta_init(key, value).await
     }

@@ -692,6 +692,19 @@ impl Store for PostgresStore {
         .transpose()
     }
 
+    async fn meta_put(&self, key: &str, value: &str) -> Result<(), Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO meta (key, value) VALUES ($1, $2) \
+                 ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+            )
+            .await
+            .pg()?;
+        client.execute(&statement, &[&key, &value]).await.pg()?;
+        Ok(())
+    }
+
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error> {
         let client = self.client().await?;
         // One statement: the value inserted, or the one already there. A value another node

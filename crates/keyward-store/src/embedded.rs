@@ -821,6 +821,23 @@ impl Store for EmbeddedStore {
             .await
     }
 
+    async fn meta_put(&self, key: &str, value: &str) -> Result<(), Error> {
+        let key = key.to_owned();
+        let value = value.to_owned();
+        self.write(move |connection| {
+            connection
+                .prepare_cached(
+                    "INSERT INTO meta (key, value) VALUES (?1, ?2) \
+                     ON CONFLICT (key) DO UPDATE SET value = excluded.value",
+                )
+                .db()?
+                .execute([&key, &value])
+                .db()?;
+            Ok(())
+        })
+        .await
+    }
+
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error> {
         let key = key.to_owned();
         let value = value.to_owned();

@@ -625,6 +625,9 @@ pub trait Store: Send + Sync + 'static {
     /// Sets a metadata value unless one is already there; the value now stored.
     async fn meta_init(&self, key: &str, value: &str) -> Result<String, Error>;
 
+    /// Sets a metadata value, replacing any; durable when it returns.
+    async fn meta_put(&self, key: &str, value: &str) -> Result<(), Error>;
+
     /// The feed of [`Change`]s committed through this store by every node sharing it, in commit
     /// order per node: the writes that change an authentication or authorization result
     /// (`update_api_keys`, `invalidate_api_keys`, `delete_inactive_api_keys`, every user, role and

@@ -75,6 +75,7 @@ macro_rules! store_contract_tests {
             roles_upsert_list_and_delete,
             app_privileges_upsert_list_and_delete,
             meta_init_first_writer_wins,
+            meta_put_replaces,
             query_filters_by_every_query_type,
             query_sorts_pages_and_searches_after,
             query_counts_all_matches,
@@ -1379,6 +1380,21 @@ pub async fn app_privileges_upsert_list_and_delete(store: &dyn Store) {
         keys(store.app_privileges(None, None).await.unwrap()),
         ["app/p2", "app2/p1"]
     );
+}
+
+/// `meta_put` stores a value whether or not one is there; other keys stay as they were.
+pub async fn meta_put_replaces(store: &dyn Store) {
+    store.meta_put("settings", "{\"a\":1}").await.unwrap();
+    assert_eq!(
+        store.meta("settings").await.unwrap().as_deref(),
+        Some("{\"a\":1}")
+    );
+    store.meta_init("other", "kept").await.unwrap();
+    store.meta_put("settings", "{}").await.unwrap();
+    assert_eq!(store.meta("settings").await.unwrap().as_deref(), Some("{}"));
+    assert_eq!(store.meta("other").await.unwrap().as_deref(), Some("kept"));
+    // meta_init does not replace what meta_put wrote.
+    assert_eq!(store.meta_init("settings", "x").await.unwrap(), "{}");
 }
 
 /// `meta_init` stores a value only when none is there and answers the stored one.

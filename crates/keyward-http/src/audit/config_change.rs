@@ -211,7 +211,9 @@ pub(crate) fn config_changes(
         | Action::SecurityGetBuiltinPrivileges
         | Action::SecurityGetPrivileges
         | Action::SecurityGetRole
+        | Action::SecurityGetSettings
         | Action::SecurityGetStats
+        | Action::SecurityUpdateSettings
         | Action::SecurityGetToken
         | Action::SecurityGetUser
         | Action::SecurityGetUserPrivileges

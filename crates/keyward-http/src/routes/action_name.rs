@@ -33,6 +33,8 @@ pub(super) fn action_name(action: Action) -> &'static str {
         Action::SecurityGetPrivileges => actions::GET_PRIVILEGES,
         Action::SecurityGetRole => actions::GET_ROLE,
         Action::SecurityGetStats => actions::SECURITY_STATS,
+        Action::SecurityGetSettings => actions::GET_SECURITY_SETTINGS,
+        Action::SecurityUpdateSettings => actions::UPDATE_SECURITY_SETTINGS,
         Action::SecurityGetToken => actions::CREATE_TOKEN,
         Action::SecurityGetUser => actions::GET_USER,
         Action::SecurityGetUserPrivileges => actions::GET_USER_PRIVILEGES,

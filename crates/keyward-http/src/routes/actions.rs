@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 45] = [
+    pub(super) const ALL: [Action; 47] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -35,6 +35,7 @@ impl Action {
         Action::SecurityGetBuiltinPrivileges,
         Action::SecurityGetPrivileges,
         Action::SecurityGetRole,
+        Action::SecurityGetSettings,
         Action::SecurityGetStats,
         Action::SecurityGetToken,
         Action::SecurityGetUser,
@@ -51,6 +52,7 @@ impl Action {
         Action::SecurityQueryUser,
         Action::SecurityUpdateApiKey,
         Action::SecurityUpdateCrossClusterApiKey,
+        Action::SecurityUpdateSettings,
     ];
 
     /// The action's index in [`Action::ALL`]: its metric series.
@@ -92,6 +94,7 @@ impl Action {
             Action::SecurityGetBuiltinPrivileges => "security.get_builtin_privileges",
             Action::SecurityGetPrivileges => "security.get_privileges",
             Action::SecurityGetRole => "security.get_role",
+            Action::SecurityGetSettings => "security.get_settings",
             Action::SecurityGetStats => "security.get_stats",
             Action::SecurityGetToken => "security.get_token",
             Action::SecurityGetUser => "security.get_user",
@@ -108,6 +111,7 @@ impl Action {
             Action::SecurityQueryUser => "security.query_user",
             Action::SecurityUpdateApiKey => "security.update_api_key",
             Action::SecurityUpdateCrossClusterApiKey => "security.update_cross_cluster_api_key",
+            Action::SecurityUpdateSettings => "security.update_settings",
         }
     }
 
@@ -156,6 +160,8 @@ impl Action {
             ],
             Action::SecurityGetUser | Action::SecurityQueryUser => &["with_profile_uid"],
             Action::SecurityClearCachedRealms => &["usernames"],
+            Action::SecurityGetSettings => &["master_timeout"],
+            Action::SecurityUpdateSettings => &["master_timeout", "timeout"],
             Action::SecurityQueryApiKeys => &["with_limited_by", "with_profile_uid", "typed_keys"],
             Action::Info
             | Action::KeywardCrossClusterAuthenticate

@@ -48,6 +48,7 @@ mod query_api_keys;
 mod query_role;
 mod query_user;
 mod request_name;
+mod settings;
 mod update_api_key;
 mod update_cross_cluster_api_key;
 
@@ -128,6 +129,7 @@ pub(crate) enum Action {
     SecurityGetBuiltinPrivileges,
     SecurityGetPrivileges,
     SecurityGetRole,
+    SecurityGetSettings,
     SecurityGetStats,
     SecurityGetToken,
     SecurityGetUser,
@@ -144,6 +146,7 @@ pub(crate) enum Action {
     SecurityQueryUser,
     SecurityUpdateApiKey,
     SecurityUpdateCrossClusterApiKey,
+    SecurityUpdateSettings,
 }
 
 impl Action {
@@ -172,7 +175,8 @@ impl Action {
             | Action::SecurityQueryRole
             | Action::SecurityQueryUser
             | Action::SecurityUpdateApiKey
-            | Action::SecurityUpdateCrossClusterApiKey => true,
+            | Action::SecurityUpdateCrossClusterApiKey
+            | Action::SecurityUpdateSettings => true,
             Action::ClusterHealth
             | Action::Info
             | Action::KeywardForwardAuth
@@ -193,6 +197,7 @@ impl Action {
             | Action::SecurityGetBuiltinPrivileges
             | Action::SecurityGetPrivileges
             | Action::SecurityGetRole
+            | Action::SecurityGetSettings
             | Action::SecurityGetStats
             | Action::SecurityGetUser
             | Action::SecurityGetUserPrivileges => false,
@@ -236,6 +241,13 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "api_key", "_bulk_update"],
         methods: &[(Method::POST, Action::SecurityBulkUpdateApiKeys)],
+    },
+    Route {
+        path: &["_security", "settings"],
+        methods: &[
+            (Method::GET, Action::SecurityGetSettings),
+            (Method::PUT, Action::SecurityUpdateSettings),
+        ],
     },
     Route {
         path: &["_security", "stats"],
@@ -822,6 +834,8 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityCloneApiKey => clone_api_key::handle(ctx).await,
         Action::SecurityClearCachedRealms => clear_cached_realms::handle(ctx).await,
         Action::SecurityGetStats => get_stats::handle(ctx).await,
+        Action::SecurityGetSettings => settings::get(ctx).await,
+        Action::SecurityUpdateSettings => settings::update(ctx).await,
         Action::SecurityInvalidateApiKey => invalidate_api_key::handle(ctx).await,
         Action::SecurityInvalidateToken => invalidate_token::handle(ctx).await,
         Action::SecurityPutPrivileges => put_privileges::handle(ctx).await,

@@ -148,6 +148,7 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         Action::SecurityGrantApiKey => Some(("GrantApiKeyRequest", true)),
         Action::SecurityBulkGrantApiKey => Some(("BulkGrantApiKeyRequest", true)),
         Action::SecurityCloneApiKey => Some(("CloneApiKeyRequest", true)),
+        Action::SecurityUpdateSettings => Some(("UpdateSecuritySettingsRequest", true)),
         Action::SecurityHasPrivileges => Some(("HasPrivilegesRequest", true)),
         Action::SecurityInvalidateApiKey => Some(("InvalidateApiKeyRequest", true)),
         Action::SecurityInvalidateToken => Some(("InvalidateTokenRequest", true)),
@@ -179,6 +180,7 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityGetBuiltinPrivileges
         | Action::SecurityGetPrivileges
         | Action::SecurityGetRole
+        | Action::SecurityGetSettings
         | Action::SecurityGetStats
         | Action::SecurityGetUser
         | Action::SecurityGetUserPrivileges => None,
@@ -558,6 +560,14 @@ fn components() -> Value {
     // The bulk grant and clone schemas, in a second literal: one would pass the macro's
     // recursion limit.
     let more = json!({
+        "UpdateSecuritySettingsRequest": {
+            "type": "object",
+            "properties": {
+                "security": {"type": "object"},
+                "security-tokens": {"type": "object"},
+                "security-profile": {"type": "object"},
+            },
+        },
             "BulkGrantApiKeyRequest": {
             "type": "object",
             "required": ["grant_type", "api_keys"],

@@ -38,6 +38,8 @@ pub(super) fn request_name(action: Action) -> &'static str {
         Action::SecurityGrantApiKey => "GrantApiKeyRequest",
         Action::SecurityClearCachedRealms => "ClearRealmCacheRequest",
         Action::SecurityGetStats => "GetSecurityStatsNodesRequest",
+        Action::SecurityGetSettings => "GetSecuritySettingsRequest",
+        Action::SecurityUpdateSettings => "UpdateSecuritySettingsRequest",
         Action::SecurityBulkGrantApiKey => "BulkGrantApiKeyRequest",
         Action::SecurityCloneApiKey => "CloneApiKeyRequest",
         Action::SecurityInvalidateApiKey => "InvalidateApiKeyRequest",

@@ -29,6 +29,7 @@ mod query;
 mod query_limits;
 mod request_bodies;
 mod roles;
+mod security_settings;
 mod server;
 mod support;
 mod tls;
