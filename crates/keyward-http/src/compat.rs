@@ -1015,6 +1015,7 @@ mod tests {
                         pretty,
                         filter_path: filter.map(str::to_owned),
                         head: false,
+                        error_trace: false,
                     };
                     let whole = json!({"api_keys": elements[..count].to_vec()});
                     let buffered = rendering.render(&whole);
