@@ -26,6 +26,7 @@ mod query;
 #[cfg(test)]
 mod race_tests;
 mod remover;
+mod role_mappings;
 mod roles;
 mod tokens;
 mod users;

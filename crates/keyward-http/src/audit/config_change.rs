@@ -148,6 +148,21 @@ pub(crate) fn config_changes(
                 .collect(),
             _ => Vec::new(),
         },
+        Action::SecurityPutRoleMapping => {
+            let mut mapping = Map::new();
+            mapping.insert("name".to_owned(), name_param("name"));
+            for field in ["roles", "role_templates", "rules", "enabled", "metadata"] {
+                copy(body, field, &mut mapping, field);
+            }
+            vec![(
+                "put_role_mapping",
+                json!({ "put": { "role_mapping": mapping } }),
+            )]
+        }
+        Action::SecurityDeleteRoleMapping => vec![(
+            "delete_role_mapping",
+            json!({ "delete": { "role_mapping": { "name": name_param("name") } } }),
+        )],
         Action::SecurityPutPrivileges => {
             let mut privileges = Vec::new();
             if let Value::Object(applications) = body {
@@ -199,6 +214,7 @@ pub(crate) fn config_changes(
         | Action::SecurityGetBuiltinPrivileges
         | Action::SecurityGetPrivileges
         | Action::SecurityGetRole
+        | Action::SecurityGetRoleMapping
         | Action::SecurityGetToken
         | Action::SecurityGetUser
         | Action::SecurityGetUserPrivileges
@@ -230,6 +246,8 @@ pub(crate) fn changes_config(action: Action) -> bool {
             | Action::SecurityBulkPutRole
             | Action::SecurityDeleteRole
             | Action::SecurityBulkDeleteRole
+            | Action::SecurityPutRoleMapping
+            | Action::SecurityDeleteRoleMapping
             | Action::SecurityPutPrivileges
             | Action::SecurityDeletePrivileges
     )

@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 41] = [
+    pub(super) const ALL: [Action; 44] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -25,6 +25,7 @@ impl Action {
         Action::SecurityCreateCrossClusterApiKey,
         Action::SecurityDeletePrivileges,
         Action::SecurityDeleteRole,
+        Action::SecurityDeleteRoleMapping,
         Action::SecurityDeleteUser,
         Action::SecurityDisableUser,
         Action::SecurityEnableUser,
@@ -32,6 +33,7 @@ impl Action {
         Action::SecurityGetBuiltinPrivileges,
         Action::SecurityGetPrivileges,
         Action::SecurityGetRole,
+        Action::SecurityGetRoleMapping,
         Action::SecurityGetToken,
         Action::SecurityGetUser,
         Action::SecurityGetUserPrivileges,
@@ -41,6 +43,7 @@ impl Action {
         Action::SecurityInvalidateToken,
         Action::SecurityPutPrivileges,
         Action::SecurityPutRole,
+        Action::SecurityPutRoleMapping,
         Action::SecurityPutUser,
         Action::SecurityQueryApiKeys,
         Action::SecurityQueryRole,
@@ -78,6 +81,7 @@ impl Action {
             Action::SecurityCreateCrossClusterApiKey => "security.create_cross_cluster_api_key",
             Action::SecurityDeletePrivileges => "security.delete_privileges",
             Action::SecurityDeleteRole => "security.delete_role",
+            Action::SecurityDeleteRoleMapping => "security.delete_role_mapping",
             Action::SecurityDeleteUser => "security.delete_user",
             Action::SecurityDisableUser => "security.disable_user",
             Action::SecurityEnableUser => "security.enable_user",
@@ -85,6 +89,7 @@ impl Action {
             Action::SecurityGetBuiltinPrivileges => "security.get_builtin_privileges",
             Action::SecurityGetPrivileges => "security.get_privileges",
             Action::SecurityGetRole => "security.get_role",
+            Action::SecurityGetRoleMapping => "security.get_role_mapping",
             Action::SecurityGetToken => "security.get_token",
             Action::SecurityGetUser => "security.get_user",
             Action::SecurityGetUserPrivileges => "security.get_user_privileges",
@@ -94,6 +99,7 @@ impl Action {
             Action::SecurityInvalidateToken => "security.invalidate_token",
             Action::SecurityPutPrivileges => "security.put_privileges",
             Action::SecurityPutRole => "security.put_role",
+            Action::SecurityPutRoleMapping => "security.put_role_mapping",
             Action::SecurityPutUser => "security.put_user",
             Action::SecurityQueryApiKeys => "security.query_api_keys",
             Action::SecurityQueryRole => "security.query_role",
@@ -127,12 +133,14 @@ impl Action {
             | Action::SecurityCreateApiKey
             | Action::SecurityDeletePrivileges
             | Action::SecurityDeleteRole
+            | Action::SecurityDeleteRoleMapping
             | Action::SecurityDeleteUser
             | Action::SecurityDisableUser
             | Action::SecurityEnableUser
             | Action::SecurityGrantApiKey
             | Action::SecurityPutPrivileges
             | Action::SecurityPutRole
+            | Action::SecurityPutRoleMapping
             | Action::SecurityPutUser => &["refresh"],
             Action::SecurityGetApiKey => &[
                 "id",
@@ -161,6 +169,7 @@ impl Action {
             | Action::SecurityGetBuiltinPrivileges
             | Action::SecurityGetPrivileges
             | Action::SecurityGetRole
+            | Action::SecurityGetRoleMapping
             | Action::SecurityGetToken
             | Action::SecurityGetUserPrivileges
             | Action::SecurityHasPrivileges
