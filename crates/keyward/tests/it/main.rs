@@ -27,6 +27,7 @@ mod privileges;
 mod query;
 mod query_limits;
 mod request_bodies;
+mod role_mappings;
 mod roles;
 mod server;
 mod support;
