@@ -89,7 +89,13 @@ impl RoleMapping {
                     Value::Null => {}
                     other => return Err(wrong_type(field, other)),
                 },
-                // Elasticsearch still reads `run_as` (deprecated, and it must be empty).
+                // Elasticsearch skips these two (written into stored mappings by old versions).
+                "doc_type" | "type" => match value {
+                    Value::String(_) | Value::Null => {}
+                    other => return Err(wrong_type(field, other)),
+                },
+                // The request specification lists `run_as`; no Elasticsearch mapping grants it,
+                // so only an empty list is accepted.
                 "run_as" => {
                     let names = strings(field, value)?;
                     if !names.is_empty() {

@@ -206,6 +206,15 @@ fn parse_errors_name_the_problem_as_elasticsearch() {
         "Validation Failed: 1: role-mapping roles or role-templates are missing;2: role-mapping rules are missing;3: metadata keys may not start with [_];",
     );
     check(
+        json!({"roles": ["r"], "rules": {"all": []}, "run_as": ["u"]}),
+        "illegal_argument",
+        "run_as is not supported in role mappings",
+    );
+    assert!(
+        RoleMapping::parse(&json!({"roles": ["r"], "rules": {"all": []}, "run_as": [], "doc_type": "role-mapping", "type": "x"}))
+            .is_ok()
+    );
+    check(
         json!({"role_templates": [{"template": {"source": "{{#x}}"}}], "rules": {"all": []}}),
         "illegal_argument",
         "failed to compile role template: section [x] is not closed",

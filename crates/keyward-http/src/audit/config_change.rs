@@ -358,4 +358,36 @@ mod tests {
             "{text}"
         );
     }
+
+    #[test]
+    fn role_mapping_changes_name_the_mapping() {
+        let body = json!({"roles": ["r"], "rules": {"field": {"username": "*"}}, "enabled": true, "other": 1});
+        let param = |name: &str| (name == "name").then(|| "everyone".to_owned());
+        let put = config_changes(
+            Action::SecurityPutRoleMapping,
+            &body,
+            &param,
+            &Value::Null,
+            "elastic",
+        );
+        assert_eq!(put[0].0, "put_role_mapping");
+        assert_eq!(
+            serde_json::to_string(&put[0].1).unwrap(),
+            r#"{"put":{"role_mapping":{"name":"everyone","roles":["r"],"rules":{"field":{"username":"*"}},"enabled":true}}}"#
+        );
+        let delete = config_changes(
+            Action::SecurityDeleteRoleMapping,
+            &Value::Null,
+            &param,
+            &Value::Null,
+            "elastic",
+        );
+        assert_eq!(delete[0].0, "delete_role_mapping");
+        assert_eq!(
+            serde_json::to_string(&delete[0].1).unwrap(),
+            r#"{"delete":{"role_mapping":{"name":"everyone"}}}"#
+        );
+        assert!(changes_config(Action::SecurityPutRoleMapping));
+        assert!(!changes_config(Action::SecurityGetRoleMapping));
+    }
 }

@@ -126,6 +126,7 @@ async fn mappings_survive_a_restart() {
 async fn validation_errors_are_elasticsearch_errors() {
     let server = TestServer::start().await;
     let admin = server.superuser();
+    let server = &server;
     let put = |body: Value| async move {
         server
             .superuser()
@@ -257,7 +258,7 @@ async fn managing_mappings_needs_manage_security() {
         &watcher.get("/_security/role_mapping").await,
         403,
         "security_exception",
-        "action [cluster:admin/xpack/security/role_mapping/get] is unauthorized for user [watcher] with effective roles [watcher], this action is granted by the cluster privileges [read_security,manage_security,all]",
+        "action [cluster:admin/xpack/security/role_mapping/get] is unauthorized for user [watcher] with effective roles [watcher], this action is granted by the cluster privileges [manage_security,read_security,all]",
     );
 
     // read_security reads mappings but cannot change them.
