@@ -143,7 +143,7 @@ struct Renderer {
 }
 
 impl Renderer {
-    fn nodes<'a>(&mut self, nodes: &[Node], contexts: &mut Vec<&'a Value>) -> Result<(), Error> {
+    fn nodes(&mut self, nodes: &[Node], contexts: &mut Vec<&Value>) -> Result<(), Error> {
         for node in nodes {
             self.steps += 1;
             if self.steps > MAX_STEPS {

@@ -268,7 +268,7 @@ fn renders_back_as_elasticsearch() {
 fn templates_produce_role_names() {
     let check = |template: Value, format: &str, expected: &[&str]| {
         let mapping = RoleMapping::parse(&json!({
-            "role_templates": [{"template": template.clone(), "format": format}],
+            "role_templates": [{"template": template, "format": format}],
             "rules": {"field": {"username": "*"}}
         }))
         .unwrap();
