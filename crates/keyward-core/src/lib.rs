@@ -20,6 +20,7 @@ pub mod privilege;
 pub mod query;
 pub mod reserved;
 pub mod role;
+pub mod role_mapping;
 pub mod wildcard;
 
 pub use error::{Error, ValidationErrors, json_token};

@@ -75,6 +75,12 @@ pub mod actions {
     pub const BULK_DELETE_ROLE: &str = "cluster:admin/xpack/security/role/bulk_delete";
     /// Query roles.
     pub const QUERY_ROLE: &str = "cluster:admin/xpack/security/role/query";
+    /// Create or update a role mapping.
+    pub const PUT_ROLE_MAPPING: &str = "cluster:admin/xpack/security/role_mapping/put";
+    /// Get role mappings.
+    pub const GET_ROLE_MAPPINGS: &str = "cluster:admin/xpack/security/role_mapping/get";
+    /// Delete a role mapping.
+    pub const DELETE_ROLE_MAPPING: &str = "cluster:admin/xpack/security/role_mapping/delete";
     /// Clear the roles cache.
     pub const CLEAR_ROLES_CACHE: &str = "cluster:admin/xpack/security/roles/cache/clear";
     /// Create or update application privileges.

@@ -27,6 +27,7 @@ mod query;
 #[cfg(test)]
 mod race_tests;
 mod remover;
+mod role_mappings;
 mod roles;
 mod settings;
 mod tokens;

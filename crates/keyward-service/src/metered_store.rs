@@ -9,8 +9,8 @@ use keyward_core::EpochMillis;
 use keyward_core::query::{ApiKeyField, ApiKeyQuery, Query};
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
-    Notice, QueryPage, RoleRecord, Store, TokenInvalidation, TokenRecord, TokenSelector,
-    UpdateOutcome, UserChange, UserRecord,
+    Notice, QueryPage, RoleMappingRecord, RoleRecord, Store, TokenInvalidation, TokenRecord,
+    TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 use crate::metrics::{Histograms, StoreOperation};
@@ -177,6 +177,21 @@ impl Store for MeteredStore {
 
     async fn delete_role(&self, name: &str) -> Result<bool, Error> {
         timed!(self, Write, self.inner.delete_role(name))
+    }
+
+    async fn role_mappings(
+        &self,
+        names: Option<&[String]>,
+    ) -> Result<Vec<RoleMappingRecord>, Error> {
+        timed!(self, Query, self.inner.role_mappings(names))
+    }
+
+    async fn put_role_mapping(&self, mapping: RoleMappingRecord) -> Result<bool, Error> {
+        timed!(self, Write, self.inner.put_role_mapping(mapping))
+    }
+
+    async fn delete_role_mapping(&self, name: &str) -> Result<bool, Error> {
+        timed!(self, Write, self.inner.delete_role_mapping(name))
     }
 
     async fn put_app_privileges(

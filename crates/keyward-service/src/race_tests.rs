@@ -14,8 +14,8 @@ use keyward_core::credential::parse_authorization;
 use keyward_core::query::ApiKeyQuery;
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Applied, Change, EmbeddedStore,
-    EmbeddedStoreOptions, Error as StoreError, Notice, QueryPage, RoleRecord, Store,
-    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    EmbeddedStoreOptions, Error as StoreError, Notice, QueryPage, RoleMappingRecord, RoleRecord,
+    Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 use tokio::sync::{Notify, Semaphore, broadcast};
 use zeroize::Zeroizing;
@@ -173,6 +173,18 @@ impl Store for SlowStore {
         let outcome = self.inner.delete_role(name).await;
         self.answer_late().await;
         outcome
+    }
+    async fn role_mappings(
+        &self,
+        names: Option<&[String]>,
+    ) -> Result<Vec<RoleMappingRecord>, StoreError> {
+        self.inner.role_mappings(names).await
+    }
+    async fn put_role_mapping(&self, mapping: RoleMappingRecord) -> Result<bool, StoreError> {
+        self.inner.put_role_mapping(mapping).await
+    }
+    async fn delete_role_mapping(&self, name: &str) -> Result<bool, StoreError> {
+        self.inner.delete_role_mapping(name).await
     }
     async fn put_app_privileges(
         &self,

@@ -2,7 +2,9 @@
 //! records, and the flattening of key metadata into `api_key_metadata` rows.
 
 use keyward_core::api_key::{ApiKeyType, Creator};
-use keyward_store::{ApiKeyRecord, AppPrivilegeRecord, Error, RoleRecord, TokenRecord, UserRecord};
+use keyward_store::{
+    ApiKeyRecord, AppPrivilegeRecord, Error, RoleMappingRecord, RoleRecord, TokenRecord, UserRecord,
+};
 use serde_json::{Map, Value};
 use sha2::{Digest, Sha256};
 use tokio_postgres::Row;
@@ -382,6 +384,14 @@ pub(crate) fn role_from_row(row: &Row) -> Result<RoleRecord, Error> {
     Ok(RoleRecord {
         name: get(row, 0)?,
         descriptor: get(row, 1)?,
+        seq: get(row, 2)?,
+    })
+}
+
+pub(crate) fn role_mapping_from_row(row: &Row) -> Result<RoleMappingRecord, Error> {
+    Ok(RoleMappingRecord {
+        name: get(row, 0)?,
+        mapping: get(row, 1)?,
         seq: get(row, 2)?,
     })
 }

@@ -122,6 +122,12 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         key TEXT COLLATE "C" NOT NULL PRIMARY KEY,
         value TEXT COLLATE "C" NOT NULL
     );"#,
+    // 2: role mappings, each one JSON document by name.
+    r#"CREATE TABLE role_mappings (
+        name TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        mapping TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL
+    );"#,
 ];
 
 /// The advisory lock key migrations run under (`keyward` in ASCII, padded): any value works as

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use keyward_core::EpochMillis;
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
-    NamePattern, Notice, QueryPage, RoleRecord, Store, TokenInvalidation, TokenRecord,
-    TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    NamePattern, Notice, QueryPage, RoleMappingRecord, RoleRecord, Store, TokenInvalidation,
+    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 use tokio_postgres::IsolationLevel;
 use tokio_postgres::error::SqlState;
@@ -17,7 +17,7 @@ use crate::query_sql::{self, Param, params};
 use crate::rows::{
     API_KEY_COLUMNS, ApiKeyValues, INSERT_API_KEY, SELECT_FOR_UPDATE, TOKEN_COLUMNS,
     UPDATE_API_KEY, USER_COLUMNS, api_key_from_row, app_privilege_from_row, json_list,
-    role_from_row, token_from_row, user_from_row,
+    role_from_row, role_mapping_from_row, token_from_row, user_from_row,
 };
 
 #[async_trait]
@@ -476,6 +476,51 @@ impl Store for PostgresStore {
         self.commit(transaction, deleted.then_some(Change::Roles))
             .await?;
         Ok(deleted)
+    }
+
+    async fn role_mappings(
+        &self,
+        names: Option<&[String]>,
+    ) -> Result<Vec<RoleMappingRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "SELECT name, mapping, seq FROM role_mappings \
+                 WHERE $1::text[] IS NULL OR name = ANY($1) ORDER BY name",
+            )
+            .await
+            .pg()?;
+        let rows = client.query(&statement, &[&names]).await.pg()?;
+        rows.iter().map(role_mapping_from_row).collect()
+    }
+
+    // No realm of keyward's applies role mappings and no node caches them, so their writes
+    // announce nothing: every read goes to the shared database.
+    async fn put_role_mapping(&self, mapping: RoleMappingRecord) -> Result<bool, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "INSERT INTO role_mappings (name, mapping, seq) VALUES ($1, $2, 1) \
+                 ON CONFLICT (name) DO UPDATE SET mapping = excluded.mapping, \
+                 seq = role_mappings.seq + 1 RETURNING (xmax = 0)",
+            )
+            .await
+            .pg()?;
+        let row = client
+            .query_one(&statement, &[&mapping.name, &mapping.mapping])
+            .await
+            .pg()?;
+        row.try_get(0)
+            .map_err(|err| Error::Corrupt(err.to_string()))
+    }
+
+    async fn delete_role_mapping(&self, name: &str) -> Result<bool, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached("DELETE FROM role_mappings WHERE name = $1")
+            .await
+            .pg()?;
+        Ok(client.execute(&statement, &[&name]).await.pg()? > 0)
     }
 
     async fn put_app_privileges(

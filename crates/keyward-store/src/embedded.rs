@@ -44,14 +44,16 @@ use find_sql::*;
 use rows::{
     API_KEY_COLUMNS, TOKEN_COLUMNS, UPDATE_API_KEY, USER_COLUMNS, api_key_from_row, api_key_values,
     app_privilege_from_row, exists, insert_api_key, insert_api_key_values, insert_token,
-    names_json, role_from_row, select_all, select_meta, token_from_row, user_from_row,
+    names_json, role_from_row, role_mapping_from_row, select_all, select_meta, token_from_row,
+    user_from_row,
 };
 use schema::migrate;
 use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};
 
 use crate::{
-    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord,
-    Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern,
+    RoleMappingRecord, RoleRecord, Store, TokenInvalidation, TokenRecord, TokenSelector,
+    UpdateOutcome, UserChange, UserRecord,
 };
 
 /// How to open an [`EmbeddedStore`].
@@ -615,6 +617,57 @@ impl Store for EmbeddedStore {
         self.write(move |connection| {
             let deleted = connection
                 .prepare_cached("DELETE FROM roles WHERE name = ?1")
+                .db()?
+                .execute([&name])
+                .db()?;
+            Ok(deleted > 0)
+        })
+        .await
+    }
+
+    async fn role_mappings(
+        &self,
+        names: Option<&[String]>,
+    ) -> Result<Vec<RoleMappingRecord>, Error> {
+        let names = names_json(names)?;
+        self.read(move |connection| {
+            select_all(
+                connection,
+                "SELECT name, mapping, seq FROM role_mappings \
+                 WHERE ?1 IS NULL OR name IN (SELECT value FROM json_each(?1)) ORDER BY name",
+                params![names],
+                role_mapping_from_row,
+            )
+        })
+        .await
+    }
+
+    async fn put_role_mapping(&self, mapping: RoleMappingRecord) -> Result<bool, Error> {
+        self.write(move |connection| {
+            let existed = exists(
+                connection,
+                "SELECT 1 FROM role_mappings WHERE name = ?1",
+                &[&mapping.name],
+            )?;
+            connection
+                .prepare_cached(
+                    "INSERT INTO role_mappings (name, mapping, seq) VALUES (?1, ?2, 1) \
+                     ON CONFLICT (name) DO UPDATE SET mapping = excluded.mapping, \
+                     seq = role_mappings.seq + 1",
+                )
+                .db()?
+                .execute(params![mapping.name, mapping.mapping])
+                .db()?;
+            Ok(!existed)
+        })
+        .await
+    }
+
+    async fn delete_role_mapping(&self, name: &str) -> Result<bool, Error> {
+        let name = name.to_owned();
+        self.write(move |connection| {
+            let deleted = connection
+                .prepare_cached("DELETE FROM role_mappings WHERE name = ?1")
                 .db()?
                 .execute([&name])
                 .db()?;

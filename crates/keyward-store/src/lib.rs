@@ -220,6 +220,18 @@ pub struct RoleRecord {
     pub seq: i64,
 }
 
+/// A stored role mapping.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RoleMappingRecord {
+    /// The mapping name.
+    pub name: String,
+    /// The mapping (`enabled`, `roles`, `role_templates`, `rules`, `metadata`) as normalised
+    /// JSON object text.
+    pub mapping: String,
+    /// Incremented by the store on every write.
+    pub seq: i64,
+}
+
 /// A stored application privilege.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct AppPrivilegeRecord {
@@ -568,6 +580,19 @@ pub trait Store: Send + Sync + 'static {
 
     /// Deletes a role; `true` when there was one.
     async fn delete_role(&self, name: &str) -> Result<bool, Error>;
+
+    /// The role mappings with these names (all of them for `None`), sorted by name; unknown
+    /// names are left out.
+    async fn role_mappings(
+        &self,
+        names: Option<&[String]>,
+    ) -> Result<Vec<RoleMappingRecord>, Error>;
+
+    /// Inserts or replaces a role mapping; `true` when it was inserted.
+    async fn put_role_mapping(&self, mapping: RoleMappingRecord) -> Result<bool, Error>;
+
+    /// Deletes a role mapping; `true` when there was one.
+    async fn delete_role_mapping(&self, name: &str) -> Result<bool, Error>;
 
     /// Inserts or replaces application privileges in one transaction; for each, in order, its
     /// application, name and whether it was inserted.

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
-    FieldCounts, NamePattern, RoleRecord, Store, TokenInvalidation, TokenRecord, TokenSelector,
-    UpdateOutcome, UserChange, UserRecord,
+    FieldCounts, NamePattern, RoleMappingRecord, RoleRecord, Store, TokenInvalidation, TokenRecord,
+    TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 /// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a
@@ -73,6 +73,7 @@ macro_rules! store_contract_tests {
             users_change_touches_only_the_changed_fields,
             users_list_and_delete,
             roles_upsert_list_and_delete,
+            role_mappings_upsert_list_and_delete,
             app_privileges_upsert_list_and_delete,
             meta_init_first_writer_wins,
             meta_put_replaces,
@@ -1241,6 +1242,68 @@ pub async fn users_list_and_delete(store: &dyn Store) {
 }
 
 /// Roles: insert then replace (reporting which), read one, by names or all sorted, delete.
+/// Role mappings: insert reports `true`, a replacement `false` and a new `seq`; listings are
+/// sorted by name and leave unknown names out; names are case-sensitive.
+pub async fn role_mappings_upsert_list_and_delete(store: &dyn Store) {
+    let mapping = |name: &str, text: &str| RoleMappingRecord {
+        name: name.to_owned(),
+        mapping: text.to_owned(),
+        seq: 9,
+    };
+    let first =
+        r#"{"enabled":true,"roles":["r"],"rules":{"field":{"username":"*"}},"metadata":{}}"#;
+    let second = r#"{"enabled":false,"roles":["s"],"rules":{"all":[]},"metadata":{"k":"v"}}"#;
+    assert!(store.role_mappings(None).await.unwrap().is_empty());
+    assert!(store.put_role_mapping(mapping("m1", first)).await.unwrap());
+    assert!(store.put_role_mapping(mapping("a0", first)).await.unwrap());
+    assert_eq!(
+        store.role_mappings(Some(&["m1".to_owned()])).await.unwrap(),
+        [RoleMappingRecord {
+            seq: 1,
+            ..mapping("m1", first)
+        }]
+    );
+    assert!(!store.put_role_mapping(mapping("m1", second)).await.unwrap());
+    assert_eq!(
+        store.role_mappings(Some(&["m1".to_owned()])).await.unwrap(),
+        [RoleMappingRecord {
+            seq: 2,
+            ..mapping("m1", second)
+        }]
+    );
+    let all: Vec<String> = store
+        .role_mappings(None)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|mapping| mapping.name)
+        .collect();
+    assert_eq!(all, ["a0", "m1"]);
+    let some: Vec<String> = store
+        .role_mappings(Some(&[
+            "missing".to_owned(),
+            "m1".to_owned(),
+            "M1".to_owned(),
+        ]))
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|mapping| mapping.name)
+        .collect();
+    assert_eq!(some, ["m1"], "unknown names left out, names case-sensitive");
+    assert!(store.role_mappings(Some(&[])).await.unwrap().is_empty());
+    assert!(store.delete_role_mapping("m1").await.unwrap());
+    assert!(!store.delete_role_mapping("m1").await.unwrap());
+    assert!(
+        store
+            .role_mappings(Some(&["m1".to_owned()]))
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert_eq!(store.role_mappings(None).await.unwrap().len(), 1);
+}
+
 pub async fn roles_upsert_list_and_delete(store: &dyn Store) {
     let role = |name: &str, descriptor: &str| RoleRecord {
         name: name.to_owned(),

@@ -252,12 +252,13 @@ async fn a_version_1_database_upgrades_in_place() {
     };
     assert!(store.put_role(role).await.unwrap());
     assert_eq!(store.token("missing").await.unwrap(), None);
+    assert!(store.role_mappings(None).await.unwrap().is_empty());
     drop(store);
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 7);
+    assert_eq!(version, 8);
 }
 
 #[tokio::test]
@@ -574,11 +575,12 @@ async fn metadata_of_keys_stored_before_the_metadata_index_is_queryable() {
     store.create_api_key(key).await.unwrap();
     store.create_api_key(sample_key("plain")).await.unwrap();
     drop(store);
-    // Undo migrations 7 and 6, as a keyward of schema version 5 left the database.
+    // Undo migrations 8, 7 and 6, as a keyward of schema version 5 left the database.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
     connection
         .execute_batch(
-            "DROP TRIGGER api_keys_counts_insert;
+            "DROP TABLE role_mappings;
+             DROP TRIGGER api_keys_counts_insert;
              DROP TRIGGER api_keys_counts_delete;
              DROP TRIGGER api_keys_counts_update;
              DROP TABLE api_key_counts;

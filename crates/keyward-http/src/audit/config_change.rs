@@ -159,6 +159,21 @@ pub(crate) fn config_changes(
                 .collect(),
             _ => Vec::new(),
         },
+        Action::SecurityPutRoleMapping => {
+            let mut mapping = Map::new();
+            mapping.insert("name".to_owned(), name_param("name"));
+            for field in ["roles", "role_templates", "rules", "enabled", "metadata"] {
+                copy(body, field, &mut mapping, field);
+            }
+            vec![(
+                "put_role_mapping",
+                json!({ "put": { "role_mapping": mapping } }),
+            )]
+        }
+        Action::SecurityDeleteRoleMapping => vec![(
+            "delete_role_mapping",
+            json!({ "delete": { "role_mapping": { "name": name_param("name") } } }),
+        )],
         Action::SecurityPutPrivileges => {
             let mut privileges = Vec::new();
             if let Value::Object(applications) = body {
@@ -211,6 +226,7 @@ pub(crate) fn config_changes(
         | Action::SecurityGetBuiltinPrivileges
         | Action::SecurityGetPrivileges
         | Action::SecurityGetRole
+        | Action::SecurityGetRoleMapping
         | Action::SecurityGetSettings
         | Action::SecurityGetStats
         | Action::SecurityUpdateSettings
@@ -247,6 +263,8 @@ pub(crate) fn changes_config(action: Action) -> bool {
             | Action::SecurityBulkPutRole
             | Action::SecurityDeleteRole
             | Action::SecurityBulkDeleteRole
+            | Action::SecurityPutRoleMapping
+            | Action::SecurityDeleteRoleMapping
             | Action::SecurityPutPrivileges
             | Action::SecurityDeletePrivileges
     )
@@ -376,5 +394,37 @@ mod tests {
             !text.contains("s3cret-pw") && !text.contains("sec\"") && !text.contains("enc"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn role_mapping_changes_name_the_mapping() {
+        let body = json!({"roles": ["r"], "rules": {"field": {"username": "*"}}, "enabled": true, "other": 1});
+        let param = |name: &str| (name == "name").then(|| "everyone".to_owned());
+        let put = config_changes(
+            Action::SecurityPutRoleMapping,
+            &body,
+            &param,
+            &Value::Null,
+            "elastic",
+        );
+        assert_eq!(put[0].0, "put_role_mapping");
+        assert_eq!(
+            serde_json::to_string(&put[0].1).unwrap(),
+            r#"{"put":{"role_mapping":{"name":"everyone","roles":["r"],"rules":{"field":{"username":"*"}},"enabled":true}}}"#
+        );
+        let delete = config_changes(
+            Action::SecurityDeleteRoleMapping,
+            &Value::Null,
+            &param,
+            &Value::Null,
+            "elastic",
+        );
+        assert_eq!(delete[0].0, "delete_role_mapping");
+        assert_eq!(
+            serde_json::to_string(&delete[0].1).unwrap(),
+            r#"{"delete":{"role_mapping":{"name":"everyone"}}}"#
+        );
+        assert!(changes_config(Action::SecurityPutRoleMapping));
+        assert!(!changes_config(Action::SecurityGetRoleMapping));
     }
 }

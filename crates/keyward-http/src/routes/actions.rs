@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 47] = [
+    pub(super) const ALL: [Action; 50] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -28,6 +28,7 @@ impl Action {
         Action::SecurityCreateCrossClusterApiKey,
         Action::SecurityDeletePrivileges,
         Action::SecurityDeleteRole,
+        Action::SecurityDeleteRoleMapping,
         Action::SecurityDeleteUser,
         Action::SecurityDisableUser,
         Action::SecurityEnableUser,
@@ -35,6 +36,7 @@ impl Action {
         Action::SecurityGetBuiltinPrivileges,
         Action::SecurityGetPrivileges,
         Action::SecurityGetRole,
+        Action::SecurityGetRoleMapping,
         Action::SecurityGetSettings,
         Action::SecurityGetStats,
         Action::SecurityGetToken,
@@ -46,6 +48,7 @@ impl Action {
         Action::SecurityInvalidateToken,
         Action::SecurityPutPrivileges,
         Action::SecurityPutRole,
+        Action::SecurityPutRoleMapping,
         Action::SecurityPutUser,
         Action::SecurityQueryApiKeys,
         Action::SecurityQueryRole,
@@ -87,6 +90,7 @@ impl Action {
             Action::SecurityCreateCrossClusterApiKey => "security.create_cross_cluster_api_key",
             Action::SecurityDeletePrivileges => "security.delete_privileges",
             Action::SecurityDeleteRole => "security.delete_role",
+            Action::SecurityDeleteRoleMapping => "security.delete_role_mapping",
             Action::SecurityDeleteUser => "security.delete_user",
             Action::SecurityDisableUser => "security.disable_user",
             Action::SecurityEnableUser => "security.enable_user",
@@ -94,6 +98,7 @@ impl Action {
             Action::SecurityGetBuiltinPrivileges => "security.get_builtin_privileges",
             Action::SecurityGetPrivileges => "security.get_privileges",
             Action::SecurityGetRole => "security.get_role",
+            Action::SecurityGetRoleMapping => "security.get_role_mapping",
             Action::SecurityGetSettings => "security.get_settings",
             Action::SecurityGetStats => "security.get_stats",
             Action::SecurityGetToken => "security.get_token",
@@ -105,6 +110,7 @@ impl Action {
             Action::SecurityInvalidateToken => "security.invalidate_token",
             Action::SecurityPutPrivileges => "security.put_privileges",
             Action::SecurityPutRole => "security.put_role",
+            Action::SecurityPutRoleMapping => "security.put_role_mapping",
             Action::SecurityPutUser => "security.put_user",
             Action::SecurityQueryApiKeys => "security.query_api_keys",
             Action::SecurityQueryRole => "security.query_role",
@@ -141,12 +147,14 @@ impl Action {
             | Action::SecurityCreateApiKey
             | Action::SecurityDeletePrivileges
             | Action::SecurityDeleteRole
+            | Action::SecurityDeleteRoleMapping
             | Action::SecurityDeleteUser
             | Action::SecurityDisableUser
             | Action::SecurityEnableUser
             | Action::SecurityGrantApiKey
             | Action::SecurityPutPrivileges
             | Action::SecurityPutRole
+            | Action::SecurityPutRoleMapping
             | Action::SecurityPutUser => &["refresh"],
             Action::SecurityGetApiKey => &[
                 "id",
@@ -178,6 +186,7 @@ impl Action {
             | Action::SecurityGetBuiltinPrivileges
             | Action::SecurityGetPrivileges
             | Action::SecurityGetRole
+            | Action::SecurityGetRoleMapping
             | Action::SecurityGetStats
             | Action::SecurityGetToken
             | Action::SecurityGetUserPrivileges

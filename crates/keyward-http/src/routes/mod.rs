@@ -19,6 +19,7 @@ mod create_api_key;
 mod create_cross_cluster_api_key;
 mod delete_privileges;
 mod delete_role;
+mod delete_role_mapping;
 mod delete_user;
 mod disable_user;
 mod enable_user;
@@ -27,6 +28,7 @@ mod get_api_key;
 mod get_builtin_privileges;
 mod get_privileges;
 mod get_role;
+mod get_role_mapping;
 mod get_stats;
 mod get_token;
 mod get_user;
@@ -43,6 +45,7 @@ mod keyward_ready;
 mod openapi;
 mod put_privileges;
 mod put_role;
+mod put_role_mapping;
 mod put_user;
 mod query_api_keys;
 mod query_role;
@@ -122,6 +125,7 @@ pub(crate) enum Action {
     SecurityCreateCrossClusterApiKey,
     SecurityDeletePrivileges,
     SecurityDeleteRole,
+    SecurityDeleteRoleMapping,
     SecurityDeleteUser,
     SecurityDisableUser,
     SecurityEnableUser,
@@ -129,6 +133,7 @@ pub(crate) enum Action {
     SecurityGetBuiltinPrivileges,
     SecurityGetPrivileges,
     SecurityGetRole,
+    SecurityGetRoleMapping,
     SecurityGetSettings,
     SecurityGetStats,
     SecurityGetToken,
@@ -140,6 +145,7 @@ pub(crate) enum Action {
     SecurityInvalidateToken,
     SecurityPutPrivileges,
     SecurityPutRole,
+    SecurityPutRoleMapping,
     SecurityPutUser,
     SecurityQueryApiKeys,
     SecurityQueryRole,
@@ -170,6 +176,7 @@ impl Action {
             | Action::SecurityInvalidateToken
             | Action::SecurityPutPrivileges
             | Action::SecurityPutRole
+            | Action::SecurityPutRoleMapping
             | Action::SecurityPutUser
             | Action::SecurityQueryApiKeys
             | Action::SecurityQueryRole
@@ -190,6 +197,7 @@ impl Action {
             | Action::SecurityClearCachedRoles
             | Action::SecurityDeletePrivileges
             | Action::SecurityDeleteRole
+            | Action::SecurityDeleteRoleMapping
             | Action::SecurityDeleteUser
             | Action::SecurityDisableUser
             | Action::SecurityEnableUser
@@ -197,6 +205,7 @@ impl Action {
             | Action::SecurityGetBuiltinPrivileges
             | Action::SecurityGetPrivileges
             | Action::SecurityGetRole
+            | Action::SecurityGetRoleMapping
             | Action::SecurityGetSettings
             | Action::SecurityGetStats
             | Action::SecurityGetUser
@@ -406,6 +415,19 @@ const ROUTES: &[Route] = &[
             (Method::PUT, Action::SecurityPutRole),
             (Method::POST, Action::SecurityPutRole),
             (Method::DELETE, Action::SecurityDeleteRole),
+        ],
+    },
+    Route {
+        path: &["_security", "role_mapping"],
+        methods: &[(Method::GET, Action::SecurityGetRoleMapping)],
+    },
+    Route {
+        path: &["_security", "role_mapping", "{name}"],
+        methods: &[
+            (Method::GET, Action::SecurityGetRoleMapping),
+            (Method::PUT, Action::SecurityPutRoleMapping),
+            (Method::POST, Action::SecurityPutRoleMapping),
+            (Method::DELETE, Action::SecurityDeleteRoleMapping),
         ],
     },
     Route {
@@ -818,6 +840,7 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityCreateCrossClusterApiKey => create_cross_cluster_api_key::handle(ctx).await,
         Action::SecurityDeletePrivileges => delete_privileges::handle(ctx).await,
         Action::SecurityDeleteRole => delete_role::handle(ctx).await,
+        Action::SecurityDeleteRoleMapping => delete_role_mapping::handle(ctx).await,
         Action::SecurityDeleteUser => delete_user::handle(ctx).await,
         Action::SecurityDisableUser => disable_user::handle(ctx).await,
         Action::SecurityEnableUser => enable_user::handle(ctx).await,
@@ -825,6 +848,7 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityGetBuiltinPrivileges => get_builtin_privileges::handle(ctx).await,
         Action::SecurityGetPrivileges => get_privileges::handle(ctx).await,
         Action::SecurityGetRole => get_role::handle(ctx).await,
+        Action::SecurityGetRoleMapping => get_role_mapping::handle(ctx).await,
         Action::SecurityGetToken => get_token::handle(ctx).await,
         Action::SecurityGetUser => get_user::handle(ctx).await,
         Action::SecurityGetUserPrivileges => get_user_privileges::handle(ctx).await,
@@ -840,6 +864,7 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityInvalidateToken => invalidate_token::handle(ctx).await,
         Action::SecurityPutPrivileges => put_privileges::handle(ctx).await,
         Action::SecurityPutRole => put_role::handle(ctx).await,
+        Action::SecurityPutRoleMapping => put_role_mapping::handle(ctx).await,
         Action::SecurityPutUser => put_user::handle(ctx).await,
         Action::SecurityQueryApiKeys => query_api_keys::handle(ctx).await,
         Action::SecurityQueryRole => query_role::handle(ctx).await,

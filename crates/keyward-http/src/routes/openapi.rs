@@ -154,6 +154,7 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         Action::SecurityInvalidateToken => Some(("InvalidateTokenRequest", true)),
         Action::SecurityPutPrivileges => Some(("PutPrivilegesRequest", true)),
         Action::SecurityPutRole => Some(("RoleDescriptor", true)),
+        Action::SecurityPutRoleMapping => Some(("RoleMapping", true)),
         Action::SecurityPutUser => Some(("PutUserRequest", true)),
         Action::SecurityQueryApiKeys | Action::SecurityQueryRole | Action::SecurityQueryUser => {
             Some(("QueryRequest", false))
@@ -173,6 +174,7 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityClearCachedRoles
         | Action::SecurityDeletePrivileges
         | Action::SecurityDeleteRole
+        | Action::SecurityDeleteRoleMapping
         | Action::SecurityDeleteUser
         | Action::SecurityDisableUser
         | Action::SecurityEnableUser
@@ -180,6 +182,7 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityGetBuiltinPrivileges
         | Action::SecurityGetPrivileges
         | Action::SecurityGetRole
+        | Action::SecurityGetRoleMapping
         | Action::SecurityGetSettings
         | Action::SecurityGetStats
         | Action::SecurityGetUser
@@ -292,6 +295,25 @@ fn components() -> Value {
                         },
                     ]},
                     "status": {"type": "integer"},
+                },
+            },
+            "RoleMapping": {
+                "type": "object",
+                "required": ["rules"],
+                "properties": {
+                    "enabled": {"type": "boolean"},
+                    "roles": {"type": "array", "items": {"type": "string"}},
+                    "role_templates": {"type": "array", "items": {
+                        "type": "object",
+                        "required": ["template"],
+                        "properties": {
+                            "template": {"oneOf": [{"type": "object"}, {"type": "string"}]},
+                            "format": {"type": "string", "enum": ["string", "json"]},
+                        },
+                    }},
+                    "rules": {"type": "object"},
+                    "metadata": {"type": "object"},
+                    "run_as": {"type": "array", "items": {"type": "string"}},
                 },
             },
             "RoleDescriptor": {

@@ -9,7 +9,9 @@ use rusqlite::{Connection, Row, params, params_from_iter};
 
 use super::SqlResultExt;
 use super::descriptors::{Interner, References, Slot, creator_from_text, creator_text};
-use crate::{ApiKeyRecord, AppPrivilegeRecord, Error, RoleRecord, TokenRecord, UserRecord};
+use crate::{
+    ApiKeyRecord, AppPrivilegeRecord, Error, RoleMappingRecord, RoleRecord, TokenRecord, UserRecord,
+};
 
 /// The `tokens` columns in the order [`token_from_row`] reads them.
 pub(super) const TOKEN_COLUMNS: &str = "access_hash, refresh_hash, username, realm, realm_type, creation, \
@@ -246,6 +248,14 @@ pub(super) fn role_from_row(row: &Row<'_>) -> Result<RoleRecord, Error> {
     Ok(RoleRecord {
         name: row.get(0).db()?,
         descriptor: row.get(1).db()?,
+        seq: row.get(2).db()?,
+    })
+}
+
+pub(super) fn role_mapping_from_row(row: &Row<'_>) -> Result<RoleMappingRecord, Error> {
+    Ok(RoleMappingRecord {
+        name: row.get(0).db()?,
+        mapping: row.get(1).db()?,
         seq: row.get(2).db()?,
     })
 }

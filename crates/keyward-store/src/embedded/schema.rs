@@ -307,6 +307,12 @@ pub(super) const MIGRATIONS: &[&str] = &[
     END;
     INSERT INTO meta (key, value) VALUES ('migration_7_after_rowid', '0')
         ON CONFLICT (key) DO UPDATE SET value = '0';",
+    // 8: role mappings, each one JSON document by name.
+    "CREATE TABLE role_mappings (
+        name TEXT NOT NULL PRIMARY KEY,
+        mapping TEXT NOT NULL,
+        seq INTEGER NOT NULL
+    ) STRICT;",
 ];
 
 /// Brings the schema up to the newest version this binary knows, one transaction per migration.

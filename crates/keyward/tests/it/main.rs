@@ -28,6 +28,7 @@ mod privileges;
 mod query;
 mod query_limits;
 mod request_bodies;
+mod role_mappings;
 mod roles;
 mod security_settings;
 mod server;
