@@ -20,6 +20,7 @@ pub mod privilege;
 pub mod query;
 pub mod reserved;
 pub mod role;
+pub mod service_account;
 pub mod wildcard;
 
 pub use error::{Error, ValidationErrors, json_token};

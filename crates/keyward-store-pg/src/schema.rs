@@ -122,6 +122,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         key TEXT COLLATE "C" NOT NULL PRIMARY KEY,
         value TEXT COLLATE "C" NOT NULL
     );"#,
+    // 2: service account tokens kept in the store (index tokens): the hash of the secret only.
+    r#"CREATE TABLE service_tokens (
+        account TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        hash TEXT COLLATE "C" NOT NULL,
+        creation BIGINT NOT NULL,
+        creator TEXT COLLATE "C" NOT NULL,
+        creator_realm TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (account, name)
+    );"#,
 ];
 
 /// The advisory lock key migrations run under (`keyward` in ASCII, padded): any value works as

@@ -307,6 +307,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
     END;
     INSERT INTO meta (key, value) VALUES ('migration_7_after_rowid', '0')
         ON CONFLICT (key) DO UPDATE SET value = '0';",
+    // 8: service account tokens kept in the store (index tokens): the hash of the secret only.
+    "CREATE TABLE service_tokens (
+        account TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        creation INTEGER NOT NULL,
+        creator TEXT NOT NULL,
+        creator_realm TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    ) STRICT;",
 ];
 
 /// Brings the schema up to the newest version this binary knows, one transaction per migration.
