@@ -21,6 +21,9 @@ pub enum Error {
     /// A named resource does not exist (404 `resource_not_found_exception`).
     #[error("{0}")]
     NotFound(String),
+    /// A create-only write found the document there (409 `version_conflict_engine_exception`).
+    #[error("{0}")]
+    VersionConflict(String),
     /// The API key service is disabled by configuration.
     #[error("api keys are not enabled")]
     FeatureNotEnabled,

@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 41] = [
+    pub(super) const ALL: [Action; 46] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -21,6 +21,11 @@ impl Action {
         Action::SecurityClearApiKeyCache,
         Action::SecurityClearCachedPrivileges,
         Action::SecurityClearCachedRoles,
+        Action::SecurityClearCachedServiceTokens,
+        Action::SecurityCreateServiceToken,
+        Action::SecurityDeleteServiceToken,
+        Action::SecurityGetServiceAccounts,
+        Action::SecurityGetServiceCredentials,
         Action::SecurityCreateApiKey,
         Action::SecurityCreateCrossClusterApiKey,
         Action::SecurityDeletePrivileges,
@@ -74,6 +79,11 @@ impl Action {
             Action::SecurityClearApiKeyCache => "security.clear_api_key_cache",
             Action::SecurityClearCachedPrivileges => "security.clear_cached_privileges",
             Action::SecurityClearCachedRoles => "security.clear_cached_roles",
+            Action::SecurityClearCachedServiceTokens => "security.clear_cached_service_tokens",
+            Action::SecurityCreateServiceToken => "security.create_service_token",
+            Action::SecurityDeleteServiceToken => "security.delete_service_token",
+            Action::SecurityGetServiceAccounts => "security.get_service_accounts",
+            Action::SecurityGetServiceCredentials => "security.get_service_credentials",
             Action::SecurityCreateApiKey => "security.create_api_key",
             Action::SecurityCreateCrossClusterApiKey => "security.create_cross_cluster_api_key",
             Action::SecurityDeletePrivileges => "security.delete_privileges",
@@ -133,7 +143,9 @@ impl Action {
             | Action::SecurityGrantApiKey
             | Action::SecurityPutPrivileges
             | Action::SecurityPutRole
-            | Action::SecurityPutUser => &["refresh"],
+            | Action::SecurityPutUser
+            | Action::SecurityCreateServiceToken
+            | Action::SecurityDeleteServiceToken => &["refresh"],
             Action::SecurityGetApiKey => &[
                 "id",
                 "name",
@@ -157,6 +169,9 @@ impl Action {
             | Action::SecurityClearApiKeyCache
             | Action::SecurityClearCachedPrivileges
             | Action::SecurityClearCachedRoles
+            | Action::SecurityClearCachedServiceTokens
+            | Action::SecurityGetServiceAccounts
+            | Action::SecurityGetServiceCredentials
             | Action::SecurityCreateCrossClusterApiKey
             | Action::SecurityGetBuiltinPrivileges
             | Action::SecurityGetPrivileges

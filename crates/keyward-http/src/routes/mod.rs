@@ -12,6 +12,11 @@ mod change_password;
 mod clear_api_key_cache;
 mod clear_cached_privileges;
 mod clear_cached_roles;
+mod clear_cached_service_tokens;
+mod create_service_token;
+mod delete_service_token;
+mod get_service_accounts;
+mod get_service_credentials;
 mod cluster_health;
 mod create_api_key;
 mod create_cross_cluster_api_key;
@@ -111,10 +116,13 @@ pub(crate) enum Action {
     SecurityClearApiKeyCache,
     SecurityClearCachedPrivileges,
     SecurityClearCachedRoles,
+    SecurityClearCachedServiceTokens,
     SecurityCreateApiKey,
     SecurityCreateCrossClusterApiKey,
+    SecurityCreateServiceToken,
     SecurityDeletePrivileges,
     SecurityDeleteRole,
+    SecurityDeleteServiceToken,
     SecurityDeleteUser,
     SecurityDisableUser,
     SecurityEnableUser,
@@ -122,6 +130,8 @@ pub(crate) enum Action {
     SecurityGetBuiltinPrivileges,
     SecurityGetPrivileges,
     SecurityGetRole,
+    SecurityGetServiceAccounts,
+    SecurityGetServiceCredentials,
     SecurityGetToken,
     SecurityGetUser,
     SecurityGetUserPrivileges,
@@ -174,8 +184,13 @@ impl Action {
             | Action::SecurityClearApiKeyCache
             | Action::SecurityClearCachedPrivileges
             | Action::SecurityClearCachedRoles
+            | Action::SecurityClearCachedServiceTokens
+            | Action::SecurityCreateServiceToken
             | Action::SecurityDeletePrivileges
             | Action::SecurityDeleteRole
+            | Action::SecurityDeleteServiceToken
+            | Action::SecurityGetServiceAccounts
+            | Action::SecurityGetServiceCredentials
             | Action::SecurityDeleteUser
             | Action::SecurityDisableUser
             | Action::SecurityEnableUser
@@ -369,6 +384,55 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "role", "{name}", "_clear_cache"],
         methods: &[(Method::POST, Action::SecurityClearCachedRoles)],
+    },
+    Route {
+        path: &["_security", "service"],
+        methods: &[(Method::GET, Action::SecurityGetServiceAccounts)],
+    },
+    Route {
+        path: &["_security", "service", "{namespace}"],
+        methods: &[(Method::GET, Action::SecurityGetServiceAccounts)],
+    },
+    Route {
+        path: &["_security", "service", "{namespace}", "{service}"],
+        methods: &[(Method::GET, Action::SecurityGetServiceAccounts)],
+    },
+    Route {
+        path: &["_security", "service", "{namespace}", "{service}", "credential"],
+        methods: &[(Method::GET, Action::SecurityGetServiceCredentials)],
+    },
+    Route {
+        path: &["_security", "service", "{namespace}", "{service}", "credential", "token"],
+        methods: &[(Method::POST, Action::SecurityCreateServiceToken)],
+    },
+    Route {
+        path: &[
+            "_security",
+            "service",
+            "{namespace}",
+            "{service}",
+            "credential",
+            "token",
+            "{name}",
+        ],
+        methods: &[
+            (Method::PUT, Action::SecurityCreateServiceToken),
+            (Method::POST, Action::SecurityCreateServiceToken),
+            (Method::DELETE, Action::SecurityDeleteServiceToken),
+        ],
+    },
+    Route {
+        path: &[
+            "_security",
+            "service",
+            "{namespace}",
+            "{service}",
+            "credential",
+            "token",
+            "{name}",
+            "_clear_cache",
+        ],
+        methods: &[(Method::POST, Action::SecurityClearCachedServiceTokens)],
     },
     Route {
         path: &["_security", "_query", "api_key"],
@@ -772,6 +836,13 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(ctx).await,
         Action::SecurityClearCachedPrivileges => clear_cached_privileges::handle(ctx).await,
         Action::SecurityClearCachedRoles => clear_cached_roles::handle(ctx).await,
+        Action::SecurityClearCachedServiceTokens => {
+            clear_cached_service_tokens::handle(ctx).await
+        }
+        Action::SecurityCreateServiceToken => create_service_token::handle(ctx).await,
+        Action::SecurityDeleteServiceToken => delete_service_token::handle(ctx).await,
+        Action::SecurityGetServiceAccounts => get_service_accounts::handle(ctx).await,
+        Action::SecurityGetServiceCredentials => get_service_credentials::handle(ctx).await,
         Action::SecurityCreateApiKey => create_api_key::handle(ctx).await,
         Action::SecurityCreateCrossClusterApiKey => create_cross_cluster_api_key::handle(ctx).await,
         Action::SecurityDeletePrivileges => delete_privileges::handle(ctx).await,
@@ -806,7 +877,7 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
 type PathParams = Vec<(&'static str, String)>;
 
 /// No route has more segments than this.
-const MAX_SEGMENTS: usize = 5;
+const MAX_SEGMENTS: usize = 8;
 
 /// Finds the action for a method and path: Elasticsearch's 400 "no handler" when no path
 /// matches, 405 with `Allow` when the path exists for other methods. `HEAD` is served by the

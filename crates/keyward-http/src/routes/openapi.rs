@@ -167,6 +167,11 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityClearApiKeyCache
         | Action::SecurityClearCachedPrivileges
         | Action::SecurityClearCachedRoles
+        | Action::SecurityClearCachedServiceTokens
+        | Action::SecurityCreateServiceToken
+        | Action::SecurityDeleteServiceToken
+        | Action::SecurityGetServiceAccounts
+        | Action::SecurityGetServiceCredentials
         | Action::SecurityDeletePrivileges
         | Action::SecurityDeleteRole
         | Action::SecurityDeleteUser

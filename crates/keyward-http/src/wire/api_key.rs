@@ -282,7 +282,7 @@ pub(crate) fn authenticate(subject: &Authentication) -> Value {
     );
     let authentication_type = if subject.is_api_key() {
         "api_key"
-    } else if subject.token {
+    } else if subject.token || subject.service_token.is_some() {
         "token"
     } else {
         "realm"
@@ -302,6 +302,12 @@ pub(crate) fn authenticate(subject: &Authentication) -> Value {
             Value::String("elasticsearch".to_owned()),
         );
         object.insert("api_key".to_owned(), Value::Object(api_key));
+    }
+    if let Some(token) = &subject.service_token {
+        object.insert(
+            "token".to_owned(),
+            json!({"name": token.name, "type": token.source.type_name()}),
+        );
     }
     Value::Object(object)
 }
