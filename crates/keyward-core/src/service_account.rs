@@ -61,7 +61,10 @@ pub fn service_account_role(principal: &str) -> Option<RoleDescriptor> {
     let descriptor = match principal {
         "elastic/auto-ops" => descriptor(
             &["monitor", "read_ilm", "read_slm"],
-            vec![restricted(indices(&["*"], &["monitor", "view_index_metadata"]))],
+            vec![restricted(indices(
+                &["*"],
+                &["monitor", "view_index_metadata"],
+            ))],
             Vec::new(),
         ),
         "elastic/fleet-server" => descriptor(
@@ -299,7 +302,8 @@ mod tests {
         assert_eq!(parsed.name, "t1");
         assert_eq!(parsed.expose_secret(), "secretsecret");
         // A known Elasticsearch-format token: \0\1\0\1elastic/fleet-server/token1:supersecret
-        let known = STANDARD_NO_PAD.encode(b"\x00\x01\x00\x01elastic/fleet-server/token1:supersecret");
+        let known =
+            STANDARD_NO_PAD.encode(b"\x00\x01\x00\x01elastic/fleet-server/token1:supersecret");
         let parsed = ServiceToken::parse(&known).unwrap();
         assert_eq!(parsed.name, "token1");
         assert!(!format!("{parsed:?}").contains("supersecret"));

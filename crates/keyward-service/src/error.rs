@@ -69,6 +69,8 @@ pub struct Unauthorized {
     pub missing_roles: Vec<String>,
     /// Set when the denial is of running as this user.
     pub run_as: Option<String>,
+    /// Whether the subject is a service account (named as such, without roles).
+    pub service_account: bool,
 }
 
 impl std::fmt::Display for Unauthorized {
@@ -76,6 +78,8 @@ impl std::fmt::Display for Unauthorized {
         write!(f, "action [{}] is unauthorized for ", self.action)?;
         match &self.api_key_id {
             Some(id) => write!(f, "API key id [{}] of user [{}]", id, self.username)?,
+            // Elasticsearch names a service account as such and lists no roles for it.
+            None if self.service_account => write!(f, "service account [{}]", self.username)?,
             None => {
                 write!(
                     f,

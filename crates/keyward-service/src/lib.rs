@@ -59,9 +59,8 @@ pub use grant::{GrantApiKey, GrantType};
 pub use query::{NamedRole, QueryApiKeys, QueryApiKeysResult, QueryHits, QuerySearch};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use service_accounts::{
-    CreateServiceToken, CreatedServiceToken, FileTokens, SERVICE_ACCOUNT_REALM,
-    ServiceCredentials, ServiceTokenRef, ServiceTokenSource, hash_service_token_secret,
-    new_service_token_secret,
+    CreateServiceToken, CreatedServiceToken, FileTokens, SERVICE_ACCOUNT_REALM, ServiceCredentials,
+    ServiceTokenRef, ServiceTokenSource, hash_service_token_secret, new_service_token_secret,
 };
 pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};

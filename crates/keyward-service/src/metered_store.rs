@@ -9,8 +9,8 @@ use keyward_core::EpochMillis;
 use keyward_core::query::{ApiKeyField, ApiKeyQuery, Query};
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
-    Notice, QueryPage, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation, TokenRecord, TokenSelector,
-    UpdateOutcome, UserChange, UserRecord,
+    Notice, QueryPage, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation, TokenRecord,
+    TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 use crate::metrics::{Histograms, StoreOperation};

@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use keyward_core::EpochMillis;
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
-    NamePattern, Notice, QueryPage, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation, TokenRecord,
-    TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    NamePattern, Notice, QueryPage, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation,
+    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 use tokio_postgres::IsolationLevel;
 use tokio_postgres::error::SqlState;

@@ -52,7 +52,8 @@ use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};
 
 use crate::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern, RoleRecord,
-    ServiceTokenRecord, Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    ServiceTokenRecord, Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome,
+    UserChange, UserRecord,
 };
 
 /// How to open an [`EmbeddedStore`].

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
-    FieldCounts, NamePattern, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation, TokenRecord, TokenSelector,
-    UpdateOutcome, UserChange, UserRecord,
+    FieldCounts, NamePattern, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation,
+    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 /// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a

@@ -29,8 +29,9 @@ pub(crate) fn file_path(config_file: Option<&Path>, data_dir: &Path) -> PathBuf 
 /// Reads the file; an absent file holds no tokens.
 pub(crate) fn read(path: &Path) -> anyhow::Result<FileTokens> {
     match std::fs::read_to_string(path) {
-        Ok(text) => FileTokens::parse(&text)
-            .map_err(|err| anyhow::anyhow!("{err} in [{}]", path.display())),
+        Ok(text) => {
+            FileTokens::parse(&text).map_err(|err| anyhow::anyhow!("{err} in [{}]", path.display()))
+        }
         Err(err) if err.kind() == std::io::ErrorKind::NotFound => Ok(FileTokens::default()),
         Err(err) => Err(err).with_context(|| format!("cannot read [{}]", path.display())),
     }
@@ -46,8 +47,7 @@ fn write(path: &Path, tokens: &FileTokens) -> anyhow::Result<()> {
     let temporary = path.with_extension("tmp");
     std::fs::write(&temporary, tokens.render())
         .with_context(|| format!("cannot write [{}]", temporary.display()))?;
-    std::fs::rename(&temporary, path)
-        .with_context(|| format!("cannot write [{}]", path.display()))
+    std::fs::rename(&temporary, path).with_context(|| format!("cannot write [{}]", path.display()))
 }
 
 /// `keyward service-tokens create`: adds a token and prints its bearer value once.
@@ -64,7 +64,10 @@ pub(crate) fn create(path: &Path, principal: &str, name: &str) -> anyhow::Result
     }
     write(path, &tokens)?;
     let value = ServiceToken::new(principal, name, secret).to_bearer();
-    Ok(format!("SERVICE_TOKEN {principal}/{name} = {}", value.as_str()))
+    Ok(format!(
+        "SERVICE_TOKEN {principal}/{name} = {}",
+        value.as_str()
+    ))
 }
 
 /// `keyward service-tokens delete`.

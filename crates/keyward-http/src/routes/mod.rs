@@ -13,15 +13,13 @@ mod clear_api_key_cache;
 mod clear_cached_privileges;
 mod clear_cached_roles;
 mod clear_cached_service_tokens;
-mod create_service_token;
-mod delete_service_token;
-mod get_service_accounts;
-mod get_service_credentials;
 mod cluster_health;
 mod create_api_key;
 mod create_cross_cluster_api_key;
+mod create_service_token;
 mod delete_privileges;
 mod delete_role;
+mod delete_service_token;
 mod delete_user;
 mod disable_user;
 mod enable_user;
@@ -30,6 +28,8 @@ mod get_api_key;
 mod get_builtin_privileges;
 mod get_privileges;
 mod get_role;
+mod get_service_accounts;
+mod get_service_credentials;
 mod get_token;
 mod get_user;
 mod get_user_privileges;
@@ -398,11 +398,24 @@ const ROUTES: &[Route] = &[
         methods: &[(Method::GET, Action::SecurityGetServiceAccounts)],
     },
     Route {
-        path: &["_security", "service", "{namespace}", "{service}", "credential"],
+        path: &[
+            "_security",
+            "service",
+            "{namespace}",
+            "{service}",
+            "credential",
+        ],
         methods: &[(Method::GET, Action::SecurityGetServiceCredentials)],
     },
     Route {
-        path: &["_security", "service", "{namespace}", "{service}", "credential", "token"],
+        path: &[
+            "_security",
+            "service",
+            "{namespace}",
+            "{service}",
+            "credential",
+            "token",
+        ],
         methods: &[(Method::POST, Action::SecurityCreateServiceToken)],
     },
     Route {
@@ -836,9 +849,7 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(ctx).await,
         Action::SecurityClearCachedPrivileges => clear_cached_privileges::handle(ctx).await,
         Action::SecurityClearCachedRoles => clear_cached_roles::handle(ctx).await,
-        Action::SecurityClearCachedServiceTokens => {
-            clear_cached_service_tokens::handle(ctx).await
-        }
+        Action::SecurityClearCachedServiceTokens => clear_cached_service_tokens::handle(ctx).await,
         Action::SecurityCreateServiceToken => create_service_token::handle(ctx).await,
         Action::SecurityDeleteServiceToken => delete_service_token::handle(ctx).await,
         Action::SecurityGetServiceAccounts => get_service_accounts::handle(ctx).await,

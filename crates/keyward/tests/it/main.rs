@@ -29,6 +29,7 @@ mod query_limits;
 mod request_bodies;
 mod roles;
 mod server;
+mod service_accounts;
 mod support;
 mod tls;
 mod tokens;
