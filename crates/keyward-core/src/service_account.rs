@@ -5,7 +5,7 @@
 use std::fmt;
 
 use base64::Engine as _;
-use base64::engine::general_purpose::{STANDARD, STANDARD_NO_PAD};
+use base64::engine::general_purpose::STANDARD_NO_PAD;
 use serde_json::{Map, Value, json};
 use zeroize::Zeroizing;
 
@@ -214,17 +214,6 @@ impl fmt::Debug for ServiceToken {
     }
 }
 
-/// Whether a bearer string decodes with the service token prefix: cheap, for telling service
-/// tokens from access tokens without looking either up.
-pub fn looks_like_service_token(bearer: &str) -> bool {
-    // The first 4 bytes are the first 8 base64 characters' worth (6 characters cover them).
-    let head: String = bearer.chars().take(8).collect();
-    let decoded = STANDARD_NO_PAD
-        .decode(head.trim_end_matches('='))
-        .or_else(|_| STANDARD.decode(&head));
-    matches!(decoded, Ok(bytes) if bytes.starts_with(&PREFIX))
-}
-
 fn descriptor(
     cluster: &[&str],
     indices: Vec<IndicesPrivileges>,
@@ -296,7 +285,6 @@ mod tests {
             Zeroizing::new("secretsecret".to_owned()),
         );
         let bearer = token.to_bearer();
-        assert!(looks_like_service_token(&bearer));
         let parsed = ServiceToken::parse(&bearer).unwrap();
         assert_eq!(parsed.account, "elastic/fleet-server");
         assert_eq!(parsed.name, "t1");
@@ -310,6 +298,5 @@ mod tests {
         for other in ["abc", "dGVzdA", "", "AAEAAWVsYXN0aWMvZmxlZXQ"] {
             assert!(ServiceToken::parse(other).is_none(), "{other}");
         }
-        assert!(!looks_like_service_token("dGVzdDp0ZXN0"));
     }
 }

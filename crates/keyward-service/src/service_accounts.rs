@@ -473,3 +473,40 @@ fn generated_token_name() -> String {
     OsRandom.fill(&mut bytes);
     format!("token_{}", URL_SAFE_NO_PAD.encode(bytes))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn file_tokens_parse_render_and_refuse_bad_lines() {
+        let text = "# comment\n\nelastic/fleet-server/a:{PBKDF2_STRETCH}hash-a\nelastic/kibana/b:{PBKDF2_STRETCH}hash-b\n";
+        let tokens = FileTokens::parse(text).unwrap();
+        assert_eq!(
+            tokens.names().collect::<Vec<_>>(),
+            ["elastic/fleet-server/a", "elastic/kibana/b"]
+        );
+        assert_eq!(tokens.names_of("elastic/fleet-server"), ["a"]);
+        assert_eq!(
+            tokens.hash("elastic/kibana", "b"),
+            Some("{PBKDF2_STRETCH}hash-b")
+        );
+        assert_eq!(FileTokens::parse(&tokens.render()).unwrap(), tokens);
+        for (bad, line) in [
+            ("elastic/fleet-server/a", 1),
+            ("ok/x:y\n", 1),
+            ("elastic/fleet-server/a:h\nelastic/nope/a:secret-ish", 2),
+            ("elastic/fleet-server/_a:h", 1),
+            ("elastic/fleet-server/a:", 1),
+        ] {
+            let err = FileTokens::parse(bad).unwrap_err();
+            assert_eq!(err, format!("invalid service token line [{line}]"));
+        }
+        let mut tokens = FileTokens::default();
+        assert!(tokens.insert("elastic/fleet-server", "a", "h".to_owned()));
+        assert!(!tokens.insert("elastic/fleet-server", "a", "other".to_owned()));
+        assert!(tokens.remove("elastic/fleet-server", "a"));
+        assert!(!tokens.remove("elastic/fleet-server", "a"));
+        assert_eq!(format!("{tokens:?}"), "[]");
+    }
+}
