@@ -270,6 +270,13 @@ pub(crate) fn authenticate(subject: &Authentication) -> Value {
     object.insert("roles".to_owned(), json!(user.roles));
     object.insert("full_name".to_owned(), json!(user.full_name));
     object.insert("email".to_owned(), json!(user.email));
+    // Elasticsearch shows a service token between the user's email and metadata.
+    if let Some(token) = &subject.service_token {
+        object.insert(
+            "token".to_owned(),
+            json!({"name": token.name, "type": token.source.type_name()}),
+        );
+    }
     object.insert("metadata".to_owned(), Value::Object(user.metadata.clone()));
     object.insert("enabled".to_owned(), Value::Bool(user.enabled));
     object.insert(
@@ -302,12 +309,6 @@ pub(crate) fn authenticate(subject: &Authentication) -> Value {
             Value::String("elasticsearch".to_owned()),
         );
         object.insert("api_key".to_owned(), Value::Object(api_key));
-    }
-    if let Some(token) = &subject.service_token {
-        object.insert(
-            "token".to_owned(),
-            json!({"name": token.name, "type": token.source.type_name()}),
-        );
     }
     Value::Object(object)
 }

@@ -118,6 +118,23 @@ async fn an_index_token_authenticates_as_fleet_server_until_deleted() {
         })
     );
 
+    let fields: Vec<String> = me.json().as_object().unwrap().keys().cloned().collect();
+    assert_eq!(
+        fields,
+        [
+            "username",
+            "roles",
+            "full_name",
+            "email",
+            "token",
+            "metadata",
+            "enabled",
+            "authentication_realm",
+            "lookup_realm",
+            "authentication_type"
+        ]
+    );
+
     // manage_own_api_key: fleet-server creates and reads its own keys.
     let key = fleet
         .post("/_security/api_key", json!({"name": "agent-key"}))
