@@ -230,7 +230,9 @@ impl SecurityService {
             errors.add("service account service-name is required");
         }
         if !is_valid_token_name(&name) {
-            errors.add(INVALID_TOKEN_NAME);
+            errors.add(format!(
+                "invalid service token name [{name}]. {INVALID_TOKEN_NAME}"
+            ));
         }
         if !errors.is_empty() {
             return Err(keyward_core::Error::Validation(errors).into());

@@ -272,7 +272,7 @@ async fn bad_input_gets_elasticsearch_errors() {
         "illegal_argument_exception",
         "service account [elastic/nope] does not exist",
     );
-    for name in ["_t", "a%20b", "%C3%A9"] {
+    for (name, decoded) in [("_t", "_t"), ("a%20b", "a b"), ("%C3%A9", "é")] {
         assert_error(
             &server
                 .superuser()
@@ -280,9 +280,12 @@ async fn bad_input_gets_elasticsearch_errors() {
                 .await,
             400,
             "action_request_validation_exception",
-            "Validation Failed: 1: service account token name must have at least 1 character \
-             and at most 256 characters that are alphanumeric (A-Z, a-z, 0-9) or hyphen (-) or \
-             underscore (_). It must not begin with an underscore (_).;",
+            &format!(
+                "Validation Failed: 1: invalid service token name [{decoded}]. service account \
+                 token name must have at least 1 character and at most 256 characters that are \
+                 alphanumeric (A-Z, a-z, 0-9) or hyphen (-) or underscore (_). It must not begin \
+                 with an underscore (_).;"
+            ),
         );
     }
     create_token(&server, "dup").await;
