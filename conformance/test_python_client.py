@@ -1411,3 +1411,61 @@ def test_bulk_grant_through_the_clients_perform_request(
     for key in reply["created"]:
         me = key_client(key["encoded"]).security.authenticate().body
         assert me["username"] == "bulk-user"
+# -- service accounts and service tokens ---------------------------------------------------------
+
+
+def test_service_token_lifecycle(es: Elasticsearch, keyward_server: Any) -> None:
+    accounts = es.security.get_service_accounts(namespace="elastic").body
+    assert {"elastic/auto-ops", "elastic/fleet-server", "elastic/fleet-server-remote", "elastic/kibana"} <= set(accounts)
+    created = es.security.create_service_token(
+        namespace="elastic", service="fleet-server", name="py-token", refresh="wait_for"
+    ).body
+    assert created["created"] is True and created["token"]["name"] == "py-token"
+    generated = es.security.create_service_token(namespace="elastic", service="fleet-server").body
+    assert generated["token"]["name"].startswith("token_")
+
+    fleet = make_client(keyward_server.urls, bearer_auth=created["token"]["value"])
+    try:
+        me = fleet.security.authenticate().body
+        assert me["username"] == "elastic/fleet-server"
+        assert me["authentication_type"] == "token"
+        assert me["token"] == {"name": "py-token", "type": "_service_account_index"}
+        # manage_own_api_key: allowed; managing users: denied.
+        assert fleet.security.create_api_key(name="agent").body["name"] == "agent"
+        check_error(
+            api_error(lambda: fleet.security.get_user()),
+            403, "security_exception", "is unauthorized for service account [elastic/fleet-server]",
+        )
+
+        credentials = es.security.get_service_credentials(namespace="elastic", service="fleet-server").body
+        assert credentials["service_account"] == "elastic/fleet-server"
+        assert set(credentials["tokens"]) == {"py-token", generated["token"]["name"]}
+        assert credentials["count"] == 2
+        assert credentials["nodes_credentials"]["_nodes"]["failed"] == 0
+
+        check_error(
+            api_error(lambda: es.security.create_service_token(namespace="elastic", service="fleet-server", name="py-token")),
+            409, "version_conflict_engine_exception", "document already exists",
+        )
+        check_error(
+            api_error(lambda: es.security.create_service_token(namespace="elastic", service="nope", name="x")),
+            400, "illegal_argument_exception", "service account [elastic/nope] does not exist",
+        )
+
+        cleared = es.security.clear_cached_service_tokens(namespace="elastic", service="fleet-server", name="py-token").body
+        assert cleared["_nodes"]["failed"] == 0
+        deleted = es.security.delete_service_token(
+            namespace="elastic", service="fleet-server", name="py-token", refresh="true"
+        ).body
+        assert deleted == {"found": True}
+        check_error(
+            api_error(lambda: fleet.security.authenticate()),
+            401, "security_exception",
+            "failed to authenticate service account [elastic/fleet-server] with token name [py-token]",
+        )
+        missing = api_error(
+            lambda: es.security.delete_service_token(namespace="elastic", service="fleet-server", name="py-token")
+        )
+        assert missing.meta.status == 404 and missing.body == {"found": False}
+    finally:
+        fleet.close()

@@ -190,7 +190,8 @@ const BCRYPT_BASE64: GeneralPurpose = GeneralPurpose::new(&base64::alphabet::BCR
 /// bcrypt reads at most this many bytes of the NUL-terminated password.
 const BCRYPT_MAX_KEY_BYTES: usize = 72;
 
-const PBKDF2_DEFAULT_ITERATIONS: u32 = 10_000;
+/// The PBKDF2 iteration count Elasticsearch uses unless told otherwise.
+pub const PBKDF2_DEFAULT_ITERATIONS: u32 = 10_000;
 /// The iteration counts that have setting names (`pbkdf2_1000` … `pbkdf2_1000000`).
 const PBKDF2_NAMED_ITERATIONS: [u32; 6] = [1_000, 10_000, 50_000, 100_000, 500_000, 1_000_000];
 const PBKDF2_SALT_BYTES: usize = 32;

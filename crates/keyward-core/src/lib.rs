@@ -21,6 +21,7 @@ pub mod query;
 pub mod reserved;
 pub mod role;
 pub mod role_mapping;
+pub mod service_account;
 pub mod wildcard;
 
 pub use error::{Error, ValidationErrors, json_token};

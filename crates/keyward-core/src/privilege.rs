@@ -103,6 +103,17 @@ pub mod actions {
     pub const INVALIDATE_TOKEN: &str = "cluster:admin/xpack/security/token/invalidate";
     /// Exchange a refresh token for a new access token.
     pub const REFRESH_TOKEN: &str = "cluster:admin/xpack/security/token/refresh";
+    /// Get the built-in service accounts.
+    pub const GET_SERVICE_ACCOUNT: &str = "cluster:admin/xpack/security/service_account/get";
+    /// Create a service account token in the store.
+    pub const CREATE_SERVICE_TOKEN: &str =
+        "cluster:admin/xpack/security/service_account/token/create";
+    /// Delete a service account token from the store.
+    pub const DELETE_SERVICE_TOKEN: &str =
+        "cluster:admin/xpack/security/service_account/token/delete";
+    /// List a service account's credentials.
+    pub const GET_SERVICE_CREDENTIALS: &str =
+        "cluster:admin/xpack/security/service_account/credential/get";
 }
 
 /// Cluster privilege names Elasticsearch predefines, sorted as it lists them in errors.

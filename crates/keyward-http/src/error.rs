@@ -321,6 +321,11 @@ impl From<ServiceError> for EsError {
                 "api keys are not enabled",
             )
             .with_field("feature", Value::String("api_keys".to_owned())),
+            ServiceError::VersionConflict(reason) => EsError::new(
+                StatusCode::CONFLICT,
+                "version_conflict_engine_exception",
+                reason,
+            ),
             ServiceError::Rejected(reason) => EsError::new(
                 StatusCode::TOO_MANY_REQUESTS,
                 "es_rejected_execution_exception",

@@ -33,6 +33,8 @@ pub struct Authentication {
     pub api_key: Option<ApiKeyRef>,
     /// True when the subject authenticated with an access token (`Bearer`).
     pub token: bool,
+    /// Set when the subject authenticated with a service account token.
+    pub service_token: Option<crate::service_accounts::ServiceTokenRef>,
     /// What the subject may do.
     pub permission: Permission,
 }
@@ -162,7 +164,13 @@ impl SecurityService {
             }
             Credential::ApiKey(_) => Err(AuthenticationFailure::Missing),
             Credential::Basic(credential) => self.authenticate_user(credential).await,
-            Credential::Bearer(token) => self.authenticate_token(token.expose()).await,
+            // Service tokens and access tokens are told apart by format, as Elasticsearch does.
+            Credential::Bearer(token) => {
+                match keyward_core::service_account::ServiceToken::parse(token.expose()) {
+                    Some(service_token) => self.authenticate_service_token(service_token).await,
+                    None => self.authenticate_token(token.expose()).await,
+                }
+            }
             // No authenticator takes the scheme, so the request carries no credentials.
             Credential::Other => Err(AuthenticationFailure::Missing),
         }

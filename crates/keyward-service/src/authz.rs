@@ -274,6 +274,7 @@ impl SecurityService {
             granted_by: keyward_core::privilege::privileges_granting(action),
             missing_roles,
             run_as: None,
+            service_account: subject.service_token.is_some(),
         }
     }
 }

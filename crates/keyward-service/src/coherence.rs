@@ -87,6 +87,7 @@ fn apply(inner: &Inner, change: &Change) {
             inner.users.clear();
             inner.app_access.clear();
         }
+        Change::ServiceTokens => inner.service_tokens.clear(),
     }
 }
 
@@ -95,6 +96,7 @@ fn clear(inner: &Inner) {
     inner.users.clear();
     inner.roles.clear();
     inner.app_access.clear();
+    inner.service_tokens.clear();
 }
 
 fn suspend(inner: &Inner) {
@@ -102,6 +104,7 @@ fn suspend(inner: &Inner) {
     inner.users.suspend();
     inner.roles.suspend();
     inner.app_access.suspend();
+    inner.service_tokens.suspend();
 }
 
 fn resume(inner: &Inner) {
@@ -109,4 +112,5 @@ fn resume(inner: &Inner) {
     inner.users.resume();
     inner.roles.resume();
     inner.app_access.resume();
+    inner.service_tokens.resume();
 }

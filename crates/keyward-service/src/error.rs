@@ -24,6 +24,9 @@ pub enum Error {
     /// A named resource does not exist (404 `resource_not_found_exception`).
     #[error("{0}")]
     NotFound(String),
+    /// A create-only write found the document there (409 `version_conflict_engine_exception`).
+    #[error("{0}")]
+    VersionConflict(String),
     /// The API key service is disabled by configuration.
     #[error("api keys are not enabled")]
     FeatureNotEnabled,
@@ -69,6 +72,8 @@ pub struct Unauthorized {
     pub missing_roles: Vec<String>,
     /// Set when the denial is of running as this user.
     pub run_as: Option<String>,
+    /// Whether the subject is a service account (named as such, without roles).
+    pub service_account: bool,
 }
 
 impl std::fmt::Display for Unauthorized {
@@ -76,6 +81,8 @@ impl std::fmt::Display for Unauthorized {
         write!(f, "action [{}] is unauthorized for ", self.action)?;
         match &self.api_key_id {
             Some(id) => write!(f, "API key id [{}] of user [{}]", id, self.username)?,
+            // Elasticsearch names a service account as such and lists no roles for it.
+            None if self.service_account => write!(f, "service account [{}]", self.username)?,
             None => {
                 write!(
                     f,

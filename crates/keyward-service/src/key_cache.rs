@@ -93,6 +93,7 @@ impl KeyEntry {
                 metadata: self.metadata,
             }),
             token: false,
+            service_token: None,
             permission: Permission::Limited {
                 assigned: self.assigned,
                 limited_by: self.limited_by,

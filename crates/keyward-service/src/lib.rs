@@ -29,6 +29,7 @@ mod race_tests;
 mod remover;
 mod role_mappings;
 mod roles;
+mod service_accounts;
 mod settings;
 mod tokens;
 mod users;
@@ -61,6 +62,10 @@ pub use error::{Error, Unauthorized};
 pub use grant::{BULK_GRANT_LIMIT, BulkGrantApiKeys, Grant, GrantApiKey, GrantType};
 pub use query::{NamedRole, QueryApiKeys, QueryApiKeysResult, QueryHits, QuerySearch};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
+pub use service_accounts::{
+    CreateServiceToken, CreatedServiceToken, FileTokens, SERVICE_ACCOUNT_REALM, ServiceCredentials,
+    ServiceTokenRef, ServiceTokenSource, hash_service_token_secret, new_service_token_secret,
+};
 pub use settings::{IndexSettings, SECURITY_SETTINGS_INDICES};
 pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
@@ -87,6 +92,10 @@ struct Inner {
     permissions: permissions::PermissionCache,
     verifier: verifier::Verifier,
     owners: authn::OwnerCache,
+    /// Verified service tokens, by `namespace/service/name`.
+    service_tokens: cache::VerifiedCache,
+    /// The tokens of the `service_tokens` file, swapped whole on reload.
+    file_tokens: service_accounts::FileTokenSlot,
     last_removal: AtomicI64,
     /// Store latency per kind of operation (timed by the `MeteredStore` around `store`).
     store_latency: Arc<metrics::Histograms>,
@@ -113,6 +122,7 @@ impl SecurityService {
         clock: Arc<dyn Clock>,
     ) -> SecurityService {
         let keys = key_cache::KeyCache::new(config.cache_max_keys, config.cache_ttl);
+        let service_tokens = cache::VerifiedCache::new(10_000, config.cache_ttl);
         let users = cache::UserCache::new(10_000, config.user_cache_ttl);
         let store_latency = Arc::new(metrics::Histograms::new(metrics::StoreOperation::ALL.len()));
         let store: Arc<dyn Store> = Arc::new(metered_store::MeteredStore::new(
@@ -131,6 +141,8 @@ impl SecurityService {
                 permissions: permissions::PermissionCache::new(),
                 verifier: verifier::Verifier::new(),
                 owners: authn::OwnerCache::new(),
+                service_tokens,
+                file_tokens: std::sync::RwLock::default(),
                 last_removal: AtomicI64::new(i64::MIN),
                 store_latency,
                 key_counts: cache::Recent::new(metrics::KEY_COUNTS_FOR),

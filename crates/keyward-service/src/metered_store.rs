@@ -9,8 +9,8 @@ use keyward_core::EpochMillis;
 use keyward_core::query::{ApiKeyField, ApiKeyQuery, Query};
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
-    Notice, QueryPage, RoleMappingRecord, RoleRecord, Store, TokenInvalidation, TokenRecord,
-    TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    Notice, QueryPage, RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation,
+    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 use crate::metrics::{Histograms, StoreOperation};
@@ -255,6 +255,26 @@ impl Store for MeteredStore {
 
     async fn delete_tokens_created_before(&self, cutoff: EpochMillis) -> Result<u64, Error> {
         timed!(self, Write, self.inner.delete_tokens_created_before(cutoff))
+    }
+
+    async fn create_service_token(&self, record: ServiceTokenRecord) -> Result<(), Error> {
+        timed!(self, Write, self.inner.create_service_token(record))
+    }
+
+    async fn service_token(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<ServiceTokenRecord>, Error> {
+        timed!(self, Read, self.inner.service_token(account, name))
+    }
+
+    async fn service_tokens(&self, account: &str) -> Result<Vec<ServiceTokenRecord>, Error> {
+        timed!(self, Read, self.inner.service_tokens(account))
+    }
+
+    async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, Error> {
+        timed!(self, Write, self.inner.delete_service_token(account, name))
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, Error> {

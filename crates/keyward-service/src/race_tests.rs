@@ -237,6 +237,28 @@ impl Store for SlowStore {
     async fn delete_tokens_created_before(&self, cutoff: EpochMillis) -> Result<u64, StoreError> {
         self.inner.delete_tokens_created_before(cutoff).await
     }
+    async fn create_service_token(
+        &self,
+        record: keyward_store::ServiceTokenRecord,
+    ) -> Result<(), StoreError> {
+        self.inner.create_service_token(record).await
+    }
+    async fn service_token(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<keyward_store::ServiceTokenRecord>, StoreError> {
+        self.inner.service_token(account, name).await
+    }
+    async fn service_tokens(
+        &self,
+        account: &str,
+    ) -> Result<Vec<keyward_store::ServiceTokenRecord>, StoreError> {
+        self.inner.service_tokens(account).await
+    }
+    async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, StoreError> {
+        self.inner.delete_service_token(account, name).await
+    }
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.meta_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.meta(key).await

@@ -143,6 +143,7 @@ impl SecurityService {
                     owner_realm: subject.owner_realm.clone(),
                     api_key: None,
                     token: false,
+                    service_token: None,
                     permission: subject.permission.clone(),
                 });
                 self.issue_token(authentication, false, now).await

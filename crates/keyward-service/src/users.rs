@@ -452,6 +452,7 @@ impl SecurityService {
             owner_realm: realm,
             api_key: None,
             token: false,
+            service_token: None,
             permission: Permission::Roles(permission),
         })
     }

@@ -505,6 +505,7 @@ pub(crate) fn payload(node: &str, sequence: u64, change: &Change) -> String {
         Change::Users(names) => encode("users", Some(names)),
         Change::AllUsers => encode("all_users", None),
         Change::Roles => encode("roles", None),
+        Change::ServiceTokens => encode("service_tokens", None),
     };
     if text.len() <= MAX_PAYLOAD {
         return text;
@@ -512,7 +513,7 @@ pub(crate) fn payload(node: &str, sequence: u64, change: &Change) -> String {
     match change {
         Change::ApiKeys(_) => encode("all_api_keys", None),
         Change::Users(_) => encode("all_users", None),
-        Change::AllApiKeys | Change::AllUsers | Change::Roles => text,
+        Change::AllApiKeys | Change::AllUsers | Change::Roles | Change::ServiceTokens => text,
     }
 }
 
@@ -569,6 +570,7 @@ pub(crate) fn parse_payload(text: &str) -> Option<Message> {
         "users" => Change::Users(names()?),
         "all_users" => Change::AllUsers,
         "roles" => Change::Roles,
+        "service_tokens" => Change::ServiceTokens,
         _ => return None,
     };
     Some(Message::Change {
@@ -599,6 +601,7 @@ mod tests {
             Change::Users(vec!["ü".to_owned()]),
             Change::AllUsers,
             Change::Roles,
+            Change::ServiceTokens,
         ] {
             let text = payload("00ff", 7, &change);
             assert_eq!(

@@ -128,6 +128,16 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         mapping TEXT COLLATE "C" NOT NULL,
         seq BIGINT NOT NULL
     );"#,
+    // 3: service account tokens kept in the store (index tokens): the hash of the secret only.
+    r#"CREATE TABLE service_tokens (
+        account TEXT COLLATE "C" NOT NULL,
+        name TEXT COLLATE "C" NOT NULL,
+        hash TEXT COLLATE "C" NOT NULL,
+        creation BIGINT NOT NULL,
+        creator TEXT COLLATE "C" NOT NULL,
+        creator_realm TEXT COLLATE "C" NOT NULL,
+        PRIMARY KEY (account, name)
+    );"#,
 ];
 
 /// The advisory lock key migrations run under (`keyward` in ASCII, padded): any value works as

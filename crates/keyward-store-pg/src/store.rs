@@ -4,8 +4,8 @@ use async_trait::async_trait;
 use keyward_core::EpochMillis;
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
-    NamePattern, Notice, QueryPage, RoleMappingRecord, RoleRecord, Store, TokenInvalidation,
-    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    NamePattern, Notice, QueryPage, RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store,
+    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 use tokio_postgres::IsolationLevel;
 use tokio_postgres::error::SqlState;
@@ -723,6 +723,88 @@ impl Store for PostgresStore {
         client.execute(&statement, &[&cutoff]).await.pg()
     }
 
+    async fn create_service_token(&self, record: ServiceTokenRecord) -> Result<(), Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "INSERT INTO service_tokens ({SERVICE_TOKEN_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (account, name) DO NOTHING"
+            ))
+            .await
+            .pg()?;
+        let inserted = client
+            .execute(
+                &statement,
+                &[
+                    &record.account,
+                    &record.name,
+                    &record.hash,
+                    &record.creation,
+                    &record.creator,
+                    &record.creator_realm,
+                ],
+            )
+            .await
+            .pg()?;
+        if inserted == 0 {
+            return Err(Error::AlreadyExists(format!(
+                "{}/{}",
+                record.account, record.name
+            )));
+        }
+        Ok(())
+    }
+
+    async fn service_token(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<ServiceTokenRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {SERVICE_TOKEN_COLUMNS} FROM service_tokens \
+                 WHERE account = $1 AND name = $2"
+            ))
+            .await
+            .pg()?;
+        let row = client
+            .query_opt(&statement, &[&account, &name])
+            .await
+            .pg()?;
+        row.as_ref().map(service_token_from_row).transpose()
+    }
+
+    async fn service_tokens(&self, account: &str) -> Result<Vec<ServiceTokenRecord>, Error> {
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {SERVICE_TOKEN_COLUMNS} FROM service_tokens \
+                 WHERE account = $1 ORDER BY name"
+            ))
+            .await
+            .pg()?;
+        let rows = client.query(&statement, &[&account]).await.pg()?;
+        rows.iter().map(service_token_from_row).collect()
+    }
+
+    async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, Error> {
+        let mut client = self.client().await?;
+        let transaction = client.transaction().await.pg()?;
+        let statement = transaction
+            .prepare_cached("DELETE FROM service_tokens WHERE account = $1 AND name = $2")
+            .await
+            .pg()?;
+        let deleted = transaction
+            .execute(&statement, &[&account, &name])
+            .await
+            .pg()?
+            > 0;
+        self.commit(transaction, deleted.then_some(Change::ServiceTokens))
+            .await?;
+        Ok(deleted)
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<String>, Error> {
         let client = self.client().await?;
         let statement = client
@@ -1071,6 +1153,20 @@ async fn insert_token(
         .await
         .pg()?;
     Ok(())
+}
+
+const SERVICE_TOKEN_COLUMNS: &str = "account, name, hash, creation, creator, creator_realm";
+
+fn service_token_from_row(row: &tokio_postgres::Row) -> Result<ServiceTokenRecord, Error> {
+    let column = |err: tokio_postgres::Error| Error::Corrupt(err.to_string());
+    Ok(ServiceTokenRecord {
+        account: row.try_get(0).map_err(column)?,
+        name: row.try_get(1).map_err(column)?,
+        hash: row.try_get(2).map_err(column)?,
+        creation: row.try_get(3).map_err(column)?,
+        creator: row.try_get(4).map_err(column)?,
+        creator_realm: row.try_get(5).map_err(column)?,
+    })
 }
 
 /// What an [`ApiKeyFilter`] selects, as SQL conditions over `api_keys` and the values they bind.

@@ -36,6 +36,7 @@ mod metadata;
 mod query_sql;
 mod rows;
 mod schema;
+mod service_tokens;
 mod writer;
 
 use connections::*;
@@ -52,8 +53,8 @@ use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};
 
 use crate::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern,
-    RoleMappingRecord, RoleRecord, Store, TokenInvalidation, TokenRecord, TokenSelector,
-    UpdateOutcome, UserChange, UserRecord,
+    RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation, TokenRecord,
+    TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 /// How to open an [`EmbeddedStore`].
@@ -866,6 +867,33 @@ impl Store for EmbeddedStore {
             Ok(deleted as u64)
         })
         .await
+    }
+
+    async fn create_service_token(&self, record: ServiceTokenRecord) -> Result<(), Error> {
+        self.write(move |connection| service_tokens::insert(connection, &record))
+            .await
+    }
+
+    async fn service_token(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<ServiceTokenRecord>, Error> {
+        let (account, name) = (account.to_owned(), name.to_owned());
+        self.read(move |connection| service_tokens::select_one(connection, &account, &name))
+            .await
+    }
+
+    async fn service_tokens(&self, account: &str) -> Result<Vec<ServiceTokenRecord>, Error> {
+        let account = account.to_owned();
+        self.read(move |connection| service_tokens::select_account(connection, &account))
+            .await
+    }
+
+    async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, Error> {
+        let (account, name) = (account.to_owned(), name.to_owned());
+        self.write(move |connection| service_tokens::delete(connection, &account, &name))
+            .await
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, Error> {

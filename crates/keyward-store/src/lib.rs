@@ -327,6 +327,37 @@ pub struct TokenInvalidation {
     pub previously_invalidated: u64,
 }
 
+/// A service account token kept in the store (an "index" token in Elasticsearch's words). Only
+/// the self-describing hash of its secret is kept.
+#[derive(Clone, PartialEq, Eq)]
+pub struct ServiceTokenRecord {
+    /// The service account, `namespace/service`.
+    pub account: String,
+    /// The token name, unique within its account.
+    pub name: String,
+    /// The self-describing hash of the secret.
+    pub hash: String,
+    /// When the token was created.
+    pub creation: EpochMillis,
+    /// The principal that created it.
+    pub creator: String,
+    /// The realm of that principal.
+    pub creator_realm: String,
+}
+
+impl std::fmt::Debug for ServiceTokenRecord {
+    // The hash is verification material: keep it out of logs.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ServiceTokenRecord")
+            .field("account", &self.account)
+            .field("name", &self.name)
+            .field("creation", &self.creation)
+            .field("creator", &self.creator)
+            .field("creator_realm", &self.creator_realm)
+            .finish_non_exhaustive()
+    }
+}
+
 /// What became of one conditional update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateOutcome {
@@ -445,6 +476,9 @@ pub enum Change {
     AllUsers,
     /// Roles or application privileges changed: every resolved role and permission is stale.
     Roles,
+    /// A service token was deleted, or the service token cache cleared: every verified service
+    /// token is dropped.
+    ServiceTokens,
 }
 
 /// What a store's change feed delivers.
@@ -644,6 +678,24 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes tokens created at or before `cutoff`; how many were deleted.
     async fn delete_tokens_created_before(&self, cutoff: EpochMillis) -> Result<u64, Error>;
 
+    /// Inserts a new service token; `AlreadyExists` when its account already has a token of
+    /// that name. Durable when it returns.
+    async fn create_service_token(&self, record: ServiceTokenRecord) -> Result<(), Error>;
+
+    /// The token of `account` named `name`, if any.
+    async fn service_token(
+        &self,
+        account: &str,
+        name: &str,
+    ) -> Result<Option<ServiceTokenRecord>, Error>;
+
+    /// Every token of `account`, sorted by name.
+    async fn service_tokens(&self, account: &str) -> Result<Vec<ServiceTokenRecord>, Error>;
+
+    /// Deletes the token of `account` named `name`; `true` when there was one. A deletion is
+    /// announced as [`Change::ServiceTokens`].
+    async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, Error>;
+
     /// A value from the store's own metadata table (cluster uuid, node name).
     async fn meta(&self, key: &str) -> Result<Option<String>, Error>;
 
@@ -656,7 +708,7 @@ pub trait Store: Send + Sync + 'static {
     /// The feed of [`Change`]s committed through this store by every node sharing it, in commit
     /// order per node: the writes that change an authentication or authorization result
     /// (`update_api_keys`, `invalidate_api_keys`, `delete_inactive_api_keys`, every user, role and
-    /// application privilege write) and [`Store::announce`]. A write method that announces
+    /// application privilege write, `delete_service_token`) and [`Store::announce`]. A write method that announces
     /// returns only once every other node sharing the store has applied it (dropped its
     /// [`Applied`] token; bounded by a timeout for a node that hangs), so the next request on
     /// any node sees the change. `None` for a store no other process writes (the embedded

@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
-    FieldCounts, NamePattern, RoleMappingRecord, RoleRecord, Store, TokenInvalidation, TokenRecord,
-    TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    FieldCounts, NamePattern, RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store,
+    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 /// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a
@@ -89,6 +89,9 @@ macro_rules! store_contract_tests {
             tokens_refresh_is_compare_and_set,
             tokens_invalidate_by_digest_and_owner,
             tokens_delete_created_before,
+            service_tokens_create_get_and_list,
+            service_tokens_duplicate_name_is_already_exists,
+            service_tokens_delete,
         );
     };
 }
@@ -2273,4 +2276,118 @@ pub async fn tokens_delete_created_before(store: &dyn Store) {
     );
     assert_eq!(store.token("a1").await.unwrap(), None);
     assert!(store.token("a2").await.unwrap().is_some());
+}
+
+fn sample_service_token(account: &str, name: &str) -> ServiceTokenRecord {
+    ServiceTokenRecord {
+        account: account.to_owned(),
+        name: name.to_owned(),
+        hash: format!("{{PBKDF2_STRETCH}}10000$c2FsdA==${name}"),
+        creation: CREATED,
+        creator: "elastic".to_owned(),
+        creator_realm: "reserved".to_owned(),
+    }
+}
+
+/// A service token reads back as written, by account and name; an account lists its tokens by
+/// name and no other account's.
+pub async fn service_tokens_create_get_and_list(store: &dyn Store) {
+    let fleet_b = sample_service_token("elastic/fleet-server", "b");
+    let fleet_a = sample_service_token("elastic/fleet-server", "a");
+    let kibana_a = sample_service_token("elastic/kibana", "a");
+    for record in [&fleet_b, &fleet_a, &kibana_a] {
+        store.create_service_token(record.clone()).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .service_token("elastic/fleet-server", "a")
+            .await
+            .unwrap(),
+        Some(fleet_a.clone())
+    );
+    assert_eq!(
+        store.service_token("elastic/kibana", "b").await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.service_tokens("elastic/fleet-server").await.unwrap(),
+        vec![fleet_a, fleet_b]
+    );
+    assert_eq!(
+        store.service_tokens("elastic/kibana").await.unwrap(),
+        vec![kibana_a]
+    );
+    assert!(
+        store
+            .service_tokens("elastic/auto-ops")
+            .await
+            .unwrap()
+            .is_empty()
+    );
+}
+
+/// A second token of the same name in one account is refused and the first one kept; the same
+/// name in another account is a different token.
+pub async fn service_tokens_duplicate_name_is_already_exists(store: &dyn Store) {
+    let first = sample_service_token("elastic/fleet-server", "t");
+    store.create_service_token(first.clone()).await.unwrap();
+    let mut second = sample_service_token("elastic/fleet-server", "t");
+    second.hash = "{PBKDF2_STRETCH}10000$c2FsdA==$other".to_owned();
+    let err = store.create_service_token(second).await.unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
+    assert_eq!(
+        store
+            .service_token("elastic/fleet-server", "t")
+            .await
+            .unwrap(),
+        Some(first)
+    );
+    store
+        .create_service_token(sample_service_token("elastic/kibana", "t"))
+        .await
+        .unwrap();
+}
+
+/// Deleting a token removes it alone and reports whether there was one.
+pub async fn service_tokens_delete(store: &dyn Store) {
+    store
+        .create_service_token(sample_service_token("elastic/fleet-server", "a"))
+        .await
+        .unwrap();
+    let kept = sample_service_token("elastic/fleet-server", "b");
+    store.create_service_token(kept.clone()).await.unwrap();
+    assert!(
+        store
+            .delete_service_token("elastic/fleet-server", "a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_service_token("elastic/fleet-server", "a")
+            .await
+            .unwrap()
+    );
+    assert!(
+        !store
+            .delete_service_token("elastic/kibana", "b")
+            .await
+            .unwrap()
+    );
+    assert_eq!(
+        store
+            .service_token("elastic/fleet-server", "a")
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store.service_tokens("elastic/fleet-server").await.unwrap(),
+        vec![kept]
+    );
+    // The name is free again.
+    store
+        .create_service_token(sample_service_token("elastic/fleet-server", "a"))
+        .await
+        .unwrap();
 }

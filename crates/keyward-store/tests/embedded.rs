@@ -258,7 +258,7 @@ async fn a_version_1_database_upgrades_in_place() {
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 8);
+    assert_eq!(version, 9);
 }
 
 #[tokio::test]
@@ -580,6 +580,7 @@ async fn metadata_of_keys_stored_before_the_metadata_index_is_queryable() {
     connection
         .execute_batch(
             "DROP TABLE role_mappings;
+             DROP TABLE service_tokens;
              DROP TRIGGER api_keys_counts_insert;
              DROP TRIGGER api_keys_counts_delete;
              DROP TRIGGER api_keys_counts_update;

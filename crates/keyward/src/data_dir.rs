@@ -19,7 +19,9 @@ const FILE_MODE: u32 = 0o600;
 const KEYWARD_MARKERS: [&str; 2] = ["keyward.db", "node.lock"];
 
 /// What a fresh volume may hold before keyward's first start.
-const ALLOWED_IN_NEW: [&str; 1] = ["lost+found"];
+// `service_tokens`: written by `keyward service-tokens` before the first start when there is no
+// `--config` file (the data directory is then the config directory).
+const ALLOWED_IN_NEW: [&str; 2] = ["lost+found", crate::service_tokens::FILE_NAME];
 
 /// Creates the data directory (and missing parents) for keyward's user only, or tightens an
 /// existing one and the files in it. An existing directory that holds files but nothing of

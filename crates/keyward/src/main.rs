@@ -1,10 +1,12 @@
 //! The `keyward` binary: `serve` runs the server on the embedded store or PostgreSQL;
 //! `reset-password` sets the `elastic` user's password like `elasticsearch-reset-password`;
-//! `migrate` brings the store's schema up to date; `config show` prints the effective settings.
+//! `migrate` brings the store's schema up to date; `config show` prints the effective settings;
+//! `service-tokens` manages file service tokens like `elasticsearch-service-tokens`.
 
 mod admin;
 mod config;
 mod data_dir;
+mod service_tokens;
 mod stores;
 mod tls;
 
@@ -55,6 +57,41 @@ enum Command {
     Config {
         #[command(subcommand)]
         command: ConfigCommand,
+    },
+    /// Manages file service tokens (the `service_tokens` file in the config directory), like
+    /// `elasticsearch-service-tokens`.
+    ServiceTokens {
+        #[command(subcommand)]
+        command: ServiceTokensCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ServiceTokensCommand {
+    /// Creates a token and prints its value once.
+    Create {
+        /// The service account, e.g. elastic/fleet-server.
+        service_account_principal: String,
+        /// The token name.
+        token_name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Deletes a token.
+    Delete {
+        /// The service account, e.g. elastic/fleet-server.
+        service_account_principal: String,
+        /// The token name.
+        token_name: String,
+        #[command(flatten)]
+        settings: SettingsArgs,
+    },
+    /// Lists the tokens, of one service account or all.
+    List {
+        /// Only this service account's tokens.
+        service_account_principal: Option<String>,
+        #[command(flatten)]
+        settings: SettingsArgs,
     },
 }
 
@@ -109,6 +146,7 @@ fn main() -> ExitCode {
             command: ConfigCommand::Show(args),
         } => Settings::load(args.config.as_deref(), &args.settings)
             .map(|settings| print!("{}", settings.show())),
+        Command::ServiceTokens { command } => service_tokens_command(command),
     };
     match result {
         Ok(()) => ExitCode::SUCCESS,
@@ -117,6 +155,40 @@ fn main() -> ExitCode {
             ExitCode::from(2)
         }
     }
+}
+
+fn service_tokens_command(command: ServiceTokensCommand) -> anyhow::Result<()> {
+    let path = |args: &SettingsArgs| -> anyhow::Result<PathBuf> {
+        let config = load(args)?;
+        Ok(service_tokens::file_path(
+            args.config.as_deref(),
+            &config.store.data_dir,
+        ))
+    };
+    match command {
+        ServiceTokensCommand::Create {
+            service_account_principal,
+            token_name,
+            settings,
+        } => {
+            let line =
+                service_tokens::create(&path(&settings)?, &service_account_principal, &token_name)?;
+            println!("{line}");
+        }
+        ServiceTokensCommand::Delete {
+            service_account_principal,
+            token_name,
+            settings,
+        } => service_tokens::delete(&path(&settings)?, &service_account_principal, &token_name)?,
+        ServiceTokensCommand::List {
+            service_account_principal,
+            settings,
+        } => print!(
+            "{}",
+            service_tokens::list(&path(&settings)?, service_account_principal.as_deref())?
+        ),
+    }
+    Ok(())
 }
 
 fn load(args: &SettingsArgs) -> anyhow::Result<Config> {
@@ -216,6 +288,11 @@ async fn run(config: Config, args: &SettingsArgs) -> anyhow::Result<()> {
     let forward_auth = keyward_http::ForwardAuth::new(config.forward_auth.clone());
     let forward_auth_reloader =
         spawn_forward_auth_reloader(args.clone(), forward_auth.clone(), config.reload_interval);
+    let service_tokens_reloader = service_tokens::spawn_reloader(
+        service_tokens::file_path(args.config.as_deref(), &config.store.data_dir),
+        service.clone(),
+        config.reload_interval,
+    )?;
     let state = AppState {
         service,
         node,
@@ -242,6 +319,7 @@ async fn run(config: Config, args: &SettingsArgs) -> anyhow::Result<()> {
     if let Some(reloader) = forward_auth_reloader {
         reloader.abort();
     }
+    service_tokens_reloader.abort();
     remover.abort();
     admin.abort();
     admin::remove_socket(&config.store.data_dir);

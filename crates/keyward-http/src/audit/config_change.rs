@@ -20,6 +20,29 @@ pub(crate) fn config_changes(
 ) -> Vec<(&'static str, Value)> {
     let name_param = |name: &str| Value::String(param(name).unwrap_or_default());
     match action {
+        // Elasticsearch's events name the token, never its value.
+        Action::SecurityCreateServiceToken | Action::SecurityDeleteServiceToken => {
+            let event = if action == Action::SecurityCreateServiceToken {
+                "create_service_token"
+            } else {
+                "delete_service_token"
+            };
+            let name = reply
+                .pointer("/token/name")
+                .cloned()
+                .unwrap_or_else(|| name_param("name"));
+            let token = json!({
+                "namespace": name_param("namespace"),
+                "service": name_param("service"),
+                "name": name,
+            });
+            let verb = if action == Action::SecurityCreateServiceToken {
+                "create"
+            } else {
+                "delete"
+            };
+            vec![(event, json!({ verb: { "service_token": token } }))]
+        }
         Action::SecurityCreateApiKey | Action::SecurityCreateCrossClusterApiKey => {
             vec![(
                 "create_apikey",
@@ -222,6 +245,9 @@ pub(crate) fn config_changes(
         | Action::SecurityClearCachedPrivileges
         | Action::SecurityClearCachedRealms
         | Action::SecurityClearCachedRoles
+        | Action::SecurityClearCachedServiceTokens
+        | Action::SecurityGetServiceAccounts
+        | Action::SecurityGetServiceCredentials
         | Action::SecurityGetApiKey
         | Action::SecurityGetBuiltinPrivileges
         | Action::SecurityGetPrivileges
@@ -267,6 +293,8 @@ pub(crate) fn changes_config(action: Action) -> bool {
             | Action::SecurityDeleteRoleMapping
             | Action::SecurityPutPrivileges
             | Action::SecurityDeletePrivileges
+            | Action::SecurityCreateServiceToken
+            | Action::SecurityDeleteServiceToken
     )
 }
 

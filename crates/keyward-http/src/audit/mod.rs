@@ -779,7 +779,7 @@ impl<'a> Event<'a> {
         self.user_realm = Some(&subject.owner_realm.name);
         self.authentication_type = Some(if subject.api_key.is_some() {
             "API_KEY"
-        } else if subject.token {
+        } else if subject.token || subject.service_token.is_some() {
             "TOKEN"
         } else {
             "REALM"

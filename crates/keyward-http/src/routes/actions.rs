@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 50] = [
+    pub(super) const ALL: [Action; 55] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -24,11 +24,14 @@ impl Action {
         Action::SecurityClearCachedRealms,
         Action::SecurityClearCachedRoles,
         Action::SecurityCloneApiKey,
+        Action::SecurityClearCachedServiceTokens,
         Action::SecurityCreateApiKey,
         Action::SecurityCreateCrossClusterApiKey,
+        Action::SecurityCreateServiceToken,
         Action::SecurityDeletePrivileges,
         Action::SecurityDeleteRole,
         Action::SecurityDeleteRoleMapping,
+        Action::SecurityDeleteServiceToken,
         Action::SecurityDeleteUser,
         Action::SecurityDisableUser,
         Action::SecurityEnableUser,
@@ -39,6 +42,8 @@ impl Action {
         Action::SecurityGetRoleMapping,
         Action::SecurityGetSettings,
         Action::SecurityGetStats,
+        Action::SecurityGetServiceAccounts,
+        Action::SecurityGetServiceCredentials,
         Action::SecurityGetToken,
         Action::SecurityGetUser,
         Action::SecurityGetUserPrivileges,
@@ -86,6 +91,11 @@ impl Action {
             Action::SecurityClearCachedRealms => "security.clear_cached_realms",
             Action::SecurityClearCachedRoles => "security.clear_cached_roles",
             Action::SecurityCloneApiKey => "security.clone_api_key",
+            Action::SecurityClearCachedServiceTokens => "security.clear_cached_service_tokens",
+            Action::SecurityCreateServiceToken => "security.create_service_token",
+            Action::SecurityDeleteServiceToken => "security.delete_service_token",
+            Action::SecurityGetServiceAccounts => "security.get_service_accounts",
+            Action::SecurityGetServiceCredentials => "security.get_service_credentials",
             Action::SecurityCreateApiKey => "security.create_api_key",
             Action::SecurityCreateCrossClusterApiKey => "security.create_cross_cluster_api_key",
             Action::SecurityDeletePrivileges => "security.delete_privileges",
@@ -155,7 +165,9 @@ impl Action {
             | Action::SecurityPutPrivileges
             | Action::SecurityPutRole
             | Action::SecurityPutRoleMapping
-            | Action::SecurityPutUser => &["refresh"],
+            | Action::SecurityPutUser
+            | Action::SecurityCreateServiceToken
+            | Action::SecurityDeleteServiceToken => &["refresh"],
             Action::SecurityGetApiKey => &[
                 "id",
                 "name",
@@ -182,6 +194,9 @@ impl Action {
             | Action::SecurityClearApiKeyCache
             | Action::SecurityClearCachedPrivileges
             | Action::SecurityClearCachedRoles
+            | Action::SecurityClearCachedServiceTokens
+            | Action::SecurityGetServiceAccounts
+            | Action::SecurityGetServiceCredentials
             | Action::SecurityCreateCrossClusterApiKey
             | Action::SecurityGetBuiltinPrivileges
             | Action::SecurityGetPrivileges

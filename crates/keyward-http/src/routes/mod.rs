@@ -13,13 +13,16 @@ mod clear_api_key_cache;
 mod clear_cached_privileges;
 mod clear_cached_realms;
 mod clear_cached_roles;
+mod clear_cached_service_tokens;
 mod clone_api_key;
 mod cluster_health;
 mod create_api_key;
 mod create_cross_cluster_api_key;
+mod create_service_token;
 mod delete_privileges;
 mod delete_role;
 mod delete_role_mapping;
+mod delete_service_token;
 mod delete_user;
 mod disable_user;
 mod enable_user;
@@ -29,6 +32,8 @@ mod get_builtin_privileges;
 mod get_privileges;
 mod get_role;
 mod get_role_mapping;
+mod get_service_accounts;
+mod get_service_credentials;
 mod get_stats;
 mod get_token;
 mod get_user;
@@ -121,11 +126,14 @@ pub(crate) enum Action {
     SecurityClearCachedRealms,
     SecurityClearCachedRoles,
     SecurityCloneApiKey,
+    SecurityClearCachedServiceTokens,
     SecurityCreateApiKey,
     SecurityCreateCrossClusterApiKey,
+    SecurityCreateServiceToken,
     SecurityDeletePrivileges,
     SecurityDeleteRole,
     SecurityDeleteRoleMapping,
+    SecurityDeleteServiceToken,
     SecurityDeleteUser,
     SecurityDisableUser,
     SecurityEnableUser,
@@ -136,6 +144,8 @@ pub(crate) enum Action {
     SecurityGetRoleMapping,
     SecurityGetSettings,
     SecurityGetStats,
+    SecurityGetServiceAccounts,
+    SecurityGetServiceCredentials,
     SecurityGetToken,
     SecurityGetUser,
     SecurityGetUserPrivileges,
@@ -195,9 +205,14 @@ impl Action {
             | Action::SecurityClearCachedPrivileges
             | Action::SecurityClearCachedRealms
             | Action::SecurityClearCachedRoles
+            | Action::SecurityClearCachedServiceTokens
+            | Action::SecurityCreateServiceToken
             | Action::SecurityDeletePrivileges
             | Action::SecurityDeleteRole
             | Action::SecurityDeleteRoleMapping
+            | Action::SecurityDeleteServiceToken
+            | Action::SecurityGetServiceAccounts
+            | Action::SecurityGetServiceCredentials
             | Action::SecurityDeleteUser
             | Action::SecurityDisableUser
             | Action::SecurityEnableUser
@@ -433,6 +448,68 @@ const ROUTES: &[Route] = &[
     Route {
         path: &["_security", "role", "{name}", "_clear_cache"],
         methods: &[(Method::POST, Action::SecurityClearCachedRoles)],
+    },
+    Route {
+        path: &["_security", "service"],
+        methods: &[(Method::GET, Action::SecurityGetServiceAccounts)],
+    },
+    Route {
+        path: &["_security", "service", "{namespace}"],
+        methods: &[(Method::GET, Action::SecurityGetServiceAccounts)],
+    },
+    Route {
+        path: &["_security", "service", "{namespace}", "{service}"],
+        methods: &[(Method::GET, Action::SecurityGetServiceAccounts)],
+    },
+    Route {
+        path: &[
+            "_security",
+            "service",
+            "{namespace}",
+            "{service}",
+            "credential",
+        ],
+        methods: &[(Method::GET, Action::SecurityGetServiceCredentials)],
+    },
+    Route {
+        path: &[
+            "_security",
+            "service",
+            "{namespace}",
+            "{service}",
+            "credential",
+            "token",
+        ],
+        methods: &[(Method::POST, Action::SecurityCreateServiceToken)],
+    },
+    Route {
+        path: &[
+            "_security",
+            "service",
+            "{namespace}",
+            "{service}",
+            "credential",
+            "token",
+            "{name}",
+        ],
+        methods: &[
+            (Method::PUT, Action::SecurityCreateServiceToken),
+            (Method::POST, Action::SecurityCreateServiceToken),
+            (Method::DELETE, Action::SecurityDeleteServiceToken),
+        ],
+    },
+    Route {
+        path: &[
+            "_security",
+            "service",
+            "{namespace}",
+            "{service}",
+            "credential",
+            "token",
+            "{name}",
+            "_clear_cache",
+        ],
+        methods: &[(Method::POST, Action::SecurityClearCachedServiceTokens)],
     },
     Route {
         path: &["_security", "_query", "api_key"],
@@ -836,6 +913,11 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityClearApiKeyCache => clear_api_key_cache::handle(ctx).await,
         Action::SecurityClearCachedPrivileges => clear_cached_privileges::handle(ctx).await,
         Action::SecurityClearCachedRoles => clear_cached_roles::handle(ctx).await,
+        Action::SecurityClearCachedServiceTokens => clear_cached_service_tokens::handle(ctx).await,
+        Action::SecurityCreateServiceToken => create_service_token::handle(ctx).await,
+        Action::SecurityDeleteServiceToken => delete_service_token::handle(ctx).await,
+        Action::SecurityGetServiceAccounts => get_service_accounts::handle(ctx).await,
+        Action::SecurityGetServiceCredentials => get_service_credentials::handle(ctx).await,
         Action::SecurityCreateApiKey => create_api_key::handle(ctx).await,
         Action::SecurityCreateCrossClusterApiKey => create_cross_cluster_api_key::handle(ctx).await,
         Action::SecurityDeletePrivileges => delete_privileges::handle(ctx).await,
@@ -879,7 +961,7 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
 type PathParams = Vec<(&'static str, String)>;
 
 /// No route has more segments than this.
-const MAX_SEGMENTS: usize = 5;
+const MAX_SEGMENTS: usize = 8;
 
 /// Finds the action for a method and path: Elasticsearch's 400 "no handler" when no path
 /// matches, 405 with `Allow` when the path exists for other methods. `HEAD` is served by the

@@ -172,6 +172,11 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityClearCachedPrivileges
         | Action::SecurityClearCachedRealms
         | Action::SecurityClearCachedRoles
+        | Action::SecurityClearCachedServiceTokens
+        | Action::SecurityCreateServiceToken
+        | Action::SecurityDeleteServiceToken
+        | Action::SecurityGetServiceAccounts
+        | Action::SecurityGetServiceCredentials
         | Action::SecurityDeletePrivileges
         | Action::SecurityDeleteRole
         | Action::SecurityDeleteRoleMapping

@@ -331,6 +331,13 @@ pub(crate) fn authenticate(subject: &Authentication) -> Value {
     object.insert("roles".to_owned(), json!(user.roles));
     object.insert("full_name".to_owned(), json!(user.full_name));
     object.insert("email".to_owned(), json!(user.email));
+    // Elasticsearch shows a service token between the user's email and metadata.
+    if let Some(token) = &subject.service_token {
+        object.insert(
+            "token".to_owned(),
+            json!({"name": token.name, "type": token.source.type_name()}),
+        );
+    }
     object.insert("metadata".to_owned(), Value::Object(user.metadata.clone()));
     object.insert("enabled".to_owned(), Value::Bool(user.enabled));
     object.insert(
@@ -343,7 +350,7 @@ pub(crate) fn authenticate(subject: &Authentication) -> Value {
     );
     let authentication_type = if subject.is_api_key() {
         "api_key"
-    } else if subject.token {
+    } else if subject.token || subject.service_token.is_some() {
         "token"
     } else {
         "realm"

@@ -313,6 +313,16 @@ pub(super) const MIGRATIONS: &[&str] = &[
         mapping TEXT NOT NULL,
         seq INTEGER NOT NULL
     ) STRICT;",
+    // 9: service account tokens kept in the store (index tokens): the hash of the secret only.
+    "CREATE TABLE service_tokens (
+        account TEXT NOT NULL,
+        name TEXT NOT NULL,
+        hash TEXT NOT NULL,
+        creation INTEGER NOT NULL,
+        creator TEXT NOT NULL,
+        creator_realm TEXT NOT NULL,
+        PRIMARY KEY (account, name)
+    ) STRICT;",
 ];
 
 /// Brings the schema up to the newest version this binary knows, one transaction per migration.

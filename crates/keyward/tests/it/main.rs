@@ -32,6 +32,7 @@ mod role_mappings;
 mod roles;
 mod security_settings;
 mod server;
+mod service_accounts;
 mod support;
 mod tls;
 mod tokens;

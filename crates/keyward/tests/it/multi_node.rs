@@ -297,3 +297,42 @@ async fn migrate_applies_the_schema_once_and_serve_finds_it_ready() {
     let reply = node.superuser().get("/_security/_authenticate").await;
     assert_eq!(reply.status, 200, "{}", reply.text);
 }
+
+/// A service token created on one node authenticates on every node; deleted on another, it is
+/// refused everywhere at the very next request, cached or not; a cache clear reaches every node.
+#[tokio::test]
+async fn a_deleted_service_token_is_refused_on_every_node_at_once() {
+    let database = ScratchDatabase::create().await;
+    let nodes = nodes(&database, 2).await;
+    let (a, b) = (&nodes[0], &nodes[1]);
+    let path = "/_security/service/elastic/fleet-server/credential/token/shared";
+    let created = a.superuser().post_empty(path).await;
+    assert_eq!(created.status, 200, "{}", created.text);
+    let bearer = format!(
+        "Bearer {}",
+        created.json()["token"]["value"].as_str().unwrap()
+    );
+    for node in [a, b, a, b] {
+        assert_eq!(service_token_status(node, &bearer).await, 200);
+    }
+    let cleared = b
+        .superuser()
+        .post_empty(&format!("{path}/_clear_cache"))
+        .await;
+    assert_eq!(cleared.status, 200, "{}", cleared.text);
+    for node in [a, b] {
+        assert_eq!(service_token_status(node, &bearer).await, 200);
+    }
+    let deleted = b.superuser().send("DELETE", path, None, &[]).await;
+    assert_eq!(deleted.json(), json!({"found": true}));
+    for node in [a, b] {
+        assert_eq!(service_token_status(node, &bearer).await, 401);
+    }
+}
+
+async fn service_token_status(node: &TestServer, bearer: &str) -> u16 {
+    node.with_authorization(bearer)
+        .get("/_security/_authenticate")
+        .await
+        .status
+}
