@@ -160,8 +160,6 @@ class ClientTransport:
         )
 
     def perform(self, api: str, args: dict[str, Any], headers: dict[str, str]) -> Response:
-        import elasticsearch
-
         api = canonical_api(api)
         namespace, _, method_name = api.rpartition(".")
         target: Any = self.client.options(headers=headers) if headers else self.client
@@ -184,35 +182,13 @@ class ClientTransport:
         kwargs = {_python_name(k): v for k, v in kwargs.items()}
         line = f"client.{api}({', '.join(sorted(kwargs))})"
         try:
-            # The client turns `Warning` headers into Python warnings; the runner checks the
-            # headers themselves.
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", elasticsearch.ElasticsearchWarning)
-                result = method(**kwargs)
+            return _call(line, lambda: method(**kwargs))
         except (TypeError, ValueError) as exc:
             # Raised by the client before sending: a missing or unknown argument.
             raise ParamError(f"{line}: {exc}") from exc
-        except elasticsearch.UnsupportedProductError as exc:
-            # The client refuses a successful answer without `X-Elastic-Product: Elasticsearch`.
-            raise RuntimeError(f"{line}: the client rejected the response: {exc}") from exc
-        except elasticsearch.ApiError as exc:
-            return Response(
-                status=exc.meta.status,
-                headers=_header_pairs(exc.meta.headers),
-                body=exc.body,
-                request_line=line,
-            )
-        return Response(
-            status=result.meta.status,
-            headers=_header_pairs(result.meta.headers),
-            body=result.body,
-            request_line=line,
-        )
 
     def _perform_raw(self, api: str, args: dict[str, Any], headers: dict[str, str]) -> Response:
         """`client.perform_request` for an API without a client method."""
-        import elasticsearch
-
         assert self.builder is not None
         request = self.builder.build(api, args)
         send_headers = {"accept": "application/json", **headers}
@@ -221,30 +197,43 @@ class ClientTransport:
             send_headers["content-type"] = request.content_type or "application/json"
             body = json.loads(request.body) if "json" in send_headers["content-type"] else request.body
         line = f"client.perform_request({request.method!r}, {request.target!r})"
-        try:
-            with warnings.catch_warnings():
-                warnings.simplefilter("ignore", elasticsearch.ElasticsearchWarning)
-                result = self.client.perform_request(
-                    request.method, request.target, headers=send_headers, body=body
-                )
-        except elasticsearch.UnsupportedProductError as exc:
-            raise RuntimeError(f"{line}: the client rejected the response: {exc}") from exc
-        except elasticsearch.ApiError as exc:
-            return Response(
-                status=exc.meta.status,
-                headers=_header_pairs(exc.meta.headers),
-                body=exc.body,
-                request_line=line,
-            )
-        return Response(
-            status=result.meta.status,
-            headers=_header_pairs(result.meta.headers),
-            body=result.body,
-            request_line=line,
+        return _call(
+            line,
+            lambda: self.client.perform_request(
+                request.method, request.target, headers=send_headers, body=body
+            ),
         )
 
     def close(self) -> None:
         self.client.close()
+
+
+def _call(line: str, send: Any) -> Response:
+    """Sends through the client; its error answers become Responses like its successes."""
+    import elasticsearch
+
+    try:
+        # The client turns `Warning` headers into Python warnings; the runner checks the
+        # headers themselves.
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", elasticsearch.ElasticsearchWarning)
+            result = send()
+    except elasticsearch.UnsupportedProductError as exc:
+        # The client refuses a successful answer without `X-Elastic-Product: Elasticsearch`.
+        raise RuntimeError(f"{line}: the client rejected the response: {exc}") from exc
+    except elasticsearch.ApiError as exc:
+        return Response(
+            status=exc.meta.status,
+            headers=_header_pairs(exc.meta.headers),
+            body=exc.body,
+            request_line=line,
+        )
+    return Response(
+        status=result.meta.status,
+        headers=_header_pairs(result.meta.headers),
+        body=result.body,
+        request_line=line,
+    )
 
 
 def _python_name(name: str) -> str:

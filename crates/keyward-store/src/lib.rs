@@ -569,8 +569,10 @@ pub trait Store: Send + Sync + 'static {
     async fn delete_inactive_api_keys(&self, cutoff: EpochMillis, limit: u64)
     -> Result<u64, Error>;
 
-    /// Writes keys in bulk without per-key durability acknowledgements (one transaction per
-    /// batch); for loading fixtures and benchmarks. Fails on a duplicate id.
+    /// Writes keys in one transaction: every key or, on a duplicate id (in the store or within
+    /// the batch) or any other failure, none. Durable when it returns, like
+    /// [`Store::create_api_key`]; bulk grant writes its keys with it, and fixtures and
+    /// benchmarks load keys with it.
     async fn import_api_keys(&self, records: Vec<ApiKeyRecord>) -> Result<(), Error>;
 
     /// The user with this name, if any.

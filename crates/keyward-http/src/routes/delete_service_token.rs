@@ -1,10 +1,7 @@
 //! `security.delete_service_token` (`DELETE /_security/service/{namespace}/{service}/credential/token/{name}`).
 
-use http::StatusCode;
-use serde_json::json;
-
 use super::create_api_key::check_refresh;
-use super::{Ctx, Reply};
+use super::{Ctx, Reply, found_reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     check_refresh(ctx.query.raw("refresh"))?;
@@ -18,11 +15,5 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
             ctx.param("name"),
         )
         .await?;
-    // Elasticsearch answers an unknown token with the ordinary body and status 404.
-    let status = if found {
-        StatusCode::OK
-    } else {
-        StatusCode::NOT_FOUND
-    };
-    Ok((status, json!({ "found": found })))
+    found_reply(found)
 }

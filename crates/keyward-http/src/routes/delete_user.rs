@@ -1,10 +1,7 @@
 //! `security.delete_user` (`DELETE /_security/user/{username}`).
 
-use http::StatusCode;
-use serde_json::json;
-
 use super::create_api_key::check_refresh;
-use super::{Ctx, Reply};
+use super::{Ctx, Reply, found_reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     check_refresh(ctx.query.raw("refresh"))?;
@@ -13,10 +10,5 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
         .service
         .delete_user(&ctx.subject, ctx.param("username"))
         .await?;
-    let status = if found {
-        StatusCode::OK
-    } else {
-        StatusCode::NOT_FOUND
-    };
-    Ok((status, json!({ "found": found })))
+    found_reply(found)
 }

@@ -78,6 +78,17 @@ use crate::wire::QueryParams;
 /// What a handler answers: a status and a JSON body.
 pub(crate) type Reply = Result<(StatusCode, Value), EsError>;
 
+/// The answer of the delete APIs (roles, users, role mappings, service tokens): `{"found": …}`,
+/// with 404 when there was nothing to delete, as Elasticsearch answers them.
+pub(crate) fn found_reply(found: bool) -> Reply {
+    let status = if found {
+        StatusCode::OK
+    } else {
+        StatusCode::NOT_FOUND
+    };
+    Ok((status, serde_json::json!({ "found": found })))
+}
+
 /// Everything a handler gets.
 pub(crate) struct Ctx<'a> {
     pub(crate) state: &'a AppState,

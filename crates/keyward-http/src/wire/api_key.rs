@@ -158,8 +158,9 @@ pub(crate) fn update_request(
 /// Elasticsearch makes while parsing.
 pub(crate) fn invalidate_request(body: &Value) -> Result<InvalidateApiKeys, EsError> {
     let mut reader = ObjectReader::new(body, "invalidate_api_key")?;
-    let mut ids = reader.strings("ids")?;
-    let id = reader.string("id")?;
+    // The singular `id` exists only for REST API version 7 compatibility, which Elasticsearch 9
+    // (and keyward) no longer offer: here it is an unknown field like any other.
+    let ids = reader.strings("ids")?;
     let name = reader
         .string("name")?
         .filter(|name| !name.trim().is_empty());
@@ -171,14 +172,6 @@ pub(crate) fn invalidate_request(body: &Value) -> Result<InvalidateApiKeys, EsEr
         .filter(|name| !name.trim().is_empty());
     let owner = reader.boolean("owner")?.unwrap_or(false);
     reader.finish()?;
-    if let Some(id) = id {
-        if ids.is_some() {
-            return Err(EsError::illegal_argument(
-                "Must use either [id] or [ids], not both at the same time",
-            ));
-        }
-        ids = Some(vec![id]);
-    }
     if let Some(ids) = &ids {
         check_ids(ids)?;
     }

@@ -405,6 +405,13 @@ async fn invalidate_rejects_bad_requests() {
         "x_content_parse_exception",
         "[invalidate_api_key] unknown field [idz]",
     );
+    // The singular `id` was REST API version 7 compatibility only; Elasticsearch 9 has none.
+    assert_error(
+        &su.delete("/_security/api_key", json!({"id": "a"})).await,
+        400,
+        "x_content_parse_exception",
+        "[invalidate_api_key] unknown field [id]",
+    );
     assert_error(
         &su.send("DELETE", "/_security/api_key", None, &[]).await,
         400,

@@ -407,3 +407,89 @@ async fn include_and_exclude_choose_the_events() {
     assert_eq!(server.superuser().get("/").await.status, 200);
     assert!(!server.data_dir().join("logs").exists());
 }
+
+#[tokio::test]
+async fn clones_and_bulk_grants_are_audited_without_their_credentials() {
+    let server = TestServer::start_with(ALL).await;
+    let admin = server.superuser();
+    server
+        .put_role("grantee", json!({"cluster": ["monitor"]}))
+        .await;
+    let grantee_password = "grantee-password-42";
+    server
+        .put_user("grantee_user", grantee_password, &["grantee"])
+        .await;
+    let source = server.create_key(json!({"name": "source"})).await;
+    let source_encoded = source["encoded"].as_str().unwrap().to_owned();
+    let clone = admin
+        .post(
+            "/_security/api_key/clone",
+            json!({"api_key": source_encoded, "name": "cloned"}),
+        )
+        .await;
+    assert_eq!(clone.status, 200, "{}", clone.text);
+    let clone = clone.json();
+    let granted = admin
+        .post(
+            "/_security/api_key/_bulk_grant",
+            json!({"grant_type": "password", "username": "grantee_user", "password": grantee_password,
+                   "api_keys": [{"name": "bulk-a"}, {"name": "bulk-b", "metadata": {"n": 2}}]}),
+        )
+        .await;
+    assert_eq!(granted.status, 200, "{}", granted.text);
+    let granted = granted.json();
+
+    let created_names = |events: &[Value]| -> Vec<String> {
+        events
+            .iter()
+            .filter(|event| event["event.action"] == "create_apikey")
+            .filter_map(|event| event["create"]["apikey"]["name"].as_str())
+            .map(str::to_owned)
+            .collect()
+    };
+    let events = events_until(&server, |events| {
+        created_names(events).iter().any(|name| name == "bulk-b")
+    })
+    .await;
+    let names = created_names(&events);
+    for name in ["source", "cloned", "bulk-a", "bulk-b"] {
+        assert!(names.iter().any(|n| n == name), "{name} not in {names:?}");
+    }
+    let cloned = one(&events, "create_apikey", |event| {
+        event["create"]["apikey"]["name"] == "cloned"
+    });
+    assert_eq!(cloned["create"]["apikey"]["id"], clone["id"]);
+    let bulk_b = one(&events, "create_apikey", |event| {
+        event["create"]["apikey"]["name"] == "bulk-b"
+    });
+    assert_eq!(
+        bulk_b["create"]["apikey"]["id"],
+        granted["created"][1]["id"]
+    );
+    assert_eq!(bulk_b["create"]["apikey"]["metadata"], json!({"n": 2}));
+    assert_eq!(
+        bulk_b["create"]["grant"],
+        json!({"type": "password", "user": {"name": "grantee_user", "has_password": true}, "has_access_token": false})
+    );
+
+    let audit_text = std::fs::read_to_string(audit_file(&server)).unwrap();
+    let logs = server.logs();
+    let mut secrets = vec![
+        source_encoded.clone(),
+        source["api_key"].as_str().unwrap().to_owned(),
+        clone["api_key"].as_str().unwrap().to_owned(),
+        clone["encoded"].as_str().unwrap().to_owned(),
+        grantee_password.to_owned(),
+    ];
+    for key in granted["created"].as_array().unwrap() {
+        secrets.push(key["api_key"].as_str().unwrap().to_owned());
+        secrets.push(key["encoded"].as_str().unwrap().to_owned());
+    }
+    for secret in &secrets {
+        assert!(
+            !audit_text.contains(secret.as_str()),
+            "[{secret}] in the audit log"
+        );
+        assert!(!logs.contains(secret.as_str()), "[{secret}] in the logs");
+    }
+}
