@@ -178,11 +178,22 @@ impl Action {
                 "active_only",
                 "with_profile_uid",
             ],
-            Action::SecurityGetUser | Action::SecurityQueryUser => &["with_profile_uid"],
+            Action::SecurityGetUser => &["with_profile_uid"],
+            // The APIs whose Elasticsearch handlers read "content or the source parameter".
+            Action::SecurityQueryUser => &["with_profile_uid", "source", "source_content_type"],
+            Action::SecurityQueryRole | Action::SecurityHasPrivileges => {
+                &["source", "source_content_type"]
+            }
             Action::SecurityClearCachedRealms => &["usernames"],
             Action::SecurityGetSettings => &["master_timeout"],
             Action::SecurityUpdateSettings => &["master_timeout", "timeout"],
-            Action::SecurityQueryApiKeys => &["with_limited_by", "with_profile_uid", "typed_keys"],
+            Action::SecurityQueryApiKeys => &[
+                "with_limited_by",
+                "with_profile_uid",
+                "typed_keys",
+                "source",
+                "source_content_type",
+            ],
             Action::Info
             | Action::KeywardCrossClusterAuthenticate
             | Action::KeywardForwardAuth
@@ -205,10 +216,8 @@ impl Action {
             | Action::SecurityGetStats
             | Action::SecurityGetToken
             | Action::SecurityGetUserPrivileges
-            | Action::SecurityHasPrivileges
             | Action::SecurityInvalidateApiKey
             | Action::SecurityInvalidateToken
-            | Action::SecurityQueryRole
             | Action::SecurityUpdateApiKey
             | Action::SecurityUpdateCrossClusterApiKey => &[],
         }

@@ -78,6 +78,35 @@ use crate::wire::QueryParams;
 /// What a handler answers: a status and a JSON body.
 pub(crate) type Reply = Result<(StatusCode, Value), EsError>;
 
+/// The body an API that reads its body "from content or the `source` parameter" (as
+/// Elasticsearch's query and has-privileges handlers do) takes from `source` when the request
+/// has none: `source` with `source_content_type`, which must be JSON. A body, when there is one,
+/// wins, as in Elasticsearch.
+fn source_param_body(query: &QueryParams) -> Result<Option<Bytes>, EsError> {
+    let Some(source) = query.raw("source") else {
+        return Ok(None);
+    };
+    let Some(content_type) = query.raw("source_content_type") else {
+        // Elasticsearch throws an IllegalStateException here, which it answers with a 500; a
+        // client's omission is a 400 here.
+        return Err(EsError::illegal_argument(
+            "source and source_content_type parameters are required",
+        ));
+    };
+    let essence = content_type
+        .split(';')
+        .next()
+        .unwrap_or_default()
+        .trim()
+        .to_ascii_lowercase();
+    if essence != "application/json" && essence != "application/vnd.elasticsearch+json" {
+        return Err(EsError::illegal_argument(format!(
+            "source_content_type [{content_type}] is not supported: keyward reads JSON bodies only"
+        )));
+    }
+    Ok(Some(Bytes::copy_from_slice(source.as_bytes())))
+}
+
 /// The answer of the delete APIs (roles, users, role mappings, service tokens): `{"found": …}`,
 /// with 404 when there was nothing to delete, as Elasticsearch answers them.
 pub(crate) fn found_reply(found: bool) -> Reply {
@@ -817,7 +846,11 @@ where
         if !announced && !body.is_empty() {
             crate::compat::body_content_type(headers)?;
         }
-        body
+        if body.is_empty() && action.params().contains(&"source") {
+            source_param_body(&query)?.unwrap_or(body)
+        } else {
+            body
+        }
     } else {
         intake::refuse_body(body, &state.limits, method, path).await?;
         Bytes::new()

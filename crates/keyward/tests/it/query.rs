@@ -545,3 +545,52 @@ async fn query_role_finds_stored_roles_only() {
         assert_eq!(body["roles"][0]["name"], expected, "{query}");
     }
 }
+
+#[tokio::test]
+async fn a_query_can_come_in_the_source_parameter() {
+    let server = TestServer::start().await;
+    seed(&server).await;
+    let admin = server.superuser();
+    let query = json!({"query": {"term": {"username": "user1"}}});
+    let in_body = admin.post("/_security/_query/api_key", query.clone()).await;
+    assert_eq!(in_body.status, 200, "{}", in_body.text);
+    let encoded: String = query
+        .to_string()
+        .bytes()
+        .map(|byte| {
+            if byte.is_ascii_alphanumeric() {
+                char::from(byte).to_string()
+            } else {
+                format!("%{byte:02X}")
+            }
+        })
+        .collect();
+    let in_source = admin
+        .get(&format!(
+            "/_security/_query/api_key?source={encoded}&source_content_type=application/json"
+        ))
+        .await;
+    assert_eq!(in_source.status, 200, "{}", in_source.text);
+    assert_eq!(ids_of(&in_source.json()), ids_of(&in_body.json()));
+    assert_eq!(in_source.json()["total"], 1);
+
+    assert_error(
+        &admin
+            .get(&format!("/_security/_query/api_key?source={encoded}"))
+            .await,
+        400,
+        "illegal_argument_exception",
+        "source and source_content_type parameters are required",
+    );
+    // Only the APIs whose Elasticsearch handlers read it take `source`.
+    assert_error(
+        &admin
+            .get(&format!(
+                "/_security/api_key?source={encoded}&source_content_type=application/json"
+            ))
+            .await,
+        400,
+        "illegal_argument_exception",
+        "request [/_security/api_key] contains unrecognized parameters: [source], [source_content_type]",
+    );
+}
