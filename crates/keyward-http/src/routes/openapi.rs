@@ -702,7 +702,13 @@ mod tests {
             };
             let entry: Value = serde_json::from_str(&text).unwrap();
             let entry = &entry[name];
-            for param in action.params() {
+            // `source` and `source_content_type` are among the parameters every API shares
+            // (Elasticsearch's `_common.json`), not in each API's file.
+            for param in action
+                .params()
+                .iter()
+                .filter(|param| !matches!(**param, "source" | "source_content_type"))
+            {
                 assert!(entry["params"][param].is_object(), "{name} {param}");
             }
             let spec_required = entry["body"]["required"].as_bool().unwrap_or(false);
