@@ -370,18 +370,6 @@ fn components() -> Value {
                     "expiration": {"type": "integer"},
                 },
             },
-            "GrantApiKeyRequest": {
-                "type": "object",
-                "required": ["grant_type", "api_key"],
-                "properties": {
-                    "grant_type": {"type": "string", "enum": ["password", "access_token"]},
-                    "username": {"type": "string"},
-                    "password": {"type": "string"},
-                    "access_token": {"type": "string"},
-                    "run_as": {"type": "string"},
-                    "api_key": {"$ref": "#/components/schemas/CreateApiKeyRequest"},
-                },
-            },
             "UpdateApiKeyRequest": {
                 "type": "object",
                 "properties": {
@@ -595,21 +583,6 @@ fn components() -> Value {
                 "security-profile": {"type": "object"},
             },
         },
-            "BulkGrantApiKeyRequest": {
-            "type": "object",
-            "required": ["grant_type", "api_keys"],
-            "properties": {
-                "grant_type": {"type": "string", "enum": ["password", "access_token"]},
-                "username": {"type": "string"},
-                "password": {"type": "string"},
-                "access_token": {"type": "string"},
-                "run_as": {"type": "string"},
-                "api_keys": {
-                    "type": "array",
-                    "items": {"$ref": "#/components/schemas/CreateApiKeyRequest"},
-                },
-            },
-        },
         "BulkGrantApiKeyResponse": {
             "type": "object",
             "required": ["created"],
@@ -636,8 +609,41 @@ fn components() -> Value {
         more,
     ) {
         schemas.extend(more);
+        let key = json!({"$ref": "#/components/schemas/CreateApiKeyRequest"});
+        schemas.insert(
+            "GrantApiKeyRequest".to_owned(),
+            grant_schema("api_key", key.clone()),
+        );
+        schemas.insert(
+            "BulkGrantApiKeyRequest".to_owned(),
+            grant_schema("api_keys", json!({"type": "array", "items": key})),
+        );
     }
     components
+}
+
+/// A grant request: the grantee's credentials, and `field` (the key, or the keys of a bulk
+/// grant) as `keys` describes it.
+fn grant_schema(field: &str, keys: Value) -> Value {
+    let mut schema = json!({
+        "type": "object",
+        "required": ["grant_type", field],
+        "properties": {
+            "grant_type": {"type": "string", "enum": ["password", "access_token"]},
+            "username": {"type": "string"},
+            "password": {"type": "string"},
+            "access_token": {"type": "string"},
+            "run_as": {"type": "string"},
+            "client_authentication": {
+                "type": "object",
+                "properties": {"scheme": {"type": "string"}, "value": {"type": "string"}},
+            },
+        },
+    });
+    if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+        properties.insert(field.to_owned(), keys);
+    }
+    schema
 }
 
 #[cfg(test)]
