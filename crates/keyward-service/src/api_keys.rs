@@ -301,9 +301,10 @@ impl SecurityService {
         subject: &Authentication,
         request: CreateApiKey,
     ) -> Result<CreatedApiKey, Error> {
-        let role_descriptors = request.role_descriptors.clone().unwrap_or_default();
         if subject.is_api_key()
-            && (role_descriptors.is_empty() || role_descriptors.grants_any_privilege())
+            && request.role_descriptors.as_ref().is_none_or(|descriptors| {
+                descriptors.is_empty() || descriptors.grants_any_privilege()
+            })
         {
             return Err(Error::illegal_argument(
                 "creating derived api keys requires an explicit role descriptor that is empty (has no privileges)",

@@ -108,7 +108,7 @@ impl SecurityService {
             if !entry.is_object() {
                 *entry = Value::Object(Map::new());
             }
-            let Value::Object(current) = entry else {
+            let Some(current) = entry.as_object_mut() else {
                 continue;
             };
             for (key, value) in settings {

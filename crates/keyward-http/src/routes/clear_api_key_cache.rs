@@ -7,13 +7,7 @@ use serde_json::{Value, json};
 use super::{Ctx, Reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    let ids: Vec<String> = ctx
-        .param("ids")
-        .split(',')
-        .map(str::trim)
-        .filter(|id| !id.is_empty())
-        .map(str::to_owned)
-        .collect();
+    let ids = split_list(ctx.param("ids"));
     let target = if ids.iter().any(|id| id == "*") {
         ClearCacheTarget::All
     } else {
@@ -24,6 +18,15 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
         .clear_api_key_cache(&ctx.subject, target)
         .await?;
     Ok((StatusCode::OK, nodes_response(ctx)))
+}
+
+/// A comma-separated path or query value as its non-blank items, trimmed.
+pub(crate) fn split_list(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// The answer of the cache-clearing APIs: this one node, which succeeded.

@@ -2,11 +2,11 @@
 
 use http::StatusCode;
 
-use super::clear_api_key_cache::nodes_response;
+use super::clear_api_key_cache::{nodes_response, split_list};
 use super::{Ctx, Reply};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    let realms: Vec<String> = split_list(ctx.param("realms"));
+    let realms = split_list(ctx.param("realms"));
     let usernames = ctx
         .query
         .string("usernames")
@@ -16,12 +16,4 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
         .clear_cached_realms(&ctx.subject, &realms, usernames)
         .await?;
     Ok((StatusCode::OK, nodes_response(ctx)))
-}
-
-fn split_list(text: &str) -> Vec<String> {
-    text.split(',')
-        .map(str::trim)
-        .filter(|item| !item.is_empty())
-        .map(str::to_owned)
-        .collect()
 }
