@@ -12,10 +12,12 @@
 //! Every other node acknowledges each change once its caches have applied it (its subscribers
 //! dropped the notice's [`Applied`] token): `{"n": node, "t": "ack", "w": writer, "s": seq}`. A
 //! writer waits, after its commit, for its own echo and for an acknowledgement from every other
-//! node listening on the database (counted by each probe from `pg_stat_activity`, sessions named
-//! [`LISTENER_NAME`]), at most [`ECHO_WAIT`]: when it answers, the very next request to any node
-//! sees the change. A node that does not acknowledge in time (hung, or gone without closing its
-//! session) only delays writes by that bound.
+//! node listening on the database, at most [`ECHO_WAIT`]: when it answers, the very next request
+//! to any node sees the change. The listening nodes are counted after the commit, from
+//! `pg_stat_activity` (sessions named [`LISTENER_NAME`]; a session takes that name only once its
+//! `LISTEN` is in place), so every node that received the change is waited for, including one
+//! that started a moment ago. A node that does not acknowledge in time (hung, or gone without
+//! closing its session) only delays writes by that bound.
 //!
 //! The listener probes its session every `notify_keepalive` (the count of listening sessions,
 //! failing after [`probe_timeout`]: as long again, at least [`MIN_PROBE_TIMEOUT`], so a busy
@@ -164,7 +166,8 @@ impl Feed {
                 Waiter {
                     echoed: false,
                     acknowledged: HashSet::new(),
-                    needed: self.peers.load(Ordering::Acquire),
+                    // Known once the writer counted the listening nodes after its commit.
+                    needed: usize::MAX,
                     done: Some(sender),
                 },
             );
@@ -283,6 +286,21 @@ impl Feed {
     fn set_peers(&self, peers: usize) {
         self.peers.store(peers, Ordering::Release);
     }
+
+    /// How many other nodes listen on the database now, asked on the listener's session; the
+    /// last probe's count when the question fails.
+    async fn count_peers(&self, deadline: tokio::time::Instant) -> usize {
+        let client = self.session.lock().await.client.clone();
+        if let Some(client) = client
+            && let Ok(Ok(row)) =
+                tokio::time::timeout_at(deadline, client.query_one(PEERS, &[&LISTENER_NAME])).await
+            && let Ok(listening) = row.try_get::<_, i64>(0)
+        {
+            // This node's own listener is one of them.
+            return usize::try_from(listening.saturating_sub(1)).unwrap_or(0);
+        }
+        self.peers.load(Ordering::Acquire)
+    }
 }
 
 /// A registered announcement, awaited after its transaction commits.
@@ -293,8 +311,9 @@ pub(crate) struct Echo<'a> {
 }
 
 impl Echo<'_> {
-    /// Waits until the announcement came back to this store's listener, at most [`ECHO_WAIT`];
-    /// at once when the listener is down (its notice `Lost` covers the write).
+    /// Waits until the announcement came back to this store's listener and every other node
+    /// listening on the database acknowledged it, at most [`ECHO_WAIT`]; at once when the
+    /// listener is down (its notice `Lost` covers the write).
     pub(crate) async fn wait(mut self) {
         let Some(receiver) = self.receiver.take() else {
             return;
@@ -302,7 +321,13 @@ impl Echo<'_> {
         if !self.feed.connected.load(Ordering::Acquire) {
             return;
         }
-        if tokio::time::timeout(ECHO_WAIT, receiver).await.is_err() {
+        // Counted after the commit: every node listening when the change went out is counted
+        // (one that starts listening after it may be counted too, and only delays this write).
+        let deadline = tokio::time::Instant::now() + ECHO_WAIT;
+        let peers = self.feed.count_peers(deadline).await;
+        self.feed
+            .settle(self.sequence, |waiter| waiter.needed = peers);
+        if tokio::time::timeout_at(deadline, receiver).await.is_err() {
             tracing::warn!(
                 wait_ms = ECHO_WAIT.as_millis() as u64,
                 "a committed change did not come back on the change feed in time; \
@@ -353,18 +378,19 @@ impl std::fmt::Debug for Listener {
 
 /// Opens a listening session.
 pub(crate) async fn listen(config: &Config, tls: &Tls) -> Result<Listener, Error> {
-    let mut config = config.clone();
-    // Named apart from the pooled sessions, so an operator can tell it in `pg_stat_activity`.
-    config.application_name(LISTENER_NAME);
-    let (client, notifications, driver) = tls.connect(&config).await?;
+    let (client, notifications, driver) = tls.connect(config).await?;
     let listener = Listener {
         client: Arc::new(client),
         notifications,
         _driver: driver,
     };
+    // Named apart from the pooled sessions, so an operator can tell it in `pg_stat_activity`,
+    // and only once it listens: writers wait for every session of that name.
     listener
         .client
-        .batch_execute(&format!("LISTEN {CHANNEL}"))
+        .batch_execute(&format!(
+            "LISTEN {CHANNEL}; SET application_name = '{LISTENER_NAME}'"
+        ))
         .await
         .pg()?;
     Ok(listener)
@@ -461,7 +487,7 @@ async fn serve(feed: &Feed, mut listener: Listener, keepalive: Duration, restore
     }
     let mut ticks = tokio::time::interval(keepalive);
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-    ticks.tick().await;
+    // The first tick is at once: the session is probed, and the other nodes counted, right away.
     loop {
         tokio::select! {
             received = listener.notifications.recv() => match received {

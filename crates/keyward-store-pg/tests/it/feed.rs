@@ -192,6 +192,35 @@ async fn a_write_returns_only_once_the_other_store_applied_it() {
     );
 }
 
+#[tokio::test]
+async fn a_write_waits_for_a_store_that_started_a_moment_ago() {
+    let database = TestDatabase::create().await;
+    let first = PostgresStore::connect(database.options()).await.unwrap();
+    first.create_api_key(sample_key("k")).await.unwrap();
+    // The second store starts after the first counted its peers (none then), and the write
+    // follows at once, before any probe of the first store could count it.
+    let second = PostgresStore::connect(database.options()).await.unwrap();
+    let mut other = second.changes().unwrap();
+    let applying = tokio::spawn(async move {
+        let notice = other.recv().await.unwrap();
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        let applied_at = std::time::Instant::now();
+        drop(notice);
+        applied_at
+    });
+    first
+        .invalidate_api_keys(&["k".to_owned()], 5)
+        .await
+        .unwrap();
+    let returned_at = std::time::Instant::now();
+    let applied_at = applying.await.unwrap();
+    assert!(
+        returned_at >= applied_at,
+        "the write returned {:?} before the new store applied it",
+        applied_at - returned_at
+    );
+}
+
 /// Resumes a stopped server process when dropped, whatever the test did meanwhile.
 struct Stopped(i32);
 
