@@ -72,6 +72,11 @@ pub struct BulkGrantApiKeys {
 /// bounded by this rather than by the body size alone.
 pub const BULK_GRANT_LIMIT: usize = 10_000;
 
+/// The validation error of a bulk grant of `count` keys, more than [`BULK_GRANT_LIMIT`].
+pub fn too_many_to_grant(count: usize) -> String {
+    format!("[api_keys] must not hold more than {BULK_GRANT_LIMIT} keys, got [{count}]")
+}
+
 impl SecurityService {
     /// Creates a key owned by the user the grant's credentials authenticate.
     pub async fn grant_api_key(
@@ -101,10 +106,7 @@ impl SecurityService {
         if request.api_keys.is_empty() {
             errors.add("[api_keys] must not be empty");
         } else if request.api_keys.len() > BULK_GRANT_LIMIT {
-            errors.add(format!(
-                "[api_keys] must not hold more than {BULK_GRANT_LIMIT} keys, got [{}]",
-                request.api_keys.len()
-            ));
+            errors.add(too_many_to_grant(request.api_keys.len()));
         } else {
             for api_key in &request.api_keys {
                 validate_create(api_key, &mut errors);

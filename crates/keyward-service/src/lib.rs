@@ -59,7 +59,9 @@ pub use cross_cluster::{
     CreateCrossClusterApiKey, CrossClusterAuthentication, UpdateCrossClusterApiKey,
 };
 pub use error::{Error, Unauthorized};
-pub use grant::{BULK_GRANT_LIMIT, BulkGrantApiKeys, Grant, GrantApiKey, GrantType};
+pub use grant::{
+    BULK_GRANT_LIMIT, BulkGrantApiKeys, Grant, GrantApiKey, GrantType, too_many_to_grant,
+};
 pub use query::{NamedRole, QueryApiKeys, QueryApiKeysResult, QueryHits, QuerySearch};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};
 pub use service_accounts::{

@@ -7,6 +7,7 @@ use keyward_core::role::{DescriptorContext, RoleDescriptors};
 use keyward_service::{
     ApiKeyInfo, Authentication, BULK_GRANT_LIMIT, BulkGrantApiKeys, CloneApiKey, CreateApiKey,
     CreatedApiKey, Grant, GrantApiKey, GrantType, InvalidateApiKeys, UpdateApiKey,
+    too_many_to_grant,
 };
 use serde::Serialize;
 use serde::ser::{SerializeMap, SerializeSeq};
@@ -54,10 +55,7 @@ pub(crate) fn bulk_grant_request(body: &Value) -> Result<BulkGrantApiKeys, EsErr
             // Counted before anything is parsed: the limit bounds the parsing too.
             if items.len() > BULK_GRANT_LIMIT {
                 let mut errors = ValidationErrors::default();
-                errors.add(format!(
-                    "[api_keys] must not hold more than {BULK_GRANT_LIMIT} keys, got [{}]",
-                    items.len()
-                ));
+                errors.add(too_many_to_grant(items.len()));
                 return Err(EsError::from(keyward_core::Error::Validation(errors)));
             }
             items
