@@ -496,6 +496,7 @@ pub fn privileges_granting(action: &str) -> Vec<&'static str> {
     const ORDER: &[&str] = &[
         "monitor",
         "manage_api_key",
+        "manage_user_profile",
         "manage_security",
         "read_security",
         "manage",
