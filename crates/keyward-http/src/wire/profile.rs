@@ -33,10 +33,13 @@ pub(crate) fn activate_request(body: &Value) -> Result<Grant, EsError> {
     })
 }
 
+/// An optional JSON object of a request body.
+type OptionalObject = Option<Map<String, Value>>;
+
 /// `security.update_user_profile_data` body: `labels` and `data`, each an object.
 pub(crate) fn update_data_request(
     body: &Value,
-) -> Result<(Option<Map<String, Value>>, Option<Map<String, Value>>), EsError> {
+) -> Result<(OptionalObject, OptionalObject), EsError> {
     let mut reader = ObjectReader::new(body, "update_profile_data_request_payload")?;
     let labels = reader.object("labels")?.cloned();
     let data = reader.object("data")?.cloned();
@@ -62,9 +65,7 @@ pub(crate) fn suggest_request(
         None => None,
         Some(Value::Number(number)) if number.is_i64() => number.as_i64(),
         Some(Value::String(text)) => Some(text.parse::<i64>().map_err(|_| {
-            EsError::x_content(format!(
-                "[suggest_profile_request_payload] failed to parse field [size]"
-            ))
+            EsError::x_content("[suggest_profile_request_payload] failed to parse field [size]")
         })?),
         Some(other) => return Err(reader.wrong_type("size", other)),
     };
