@@ -623,3 +623,56 @@ async fn profile_apis_need_their_privileges() {
         200
     );
 }
+
+/// On PostgreSQL, two nodes share profiles: activated on one, read, updated and found by suggest
+/// on the other, and a stale `if_seq_no` conflicts whichever node wrote last.
+#[tokio::test]
+async fn nodes_sharing_postgresql_share_profiles() {
+    let database = crate::postgres::ScratchDatabase::create().await;
+    let url = format!("keyward.store.postgresql.url={}", database.url());
+    let settings = [
+        "keyward.store.type=postgresql",
+        url.as_str(),
+        "keyward.store.postgresql.pool_size=4",
+    ];
+    let a = TestServer::start_with(&settings).await;
+    let b = TestServer::start_with(&settings).await;
+    put_user(&a, "juan", &["superuser"]).await;
+    let uid = activate(&a, "juan").await["uid"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert_eq!(profile(&b, &uid, "").await["user"]["username"], "juan");
+    let path = format!("/_security/profile/{uid}/_data?if_seq_no=1&if_primary_term=1");
+    let updated = b
+        .superuser()
+        .post(&path, json!({"data": {"app": {"k": 1}}}))
+        .await;
+    assert_eq!(updated.status, 200, "{}", updated.text);
+    let stale = a
+        .superuser()
+        .post(&path, json!({"data": {"app": {"k": 2}}}))
+        .await;
+    assert_eq!(stale.status, 409, "{}", stale.text);
+    assert_eq!(
+        profile(&a, &uid, "?data=app").await["data"],
+        json!({"app": {"k": 1}})
+    );
+    let found = a
+        .superuser()
+        .post("/_security/profile/_suggest", json!({"name": "juan"}))
+        .await
+        .json();
+    assert_eq!(found["profiles"][0]["uid"], uid.as_str());
+    let keys = b
+        .basic("juan", "s3krit-password")
+        .post("/_security/api_key", json!({"name": "k"}))
+        .await;
+    assert_eq!(keys.status, 200, "{}", keys.text);
+    let listed = a
+        .superuser()
+        .get("/_security/api_key?with_profile_uid=true&username=juan")
+        .await
+        .json();
+    assert_eq!(listed["api_keys"][0]["profile_uid"], uid.as_str());
+}
