@@ -61,6 +61,18 @@ def test_lookup_substitutes_stash_in_elements():
     assert lookup(BODY, "api_keys.$i.id", stash) == "k1"
 
 
+def test_lookup_walks_a_stashed_object():
+    stash = Stash()
+    stash.set("profile", {"enabled": False, "user": {"roles": ["r"]}})
+    stash.set("name", "api_keys")
+    assert lookup(BODY, "$profile.enabled", stash) is False
+    assert lookup(BODY, "$profile.user.roles.0", stash) == "r"
+    assert lookup(BODY, "$profile", stash) == {"enabled": False, "user": {"roles": ["r"]}}
+    assert lookup(BODY, "$profile.missing", stash) is MISSING
+    # A stashed string is still a key of the body.
+    assert lookup(BODY, "$name.0.id", stash) == "k1"
+
+
 def test_missing_is_falsy_and_not_none():
     assert not MISSING
     assert MISSING is not None

@@ -66,8 +66,19 @@ def resolve_parts(path: str, stash: Stash | None) -> list[str]:
 
 
 def lookup(body: Any, path: str, stash: Stash | None = None) -> Any:
-    """The value at `path` in `body`, or `MISSING`."""
+    """The value at `path` in `body`, or `MISSING`.
+
+    A path whose first element is a stashed object or list (`$profile.enabled`, after
+    `set: {profiles.0: profile}`) walks that value instead of the body, as the clients' runners
+    do.
+    """
     value = body
+    parts = split_path(path)
+    if stash is not None and parts and parts[0].startswith("$") and parts[0] != "$body":
+        name = parts[0][1:]
+        if name in stash and isinstance(stash.get(name), (dict, list)):
+            value = stash.get(name)
+            path = path[len(parts[0]) + 1 :] if len(parts) > 1 else ""
     for part in resolve_parts(path, stash):
         if isinstance(value, dict):
             if part == ARBITRARY_KEY:

@@ -17,6 +17,7 @@ pub mod hash;
 pub mod java_regex;
 pub mod native;
 pub mod privilege;
+pub mod profile;
 pub mod query;
 pub mod reserved;
 pub mod role;

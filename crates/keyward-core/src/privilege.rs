@@ -114,6 +114,18 @@ pub mod actions {
     /// List a service account's credentials.
     pub const GET_SERVICE_CREDENTIALS: &str =
         "cluster:admin/xpack/security/service_account/credential/get";
+    /// `security.activate_user_profile`.
+    pub const ACTIVATE_PROFILE: &str = "cluster:admin/xpack/security/profile/activate";
+    /// `security.get_user_profile`.
+    pub const GET_PROFILES: &str = "cluster:admin/xpack/security/profile/get";
+    /// `security.update_user_profile_data`.
+    pub const UPDATE_PROFILE_DATA: &str = "cluster:admin/xpack/security/profile/put/data";
+    /// `security.enable_user_profile` and `security.disable_user_profile`.
+    pub const SET_PROFILE_ENABLED: &str = "cluster:admin/xpack/security/profile/set_enabled";
+    /// `security.suggest_user_profiles`.
+    pub const SUGGEST_PROFILES: &str = "cluster:admin/xpack/security/profile/suggest";
+    /// `security.has_privileges_user_profile`.
+    pub const PROFILE_HAS_PRIVILEGES: &str = "cluster:admin/xpack/security/profile/has_privileges";
 }
 
 /// Cluster privilege names Elasticsearch predefines, sorted as it lists them in errors.
@@ -315,6 +327,8 @@ fn privilege_actions(name: &str) -> PrivilegeActions {
                 "cluster:admin/xpack/security/*/query/*",
                 "cluster:admin/xpack/security/api_key/get",
                 "cluster:admin/xpack/security/api_key/query",
+                "cluster:admin/xpack/security/profile/has_privileges",
+                "cluster:admin/xpack/security/profile/suggest",
                 "cluster:admin/xpack/security/user/has_privileges",
                 "cluster:admin/xpack/security/user/list_privileges",
             ],
@@ -482,6 +496,7 @@ pub fn privileges_granting(action: &str) -> Vec<&'static str> {
     const ORDER: &[&str] = &[
         "monitor",
         "manage_api_key",
+        "manage_user_profile",
         "manage_security",
         "read_security",
         "manage",

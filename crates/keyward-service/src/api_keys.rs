@@ -77,6 +77,8 @@ pub struct GetApiKeys {
     pub with_limited_by: bool,
     /// Leave out invalidated and expired keys.
     pub active_only: bool,
+    /// Show the `profile_uid` of each key whose owner has a profile.
+    pub with_profile_uid: bool,
 }
 
 /// A key as get and query show it.
@@ -112,6 +114,8 @@ pub struct ApiKeyInfo {
     pub access: Option<Map<String, Value>>,
     /// A cross-cluster key's certificate identity pattern, if it has one.
     pub certificate_identity: Option<String>,
+    /// The uid of the owner's profile, when asked for and the owner has one.
+    pub profile_uid: Option<String>,
 }
 
 /// How many keys a listing reads from the store at a time: enough that the per-read cost
@@ -128,6 +132,7 @@ pub struct ApiKeyListing {
     /// The username and realm whose keys alone the caller may see, when it may not see all.
     owner: Option<(String, String)>,
     with_limited_by: bool,
+    with_profile_uid: bool,
     after: Option<ApiKeyCursor>,
     page_size: usize,
     done: bool,
@@ -162,6 +167,10 @@ impl ApiKeyListing {
                 })
                 .map(|record| api_key_info(record, self.with_limited_by))
                 .collect::<Result<Vec<_>, Error>>()?;
+            let mut page = page;
+            if self.with_profile_uid {
+                crate::profiles::fill_profile_uids(self.store.as_ref(), &mut page).await?;
+            }
             if !page.is_empty() {
                 return Ok(Some(page));
             }
@@ -491,6 +500,7 @@ impl SecurityService {
                 )
             }),
             with_limited_by: request.with_limited_by,
+            with_profile_uid: request.with_profile_uid,
             after: None,
             page_size: LISTING_PAGE_SIZE,
             done: false,
@@ -985,5 +995,6 @@ pub(crate) fn api_key_info(
         expiration: record.expiration,
         invalidated: record.invalidated,
         invalidation: record.invalidation,
+        profile_uid: None,
     })
 }

@@ -124,13 +124,34 @@ impl SecurityService {
     /// The owner of granted keys: the user the grant's credentials authenticate, or the user
     /// they run as.
     async fn grantee(&self, grant: &Grant, action: &str) -> Result<Arc<Authentication>, Error> {
-        let grantee = match grant.grant_type {
+        let grantee = self.grant_credentials(grant).await?.map_err(grant_failed)?;
+        match &grant.run_as {
+            Some(target) => self.run_as_for_grant(&grantee, target, action).await,
+            None => Ok(grantee),
+        }
+    }
+
+    /// The user a grant's credentials authenticate (user profile activation takes the failure
+    /// as it is: a 401 naming the user).
+    pub(crate) async fn authenticate_grant(
+        &self,
+        grant: &Grant,
+    ) -> Result<Arc<Authentication>, Error> {
+        self.grant_credentials(grant)
+            .await?
+            .map_err(Error::Unauthenticated)
+    }
+
+    /// Authenticates a validated grant's credentials.
+    async fn grant_credentials(
+        &self,
+        grant: &Grant,
+    ) -> Result<Result<Arc<Authentication>, AuthenticationFailure>, Error> {
+        Ok(match grant.grant_type {
             Some(Ok(GrantType::Password)) => {
                 let username = grant.username.as_deref().unwrap_or_default();
                 let password = grant.password.as_ref().map_or(&[][..], |p| p.as_bytes());
-                self.authenticate_password(username, password)
-                    .await
-                    .map_err(grant_failed)?
+                self.authenticate_password(username, password).await
             }
             // Only JWTs take client authentication, and keyward's tokens are not JWTs; like
             // Elasticsearch, this is refused before the token is looked at.
@@ -142,13 +163,9 @@ impl SecurityService {
             }
             _ => {
                 let token = grant.access_token.as_deref().map_or("", String::as_str);
-                self.authenticate_token(token).await.map_err(grant_failed)?
+                self.authenticate_token(token).await
             }
-        };
-        match &grant.run_as {
-            Some(target) => self.run_as_for_grant(&grantee, target, action).await,
-            None => Ok(grantee),
-        }
+        })
     }
 
     /// The user the grantee runs as: the grantee's roles must name them in `run_as`, and they
@@ -195,7 +212,7 @@ fn grant_failed(failure: AuthenticationFailure) -> Error {
     Error::Forbidden("Failed to authenticate api key grant".to_owned())
 }
 
-fn validate_grant(request: &Grant, errors: &mut ValidationErrors) {
+pub(crate) fn validate_grant(request: &Grant, errors: &mut ValidationErrors) {
     // An empty string counts as missing, as Elasticsearch counts it.
     let given = |value: Option<&str>| value.is_some_and(|value| !value.is_empty());
     let username = given(request.username.as_deref());

@@ -23,6 +23,7 @@ mod key_cache;
 mod metered_store;
 pub mod metrics;
 mod permissions;
+mod profiles;
 mod query;
 #[cfg(test)]
 mod race_tests;
@@ -61,6 +62,10 @@ pub use cross_cluster::{
 pub use error::{Error, Unauthorized};
 pub use grant::{
     BULK_GRANT_LIMIT, BulkGrantApiKeys, Grant, GrantApiKey, GrantType, too_many_to_grant,
+};
+pub use profiles::{
+    MAX_SUGGEST_SIZE, PRIMARY_TERM, Profile, ProfilePrivileges, SuggestProfiles, SuggestedProfiles,
+    UpdateProfileData,
 };
 pub use query::{NamedRole, QueryApiKeys, QueryApiKeysResult, QueryHits, QuerySearch};
 pub use roles::{BulkDeleteRolesResult, BulkPutRolesResult};

@@ -9,8 +9,8 @@ use keyward_core::EpochMillis;
 use keyward_core::query::{ApiKeyField, ApiKeyQuery, Query};
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
-    Notice, QueryPage, RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation,
-    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    Notice, ProfileRecord, QueryPage, RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store,
+    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 use crate::metrics::{Histograms, StoreOperation};
@@ -275,6 +275,30 @@ impl Store for MeteredStore {
 
     async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, Error> {
         timed!(self, Write, self.inner.delete_service_token(account, name))
+    }
+
+    async fn create_profile(&self, record: ProfileRecord) -> Result<(), Error> {
+        timed!(self, Write, self.inner.create_profile(record))
+    }
+
+    async fn profiles(&self, uids: &[String]) -> Result<Vec<ProfileRecord>, Error> {
+        timed!(self, Read, self.inner.profiles(uids))
+    }
+
+    async fn profiles_of_users(&self, usernames: &[String]) -> Result<Vec<ProfileRecord>, Error> {
+        timed!(self, Read, self.inner.profiles_of_users(usernames))
+    }
+
+    async fn profiles_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ProfileRecord>, Error> {
+        timed!(self, Query, self.inner.profiles_page(after, limit))
+    }
+
+    async fn update_profile(&self, record: ProfileRecord) -> Result<UpdateOutcome, Error> {
+        timed!(self, Write, self.inner.update_profile(record))
     }
 
     async fn meta(&self, key: &str) -> Result<Option<String>, Error> {

@@ -35,6 +35,8 @@ pub struct QueryApiKeys {
     pub with_limited_by: bool,
     /// Prefix aggregation names with their type (`sterms#name`).
     pub typed_keys: bool,
+    /// Show the `profile_uid` of each key whose owner has a profile.
+    pub with_profile_uid: bool,
 }
 
 /// The answer to a query: the total, one page of keys with their sort values, aggregations.
@@ -83,6 +85,13 @@ impl SecurityService {
         for (record, sort_values) in page.records.into_iter().zip(page.sort_values) {
             let info = api_key_info(record, request.with_limited_by)?;
             api_keys.push((info, sorted.then_some(sort_values)));
+        }
+        if request.with_profile_uid {
+            let mut infos: Vec<_> = api_keys.iter().map(|(info, _)| info.clone()).collect();
+            crate::profiles::fill_profile_uids(self.inner.store.as_ref(), &mut infos).await?;
+            for ((info, _), filled) in api_keys.iter_mut().zip(infos) {
+                info.profile_uid = filled.profile_uid;
+            }
         }
         let aggregations = match aggs {
             Some(aggs) => Some(

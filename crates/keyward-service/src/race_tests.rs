@@ -259,6 +259,34 @@ impl Store for SlowStore {
     async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, StoreError> {
         self.inner.delete_service_token(account, name).await
     }
+    async fn create_profile(&self, record: keyward_store::ProfileRecord) -> Result<(), StoreError> {
+        self.inner.create_profile(record).await
+    }
+    async fn profiles(
+        &self,
+        uids: &[String],
+    ) -> Result<Vec<keyward_store::ProfileRecord>, StoreError> {
+        self.inner.profiles(uids).await
+    }
+    async fn profiles_of_users(
+        &self,
+        usernames: &[String],
+    ) -> Result<Vec<keyward_store::ProfileRecord>, StoreError> {
+        self.inner.profiles_of_users(usernames).await
+    }
+    async fn profiles_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<keyward_store::ProfileRecord>, StoreError> {
+        self.inner.profiles_page(after, limit).await
+    }
+    async fn update_profile(
+        &self,
+        record: keyward_store::ProfileRecord,
+    ) -> Result<UpdateOutcome, StoreError> {
+        self.inner.update_profile(record).await
+    }
     async fn meta(&self, key: &str) -> Result<Option<String>, StoreError> {
         self.meta_reads.fetch_add(1, Ordering::SeqCst);
         self.inner.meta(key).await

@@ -138,6 +138,22 @@ pub(crate) const MIGRATIONS: &[&str] = &[
         creator_realm TEXT COLLATE "C" NOT NULL,
         PRIMARY KEY (account, name)
     );"#,
+    // 4: user profiles, by uid, found by username too (a key's or user's `profile_uid`).
+    r#"CREATE TABLE profiles (
+        uid TEXT COLLATE "C" NOT NULL PRIMARY KEY,
+        username TEXT COLLATE "C" NOT NULL,
+        realm_name TEXT COLLATE "C" NOT NULL,
+        realm_type TEXT COLLATE "C" NOT NULL,
+        roles TEXT COLLATE "C" NOT NULL,
+        full_name TEXT COLLATE "C",
+        email TEXT COLLATE "C",
+        enabled BOOLEAN NOT NULL,
+        last_synchronized BIGINT NOT NULL,
+        labels TEXT COLLATE "C" NOT NULL,
+        data TEXT COLLATE "C" NOT NULL,
+        seq BIGINT NOT NULL
+    );
+    CREATE INDEX profiles_username ON profiles (username, uid);"#,
 ];
 
 /// The advisory lock key migrations run under (`keyward` in ASCII, padded): any value works as

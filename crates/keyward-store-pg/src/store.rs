@@ -4,8 +4,9 @@ use async_trait::async_trait;
 use keyward_core::EpochMillis;
 use keyward_store::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Change, Error, FieldCounts,
-    NamePattern, Notice, QueryPage, RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store,
-    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    NamePattern, Notice, ProfileRecord, QueryPage, RoleMappingRecord, RoleRecord,
+    ServiceTokenRecord, Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome,
+    UserChange, UserRecord,
 };
 use tokio_postgres::IsolationLevel;
 use tokio_postgres::error::SqlState;
@@ -805,6 +806,135 @@ impl Store for PostgresStore {
         Ok(deleted)
     }
 
+    // Profiles decide no authentication or authorization and no node caches them: their
+    // writes announce nothing.
+    async fn create_profile(&self, record: ProfileRecord) -> Result<(), Error> {
+        let roles = json_list(&record.roles)?;
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "INSERT INTO profiles ({PROFILE_COLUMNS}) \
+                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, 1) \
+                 ON CONFLICT (uid) DO NOTHING"
+            ))
+            .await
+            .pg()?;
+        let inserted = client
+            .execute(
+                &statement,
+                &[
+                    &record.uid,
+                    &record.username,
+                    &record.realm_name,
+                    &record.realm_type,
+                    &roles,
+                    &record.full_name,
+                    &record.email,
+                    &record.enabled,
+                    &record.last_synchronized,
+                    &record.labels,
+                    &record.data,
+                ],
+            )
+            .await
+            .pg()?;
+        if inserted == 0 {
+            return Err(Error::AlreadyExists(record.uid));
+        }
+        Ok(())
+    }
+
+    async fn profiles(&self, uids: &[String]) -> Result<Vec<ProfileRecord>, Error> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE uid = ANY($1) ORDER BY uid"
+            ))
+            .await
+            .pg()?;
+        let rows = client.query(&statement, &[&uids]).await.pg()?;
+        rows.iter().map(profile_from_row).collect()
+    }
+
+    async fn profiles_of_users(&self, usernames: &[String]) -> Result<Vec<ProfileRecord>, Error> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles WHERE username = ANY($1) \
+                 ORDER BY username, uid"
+            ))
+            .await
+            .pg()?;
+        let rows = client.query(&statement, &[&usernames]).await.pg()?;
+        rows.iter().map(profile_from_row).collect()
+    }
+
+    async fn profiles_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ProfileRecord>, Error> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let limit = i64::try_from(limit).unwrap_or(i64::MAX);
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(&format!(
+                "SELECT {PROFILE_COLUMNS} FROM profiles \
+                 WHERE $1::text IS NULL OR uid > $1 ORDER BY uid LIMIT $2"
+            ))
+            .await
+            .pg()?;
+        let rows = client.query(&statement, &[&after, &limit]).await.pg()?;
+        rows.iter().map(profile_from_row).collect()
+    }
+
+    async fn update_profile(&self, record: ProfileRecord) -> Result<UpdateOutcome, Error> {
+        let roles = json_list(&record.roles)?;
+        let client = self.client().await?;
+        let statement = client
+            .prepare_cached(
+                "UPDATE profiles SET username = $2, realm_name = $3, realm_type = $4, \
+                 roles = $5, full_name = $6, email = $7, enabled = $8, \
+                 last_synchronized = $9, labels = $10, data = $11, seq = seq + 1 \
+                 WHERE uid = $1 AND seq = $12",
+            )
+            .await
+            .pg()?;
+        let updated = client
+            .execute(
+                &statement,
+                &[
+                    &record.uid,
+                    &record.username,
+                    &record.realm_name,
+                    &record.realm_type,
+                    &roles,
+                    &record.full_name,
+                    &record.email,
+                    &record.enabled,
+                    &record.last_synchronized,
+                    &record.labels,
+                    &record.data,
+                    &record.seq,
+                ],
+            )
+            .await
+            .pg()?;
+        Ok(if updated == 0 {
+            UpdateOutcome::Conflict
+        } else {
+            UpdateOutcome::Updated
+        })
+    }
+
     async fn meta(&self, key: &str) -> Result<Option<String>, Error> {
         let client = self.client().await?;
         let statement = client
@@ -1166,6 +1296,34 @@ fn service_token_from_row(row: &tokio_postgres::Row) -> Result<ServiceTokenRecor
         creation: row.try_get(3).map_err(column)?,
         creator: row.try_get(4).map_err(column)?,
         creator_realm: row.try_get(5).map_err(column)?,
+    })
+}
+
+const PROFILE_COLUMNS: &str = "uid, username, realm_name, realm_type, roles, full_name, email, \
+                               enabled, last_synchronized, labels, data, seq";
+
+fn profile_from_row(row: &tokio_postgres::Row) -> Result<ProfileRecord, Error> {
+    let column = |err: tokio_postgres::Error| Error::Corrupt(err.to_string());
+    let uid: String = row.try_get(0).map_err(column)?;
+    let roles: String = row.try_get(4).map_err(column)?;
+    let roles = serde_json::from_str::<Vec<String>>(&roles).map_err(|err| {
+        Error::Corrupt(format!(
+            "profile [{uid}]: roles are not a JSON array of strings: {err}"
+        ))
+    })?;
+    Ok(ProfileRecord {
+        uid,
+        username: row.try_get(1).map_err(column)?,
+        realm_name: row.try_get(2).map_err(column)?,
+        realm_type: row.try_get(3).map_err(column)?,
+        roles,
+        full_name: row.try_get(5).map_err(column)?,
+        email: row.try_get(6).map_err(column)?,
+        enabled: row.try_get(7).map_err(column)?,
+        last_synchronized: row.try_get(8).map_err(column)?,
+        labels: row.try_get(9).map_err(column)?,
+        data: row.try_get(10).map_err(column)?,
+        seq: row.try_get(11).map_err(column)?,
     })
 }
 

@@ -33,6 +33,7 @@ mod descriptors;
 mod find_sql;
 mod inspect;
 mod metadata;
+mod profiles;
 mod query_sql;
 mod rows;
 mod schema;
@@ -53,8 +54,8 @@ use writer::{MAX_QUEUED_WRITES, Op, WriteOp, run_writer};
 
 use crate::{
     ApiKeyCursor, ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, Error, NamePattern,
-    RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation, TokenRecord,
-    TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    ProfileRecord, RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store, TokenInvalidation,
+    TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 /// How to open an [`EmbeddedStore`].
@@ -893,6 +894,48 @@ impl Store for EmbeddedStore {
     async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, Error> {
         let (account, name) = (account.to_owned(), name.to_owned());
         self.write(move |connection| service_tokens::delete(connection, &account, &name))
+            .await
+    }
+
+    async fn create_profile(&self, record: ProfileRecord) -> Result<(), Error> {
+        self.write(move |connection| profiles::insert(connection, &record))
+            .await
+    }
+
+    async fn profiles(&self, uids: &[String]) -> Result<Vec<ProfileRecord>, Error> {
+        if uids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let uids = serde_json::to_string(uids).map_err(|err| Error::Database(err.to_string()))?;
+        self.read(move |connection| profiles::select_uids(connection, &uids))
+            .await
+    }
+
+    async fn profiles_of_users(&self, usernames: &[String]) -> Result<Vec<ProfileRecord>, Error> {
+        if usernames.is_empty() {
+            return Ok(Vec::new());
+        }
+        let usernames =
+            serde_json::to_string(usernames).map_err(|err| Error::Database(err.to_string()))?;
+        self.read(move |connection| profiles::select_usernames(connection, &usernames))
+            .await
+    }
+
+    async fn profiles_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ProfileRecord>, Error> {
+        if limit == 0 {
+            return Ok(Vec::new());
+        }
+        let after = after.map(str::to_owned);
+        self.read(move |connection| profiles::select_page(connection, after.as_deref(), limit))
+            .await
+    }
+
+    async fn update_profile(&self, record: ProfileRecord) -> Result<UpdateOutcome, Error> {
+        self.write(move |connection| profiles::update(connection, &record))
             .await
     }
 

@@ -358,6 +358,37 @@ impl std::fmt::Debug for ServiceTokenRecord {
     }
 }
 
+/// A user profile (Elasticsearch's `.security-profile` document): the user it was activated
+/// for, as of its last activation, and the labels and data applications keep on it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProfileRecord {
+    /// The profile uid (`u_…_0`); the record's key.
+    pub uid: String,
+    /// The user's username.
+    pub username: String,
+    /// The name of the realm that authenticated the user at the last activation.
+    pub realm_name: String,
+    /// That realm's type.
+    pub realm_type: String,
+    /// The user's roles at the last activation.
+    pub roles: Vec<String>,
+    /// The user's full name at the last activation.
+    pub full_name: Option<String>,
+    /// The user's email at the last activation.
+    pub email: Option<String>,
+    /// Whether the profile is enabled (suggest leaves disabled profiles out).
+    pub enabled: bool,
+    /// When the profile was last activated.
+    pub last_synchronized: EpochMillis,
+    /// The searchable labels object as JSON text.
+    pub labels: String,
+    /// The application data object as JSON text.
+    pub data: String,
+    /// Set to 1 by the store on creation, incremented on every write; conditional updates
+    /// compare it (the profile's `_seq_no`).
+    pub seq: i64,
+}
+
 /// What became of one conditional update.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum UpdateOutcome {
@@ -697,6 +728,29 @@ pub trait Store: Send + Sync + 'static {
     /// Deletes the token of `account` named `name`; `true` when there was one. A deletion is
     /// announced as [`Change::ServiceTokens`].
     async fn delete_service_token(&self, account: &str, name: &str) -> Result<bool, Error>;
+
+    /// Inserts a new user profile, its `seq` set to 1; `AlreadyExists` when its uid is taken.
+    async fn create_profile(&self, record: ProfileRecord) -> Result<(), Error>;
+
+    /// The profiles with these uids, sorted by uid; unknown uids are left out.
+    async fn profiles(&self, uids: &[String]) -> Result<Vec<ProfileRecord>, Error>;
+
+    /// The profiles of users with these usernames (whatever their realm), sorted by username
+    /// then uid.
+    async fn profiles_of_users(&self, usernames: &[String]) -> Result<Vec<ProfileRecord>, Error>;
+
+    /// Up to `limit` profiles in uid order, starting after the uid `after` when given: every
+    /// profile walked in bounded pages.
+    async fn profiles_page(
+        &self,
+        after: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<ProfileRecord>, Error>;
+
+    /// Replaces the stored profile with `record` (every field but `uid`) if its stored `seq`
+    /// still equals `record.seq`, incrementing the stored `seq`; `Conflict` (nothing written)
+    /// when it changed or vanished since it was read.
+    async fn update_profile(&self, record: ProfileRecord) -> Result<UpdateOutcome, Error>;
 
     /// A value from the store's own metadata table (cluster uuid, node name).
     async fn meta(&self, key: &str) -> Result<Option<String>, Error>;

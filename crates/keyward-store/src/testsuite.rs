@@ -22,8 +22,8 @@ use serde_json::{Map, Value, json};
 
 use crate::{
     ApiKeyFilter, ApiKeyRecord, AppPrivilegeRecord, EmbeddedStore, EmbeddedStoreOptions, Error,
-    FieldCounts, NamePattern, RoleMappingRecord, RoleRecord, ServiceTokenRecord, Store,
-    TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
+    FieldCounts, NamePattern, ProfileRecord, RoleMappingRecord, RoleRecord, ServiceTokenRecord,
+    Store, TokenInvalidation, TokenRecord, TokenSelector, UpdateOutcome, UserChange, UserRecord,
 };
 
 /// Expands to one `#[tokio::test]` per contract test. `$make` is an expression evaluating to a
@@ -92,6 +92,11 @@ macro_rules! store_contract_tests {
             service_tokens_create_get_and_list,
             service_tokens_duplicate_name_is_already_exists,
             service_tokens_delete,
+            profiles_create_and_get,
+            profiles_duplicate_uid_is_already_exists,
+            profiles_of_users_find_by_username,
+            profiles_pages_walk_every_profile_in_uid_order,
+            profiles_update_compare_and_set,
         );
     };
 }
@@ -2390,4 +2395,165 @@ pub async fn service_tokens_delete(store: &dyn Store) {
         .create_service_token(sample_service_token("elastic/fleet-server", "a"))
         .await
         .unwrap();
+}
+
+fn sample_profile(uid: &str, username: &str) -> ProfileRecord {
+    ProfileRecord {
+        uid: uid.to_owned(),
+        username: username.to_owned(),
+        realm_name: "native".to_owned(),
+        realm_type: "native".to_owned(),
+        roles: vec!["superuser".to_owned(), "viewer".to_owned()],
+        full_name: Some("Juan Pérez".to_owned()),
+        email: None,
+        enabled: true,
+        last_synchronized: CREATED,
+        labels: r#"{"kibana":{"spaces":"demo"}}"#.to_owned(),
+        data: "{}".to_owned(),
+        seq: 1,
+    }
+}
+
+/// A created profile reads back field for field, with `seq` 1 whatever it was given.
+pub async fn profiles_create_and_get(store: &dyn Store) {
+    let mut juan = sample_profile("u_juan_0", "juan");
+    juan.seq = 42;
+    let ana = ProfileRecord {
+        email: Some("ana@example.com".to_owned()),
+        full_name: None,
+        enabled: false,
+        data: r#"{"app":{"theme":"dark"}}"#.to_owned(),
+        roles: Vec::new(),
+        ..sample_profile("u_ana_0", "ana")
+    };
+    store.create_profile(juan.clone()).await.unwrap();
+    store.create_profile(ana.clone()).await.unwrap();
+    juan.seq = 1;
+    assert_eq!(
+        store
+            .profiles(&["u_juan_0".to_owned(), "u_missing_0".to_owned()])
+            .await
+            .unwrap(),
+        vec![juan.clone()]
+    );
+    assert_eq!(
+        store
+            .profiles(&["u_juan_0".to_owned(), "u_ana_0".to_owned()])
+            .await
+            .unwrap(),
+        vec![ana, juan]
+    );
+    assert!(store.profiles(&[]).await.unwrap().is_empty());
+}
+
+/// A second profile with a taken uid is refused and leaves the first as it was.
+pub async fn profiles_duplicate_uid_is_already_exists(store: &dyn Store) {
+    let first = sample_profile("u_juan_0", "juan");
+    store.create_profile(first.clone()).await.unwrap();
+    let err = store
+        .create_profile(sample_profile("u_juan_0", "other"))
+        .await
+        .unwrap_err();
+    assert!(matches!(err, Error::AlreadyExists(_)), "{err:?}");
+    assert_eq!(
+        store.profiles(&["u_juan_0".to_owned()]).await.unwrap(),
+        vec![first]
+    );
+}
+
+/// Profiles are found by username, sorted by username then uid.
+pub async fn profiles_of_users_find_by_username(store: &dyn Store) {
+    let juan_file = ProfileRecord {
+        realm_name: "file".to_owned(),
+        realm_type: "file".to_owned(),
+        ..sample_profile("u_juan_1", "juan")
+    };
+    let juan = sample_profile("u_juan_0", "juan");
+    let ana = sample_profile("u_ana_0", "ana");
+    for record in [juan_file.clone(), ana.clone(), juan.clone()] {
+        store.create_profile(record).await.unwrap();
+    }
+    assert_eq!(
+        store
+            .profiles_of_users(&["juan".to_owned(), "ana".to_owned(), "nobody".to_owned()])
+            .await
+            .unwrap(),
+        vec![ana, juan, juan_file]
+    );
+    assert!(
+        store
+            .profiles_of_users(&["nobody".to_owned()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
+    assert!(store.profiles_of_users(&[]).await.unwrap().is_empty());
+}
+
+/// Pages walk every profile once, in uid order (byte order).
+pub async fn profiles_pages_walk_every_profile_in_uid_order(store: &dyn Store) {
+    for uid in ["u_c_0", "u_a_0", "u_B_0", "u_b_0", "u_a_1"] {
+        store
+            .create_profile(sample_profile(uid, "someone"))
+            .await
+            .unwrap();
+    }
+    let mut seen = Vec::new();
+    let mut after: Option<String> = None;
+    loop {
+        let page = store.profiles_page(after.as_deref(), 2).await.unwrap();
+        assert!(page.len() <= 2);
+        let Some(last) = page.last() else { break };
+        after = Some(last.uid.clone());
+        seen.extend(page.into_iter().map(|profile| profile.uid));
+    }
+    assert_eq!(seen, ["u_B_0", "u_a_0", "u_a_1", "u_b_0", "u_c_0"]);
+    assert!(store.profiles_page(None, 0).await.unwrap().is_empty());
+}
+
+/// An update is written only over the `seq` it was read with, and increments it.
+pub async fn profiles_update_compare_and_set(store: &dyn Store) {
+    store
+        .create_profile(sample_profile("u_juan_0", "juan"))
+        .await
+        .unwrap();
+    let read = store.profiles(&["u_juan_0".to_owned()]).await.unwrap();
+    let mut changed = read[0].clone();
+    changed.enabled = false;
+    changed.roles = vec!["viewer".to_owned()];
+    changed.email = Some("juan@example.com".to_owned());
+    changed.full_name = None;
+    changed.last_synchronized = CREATED + 5;
+    changed.labels = "{}".to_owned();
+    changed.data = r#"{"app":{"n":1}}"#.to_owned();
+    assert_eq!(
+        store.update_profile(changed.clone()).await.unwrap(),
+        UpdateOutcome::Updated
+    );
+    // The same seq again: the profile changed since it was read.
+    let mut stale = changed.clone();
+    stale.data = "{}".to_owned();
+    assert_eq!(
+        store.update_profile(stale).await.unwrap(),
+        UpdateOutcome::Conflict
+    );
+    changed.seq = 2;
+    assert_eq!(
+        store.profiles(&["u_juan_0".to_owned()]).await.unwrap(),
+        vec![changed]
+    );
+    assert_eq!(
+        store
+            .update_profile(sample_profile("u_missing_0", "nobody"))
+            .await
+            .unwrap(),
+        UpdateOutcome::Conflict
+    );
+    assert!(
+        store
+            .profiles(&["u_missing_0".to_owned()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
 }

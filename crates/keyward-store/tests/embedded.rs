@@ -575,11 +575,12 @@ async fn metadata_of_keys_stored_before_the_metadata_index_is_queryable() {
     store.create_api_key(key).await.unwrap();
     store.create_api_key(sample_key("plain")).await.unwrap();
     drop(store);
-    // Undo migrations 8, 7 and 6, as a keyward of schema version 5 left the database.
+    // Undo migrations 10 to 6, as a keyward of schema version 5 left the database.
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
     connection
         .execute_batch(
-            "DROP TABLE role_mappings;
+            "DROP TABLE profiles;
+             DROP TABLE role_mappings;
              DROP TABLE service_tokens;
              DROP TRIGGER api_keys_counts_insert;
              DROP TRIGGER api_keys_counts_delete;

@@ -263,7 +263,15 @@ pub(crate) fn config_changes(
         | Action::SecurityInvalidateToken
         | Action::SecurityQueryApiKeys
         | Action::SecurityQueryRole
-        | Action::SecurityQueryUser => Vec::new(),
+        | Action::SecurityQueryUser
+        // Profiles change no security configuration: their writes are not audited as such.
+        | Action::SecurityActivateUserProfile
+        | Action::SecurityDisableUserProfile
+        | Action::SecurityEnableUserProfile
+        | Action::SecurityGetUserProfile
+        | Action::SecurityHasPrivilegesUserProfile
+        | Action::SecuritySuggestUserProfiles
+        | Action::SecurityUpdateUserProfileData => Vec::new(),
     }
 }
 

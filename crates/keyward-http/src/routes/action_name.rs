@@ -56,6 +56,13 @@ pub(super) fn action_name(action: Action) -> &'static str {
         Action::SecurityQueryUser => actions::QUERY_USER,
         Action::SecurityUpdateApiKey => actions::UPDATE_API_KEY,
         Action::SecurityUpdateCrossClusterApiKey => actions::UPDATE_CROSS_CLUSTER_API_KEY,
+        Action::SecurityActivateUserProfile => actions::ACTIVATE_PROFILE,
+        Action::SecurityDisableUserProfile => actions::SET_PROFILE_ENABLED,
+        Action::SecurityEnableUserProfile => actions::SET_PROFILE_ENABLED,
+        Action::SecurityGetUserProfile => actions::GET_PROFILES,
+        Action::SecurityHasPrivilegesUserProfile => actions::PROFILE_HAS_PRIVILEGES,
+        Action::SecuritySuggestUserProfiles => actions::SUGGEST_PROFILES,
+        Action::SecurityUpdateUserProfileData => actions::UPDATE_PROFILE_DATA,
         // `_authenticate`, keyward's own routes and routes added since: the run-as denial names
         // the authenticate action, which every subject may call.
         _ => actions::AUTHENTICATE,

@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 55] = [
+    pub(super) const ALL: [Action; 62] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -61,6 +61,13 @@ impl Action {
         Action::SecurityUpdateApiKey,
         Action::SecurityUpdateCrossClusterApiKey,
         Action::SecurityUpdateSettings,
+        Action::SecurityActivateUserProfile,
+        Action::SecurityDisableUserProfile,
+        Action::SecurityEnableUserProfile,
+        Action::SecurityGetUserProfile,
+        Action::SecurityHasPrivilegesUserProfile,
+        Action::SecuritySuggestUserProfiles,
+        Action::SecurityUpdateUserProfileData,
     ];
 
     /// The action's index in [`Action::ALL`]: its metric series.
@@ -128,6 +135,13 @@ impl Action {
             Action::SecurityUpdateApiKey => "security.update_api_key",
             Action::SecurityUpdateCrossClusterApiKey => "security.update_cross_cluster_api_key",
             Action::SecurityUpdateSettings => "security.update_settings",
+            Action::SecurityActivateUserProfile => "security.activate_user_profile",
+            Action::SecurityDisableUserProfile => "security.disable_user_profile",
+            Action::SecurityEnableUserProfile => "security.enable_user_profile",
+            Action::SecurityGetUserProfile => "security.get_user_profile",
+            Action::SecurityHasPrivilegesUserProfile => "security.has_privileges_user_profile",
+            Action::SecuritySuggestUserProfiles => "security.suggest_user_profiles",
+            Action::SecurityUpdateUserProfileData => "security.update_user_profile_data",
         }
     }
 
@@ -167,7 +181,11 @@ impl Action {
             | Action::SecurityPutRoleMapping
             | Action::SecurityPutUser
             | Action::SecurityCreateServiceToken
-            | Action::SecurityDeleteServiceToken => &["refresh"],
+            | Action::SecurityDeleteServiceToken
+            | Action::SecurityDisableUserProfile
+            | Action::SecurityEnableUserProfile => &["refresh"],
+            Action::SecurityGetUserProfile | Action::SecuritySuggestUserProfiles => &["data"],
+            Action::SecurityUpdateUserProfileData => &["if_seq_no", "if_primary_term", "refresh"],
             Action::SecurityGetApiKey => &[
                 "id",
                 "name",
@@ -219,7 +237,9 @@ impl Action {
             | Action::SecurityInvalidateApiKey
             | Action::SecurityInvalidateToken
             | Action::SecurityUpdateApiKey
-            | Action::SecurityUpdateCrossClusterApiKey => &[],
+            | Action::SecurityUpdateCrossClusterApiKey
+            | Action::SecurityActivateUserProfile
+            | Action::SecurityHasPrivilegesUserProfile => &[],
         }
     }
 }

@@ -21,9 +21,8 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> Result<(StatusCode, Answer), EsErro
         owner: query.flag("owner")?,
         with_limited_by: query.flag("with_limited_by")?,
         active_only: query.flag("active_only")?,
+        with_profile_uid: query.flag("with_profile_uid")?,
     };
-    // Accepted for compatibility: keyward has no user profiles, so no key has a profile_uid.
-    query.flag("with_profile_uid")?;
     let by_id = request.id.is_some();
     let mut listing = ctx
         .state

@@ -23,7 +23,7 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     Ok((StatusCode::OK, response(result)))
 }
 
-fn request(body: &Value) -> Result<HasPrivileges, EsError> {
+pub(crate) fn request(body: &Value) -> Result<HasPrivileges, EsError> {
     let mut reader = ObjectReader::new(body, "has_privileges")?;
     let cluster = reader.strings("cluster")?.unwrap_or_default();
     let index = objects(reader.value("index"), "index")?

@@ -4,6 +4,7 @@
 
 mod action_name;
 mod actions;
+mod activate_user_profile;
 mod authenticate;
 mod bulk_delete_role;
 mod bulk_put_role;
@@ -25,7 +26,9 @@ mod delete_role_mapping;
 mod delete_service_token;
 mod delete_user;
 mod disable_user;
+mod disable_user_profile;
 mod enable_user;
+mod enable_user_profile;
 mod forward_auth;
 mod get_api_key;
 mod get_builtin_privileges;
@@ -38,8 +41,10 @@ mod get_stats;
 mod get_token;
 mod get_user;
 mod get_user_privileges;
+mod get_user_profile;
 mod grant_api_key;
 mod has_privileges;
+mod has_privileges_user_profile;
 mod info;
 mod intake;
 mod invalidate_api_key;
@@ -57,8 +62,10 @@ mod query_role;
 mod query_user;
 mod request_name;
 mod settings;
+mod suggest_user_profiles;
 mod update_api_key;
 mod update_cross_cluster_api_key;
+mod update_user_profile_data;
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -203,6 +210,13 @@ pub(crate) enum Action {
     SecurityUpdateApiKey,
     SecurityUpdateCrossClusterApiKey,
     SecurityUpdateSettings,
+    SecurityActivateUserProfile,
+    SecurityDisableUserProfile,
+    SecurityEnableUserProfile,
+    SecurityGetUserProfile,
+    SecurityHasPrivilegesUserProfile,
+    SecuritySuggestUserProfiles,
+    SecurityUpdateUserProfileData,
 }
 
 impl Action {
@@ -233,7 +247,11 @@ impl Action {
             | Action::SecurityQueryUser
             | Action::SecurityUpdateApiKey
             | Action::SecurityUpdateCrossClusterApiKey
-            | Action::SecurityUpdateSettings => true,
+            | Action::SecurityUpdateSettings
+            | Action::SecurityActivateUserProfile
+            | Action::SecurityHasPrivilegesUserProfile
+            | Action::SecuritySuggestUserProfiles
+            | Action::SecurityUpdateUserProfileData => true,
             Action::ClusterHealth
             | Action::Info
             | Action::KeywardForwardAuth
@@ -264,7 +282,10 @@ impl Action {
             | Action::SecurityGetSettings
             | Action::SecurityGetStats
             | Action::SecurityGetUser
-            | Action::SecurityGetUserPrivileges => false,
+            | Action::SecurityGetUserPrivileges
+            | Action::SecurityDisableUserProfile
+            | Action::SecurityEnableUserProfile
+            | Action::SecurityGetUserProfile => false,
         }
     }
 }
@@ -590,6 +611,49 @@ const ROUTES: &[Route] = &[
         methods: &[
             (Method::GET, Action::SecurityGetPrivileges),
             (Method::DELETE, Action::SecurityDeletePrivileges),
+        ],
+    },
+    Route {
+        path: &["_security", "profile", "_activate"],
+        methods: &[(Method::POST, Action::SecurityActivateUserProfile)],
+    },
+    Route {
+        path: &["_security", "profile", "_suggest"],
+        methods: &[
+            (Method::GET, Action::SecuritySuggestUserProfiles),
+            (Method::POST, Action::SecuritySuggestUserProfiles),
+        ],
+    },
+    Route {
+        path: &["_security", "profile", "_has_privileges"],
+        methods: &[
+            (Method::GET, Action::SecurityHasPrivilegesUserProfile),
+            (Method::POST, Action::SecurityHasPrivilegesUserProfile),
+        ],
+    },
+    Route {
+        path: &["_security", "profile", "{uid}"],
+        methods: &[(Method::GET, Action::SecurityGetUserProfile)],
+    },
+    Route {
+        path: &["_security", "profile", "{uid}", "_data"],
+        methods: &[
+            (Method::PUT, Action::SecurityUpdateUserProfileData),
+            (Method::POST, Action::SecurityUpdateUserProfileData),
+        ],
+    },
+    Route {
+        path: &["_security", "profile", "{uid}", "_enable"],
+        methods: &[
+            (Method::PUT, Action::SecurityEnableUserProfile),
+            (Method::POST, Action::SecurityEnableUserProfile),
+        ],
+    },
+    Route {
+        path: &["_security", "profile", "{uid}", "_disable"],
+        methods: &[
+            (Method::PUT, Action::SecurityDisableUserProfile),
+            (Method::POST, Action::SecurityDisableUserProfile),
         ],
     },
 ];
@@ -997,6 +1061,13 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityQueryUser => query_user::handle(ctx).await,
         Action::SecurityUpdateApiKey => update_api_key::handle(ctx).await,
         Action::SecurityUpdateCrossClusterApiKey => update_cross_cluster_api_key::handle(ctx).await,
+        Action::SecurityActivateUserProfile => activate_user_profile::handle(ctx).await,
+        Action::SecurityDisableUserProfile => disable_user_profile::handle(ctx).await,
+        Action::SecurityEnableUserProfile => enable_user_profile::handle(ctx).await,
+        Action::SecurityGetUserProfile => get_user_profile::handle(ctx).await,
+        Action::SecurityHasPrivilegesUserProfile => has_privileges_user_profile::handle(ctx).await,
+        Action::SecuritySuggestUserProfiles => suggest_user_profiles::handle(ctx).await,
+        Action::SecurityUpdateUserProfileData => update_user_profile_data::handle(ctx).await,
     };
     reply.map(|(status, value)| (status, Answer::Value(value)))
 }

@@ -150,6 +150,10 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         Action::SecurityCloneApiKey => Some(("CloneApiKeyRequest", true)),
         Action::SecurityUpdateSettings => Some(("UpdateSecuritySettingsRequest", true)),
         Action::SecurityHasPrivileges => Some(("HasPrivilegesRequest", true)),
+        Action::SecurityActivateUserProfile => Some(("ActivateUserProfileRequest", true)),
+        Action::SecurityHasPrivilegesUserProfile => Some(("HasPrivilegesUserProfileRequest", true)),
+        Action::SecuritySuggestUserProfiles => Some(("SuggestUserProfilesRequest", false)),
+        Action::SecurityUpdateUserProfileData => Some(("UpdateUserProfileDataRequest", true)),
         Action::SecurityInvalidateApiKey => Some(("InvalidateApiKeyRequest", true)),
         Action::SecurityInvalidateToken => Some(("InvalidateTokenRequest", true)),
         Action::SecurityPutPrivileges => Some(("PutPrivilegesRequest", true)),
@@ -191,7 +195,10 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityGetSettings
         | Action::SecurityGetStats
         | Action::SecurityGetUser
-        | Action::SecurityGetUserPrivileges => None,
+        | Action::SecurityGetUserPrivileges
+        | Action::SecurityDisableUserProfile
+        | Action::SecurityEnableUserProfile
+        | Action::SecurityGetUserProfile => None,
     }
 }
 
@@ -609,6 +616,7 @@ fn components() -> Value {
         more,
     ) {
         schemas.extend(more);
+        schemas.extend(profile_schemas());
         let key = json!({"$ref": "#/components/schemas/CreateApiKeyRequest"});
         schemas.insert(
             "GrantApiKeyRequest".to_owned(),
@@ -620,6 +628,55 @@ fn components() -> Value {
         );
     }
     components
+}
+
+/// The user profile request schemas (a literal of their own: the macro's recursion limit).
+fn profile_schemas() -> Map<String, Value> {
+    let strings = json!({"type": "array", "items": {"type": "string"}});
+    let string_or_strings = json!({"anyOf": [{"type": "string"}, strings]});
+    let schemas = json!({
+            "ActivateUserProfileRequest": {
+                "type": "object",
+                "required": ["grant_type"],
+                "properties": {
+                    "grant_type": {"type": "string", "enum": ["password", "access_token"]},
+                    "username": {"type": "string"},
+                    "password": {"type": "string"},
+                    "access_token": {"type": "string"},
+                },
+            },
+            "HasPrivilegesUserProfileRequest": {
+                "type": "object",
+                "required": ["uids", "privileges"],
+                "properties": {
+                    "uids": strings,
+                    "privileges": {"$ref": "#/components/schemas/HasPrivilegesRequest"},
+                },
+            },
+            "SuggestUserProfilesRequest": {
+                "type": "object",
+                "properties": {
+                    "name": {"type": "string"},
+                    "size": {"type": "integer", "minimum": 0},
+                    "data": string_or_strings,
+                    "hint": {"type": "object", "properties": {
+                        "uids": strings,
+                        "labels": {"type": "object"},
+                    }},
+                },
+            },
+            "UpdateUserProfileDataRequest": {
+                "type": "object",
+                "properties": {
+                    "labels": {"type": "object"},
+                    "data": {"type": "object"},
+                },
+            }
+    });
+    match schemas {
+        Value::Object(schemas) => schemas,
+        _ => Map::new(),
+    }
 }
 
 /// A grant request: the grantee's credentials, and `field` (the key, or the keys of a bulk

@@ -11,10 +11,9 @@ pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
     let mut request = QueryApiKeys {
         with_limited_by: ctx.query.flag("with_limited_by")?,
         typed_keys: ctx.query.flag("typed_keys")?,
+        with_profile_uid: ctx.query.flag("with_profile_uid")?,
         ..QueryApiKeys::default()
     };
-    // Accepted for compatibility: keyward has no user profiles, so no key has a profile_uid.
-    ctx.query.flag("with_profile_uid")?;
     // No body is the same as `{}`: every key the caller may see.
     if let Some(body) = parse_body(&ctx.body)? {
         let body = query::search_body(&body, "query_api_key_request", true)?;

@@ -7,24 +7,26 @@ use super::{Ctx, Reply};
 use crate::wire::{parse_body, query, security};
 
 pub(crate) async fn handle(ctx: &Ctx<'_>) -> Reply {
-    // Accepted for compatibility: keyward has no user profiles.
-    ctx.query.flag("with_profile_uid")?;
+    let with_profile_uid = ctx.query.flag("with_profile_uid")?;
     let search = match parse_body(&ctx.body)? {
         Some(body) => query::search_body(&body, "query_user_request", false)?.search,
         None => Default::default(),
     };
     let result = ctx.state.service.query_users(&ctx.subject, search).await?;
-    let users: Vec<Value> = result
+    let mut users: Vec<Value> = result
         .hits
         .iter()
-        .map(|(user, sort_values)| {
-            let mut shown = security::user(user);
-            if let (Value::Object(object), Some(values)) = (&mut shown, sort_values) {
-                object.insert("_sort".to_owned(), query::sort_values(values));
-            }
-            shown
-        })
+        .map(|(user, _)| security::user(user))
         .collect();
+    if with_profile_uid {
+        let hits: Vec<_> = result.hits.iter().map(|(user, _)| user.clone()).collect();
+        super::get_user::add_profile_uids(ctx, &hits, &mut users).await?;
+    }
+    for (shown, (_, sort_values)) in users.iter_mut().zip(&result.hits) {
+        if let (Value::Object(object), Some(values)) = (shown, sort_values) {
+            object.insert("_sort".to_owned(), query::sort_values(values));
+        }
+    }
     let body = query::hits_body(result.total, "users", users);
     Ok((StatusCode::OK, Value::Object(body)))
 }

@@ -60,5 +60,12 @@ pub(super) fn request_name(action: Action) -> &'static str {
         Action::SecurityQueryUser => "QueryUserRequest",
         Action::SecurityUpdateApiKey => "UpdateApiKeyRequest",
         Action::SecurityUpdateCrossClusterApiKey => "UpdateCrossClusterApiKeyRequest",
+        Action::SecurityActivateUserProfile => "ActivateProfileRequest",
+        Action::SecurityDisableUserProfile => "SetProfileEnabledRequest",
+        Action::SecurityEnableUserProfile => "SetProfileEnabledRequest",
+        Action::SecurityGetUserProfile => "GetProfilesRequest",
+        Action::SecurityHasPrivilegesUserProfile => "ProfileHasPrivilegesRequest",
+        Action::SecuritySuggestUserProfiles => "SuggestProfilesRequest",
+        Action::SecurityUpdateUserProfileData => "UpdateProfileDataRequest",
     }
 }

@@ -298,6 +298,9 @@ impl Serialize for ApiKeyView<'_> {
         if let Some(limited_by) = &info.limited_by {
             map.serialize_entry("limited_by", &One(limited_by))?;
         }
+        if let Some(profile_uid) = &info.profile_uid {
+            map.serialize_entry("profile_uid", profile_uid)?;
+        }
         if let Some(identity) = &info.certificate_identity {
             map.serialize_entry("certificate_identity", identity)?;
         }

@@ -3,6 +3,7 @@
 
 pub(crate) mod api_key;
 pub(crate) mod cross_cluster;
+pub(crate) mod profile;
 pub(crate) mod query;
 pub(crate) mod security;
 pub(crate) mod token;

@@ -323,6 +323,22 @@ pub(super) const MIGRATIONS: &[&str] = &[
         creator_realm TEXT NOT NULL,
         PRIMARY KEY (account, name)
     ) STRICT;",
+    // 10: user profiles, by uid, found by username too (a key's or user's `profile_uid`).
+    "CREATE TABLE profiles (
+        uid TEXT NOT NULL PRIMARY KEY,
+        username TEXT NOT NULL,
+        realm_name TEXT NOT NULL,
+        realm_type TEXT NOT NULL,
+        roles TEXT NOT NULL,
+        full_name TEXT,
+        email TEXT,
+        enabled INTEGER NOT NULL,
+        last_synchronized INTEGER NOT NULL,
+        labels TEXT NOT NULL,
+        data TEXT NOT NULL,
+        seq INTEGER NOT NULL
+    ) STRICT;
+    CREATE INDEX profiles_username ON profiles (username, uid);",
 ];
 
 /// Brings the schema up to the newest version this binary knows, one transaction per migration.

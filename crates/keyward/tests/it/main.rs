@@ -25,6 +25,7 @@ mod metrics;
 mod multi_node;
 mod postgres;
 mod privileges;
+mod profiles;
 mod query;
 mod query_limits;
 mod request_bodies;
