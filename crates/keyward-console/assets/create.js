@@ -40,7 +40,12 @@ export async function createView (view, context) {
   const templateButtons = Object.entries(TEMPLATES).map(([label, value]) =>
     h('button', {
       type: 'button',
-      onclick: () => { descriptors.value = JSON.stringify(value, null, 2); descriptors.focus() }
+      onclick: () => {
+        descriptors.value = JSON.stringify(value, null, 2)
+        descriptors.focus()
+        descriptors.setSelectionRange(0, 0)
+        descriptors.scrollTop = 0
+      }
     }, label))
   const restFields = h('div', {},
     field('Role descriptors (JSON)', descriptors,
@@ -122,9 +127,15 @@ export function showSecret (container, created) {
       h('p', {}, 'Id: ', h('code', { id: 'created-id' }, created.id)),
       forms.map(([label, id, value]) => h('div', { class: 'secret-row' },
         h('label', { for: `secret-${id}` }, label),
-        h('textarea', { id: `secret-${id}`, readonly: true, rows: value.includes('\n') ? 3 : 1, class: 'code', spellcheck: 'false' }, value),
+        h('textarea', { id: `secret-${id}`, readonly: true, rows: rowsFor(value), class: 'code', spellcheck: 'false' }, value),
         h('button', { type: 'button', onclick: () => copy(value, label) }, `Copy ${label.split(' ')[0]}`))),
       h('p', {}, h('a', { href: `#/key/${encodeURIComponent(created.id)}` }, 'View the key'), ' · ',
         h('a', { href: '#/keys' }, 'Back to the list'))))
   heading.focus()
+}
+
+/** Enough rows to show `value` whole at the usual width, wrapped lines included. */
+function rowsFor (value) {
+  const rows = value.split('\n').reduce((sum, line) => sum + Math.max(1, Math.ceil(line.length / 70)), 0)
+  return Math.min(rows, 8)
 }
