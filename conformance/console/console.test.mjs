@@ -130,9 +130,17 @@ test('paging walks every key once with search_after', async () => {
 test('a page of 100 keys renders; the render time is measured', async () => {
   await page.getByLabel('Keys per page').selectOption('100')
   await summaryIs(`Keys 1–100 of ${SEEDED + 2}`)
-  const renderMs = Number(await page.locator('.view').getAttribute('data-render-ms'))
-  assert.ok(renderMs >= 0)
-  console.log(`render of a 100-key page (DOM built and laid out after the answer): ${renderMs} ms`)
+  // The figure only: speed is reported, never asserted. Each sample is one page of 100 keys
+  // from a real answer, timed in the page from the parsed answer to the table laid out.
+  const samples = [Number(await page.locator('.view').getAttribute('data-render-ms'))]
+  for (let round = 0; round < 6; round += 1) {
+    await newPage(() => page.getByRole('button', { name: 'Created' }).click())
+    samples.push(Number(await page.locator('.view').getAttribute('data-render-ms')))
+  }
+  assert.ok(samples.every((sample) => sample >= 0))
+  samples.sort((a, b) => a - b)
+  console.log(`render of a 100-key page, ${samples.length} samples: median ${samples[samples.length >> 1]} ms, ` +
+    `max ${samples[samples.length - 1]} ms (all: ${samples.join(', ')})`)
   await page.getByLabel('Keys per page').selectOption('25')
   await summaryIs(`Keys 1–25 of ${SEEDED + 2}`)
 })
