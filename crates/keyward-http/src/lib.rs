@@ -9,6 +9,7 @@
 mod audit;
 mod authn;
 mod compat;
+mod console;
 mod error;
 mod forward_auth;
 mod metrics;

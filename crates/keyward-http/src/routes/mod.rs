@@ -774,6 +774,10 @@ impl Api {
         if let Err(err) = intake::check_head(&self.state.limits, method, uri, &parts.headers) {
             return Rendering::default().respond(err.status(), &err.body(), Some(&err));
         }
+        if crate::console::is_console(path) {
+            // Static files for everyone: no credentials, no query parameters, no body read.
+            return crate::console::respond(method, path, &parts.headers);
+        }
         let query = match QueryParams::parse(parts.uri.query()) {
             Ok(query) => query,
             Err(err) => return Rendering::default().respond(err.status(), &err.body(), Some(&err)),

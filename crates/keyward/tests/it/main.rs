@@ -10,6 +10,7 @@ mod authentication;
 mod authz;
 mod bad_input;
 mod clone;
+mod console;
 mod cross_cluster;
 mod durability;
 mod files;
