@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 55] = [
+    pub(super) const ALL: [Action; 67] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -61,6 +61,18 @@ impl Action {
         Action::SecurityUpdateApiKey,
         Action::SecurityUpdateCrossClusterApiKey,
         Action::SecurityUpdateSettings,
+        Action::SecuritySamlPrepareAuthentication,
+        Action::SecuritySamlAuthenticate,
+        Action::SecuritySamlLogout,
+        Action::SecuritySamlInvalidate,
+        Action::SecuritySamlCompleteLogout,
+        Action::SecuritySamlServiceProviderMetadata,
+        Action::SecurityOidcPrepareAuthentication,
+        Action::SecurityOidcAuthenticate,
+        Action::SecurityOidcLogout,
+        Action::SecurityDelegatePki,
+        Action::SecurityEnrollNode,
+        Action::SecurityEnrollKibana,
     ];
 
     /// The action's index in [`Action::ALL`]: its metric series.
@@ -128,6 +140,20 @@ impl Action {
             Action::SecurityUpdateApiKey => "security.update_api_key",
             Action::SecurityUpdateCrossClusterApiKey => "security.update_cross_cluster_api_key",
             Action::SecurityUpdateSettings => "security.update_settings",
+            Action::SecuritySamlPrepareAuthentication => "security.saml_prepare_authentication",
+            Action::SecuritySamlAuthenticate => "security.saml_authenticate",
+            Action::SecuritySamlLogout => "security.saml_logout",
+            Action::SecuritySamlInvalidate => "security.saml_invalidate",
+            Action::SecuritySamlCompleteLogout => "security.saml_complete_logout",
+            Action::SecuritySamlServiceProviderMetadata => {
+                "security.saml_service_provider_metadata"
+            }
+            Action::SecurityOidcPrepareAuthentication => "security.oidc_prepare_authentication",
+            Action::SecurityOidcAuthenticate => "security.oidc_authenticate",
+            Action::SecurityOidcLogout => "security.oidc_logout",
+            Action::SecurityDelegatePki => "security.delegate_pki",
+            Action::SecurityEnrollNode => "security.enroll_node",
+            Action::SecurityEnrollKibana => "security.enroll_kibana",
         }
     }
 
@@ -219,7 +245,19 @@ impl Action {
             | Action::SecurityInvalidateApiKey
             | Action::SecurityInvalidateToken
             | Action::SecurityUpdateApiKey
-            | Action::SecurityUpdateCrossClusterApiKey => &[],
+            | Action::SecurityUpdateCrossClusterApiKey
+            | Action::SecuritySamlPrepareAuthentication
+            | Action::SecuritySamlAuthenticate
+            | Action::SecuritySamlLogout
+            | Action::SecuritySamlInvalidate
+            | Action::SecuritySamlCompleteLogout
+            | Action::SecuritySamlServiceProviderMetadata
+            | Action::SecurityOidcPrepareAuthentication
+            | Action::SecurityOidcAuthenticate
+            | Action::SecurityOidcLogout
+            | Action::SecurityDelegatePki
+            | Action::SecurityEnrollNode
+            | Action::SecurityEnrollKibana => &[],
         }
     }
 }

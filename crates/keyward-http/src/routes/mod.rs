@@ -55,6 +55,7 @@ mod put_user;
 mod query_api_keys;
 mod query_role;
 mod query_user;
+mod realms;
 mod request_name;
 mod settings;
 mod update_api_key;
@@ -203,6 +204,30 @@ pub(crate) enum Action {
     SecurityUpdateApiKey,
     SecurityUpdateCrossClusterApiKey,
     SecurityUpdateSettings,
+    /// `security.saml_prepare_authentication`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlPrepareAuthentication,
+    /// `security.saml_authenticate`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlAuthenticate,
+    /// `security.saml_logout`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlLogout,
+    /// `security.saml_invalidate`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlInvalidate,
+    /// `security.saml_complete_logout`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlCompleteLogout,
+    /// `security.saml_service_provider_metadata`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlServiceProviderMetadata,
+    /// `security.oidc_prepare_authentication`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityOidcPrepareAuthentication,
+    /// `security.oidc_authenticate`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityOidcAuthenticate,
+    /// `security.oidc_logout`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityOidcLogout,
+    /// `security.delegate_pki`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityDelegatePki,
+    /// `security.enroll_node`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityEnrollNode,
+    /// `security.enroll_kibana`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityEnrollKibana,
 }
 
 impl Action {
@@ -233,7 +258,16 @@ impl Action {
             | Action::SecurityQueryUser
             | Action::SecurityUpdateApiKey
             | Action::SecurityUpdateCrossClusterApiKey
-            | Action::SecurityUpdateSettings => true,
+            | Action::SecurityUpdateSettings
+            | Action::SecuritySamlPrepareAuthentication
+            | Action::SecuritySamlAuthenticate
+            | Action::SecuritySamlLogout
+            | Action::SecuritySamlInvalidate
+            | Action::SecuritySamlCompleteLogout
+            | Action::SecurityOidcPrepareAuthentication
+            | Action::SecurityOidcAuthenticate
+            | Action::SecurityOidcLogout
+            | Action::SecurityDelegatePki => true,
             Action::ClusterHealth
             | Action::Info
             | Action::KeywardForwardAuth
@@ -264,7 +298,10 @@ impl Action {
             | Action::SecurityGetSettings
             | Action::SecurityGetStats
             | Action::SecurityGetUser
-            | Action::SecurityGetUserPrivileges => false,
+            | Action::SecurityGetUserPrivileges
+            | Action::SecuritySamlServiceProviderMetadata
+            | Action::SecurityEnrollNode
+            | Action::SecurityEnrollKibana => false,
         }
     }
 }
@@ -591,6 +628,54 @@ const ROUTES: &[Route] = &[
             (Method::GET, Action::SecurityGetPrivileges),
             (Method::DELETE, Action::SecurityDeletePrivileges),
         ],
+    },
+    Route {
+        path: &["_security", "saml", "prepare"],
+        methods: &[(Method::POST, Action::SecuritySamlPrepareAuthentication)],
+    },
+    Route {
+        path: &["_security", "saml", "authenticate"],
+        methods: &[(Method::POST, Action::SecuritySamlAuthenticate)],
+    },
+    Route {
+        path: &["_security", "saml", "logout"],
+        methods: &[(Method::POST, Action::SecuritySamlLogout)],
+    },
+    Route {
+        path: &["_security", "saml", "invalidate"],
+        methods: &[(Method::POST, Action::SecuritySamlInvalidate)],
+    },
+    Route {
+        path: &["_security", "saml", "complete_logout"],
+        methods: &[(Method::POST, Action::SecuritySamlCompleteLogout)],
+    },
+    Route {
+        path: &["_security", "saml", "metadata", "{realm_name}"],
+        methods: &[(Method::GET, Action::SecuritySamlServiceProviderMetadata)],
+    },
+    Route {
+        path: &["_security", "oidc", "prepare"],
+        methods: &[(Method::POST, Action::SecurityOidcPrepareAuthentication)],
+    },
+    Route {
+        path: &["_security", "oidc", "authenticate"],
+        methods: &[(Method::POST, Action::SecurityOidcAuthenticate)],
+    },
+    Route {
+        path: &["_security", "oidc", "logout"],
+        methods: &[(Method::POST, Action::SecurityOidcLogout)],
+    },
+    Route {
+        path: &["_security", "delegate_pki"],
+        methods: &[(Method::POST, Action::SecurityDelegatePki)],
+    },
+    Route {
+        path: &["_security", "enroll", "node"],
+        methods: &[(Method::GET, Action::SecurityEnrollNode)],
+    },
+    Route {
+        path: &["_security", "enroll", "kibana"],
+        methods: &[(Method::GET, Action::SecurityEnrollKibana)],
     },
 ];
 
@@ -997,6 +1082,20 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityQueryUser => query_user::handle(ctx).await,
         Action::SecurityUpdateApiKey => update_api_key::handle(ctx).await,
         Action::SecurityUpdateCrossClusterApiKey => update_cross_cluster_api_key::handle(ctx).await,
+        Action::SecuritySamlPrepareAuthentication => realms::saml_prepare_authentication(ctx).await,
+        Action::SecuritySamlAuthenticate => realms::saml_authenticate(ctx).await,
+        Action::SecuritySamlLogout => realms::saml_logout(ctx).await,
+        Action::SecuritySamlInvalidate => realms::saml_invalidate(ctx).await,
+        Action::SecuritySamlCompleteLogout => realms::saml_complete_logout(ctx).await,
+        Action::SecuritySamlServiceProviderMetadata => {
+            realms::saml_service_provider_metadata(ctx).await
+        }
+        Action::SecurityOidcPrepareAuthentication => realms::oidc_prepare_authentication(ctx).await,
+        Action::SecurityOidcAuthenticate => realms::oidc_authenticate(ctx).await,
+        Action::SecurityOidcLogout => realms::oidc_logout(ctx).await,
+        Action::SecurityDelegatePki => realms::delegate_pki(ctx).await,
+        Action::SecurityEnrollNode => realms::enroll(ctx).await,
+        Action::SecurityEnrollKibana => realms::enroll(ctx).await,
     };
     reply.map(|(status, value)| (status, Answer::Value(value)))
 }

@@ -27,6 +27,7 @@ mod postgres;
 mod privileges;
 mod query;
 mod query_limits;
+mod realms;
 mod request_bodies;
 mod role_mappings;
 mod roles;
