@@ -11,7 +11,9 @@ async fn unprivileged(server: &TestServer) {
     server
         .put_role("monitor_only", json!({"cluster": ["monitor"]}))
         .await;
-    server.put_user("watcher", "watcher-password", &["monitor_only"]).await;
+    server
+        .put_user("watcher", "watcher-password", &["monitor_only"])
+        .await;
 }
 
 fn denied(action: &str, privileges: &str) -> String {
@@ -95,7 +97,9 @@ async fn manage_saml_is_enough_for_the_saml_apis() {
     server
         .put_role("saml_proxy", json!({"cluster": ["manage_saml"]}))
         .await;
-    server.put_user("kibana_proxy", "proxy-password", &["saml_proxy"]).await;
+    server
+        .put_user("kibana_proxy", "proxy-password", &["saml_proxy"])
+        .await;
     let reply = server
         .basic("kibana_proxy", "proxy-password")
         .post("/_security/saml/prepare", json!({"realm": "saml1"}))
@@ -138,7 +142,12 @@ async fn saml_logout_validates_and_looks_up_the_token() {
         .superuser()
         .post("/_security/saml/logout", json!({"token": "not-a-token"}))
         .await;
-    assert_error(&reply, 500, "security_exception", "supplied token is not valid");
+    assert_error(
+        &reply,
+        500,
+        "security_exception",
+        "supplied token is not valid",
+    );
     // A token of the native realm is found, and is not a SAML realm's.
     let created = server
         .superuser()
@@ -225,7 +234,10 @@ async fn saml_complete_logout_validates_then_finds_no_realm() {
 #[tokio::test]
 async fn saml_service_provider_metadata_finds_no_realm() {
     let server = TestServer::start().await;
-    let reply = server.superuser().get("/_security/saml/metadata/saml1").await;
+    let reply = server
+        .superuser()
+        .get("/_security/saml/metadata/saml1")
+        .await;
     assert_error(
         &reply,
         500,
@@ -321,7 +333,12 @@ async fn oidc_logout_looks_up_the_token() {
         .superuser()
         .post("/_security/oidc/logout", json!({"token": "t"}))
         .await;
-    assert_error(&reply, 500, "security_exception", "supplied token is not valid");
+    assert_error(
+        &reply,
+        500,
+        "security_exception",
+        "supplied token is not valid",
+    );
 }
 
 #[tokio::test]
@@ -329,7 +346,10 @@ async fn delegate_pki_validates_the_chain() {
     let server = TestServer::start().await;
     let reply = server
         .superuser()
-        .post("/_security/delegate_pki", json!({"x509_certificate_chain": []}))
+        .post(
+            "/_security/delegate_pki",
+            json!({"x509_certificate_chain": []}),
+        )
         .await;
     assert_error(
         &reply,
@@ -353,7 +373,10 @@ async fn delegate_pki_validates_the_chain() {
     unprivileged(&server).await;
     let reply = server
         .basic("watcher", "watcher-password")
-        .post("/_security/delegate_pki", json!({"x509_certificate_chain": [CERTIFICATE]}))
+        .post(
+            "/_security/delegate_pki",
+            json!({"x509_certificate_chain": [CERTIFICATE]}),
+        )
         .await;
     assert_error(
         &reply,
@@ -366,7 +389,10 @@ async fn delegate_pki_validates_the_chain() {
     );
     let reply = server
         .superuser()
-        .post("/_security/delegate_pki", json!({"x509_certificate_chain": [CERTIFICATE]}))
+        .post(
+            "/_security/delegate_pki",
+            json!({"x509_certificate_chain": [CERTIFICATE]}),
+        )
         .await;
     assert_eq!(reply.status, 401, "{}", reply.text);
     assert_eq!(reply.json()["error"]["type"], "security_exception");
@@ -377,7 +403,10 @@ async fn kerberos_grant_is_validated_and_taken_by_no_realm() {
     let server = TestServer::start().await;
     let reply = server
         .superuser()
-        .post("/_security/oauth2/token", json!({"grant_type": "_kerberos"}))
+        .post(
+            "/_security/oauth2/token",
+            json!({"grant_type": "_kerberos"}),
+        )
         .await;
     assert_error(
         &reply,
