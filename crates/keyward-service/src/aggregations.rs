@@ -168,7 +168,7 @@ impl SecurityService {
                     },
                     State::Composite(buckets),
                 ) => {
-                    let [(_, field, _)] = sources.as_slice() else {
+                    let [CompositeSource { field, .. }] = sources.as_slice() else {
                         return Ok(None);
                     };
                     let after = after.as_ref().map(|after| after_key(sources, after));
@@ -226,7 +226,11 @@ fn countable(agg: &Aggregation) -> bool {
             | AggregationKind::Range { .. } => true,
             // One ascending source: its smallest values after `after` are the page.
             AggregationKind::Composite { sources, .. } => {
-                matches!(sources.as_slice(), [(_, field, false)] if plain(field))
+                matches!(
+                    sources.as_slice(),
+                    [CompositeSource { field, descending: false, missing_bucket: false, .. }]
+                        if plain(field)
+                )
             }
         }
 }
@@ -255,7 +259,7 @@ enum AggregationKind {
     /// Named (`Some` names) or anonymous buckets, one per query.
     Filters(Vec<(Option<String>, Query)>),
     Composite {
-        sources: Vec<(String, ApiKeyField, bool)>,
+        sources: Vec<CompositeSource>,
         size: usize,
         after: Option<Map<String, Value>>,
     },
@@ -273,6 +277,16 @@ enum AggregationKind {
         options: Box<TermsOptions>,
     },
     ValueCount(ApiKeyField),
+}
+
+/// One `terms` source of a `composite` aggregation.
+#[derive(Debug, Clone)]
+struct CompositeSource {
+    name: String,
+    field: ApiKeyField,
+    descending: bool,
+    /// Keys without the field get a `null` value instead of no bucket.
+    missing_bucket: bool,
 }
 
 /// The options of a `terms` aggregation besides `field` and `size`.
@@ -320,7 +334,7 @@ impl TermsFilter {
     fn matches(&self, value: &Bucket) -> bool {
         match (self, value) {
             (TermsFilter::Regex(automaton), Bucket::Text(text)) => automaton.matches(text),
-            (TermsFilter::Regex(_), Bucket::Long(_)) => false,
+            (TermsFilter::Regex(_), Bucket::Long(_) | Bucket::Null) => false,
             (TermsFilter::Values(values), value) => values.contains(value),
         }
     }
@@ -507,8 +521,30 @@ fn aggregation_kind(
                         "Unsupported script value source for [{source_name}] of composite agg [{name}]"
                     ),
                 )?;
-                let descending = terms.get("order").and_then(Value::as_str) == Some("desc");
-                sources.push((source_name.clone(), source_field, descending));
+                let mut descending = false;
+                let mut missing_bucket = false;
+                for (option, value) in terms {
+                    match (option.as_str(), value) {
+                        ("field", _) => {}
+                        ("order", Value::String(order)) if order == "asc" || order == "desc" => {
+                            descending = order == "desc";
+                        }
+                        ("missing_bucket", Value::Bool(flag)) => missing_bucket = *flag,
+                        ("missing_order", Value::String(order)) if order == "default" => {}
+                        (other, _) => {
+                            return Err(Error::illegal_argument(format!(
+                                "Unsupported API Keys agg [{name}] of type [composite]: option \
+                                 [{other}] of source [{source_name}] is not supported by keyward"
+                            )));
+                        }
+                    }
+                }
+                sources.push(CompositeSource {
+                    name: source_name.clone(),
+                    field: source_field,
+                    descending,
+                    missing_bucket,
+                });
             }
             let after = match options.get("after") {
                 Some(Value::Object(after)) => Some(after.clone()),
@@ -843,6 +879,9 @@ fn parsing(reason: String) -> Error {
 /// A field value as aggregations see it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Bucket {
+    /// A composite source's `missing_bucket` key: before every value ascending, after every
+    /// value descending (Elasticsearch's default `missing_order`).
+    Null,
     Long(i64),
     Text(String),
 }
@@ -850,6 +889,7 @@ enum Bucket {
 impl Bucket {
     fn to_json(&self) -> Value {
         match self {
+            Bucket::Null => Value::Null,
             Bucket::Long(number) => json!(number),
             Bucket::Text(text) => json!(text),
         }
@@ -1141,13 +1181,14 @@ fn fill(
 }
 
 /// Every composite key of a record (the product of its values per source).
-fn composite_keys(
-    sources: &[(String, ApiKeyField, bool)],
-    record: &ApiKeyRecord,
-) -> Vec<Vec<Ordered>> {
+fn composite_keys(sources: &[CompositeSource], record: &ApiKeyRecord) -> Vec<Vec<Ordered>> {
     let mut keys: Vec<Vec<Ordered>> = vec![Vec::new()];
-    for (_, field, descending) in sources {
-        let field_values = values(record, field);
+    for source in sources {
+        let descending = &source.descending;
+        let mut field_values = values(record, &source.field);
+        if field_values.is_empty() && source.missing_bucket {
+            field_values.push(Bucket::Null);
+        }
         keys = keys
             .into_iter()
             .flat_map(|prefix| {
@@ -1163,11 +1204,13 @@ fn composite_keys(
 }
 
 /// The `after` key of a composite aggregation in composite order.
-fn after_key(sources: &[(String, ApiKeyField, bool)], after: &Map<String, Value>) -> Vec<Ordered> {
+fn after_key(sources: &[CompositeSource], after: &Map<String, Value>) -> Vec<Ordered> {
     sources
         .iter()
-        .map(|(name, _, descending)| {
+        .map(|source| {
+            let (name, descending) = (&source.name, &source.descending);
             let value = match after.get(name) {
+                Some(Value::Null) if source.missing_bucket => Bucket::Null,
                 Some(Value::Number(number)) => Bucket::Long(number.as_i64().unwrap_or_default()),
                 Some(Value::String(text)) => Bucket::Text(text.clone()),
                 Some(other) => Bucket::Text(other.to_string()),
@@ -1327,8 +1370,8 @@ fn render_one(agg: &Aggregation, state: State, typed_keys: bool) -> (&'static st
         (AggregationKind::Composite { sources, .. }, State::Composite(buckets)) => {
             let key_object = |key: &[Ordered]| {
                 let mut object = Map::new();
-                for ((name, _, _), value) in sources.iter().zip(key) {
-                    object.insert(name.clone(), value.bucket().to_json());
+                for (source, value) in sources.iter().zip(key) {
+                    object.insert(source.name.clone(), value.bucket().to_json());
                 }
                 Value::Object(object)
             };
@@ -1429,6 +1472,7 @@ impl Document<ApiKeyField> for RecordDocument<'_> {
                 (FieldKind::Boolean, Bucket::Long(flag)) => FieldValue::Boolean(flag == 1),
                 (_, Bucket::Long(number)) => FieldValue::Date(number),
                 (_, Bucket::Text(text)) => FieldValue::Keyword(text),
+                (_, Bucket::Null) => FieldValue::Keyword(String::new()),
             })
             .collect()
     }
@@ -1687,6 +1731,38 @@ mod tests {
         );
         assert_eq!(keys(&result, "exact"), vec![json!(["name-5", 1])]);
         assert_eq!(keys(&result, "missing"), vec![json!(["none", 10])]);
+        let result = run(json!({
+            "teams": {"composite": {"size": 2, "sources": [
+                {"t": {"terms": {"field": "metadata.team", "missing_bucket": true}}},
+                {"n": {"terms": {"field": "name", "order": "desc"}}},
+            ]}},
+        }))
+        .await;
+        assert_eq!(
+            keys(&result, "teams"),
+            vec![
+                json!([{"t": null, "n": "name-6"}, 1]),
+                json!([{"t": null, "n": "name-5"}, 1])
+            ]
+        );
+        assert_eq!(
+            result["teams"]["after_key"],
+            json!({"t": null, "n": "name-5"})
+        );
+        let result = run(json!({
+            "teams": {"composite": {"size": 2, "after": {"t": null, "n": "name-5"}, "sources": [
+                {"t": {"terms": {"field": "metadata.team", "missing_bucket": true}}},
+                {"n": {"terms": {"field": "name", "order": "desc"}}},
+            ]}},
+        }))
+        .await;
+        assert_eq!(
+            keys(&result, "teams"),
+            vec![
+                json!([{"t": null, "n": "name-4"}, 1]),
+                json!([{"t": null, "n": "name-3"}, 1])
+            ]
+        );
         // Options keyward does not apply are refused, never ignored.
         for (aggs, reason) in [
             (
