@@ -170,6 +170,24 @@ async fn pretty_and_filter_path_work_everywhere() {
         "{}",
         reply.text
     );
+    // `format` picks the output in Elasticsearch: JSON is served, the others are refused.
+    let reply = server
+        .superuser()
+        .get("/_security/_authenticate?format=json&filter_path=username")
+        .await;
+    assert_eq!(reply.json(), json!({"username": "elastic"}));
+    for format in ["yaml", "cbor", "smile"] {
+        let reply = server
+            .superuser()
+            .get(&format!("/_security/_authenticate?format={format}"))
+            .await;
+        crate::support::assert_error(
+            &reply,
+            400,
+            "illegal_argument_exception",
+            &format!("format [{format}] is not supported: keyward renders JSON only"),
+        );
+    }
     for (method, path, body, status) in [
         ("GET", "/_nothing_here?pretty&filter_path=status", None, 400),
         (
