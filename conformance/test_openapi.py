@@ -47,6 +47,10 @@ def test_schemathesis_finds_no_server_error(
             "--request-timeout",
             "30",
             "--no-color",
+            # The SAML and OpenID Connect APIs answer 500 by design: it is Elasticsearch's
+            # answer when no such realm is configured (crates/keyward/tests/it/realms.rs).
+            "--exclude-path-regex",
+            "^/_security/(saml|oidc)/",
         ],
         # Its example database and reports go to the test's own directory.
         cwd=tmp_path,

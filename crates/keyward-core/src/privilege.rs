@@ -103,6 +103,30 @@ pub mod actions {
     pub const INVALIDATE_TOKEN: &str = "cluster:admin/xpack/security/token/invalidate";
     /// Exchange a refresh token for a new access token.
     pub const REFRESH_TOKEN: &str = "cluster:admin/xpack/security/token/refresh";
+    /// `POST /_security/saml/prepare`.
+    pub const SAML_PREPARE: &str = "cluster:admin/xpack/security/saml/prepare";
+    /// `POST /_security/saml/authenticate`.
+    pub const SAML_AUTHENTICATE: &str = "cluster:admin/xpack/security/saml/authenticate";
+    /// `POST /_security/saml/logout`.
+    pub const SAML_LOGOUT: &str = "cluster:admin/xpack/security/saml/logout";
+    /// `POST /_security/saml/invalidate`.
+    pub const SAML_INVALIDATE: &str = "cluster:admin/xpack/security/saml/invalidate";
+    /// `POST /_security/saml/complete_logout`.
+    pub const SAML_COMPLETE_LOGOUT: &str = "cluster:admin/xpack/security/saml/complete_logout";
+    /// `GET /_security/saml/metadata/{realm_name}`.
+    pub const SAML_METADATA: &str = "cluster:admin/xpack/security/saml/metadata";
+    /// `POST /_security/oidc/prepare`.
+    pub const OIDC_PREPARE: &str = "cluster:admin/xpack/security/oidc/prepare";
+    /// `POST /_security/oidc/authenticate`.
+    pub const OIDC_AUTHENTICATE: &str = "cluster:admin/xpack/security/oidc/authenticate";
+    /// `POST /_security/oidc/logout`.
+    pub const OIDC_LOGOUT: &str = "cluster:admin/xpack/security/oidc/logout";
+    /// `GET /_security/enroll/node`.
+    pub const ENROLL_NODE: &str = "cluster:admin/xpack/security/enroll/node";
+    /// `GET /_security/enroll/kibana`.
+    pub const ENROLL_KIBANA: &str = "cluster:admin/xpack/security/enroll/kibana";
+    /// `POST /_security/delegate_pki`.
+    pub const DELEGATE_PKI: &str = "cluster:admin/xpack/security/delegate_pki";
     /// Get the built-in service accounts.
     pub const GET_SERVICE_ACCOUNT: &str = "cluster:admin/xpack/security/service_account/get";
     /// Create a service account token in the store.
@@ -404,6 +428,23 @@ fn privilege_actions(name: &str) -> PrivilegeActions {
             grants: &["cluster:admin/xpack/security/service_account/*"],
             excludes: &[],
         },
+        // The SAML APIs, and the token actions a SAML-fronting proxy (Kibana) needs.
+        "manage_saml" => PrivilegeActions {
+            grants: &[
+                "cluster:admin/xpack/security/saml/*",
+                actions::INVALIDATE_TOKEN,
+                actions::REFRESH_TOKEN,
+            ],
+            excludes: &[],
+        },
+        "manage_oidc" => PrivilegeActions {
+            grants: &["cluster:admin/xpack/security/oidc/*"],
+            excludes: &[],
+        },
+        "delegate_pki" => PrivilegeActions {
+            grants: &[actions::DELEGATE_PKI, actions::INVALIDATE_TOKEN],
+            excludes: &[],
+        },
         _ => NONE,
     }
 }
@@ -505,6 +546,16 @@ pub fn privileges_granting(action: &str) -> Vec<&'static str> {
     let mut names: Vec<&'static str> = Vec::new();
     if action.starts_with(actions::GRANT_API_KEY) {
         return vec!["grant_api_key", "manage_api_key", "manage_security", "all"];
+    }
+    // The realm-specific privileges come first, as Elasticsearch lists the narrowest first.
+    for (prefix, privilege) in [
+        ("cluster:admin/xpack/security/saml/", "manage_saml"),
+        ("cluster:admin/xpack/security/oidc/", "manage_oidc"),
+        (actions::DELEGATE_PKI, "delegate_pki"),
+    ] {
+        if action.starts_with(prefix) {
+            return vec![privilege, "manage_security", "all"];
+        }
     }
     if action.starts_with("cluster:admin/xpack/security/token/") {
         return vec!["manage_token", "manage_security", "all"];

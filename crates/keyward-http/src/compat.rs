@@ -43,6 +43,19 @@ impl Rendering {
                 .raw("error_trace")
                 .is_some_and(|value| value != "false"),
         };
+        // `format` picks the response's content type in Elasticsearch (a value it does not know
+        // leaves JSON). keyward writes JSON only: the other formats are refused, not ignored.
+        if let Some(format) = query.raw("format") {
+            let lowered = format.to_ascii_lowercase();
+            if matches!(lowered.as_str(), "yaml" | "cbor" | "smile") {
+                return (
+                    rendering,
+                    Err(EsError::illegal_argument(format!(
+                        "format [{format}] is not supported: keyward renders JSON only"
+                    ))),
+                );
+            }
+        }
         let accept = match media_type(headers.get(header::ACCEPT)) {
             Ok(accept) => accept,
             Err(err) => return (rendering, Err(err)),
@@ -77,19 +90,22 @@ impl Rendering {
         } else {
             body
         };
-        let text = self.render(body);
+        // Elasticsearch builds error bodies without `filter_path` (they are always whole, so a
+        // client that filters still sees why it failed); `pretty` applies to them as to any.
+        let text = self.render(body, error.is_none());
         self.finish(status, ResponseBody::full(Bytes::from(text)), error)
     }
 
-    /// The bytes of `body` as the client asked for them: filtered, compact or pretty.
-    fn render(&self, body: &Value) -> Vec<u8> {
+    /// The bytes of `body` as the client asked for them: filtered (when `filtered`), compact or
+    /// pretty.
+    fn render(&self, body: &Value, filtered_if_asked: bool) -> Vec<u8> {
         let filtered;
         let body = match &self.filter_path {
-            Some(filter) => {
+            Some(filter) if filtered_if_asked => {
                 filtered = FilterPath::new(filter).apply(body);
                 &filtered
             }
-            None => body,
+            _ => body,
         };
         let mut out = Vec::new();
         write_json(&mut out, body, self.pretty.then_some(0));
@@ -1018,7 +1034,7 @@ mod tests {
                         error_trace: false,
                     };
                     let whole = json!({"api_keys": elements[..count].to_vec()});
-                    let buffered = rendering.render(&whole);
+                    let buffered = rendering.render(&whole, true);
                     // The buffered rendering is serde_json's, with Jackson's `" : "`.
                     let filtered = match filter {
                         Some(filter) => filter_path(&whole, filter),

@@ -101,13 +101,17 @@ impl SecurityService {
         let mut states = new_states(aggs, &mut budget)?;
         for (agg, state) in aggs.iter().zip(states.iter_mut()) {
             match (&agg.kind, state) {
-                (AggregationKind::Terms { field, .. }, State::Terms(buckets)) => {
+                (AggregationKind::Terms { field, options, .. }, State::Terms(buckets)) => {
                     let room = budget.limit.saturating_sub(budget.used);
                     let counts = store.count_api_keys_by(query, field, room, false).await?;
                     for (value, doc_count) in counts.values {
+                        let value = bucket(value);
+                        if !options.accepts(&value) {
+                            continue;
+                        }
                         budget.take(1)?;
                         buckets.insert(
-                            bucket(value),
+                            value,
                             Counted {
                                 doc_count,
                                 subs: Vec::new(),
@@ -164,7 +168,7 @@ impl SecurityService {
                     },
                     State::Composite(buckets),
                 ) => {
-                    let [(_, field, _)] = sources.as_slice() else {
+                    let [CompositeSource { field, .. }] = sources.as_slice() else {
                         return Ok(None);
                     };
                     let after = after.as_ref().map(|after| after_key(sources, after));
@@ -211,16 +215,22 @@ fn countable(agg: &Aggregation) -> bool {
         |field: &ApiKeyField| !matches!(field, ApiKeyField::Metadata(path) if path.is_empty());
     agg.subs.is_empty()
         && match &agg.kind {
-            AggregationKind::Terms { field, .. }
-            | AggregationKind::Missing(field)
-            | AggregationKind::Cardinality(field) => plain(field),
+            // A `missing` value needs the keys without the field: the fold sees them.
+            AggregationKind::Terms { field, options, .. } => {
+                plain(field) && options.missing.is_none()
+            }
+            AggregationKind::Missing(field) | AggregationKind::Cardinality(field) => plain(field),
             AggregationKind::ValueCount(field) => !matches!(field, ApiKeyField::Metadata(_)),
             AggregationKind::Filter(_)
             | AggregationKind::Filters(_)
             | AggregationKind::Range { .. } => true,
             // One ascending source: its smallest values after `after` are the page.
             AggregationKind::Composite { sources, .. } => {
-                matches!(sources.as_slice(), [(_, field, false)] if plain(field))
+                matches!(
+                    sources.as_slice(),
+                    [CompositeSource { field, descending: false, missing_bucket: false, .. }]
+                        if plain(field)
+                )
             }
         }
 }
@@ -249,7 +259,7 @@ enum AggregationKind {
     /// Named (`Some` names) or anonymous buckets, one per query.
     Filters(Vec<(Option<String>, Query)>),
     Composite {
-        sources: Vec<(String, ApiKeyField, bool)>,
+        sources: Vec<CompositeSource>,
         size: usize,
         after: Option<Map<String, Value>>,
     },
@@ -264,8 +274,70 @@ enum AggregationKind {
     Terms {
         field: ApiKeyField,
         size: usize,
+        options: Box<TermsOptions>,
     },
     ValueCount(ApiKeyField),
+}
+
+/// One `terms` source of a `composite` aggregation.
+#[derive(Debug, Clone)]
+struct CompositeSource {
+    name: String,
+    field: ApiKeyField,
+    descending: bool,
+    /// Keys without the field get a `null` value instead of no bucket.
+    missing_bucket: bool,
+}
+
+/// The options of a `terms` aggregation besides `field` and `size`.
+#[derive(Debug, Clone)]
+struct TermsOptions {
+    /// Sort keys, most significant first; `true` is descending. Ends with `_key` (a total order).
+    order: Vec<(TermsOrder, bool)>,
+    min_doc_count: u64,
+    include: Option<TermsFilter>,
+    exclude: Option<TermsFilter>,
+    /// The value keys without the field are counted under.
+    missing: Option<Bucket>,
+    /// `show_term_doc_count_error`: each bucket carries its (zero) error bound.
+    show_term_doc_count_error: bool,
+}
+
+impl TermsOptions {
+    /// Whether a value's bucket is kept (`include`/`exclude`).
+    fn accepts(&self, value: &Bucket) -> bool {
+        self.include
+            .as_ref()
+            .is_none_or(|filter| filter.matches(value))
+            && !self
+                .exclude
+                .as_ref()
+                .is_some_and(|filter| filter.matches(value))
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TermsOrder {
+    Count,
+    Key,
+}
+
+/// `include` or `exclude` of a `terms` aggregation: a Lucene regular expression (string fields
+/// only), or exact values.
+#[derive(Debug, Clone)]
+enum TermsFilter {
+    Regex(keyward_core::automaton::Automaton),
+    Values(BTreeSet<Bucket>),
+}
+
+impl TermsFilter {
+    fn matches(&self, value: &Bucket) -> bool {
+        match (self, value) {
+            (TermsFilter::Regex(automaton), Bucket::Text(text)) => automaton.matches(text),
+            (TermsFilter::Regex(_), Bucket::Long(_) | Bucket::Null) => false,
+            (TermsFilter::Values(values), value) => values.contains(value),
+        }
+    }
 }
 
 /// One range of a `range` or `date_range` aggregation: `from` inclusive, `to` exclusive, in
@@ -397,10 +469,14 @@ fn aggregation_kind(
         }
     };
     Ok(match agg_type {
-        "terms" => AggregationKind::Terms {
-            field: field(options, &script)?,
-            size: size(options, 10)?,
-        },
+        "terms" => {
+            let field = field(options, &script)?;
+            AggregationKind::Terms {
+                size: size(options, 10)?,
+                options: Box::new(terms_options(name, &field, options)?),
+                field,
+            }
+        }
         "cardinality" => AggregationKind::Cardinality(field(options, &script)?),
         "filters" => {
             let filters = match options.get("filters") {
@@ -445,8 +521,30 @@ fn aggregation_kind(
                         "Unsupported script value source for [{source_name}] of composite agg [{name}]"
                     ),
                 )?;
-                let descending = terms.get("order").and_then(Value::as_str) == Some("desc");
-                sources.push((source_name.clone(), source_field, descending));
+                let mut descending = false;
+                let mut missing_bucket = false;
+                for (option, value) in terms {
+                    match (option.as_str(), value) {
+                        ("field", _) => {}
+                        ("order", Value::String(order)) if order == "asc" || order == "desc" => {
+                            descending = order == "desc";
+                        }
+                        ("missing_bucket", Value::Bool(flag)) => missing_bucket = *flag,
+                        ("missing_order", Value::String(order)) if order == "default" => {}
+                        (other, _) => {
+                            return Err(Error::illegal_argument(format!(
+                                "Unsupported API Keys agg [{name}] of type [composite]: option \
+                                 [{other}] of source [{source_name}] is not supported by keyward"
+                            )));
+                        }
+                    }
+                }
+                sources.push(CompositeSource {
+                    name: source_name.clone(),
+                    field: source_field,
+                    descending,
+                    missing_bucket,
+                });
             }
             let after = match options.get("after") {
                 Some(Value::Object(after)) => Some(after.clone()),
@@ -464,6 +562,201 @@ fn aggregation_kind(
             )));
         }
     })
+}
+
+/// The options of `terms` aggregation `name` on `field`. Those that change nothing on one shard
+/// (`shard_size`, `shard_min_doc_count`, `execution_hint`, `collect_mode`) are accepted; any
+/// option keyward does not apply is refused, never ignored.
+fn terms_options(
+    name: &str,
+    field: &ApiKeyField,
+    options: &Map<String, Value>,
+) -> Result<TermsOptions, Error> {
+    let numeric = field_is_numeric(field);
+    let unsupported = |what: String| {
+        Error::illegal_argument(format!(
+            "Unsupported API Keys agg [{name}] of type [terms]: {what} is not supported by keyward"
+        ))
+    };
+    let mut parsed = TermsOptions {
+        order: Vec::new(),
+        min_doc_count: 1,
+        include: None,
+        exclude: None,
+        missing: None,
+        show_term_doc_count_error: false,
+    };
+    for (option, value) in options {
+        match option.as_str() {
+            "field"
+            | "size"
+            | "script"
+            | "shard_size"
+            | "shard_min_doc_count"
+            | "execution_hint"
+            | "collect_mode" => {}
+            "order" => parsed.order = terms_order(value, &unsupported)?,
+            "min_doc_count" => {
+                let count = value.as_i64().ok_or_else(|| {
+                    parsing(format!("[min_doc_count] must be a number in [{name}]"))
+                })?;
+                if count < 0 {
+                    return Err(parsing(format!(
+                        "[min_doc_count] must be greater than or equal to 0. Found [{count}] in [{name}]"
+                    )));
+                }
+                if count == 0 {
+                    return Err(unsupported("[min_doc_count] 0".to_owned()));
+                }
+                parsed.min_doc_count = count.unsigned_abs();
+            }
+            "include" | "exclude" => {
+                let filter = terms_filter(name, option, value, numeric)?;
+                if option == "include" {
+                    parsed.include = Some(filter);
+                } else {
+                    parsed.exclude = Some(filter);
+                }
+            }
+            "missing" => parsed.missing = Some(missing_value(name, value, numeric)?),
+            "show_term_doc_count_error" => {
+                parsed.show_term_doc_count_error = value.as_bool().ok_or_else(|| {
+                    parsing(format!(
+                        "[show_term_doc_count_error] must be a boolean in [{name}]"
+                    ))
+                })?;
+            }
+            "format" | "value_type" => return Err(unsupported(format!("option [{option}]"))),
+            other => return Err(parsing(format!("[terms] unknown field [{other}]"))),
+        }
+    }
+    // Elasticsearch breaks ties by key, ascending, unless the order already ends with the key.
+    if parsed.order.is_empty() {
+        parsed.order.push((TermsOrder::Count, true));
+    }
+    if !parsed.order.iter().any(|(key, _)| *key == TermsOrder::Key) {
+        parsed.order.push((TermsOrder::Key, false));
+    }
+    Ok(parsed)
+}
+
+/// `order`: one `{"<key>": "asc"|"desc"}` object or an array of them.
+fn terms_order(
+    value: &Value,
+    unsupported: &dyn Fn(String) -> Error,
+) -> Result<Vec<(TermsOrder, bool)>, Error> {
+    let items: Vec<&Value> = match value {
+        Value::Array(items) => items.iter().collect(),
+        other => vec![other],
+    };
+    let mut order = Vec::new();
+    for item in items {
+        let Some((key, direction)) = item
+            .as_object()
+            .filter(|object| object.len() == 1)
+            .and_then(|object| object.iter().next())
+        else {
+            return Err(parsing(
+                "[order] must be an object with a single key or an array of them".to_owned(),
+            ));
+        };
+        let descending = match direction.as_str().map(str::to_ascii_lowercase).as_deref() {
+            Some("asc") => false,
+            Some("desc") => true,
+            _ => {
+                return Err(parsing(format!(
+                    "Unknown terms order direction [{}]",
+                    plain_text(direction)
+                )));
+            }
+        };
+        let key = match key.as_str() {
+            "_count" => TermsOrder::Count,
+            "_key" => TermsOrder::Key,
+            other => return Err(unsupported(format!("order by [{other}]"))),
+        };
+        order.push((key, descending));
+        if key == TermsOrder::Key {
+            // The key is unique: nothing after it can change the order.
+            break;
+        }
+    }
+    Ok(order)
+}
+
+/// `include` or `exclude`: a regular expression string or an array of exact values.
+fn terms_filter(
+    name: &str,
+    option: &str,
+    value: &Value,
+    numeric: bool,
+) -> Result<TermsFilter, Error> {
+    match value {
+        Value::String(regex) => {
+            if numeric {
+                return Err(Error::illegal_argument(format!(
+                    "Aggregation [{name}] cannot support regular expression style include/exclude \
+                     settings as they can only be applied to string fields. Use an array of \
+                     numeric values for include/exclude clauses used to filter numeric fields"
+                )));
+            }
+            keyward_core::automaton::Automaton::from_patterns([format!("/{regex}/")])
+                .map(TermsFilter::Regex)
+                .map_err(|err| Error::illegal_argument(format!("[{option}] {err}")))
+        }
+        Value::Array(items) => items
+            .iter()
+            .map(|item| missing_value(name, item, numeric))
+            .collect::<Result<BTreeSet<_>, _>>()
+            .map(TermsFilter::Values),
+        Value::Object(_) => Err(Error::illegal_argument(format!(
+            "Unsupported API Keys agg [{name}] of type [terms]: partitioned [{option}] is not supported by keyward"
+        ))),
+        other => Err(parsing(format!(
+            "Unrecognized token for an include [{}]",
+            keyward_core::json_token(other)
+        ))),
+    }
+}
+
+/// A value given for a field in a request (`missing`, exact `include`/`exclude` values), as the
+/// bucket key it stands for.
+fn missing_value(name: &str, value: &Value, numeric: bool) -> Result<Bucket, Error> {
+    match (value, numeric) {
+        (Value::Number(number), true) => number
+            .as_i64()
+            .map(Bucket::Long)
+            .ok_or_else(|| parsing(format!("[{number}] is not a whole number in [{name}]"))),
+        (Value::String(text), true) => text
+            .parse::<i64>()
+            .map(Bucket::Long)
+            .map_err(|_| parsing(format!("failed to parse [{text}] as a number in [{name}]"))),
+        (Value::String(text), false) => Ok(Bucket::Text(text.clone())),
+        (Value::Number(_) | Value::Bool(_), false) => Ok(Bucket::Text(plain_text(value))),
+        (other, _) => Err(parsing(format!(
+            "[{}] is not a value in [{name}]",
+            keyward_core::json_token(other)
+        ))),
+    }
+}
+
+/// A JSON scalar as text (a string without its quotes).
+fn plain_text(value: &Value) -> String {
+    match value {
+        Value::String(text) => text.clone(),
+        other => other.to_string(),
+    }
+}
+
+/// Whether `field`'s buckets are numbers (dates and the invalidated flag).
+fn field_is_numeric(field: &ApiKeyField) -> bool {
+    matches!(
+        field,
+        ApiKeyField::Creation
+            | ApiKeyField::Expiration
+            | ApiKeyField::Invalidation
+            | ApiKeyField::Invalidated
+    )
 }
 
 /// A `range` or `date_range` aggregation. The fields it may run on are API keys' dates, whose
@@ -586,6 +879,9 @@ fn parsing(reason: String) -> Error {
 /// A field value as aggregations see it.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
 enum Bucket {
+    /// A composite source's `missing_bucket` key: before every value ascending, after every
+    /// value descending (Elasticsearch's default `missing_order`).
+    Null,
     Long(i64),
     Text(String),
 }
@@ -593,6 +889,7 @@ enum Bucket {
 impl Bucket {
     fn to_json(&self) -> Value {
         match self {
+            Bucket::Null => Value::Null,
             Bucket::Long(number) => json!(number),
             Bucket::Text(text) => json!(text),
         }
@@ -811,8 +1108,17 @@ fn add_one(
                 }
             }
         }
-        (AggregationKind::Terms { field, .. }, State::Terms(buckets)) => {
-            for value in values(record, field) {
+        (AggregationKind::Terms { field, options, .. }, State::Terms(buckets)) => {
+            let mut record_values = values(record, field);
+            if record_values.is_empty()
+                && let Some(missing) = &options.missing
+            {
+                record_values.push(missing.clone());
+            }
+            for value in record_values {
+                if !options.accepts(&value) {
+                    continue;
+                }
                 let bucket = match buckets.entry(value) {
                     std::collections::btree_map::Entry::Occupied(entry) => entry.into_mut(),
                     std::collections::btree_map::Entry::Vacant(entry) => {
@@ -875,13 +1181,14 @@ fn fill(
 }
 
 /// Every composite key of a record (the product of its values per source).
-fn composite_keys(
-    sources: &[(String, ApiKeyField, bool)],
-    record: &ApiKeyRecord,
-) -> Vec<Vec<Ordered>> {
+fn composite_keys(sources: &[CompositeSource], record: &ApiKeyRecord) -> Vec<Vec<Ordered>> {
     let mut keys: Vec<Vec<Ordered>> = vec![Vec::new()];
-    for (_, field, descending) in sources {
-        let field_values = values(record, field);
+    for source in sources {
+        let descending = &source.descending;
+        let mut field_values = values(record, &source.field);
+        if field_values.is_empty() && source.missing_bucket {
+            field_values.push(Bucket::Null);
+        }
         keys = keys
             .into_iter()
             .flat_map(|prefix| {
@@ -897,11 +1204,13 @@ fn composite_keys(
 }
 
 /// The `after` key of a composite aggregation in composite order.
-fn after_key(sources: &[(String, ApiKeyField, bool)], after: &Map<String, Value>) -> Vec<Ordered> {
+fn after_key(sources: &[CompositeSource], after: &Map<String, Value>) -> Vec<Ordered> {
     sources
         .iter()
-        .map(|(name, _, descending)| {
+        .map(|source| {
+            let (name, descending) = (&source.name, &source.descending);
             let value = match after.get(name) {
+                Some(Value::Null) if source.missing_bucket => Bucket::Null,
                 Some(Value::Number(number)) => Bucket::Long(number.as_i64().unwrap_or_default()),
                 Some(Value::String(text)) => Bucket::Text(text.clone()),
                 Some(other) => Bucket::Text(other.to_string()),
@@ -999,19 +1308,33 @@ fn render_one(agg: &Aggregation, state: State, typed_keys: bool) -> (&'static st
             let type_name = if *date_range { "date_range" } else { "range" };
             (type_name, json!({ "buckets": buckets }))
         }
-        (AggregationKind::Terms { field, size }, State::Terms(buckets)) => {
+        (
+            AggregationKind::Terms {
+                field,
+                size,
+                options,
+            },
+            State::Terms(buckets),
+        ) => {
             let mut ordered: Vec<(Bucket, Counted)> = buckets.into_iter().collect();
-            // Most frequent first, then by key, as Elasticsearch orders terms buckets.
+            // As the request orders them (by default most frequent first, then by key).
             ordered.sort_by(|a, b| {
-                b.1.doc_count
-                    .cmp(&a.1.doc_count)
-                    .then_with(|| a.0.cmp(&b.0))
+                let mut ordering = std::cmp::Ordering::Equal;
+                for (key, descending) in &options.order {
+                    let by = match key {
+                        TermsOrder::Count => a.1.doc_count.cmp(&b.1.doc_count),
+                        TermsOrder::Key => a.0.cmp(&b.0),
+                    };
+                    ordering = ordering.then(if *descending { by.reverse() } else { by });
+                }
+                ordering
             });
-            let other: u64 = ordered
-                .iter()
-                .skip(*size)
-                .map(|(_, bucket)| bucket.doc_count)
-                .sum();
+            let total: u64 = ordered.iter().map(|(_, bucket)| bucket.doc_count).sum();
+            // Buckets under `min_doc_count` are not shown; their keys count as "other".
+            ordered.retain(|(_, bucket)| bucket.doc_count >= options.min_doc_count);
+            ordered.truncate(*size);
+            let shown: u64 = ordered.iter().map(|(_, bucket)| bucket.doc_count).sum();
+            let other = total.saturating_sub(shown);
             let numeric = ordered
                 .first()
                 .is_some_and(|(key, _)| matches!(key, Bucket::Long(_)));
@@ -1025,7 +1348,13 @@ fn render_one(agg: &Aggregation, state: State, typed_keys: bool) -> (&'static st
                         let flag = matches!(key, Bucket::Long(1));
                         object.insert("key_as_string".to_owned(), json!(flag.to_string()));
                     }
-                    bucket_object(bucket, object)
+                    let mut rendered = bucket_object(bucket, object);
+                    if options.show_term_doc_count_error
+                        && let Some(object) = rendered.as_object_mut()
+                    {
+                        object.insert("doc_count_error_upper_bound".to_owned(), json!(0));
+                    }
+                    rendered
                 })
                 .collect();
             let type_name = if numeric { "lterms" } else { "sterms" };
@@ -1041,8 +1370,8 @@ fn render_one(agg: &Aggregation, state: State, typed_keys: bool) -> (&'static st
         (AggregationKind::Composite { sources, .. }, State::Composite(buckets)) => {
             let key_object = |key: &[Ordered]| {
                 let mut object = Map::new();
-                for ((name, _, _), value) in sources.iter().zip(key) {
-                    object.insert(name.clone(), value.bucket().to_json());
+                for (source, value) in sources.iter().zip(key) {
+                    object.insert(source.name.clone(), value.bucket().to_json());
                 }
                 Value::Object(object)
             };
@@ -1143,6 +1472,7 @@ impl Document<ApiKeyField> for RecordDocument<'_> {
                 (FieldKind::Boolean, Bucket::Long(flag)) => FieldValue::Boolean(flag == 1),
                 (_, Bucket::Long(number)) => FieldValue::Date(number),
                 (_, Bucket::Text(text)) => FieldValue::Keyword(text),
+                (_, Bucket::Null) => FieldValue::Keyword(String::new()),
             })
             .collect()
     }
@@ -1311,6 +1641,10 @@ mod tests {
             "expires": {"date_range": {"field": "expiration", "keyed": true, "ranges": [{"from": 0, "to": CREATED + 10, "key": "soon"}, {"from": CREATED + 10}]}},
             "page": {"composite": {"size": 2, "sources": [{"n": {"terms": {"field": "name"}}}]}},
             "next": {"composite": {"size": 2, "after": {"t": "a"}, "sources": [{"t": {"terms": {"field": "metadata.team"}}}]}},
+            "by_key": {"terms": {"field": "name", "order": {"_key": "desc"}, "size": 3}},
+            "rare": {"terms": {"field": "username", "order": [{"_count": "asc"}, {"_key": "desc"}], "min_doc_count": 2}},
+            "some_tags": {"terms": {"field": "metadata.tags", "include": "x|z", "exclude": ["z"]}},
+            "not_zero": {"terms": {"field": "expiration", "exclude": [CREATED], "show_term_doc_count_error": true}},
         }));
         for query in [
             Query::MatchAll,
@@ -1341,6 +1675,115 @@ mod tests {
                     .unwrap()
                     .is_none()
             );
+        }
+    }
+
+    #[tokio::test]
+    async fn terms_options_order_filter_and_fill_buckets() {
+        // Names name-0 … name-6 over 10 keys: name-0, name-1 and name-2 twice, the rest once.
+        let (service, _dir) = service_with_keys(10, 100).await;
+        let run = |aggs: Value| {
+            let service = service.clone();
+            async move {
+                let aggs = parsed(aggs);
+                let states = service.fold(&aggs, &Query::MatchAll).await.unwrap();
+                Value::Object(render(&aggs, states, false))
+            }
+        };
+        let keys = |result: &Value, name: &str| -> Vec<Value> {
+            result[name]["buckets"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|bucket| json!([bucket["key"], bucket["doc_count"]]))
+                .collect()
+        };
+        let result = run(json!({
+            "asc": {"terms": {"field": "name", "order": {"_count": "asc"}, "size": 2}},
+            "key": {"terms": {"field": "name", "order": {"_key": "desc"}, "size": 2}},
+            "min": {"terms": {"field": "name", "min_doc_count": 2}},
+            "regex": {"terms": {"field": "name", "include": "name-[0-2]", "exclude": "name-1"}},
+            "exact": {"terms": {"field": "name", "include": ["name-5", "name-9"]}},
+            "missing": {"terms": {"field": "metadata.team", "missing": "none"}},
+        }))
+        .await;
+        assert_eq!(
+            keys(&result, "asc"),
+            vec![json!(["name-3", 1]), json!(["name-4", 1])]
+        );
+        assert_eq!(result["asc"]["sum_other_doc_count"], 8);
+        assert_eq!(
+            keys(&result, "key"),
+            vec![json!(["name-6", 1]), json!(["name-5", 1])]
+        );
+        assert_eq!(
+            keys(&result, "min"),
+            vec![
+                json!(["name-0", 2]),
+                json!(["name-1", 2]),
+                json!(["name-2", 2])
+            ]
+        );
+        assert_eq!(result["min"]["sum_other_doc_count"], 4);
+        assert_eq!(
+            keys(&result, "regex"),
+            vec![json!(["name-0", 2]), json!(["name-2", 2])]
+        );
+        assert_eq!(keys(&result, "exact"), vec![json!(["name-5", 1])]);
+        assert_eq!(keys(&result, "missing"), vec![json!(["none", 10])]);
+        let result = run(json!({
+            "teams": {"composite": {"size": 2, "sources": [
+                {"t": {"terms": {"field": "metadata.team", "missing_bucket": true}}},
+                {"n": {"terms": {"field": "name", "order": "desc"}}},
+            ]}},
+        }))
+        .await;
+        assert_eq!(
+            keys(&result, "teams"),
+            vec![
+                json!([{"t": null, "n": "name-6"}, 1]),
+                json!([{"t": null, "n": "name-5"}, 1])
+            ]
+        );
+        assert_eq!(
+            result["teams"]["after_key"],
+            json!({"t": null, "n": "name-5"})
+        );
+        let result = run(json!({
+            "teams": {"composite": {"size": 2, "after": {"t": null, "n": "name-5"}, "sources": [
+                {"t": {"terms": {"field": "metadata.team", "missing_bucket": true}}},
+                {"n": {"terms": {"field": "name", "order": "desc"}}},
+            ]}},
+        }))
+        .await;
+        assert_eq!(
+            keys(&result, "teams"),
+            vec![
+                json!([{"t": null, "n": "name-4"}, 1]),
+                json!([{"t": null, "n": "name-3"}, 1])
+            ]
+        );
+        // Options keyward does not apply are refused, never ignored.
+        for (aggs, reason) in [
+            (
+                json!({"t": {"terms": {"field": "name", "order": {"other": "asc"}}}}),
+                "Unsupported API Keys agg [t] of type [terms]: order by [other] is not supported by keyward",
+            ),
+            (
+                json!({"t": {"terms": {"field": "name", "min_doc_count": 0}}}),
+                "Unsupported API Keys agg [t] of type [terms]: [min_doc_count] 0 is not supported by keyward",
+            ),
+            (
+                json!({"t": {"terms": {"field": "creation", "include": "1.*"}}}),
+                "Aggregation [t] cannot support regular expression style include/exclude settings as they can only be applied to string fields. Use an array of numeric values for include/exclude clauses used to filter numeric fields",
+            ),
+            (
+                json!({"t": {"terms": {"field": "name", "unknown": 1}}}),
+                "[terms] unknown field [unknown]",
+            ),
+        ] {
+            let err = parse_aggs(aggs.as_object().unwrap(), 0).unwrap_err();
+            assert_eq!(err.to_string(), reason);
         }
     }
 

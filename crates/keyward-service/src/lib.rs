@@ -74,7 +74,7 @@ pub use service_accounts::{
     ServiceTokenRef, ServiceTokenSource, hash_service_token_secret, new_service_token_secret,
 };
 pub use settings::{IndexSettings, SECURITY_SETTINGS_INDICES};
-pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult};
+pub use tokens::{CreateToken, CreatedToken, InvalidateTokens, InvalidateTokensResult, TokenRealm};
 pub use users::{BootstrapPassword, NATIVE_REALM, NewPassword, PutUser, RESERVED_REALM};
 
 /// How long a readiness answer is reused.

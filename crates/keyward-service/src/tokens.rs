@@ -27,7 +27,7 @@ const REFRESH_LIFETIME_MILLIS: i64 = 24 * 60 * 60 * 1000;
 /// `security.get_token`: the request body, as given.
 #[derive(Default)]
 pub struct CreateToken {
-    /// `grant_type`: `password`, `client_credentials` or `refresh_token`.
+    /// `grant_type`: `password`, `client_credentials`, `refresh_token` or `_kerberos`.
     pub grant_type: Option<String>,
     /// The user to authenticate (password grant).
     pub username: Option<String>,
@@ -35,6 +35,8 @@ pub struct CreateToken {
     pub password: Option<Zeroizing<String>>,
     /// The refresh token to exchange (refresh grant).
     pub refresh_token: Option<Zeroizing<String>>,
+    /// A base64 SPNEGO ticket (`_kerberos` grant).
+    pub kerberos_ticket: Option<Zeroizing<String>>,
 }
 
 impl std::fmt::Debug for CreateToken {
@@ -45,6 +47,15 @@ impl std::fmt::Debug for CreateToken {
             .field("username", &self.username)
             .finish_non_exhaustive()
     }
+}
+
+/// The realm that authenticated the user of an access token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenRealm {
+    /// The realm's name (`default_native`).
+    pub name: String,
+    /// The realm's type (`native`).
+    pub realm_type: String,
 }
 
 /// A new access token, as the get-token response shows it.
@@ -148,11 +159,42 @@ impl SecurityService {
                 });
                 self.issue_token(authentication, false, now).await
             }
+            "_kerberos" => Err(kerberos_failure(
+                request
+                    .kerberos_ticket
+                    .as_deref()
+                    .map_or("", String::as_str),
+            )),
             _ => {
                 let refresh = request.refresh_token.as_deref().map_or("", String::as_str);
                 self.refresh(refresh, now).await
             }
         }
+    }
+
+    /// What `security.saml_logout` and `security.oidc_logout` learn before they need their
+    /// realm: after authorizing `action`, the refresh token (when given) is invalidated, as
+    /// Elasticsearch does first, and the access token is looked up. `None` when the access
+    /// token is not one keyward issued; else the realm that authenticated its user.
+    pub async fn logout_token_realm(
+        &self,
+        subject: &Authentication,
+        action: &str,
+        token: &str,
+        refresh_token: Option<&str>,
+    ) -> Result<Option<TokenRealm>, Error> {
+        self.require_full(subject, action)?;
+        if let Some(refresh) = refresh_token {
+            self.inner
+                .store
+                .invalidate_tokens(&TokenSelector::Refresh(token_digest(refresh)))
+                .await?;
+        }
+        let record = self.inner.store.token(&token_digest(token)).await?;
+        Ok(record.map(|record| TokenRealm {
+            name: record.realm,
+            realm_type: record.realm_type,
+        }))
     }
 
     /// Invalidates one token or every token of a user and/or realm.
@@ -329,7 +371,34 @@ fn validate_create(request: &CreateToken) -> Result<(), Error> {
         .refresh_token
         .as_deref()
         .is_some_and(|token| !token.is_empty());
+    let has_ticket = request
+        .kerberos_ticket
+        .as_deref()
+        .is_some_and(|ticket| !ticket.is_empty());
+    let unsupported = |errors: &mut ValidationErrors, field: &str, grant: &str| {
+        errors.add(format!(
+            "{field} is not supported with the {grant} grant_type"
+        ));
+    };
+    // Elasticsearch names an unexpected ticket first for the password grant.
+    if request.kerberos_ticket.is_some() && request.grant_type.as_deref() == Some("password") {
+        unsupported(&mut errors, "kerberos_ticket", "password");
+    }
     match request.grant_type.as_deref() {
+        Some("_kerberos") => {
+            for (field, present) in [
+                ("username", request.username.is_some()),
+                ("password", request.password.is_some()),
+                ("refresh_token", request.refresh_token.is_some()),
+            ] {
+                if present {
+                    unsupported(&mut errors, field, "_kerberos");
+                }
+            }
+            if !has_ticket {
+                errors.add("kerberos_ticket is missing");
+            }
+        }
         Some("password") => {
             if !has_username {
                 errors.add("username is missing");
@@ -348,6 +417,9 @@ fn validate_create(request: &CreateToken) -> Result<(), Error> {
             if request.password.is_some() {
                 errors.add("password is not supported with the refresh_token grant_type");
             }
+            if request.kerberos_ticket.is_some() {
+                unsupported(&mut errors, "kerberos_ticket", "refresh_token");
+            }
             if !has_refresh {
                 errors.add("refresh_token is missing");
             }
@@ -356,6 +428,7 @@ fn validate_create(request: &CreateToken) -> Result<(), Error> {
             for (field, present) in [
                 ("username", request.username.is_some()),
                 ("password", request.password.is_some()),
+                ("kerberos_ticket", request.kerberos_ticket.is_some()),
                 ("refresh_token", request.refresh_token.is_some()),
             ] {
                 if present {
@@ -369,6 +442,24 @@ fn validate_create(request: &CreateToken) -> Result<(), Error> {
         None => errors.add("grant_type is missing"),
     }
     Ok(errors.into_result()?)
+}
+
+/// The answer to a `_kerberos` grant: keyward has no Kerberos realm, so a ticket Elasticsearch
+/// could decode reaches no realm that takes it, and Elasticsearch answers the 401 of a token no
+/// realm authenticates (the principal of a Kerberos token is `<Kerberos Token>`).
+fn kerberos_failure(ticket: &str) -> Error {
+    if base64::engine::general_purpose::STANDARD
+        .decode(ticket.as_bytes())
+        .is_err()
+    {
+        return Error::illegal_argument(
+            "could not decode base64 kerberos ticket: the ticket is not valid base64",
+        );
+    }
+    Error::Unauthenticated(AuthenticationFailure::Terminated(format!(
+        "unable to authenticate user [<Kerberos Token>] for action [{}]",
+        actions::CREATE_TOKEN
+    )))
 }
 
 /// Elasticsearch's checks of an invalidate-token request; what it selects.
@@ -436,6 +527,7 @@ mod tests {
             username: username.then(|| "u".to_owned()),
             password: password.then(|| Zeroizing::new("p".to_owned())),
             refresh_token: refresh.then(|| Zeroizing::new("r".to_owned())),
+            kerberos_ticket: None,
         };
         match validate_create(&request) {
             Ok(()) => "ok".to_owned(),
@@ -456,8 +548,8 @@ mod tests {
             "Validation Failed: 1: grant_type is missing;"
         );
         assert_eq!(
-            create(Some("_kerberos"), false, false, false),
-            "Validation Failed: 1: grant_type [_kerberos] is not supported;"
+            create(Some("_kerberos"), true, false, false),
+            "Validation Failed: 1: username is not supported with the _kerberos grant_type;2: kerberos_ticket is missing;"
         );
         assert_eq!(
             create(Some("password"), false, false, true),

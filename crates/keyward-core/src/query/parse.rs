@@ -192,7 +192,24 @@ impl<F: QueryField> Parser<F> {
                             case_insensitive = boolean_option(kind, name, value)?
                         }
                         "boost" | "_name" => {}
-                        // `match` options that do not change an exact keyword comparison.
+                        // A fuzzy match or another analyzer would change which keys match;
+                        // keyward compares exact keywords, so it refuses them.
+                        "fuzziness" if kind == "match" && !matches!(plain(value).as_str(), "0") => {
+                            return Err(Error::illegal_argument(format!(
+                                "[match] option [fuzziness] [{}] is not supported by keyward: \
+                                 values are compared as exact keywords",
+                                plain(value)
+                            )));
+                        }
+                        "analyzer" if kind == "match" && plain(value) != "keyword" => {
+                            return Err(Error::illegal_argument(format!(
+                                "[match] option [analyzer] [{}] is not supported by keyward: \
+                                 values are compared as exact keywords",
+                                plain(value)
+                            )));
+                        }
+                        // `match` options that do not change an exact keyword comparison (the
+                        // keyword analyzer makes one term of the query).
                         "operator"
                         | "analyzer"
                         | "fuzziness"
@@ -276,30 +293,36 @@ impl<F: QueryField> Parser<F> {
 
     fn range_query(&self, body: &Value) -> Result<Query<F>, Error> {
         let (field_name, spec) = single_field("range", body)?;
-        let field = queryable_field(field_name)?;
+        let field: F = queryable_field(field_name)?;
         let Value::Object(options) = spec else {
             return Err(Error::Parsing(format!(
                 "[range] query does not support [{field_name}]"
             )));
         };
         let (mut gt, mut gte, mut lt, mut lte) = (None, None, None, None);
+        let mut offset = 0;
         for (name, value) in options {
             if value.is_null()
-                && matches!(name.as_str(), "gt" | "gte" | "lt" | "lte" | "from" | "to")
+                && matches!(
+                    name.as_str(),
+                    "gt" | "gte" | "lt" | "lte" | "from" | "to" | "format" | "time_zone"
+                )
             {
                 continue;
             }
             match name.as_str() {
-                "gt" => gt = Some(self.field_value(&field, value)?),
-                "gte" | "from" => gte = Some(self.field_value(&field, value)?),
-                "lt" => lt = Some(self.field_value(&field, value)?),
-                "lte" | "to" => lte = Some(self.field_value(&field, value)?),
+                "gt" => gt = Some(value),
+                "gte" | "from" => gte = Some(value),
+                "lt" => lt = Some(value),
+                "lte" | "to" => lte = Some(value),
                 "relation" => {
                     return Err(Error::illegal_argument(
                         "range query with relation is not currently supported in this context",
                     ));
                 }
-                "boost" | "_name" | "format" | "time_zone" => {}
+                "boost" | "_name" => {}
+                "format" => range_format(&field, value)?,
+                "time_zone" => offset = range_time_zone(&field, value)?,
                 other => {
                     return Err(Error::Parsing(format!(
                         "[range] query does not support [{other}]"
@@ -307,6 +330,17 @@ impl<F: QueryField> Parser<F> {
                 }
             }
         }
+        let bound = |value: Option<&Value>| -> Result<Option<FieldValue>, Error> {
+            value
+                .map(|value| match field.kind() {
+                    FieldKind::Date => {
+                        date_math::date_value_in_zone(value, self.now, offset).map(FieldValue::Date)
+                    }
+                    _ => self.field_value(&field, value),
+                })
+                .transpose()
+        };
+        let (gt, gte, lt, lte) = (bound(gt)?, bound(gte)?, bound(lt)?, bound(lte)?);
         Ok(Query::Range {
             field,
             gt,
@@ -459,6 +493,43 @@ impl<F: QueryField> Parser<F> {
             FieldKind::Date => date_value(value, self.now).map(FieldValue::Date),
         }
     }
+}
+
+/// A range's `format`: the date fields are `epoch_millis`, which keyward parses; another date
+/// format would read the bounds differently, so it is refused rather than ignored.
+fn range_format<F: QueryField>(field: &F, value: &Value) -> Result<(), Error> {
+    if field.kind() != FieldKind::Date {
+        return Err(Error::illegal_argument(format!(
+            "Field [{}] of type [keyword] does not support custom formats",
+            field.public_name()
+        )));
+    }
+    let format = plain(value);
+    if format.split("||").next() == Some("epoch_millis") {
+        Ok(())
+    } else {
+        Err(Error::illegal_argument(format!(
+            "range [format] [{format}] is not supported by keyward: dates are read as epoch_millis"
+        )))
+    }
+}
+
+/// A range's `time_zone` as an offset from UTC in milliseconds: it changes where date math
+/// rounds (`now/d`), never an epoch value. Fixed offsets (`+01:00`, `-0530`, `Z`, `UTC`) only.
+fn range_time_zone<F: QueryField>(field: &F, value: &Value) -> Result<i64, Error> {
+    if field.kind() != FieldKind::Date {
+        return Err(Error::illegal_argument(format!(
+            "Field [{}] of type [keyword] does not support custom time zones",
+            field.public_name()
+        )));
+    }
+    let zone = plain(value);
+    date_math::fixed_offset(&zone).ok_or_else(|| {
+        Error::illegal_argument(format!(
+            "time_zone [{zone}] is not supported by keyward: only UTC and fixed offsets such as \
+             +01:00"
+        ))
+    })
 }
 
 pub(super) enum PatternKind {
@@ -821,7 +892,16 @@ pub(super) fn sort_clause<F: QueryField>(value: &Value) -> Result<Sort<F>, Error
                                     "nested sorting is not currently supported in this context",
                                 ));
                             }
-                            "missing" | "unmapped_type" | "mode" | "format" | "numeric_type" => {}
+                            // Fields are all mapped; a metadata key no key has sorts last,
+                            // as with `unmapped_type` in Elasticsearch.
+                            "unmapped_type" => {}
+                            "missing" => sort_missing(name, value)?,
+                            "mode" => sort_mode(name, value)?,
+                            "format" | "numeric_type" => {
+                                return Err(Error::illegal_argument(format!(
+                                    "sort option [{option}] is not supported by keyward"
+                                )));
+                            }
                             other => {
                                 return Err(Error::Parsing(format!(
                                     "[field_sort] unknown field [{other}]"
@@ -840,6 +920,40 @@ pub(super) fn sort_clause<F: QueryField>(value: &Value) -> Result<Sort<F>, Error
 
 pub(super) fn malformed_sort() -> Error {
     Error::Parsing("mal-formatted sort object".to_owned())
+}
+
+/// A sort's `missing`: keys without the field sort last in keyward's stores, which is
+/// Elasticsearch's default `_last`; `_first` and replacement values are refused.
+fn sort_missing(field: &str, value: &Value) -> Result<(), Error> {
+    match value {
+        Value::String(text) if text == "_last" => Ok(()),
+        other => Err(Error::illegal_argument(format!(
+            "sort [missing] value [{}] for [{field}] is not supported by keyward: keys without \
+             the field always sort last (_last)",
+            plain(other)
+        ))),
+    }
+}
+
+/// A sort's `mode`: for a field with one value per document every mode gives the same order;
+/// for the fields that hold several (`metadata.*`, a user's `roles`) keyward does not choose
+/// among them as asked, so a mode is refused there.
+fn sort_mode(field: &str, value: &Value) -> Result<(), Error> {
+    let mode = plain(value);
+    if !matches!(
+        mode.to_ascii_lowercase().as_str(),
+        "min" | "max" | "sum" | "avg" | "median"
+    ) {
+        return Err(Error::illegal_argument(format!(
+            "Unknown SortMode [{mode}]"
+        )));
+    }
+    if field.starts_with("metadata") || field == "roles" {
+        return Err(Error::illegal_argument(format!(
+            "sort [mode] on the multi-valued field [{field}] is not supported by keyward"
+        )));
+    }
+    Ok(())
 }
 
 pub(super) fn sort_key<F: QueryField>(name: &str, order: Option<&str>) -> Result<Sort<F>, Error> {

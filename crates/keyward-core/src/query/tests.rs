@@ -394,3 +394,122 @@ fn user_queries_allow_fewer_query_types() {
         })
     );
 }
+
+#[test]
+fn sort_missing_and_mode_are_honoured_or_refused() {
+    // `_last` is what the stores do; a mode on a single-valued field changes nothing.
+    assert!(
+        parse_sort::<ApiKeyField>(&json!([{"expiration": {"missing": "_last", "mode": "max"}}]))
+            .is_ok()
+    );
+    for (sort, reason) in [
+        (
+            json!([{"expiration": {"missing": "_first"}}]),
+            "sort [missing] value [_first] for [expiration] is not supported by keyward: keys \
+             without the field always sort last (_last)",
+        ),
+        (
+            json!([{"expiration": {"missing": 0}}]),
+            "sort [missing] value [0] for [expiration] is not supported by keyward: keys \
+             without the field always sort last (_last)",
+        ),
+        (
+            json!([{"name": {"mode": "middle"}}]),
+            "Unknown SortMode [middle]",
+        ),
+        (
+            json!([{"metadata.tags": {"mode": "min"}}]),
+            "sort [mode] on the multi-valued field [metadata.tags] is not supported by keyward",
+        ),
+        (
+            json!([{"creation": {"format": "yyyy"}}]),
+            "sort option [format] is not supported by keyward",
+        ),
+    ] {
+        assert_eq!(
+            parse_sort::<ApiKeyField>(&sort),
+            Err(Error::IllegalArgument(reason.to_owned())),
+            "{sort}"
+        );
+    }
+}
+
+#[test]
+fn range_time_zones_move_rounding_and_formats_are_checked() {
+    let day = 86_400_000;
+    let midnight_utc = NOW - NOW.rem_euclid(day);
+    let range = |options: Value| parse(json!({"range": {"creation": options}}));
+    let bound = |query: Result<Query, Error>| match query {
+        Ok(Query::Range {
+            gte: Some(FieldValue::Date(ms)),
+            ..
+        }) => ms,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(bound(range(json!({"gte": "now/d"}))), midnight_utc);
+    assert_eq!(
+        bound(range(json!({"gte": "now/d", "time_zone": "Z"}))),
+        midnight_utc
+    );
+    // NOW is 22:13 UTC: in +02:00 the day began at 22:00 UTC the same day.
+    assert_eq!(
+        bound(range(json!({"gte": "now/d", "time_zone": "+02:00"}))),
+        midnight_utc + 22 * 3_600_000
+    );
+    // Epoch values are instants: a zone does not move them.
+    assert_eq!(bound(range(json!({"gte": 5, "time_zone": "-0530"}))), 5);
+    assert_eq!(
+        bound(range(
+            json!({"gte": 5, "format": "epoch_millis||strict_date_optional_time"})
+        )),
+        5
+    );
+    check_error(
+        json!({"range": {"creation": {"gte": 5, "time_zone": "Europe/Paris"}}}),
+        Error::IllegalArgument(
+            "time_zone [Europe/Paris] is not supported by keyward: only UTC and fixed offsets \
+             such as +01:00"
+                .to_owned(),
+        ),
+    );
+    check_error(
+        json!({"range": {"creation": {"gte": "2024-01-01", "format": "yyyy-MM-dd"}}}),
+        Error::IllegalArgument(
+            "range [format] [yyyy-MM-dd] is not supported by keyward: dates are read as \
+             epoch_millis"
+                .to_owned(),
+        ),
+    );
+    check_error(
+        json!({"range": {"name": {"gte": "a", "time_zone": "Z"}}}),
+        Error::IllegalArgument(
+            "Field [name] of type [keyword] does not support custom time zones".to_owned(),
+        ),
+    );
+}
+
+#[test]
+fn match_options_that_change_matching_are_refused() {
+    assert_eq!(
+        parse(
+            json!({"match": {"name": {"query": "k", "operator": "and", "analyzer": "keyword", "fuzziness": 0}}})
+        ),
+        Ok(term(ApiKeyField::Name, "k"))
+    );
+    check_error(
+        json!({"match": {"name": {"query": "k", "fuzziness": "AUTO"}}}),
+        Error::IllegalArgument(
+            "[match] option [fuzziness] [AUTO] is not supported by keyward: values are \
+             compared as exact keywords"
+                .to_owned(),
+        ),
+    );
+    check_error(
+        json!({"match": {"name": {"query": "k", "analyzer": "standard"}}}),
+        Error::IllegalArgument(
+            "[match] option [analyzer] [standard] is not supported by keyward: values are \
+             compared as exact keywords"
+                .to_owned(),
+        ),
+    );
+}

@@ -256,6 +256,18 @@ pub(crate) fn config_changes(
         | Action::SecurityGetSettings
         | Action::SecurityGetStats
         | Action::SecurityUpdateSettings
+        | Action::SecuritySamlPrepareAuthentication
+        | Action::SecuritySamlAuthenticate
+        | Action::SecuritySamlLogout
+        | Action::SecuritySamlInvalidate
+        | Action::SecuritySamlCompleteLogout
+        | Action::SecuritySamlServiceProviderMetadata
+        | Action::SecurityOidcPrepareAuthentication
+        | Action::SecurityOidcAuthenticate
+        | Action::SecurityOidcLogout
+        | Action::SecurityDelegatePki
+        | Action::SecurityEnrollNode
+        | Action::SecurityEnrollKibana
         | Action::SecurityGetToken
         | Action::SecurityGetUser
         | Action::SecurityGetUserPrivileges

@@ -5,7 +5,7 @@ use super::Action;
 
 impl Action {
     /// Every action, in the order of their metric series.
-    pub(super) const ALL: [Action; 62] = [
+    pub(super) const ALL: [Action; 74] = [
         Action::ClusterHealth,
         Action::Info,
         Action::KeywardCrossClusterAuthenticate,
@@ -68,6 +68,18 @@ impl Action {
         Action::SecurityHasPrivilegesUserProfile,
         Action::SecuritySuggestUserProfiles,
         Action::SecurityUpdateUserProfileData,
+        Action::SecuritySamlPrepareAuthentication,
+        Action::SecuritySamlAuthenticate,
+        Action::SecuritySamlLogout,
+        Action::SecuritySamlInvalidate,
+        Action::SecuritySamlCompleteLogout,
+        Action::SecuritySamlServiceProviderMetadata,
+        Action::SecurityOidcPrepareAuthentication,
+        Action::SecurityOidcAuthenticate,
+        Action::SecurityOidcLogout,
+        Action::SecurityDelegatePki,
+        Action::SecurityEnrollNode,
+        Action::SecurityEnrollKibana,
     ];
 
     /// The action's index in [`Action::ALL`]: its metric series.
@@ -142,6 +154,20 @@ impl Action {
             Action::SecurityHasPrivilegesUserProfile => "security.has_privileges_user_profile",
             Action::SecuritySuggestUserProfiles => "security.suggest_user_profiles",
             Action::SecurityUpdateUserProfileData => "security.update_user_profile_data",
+            Action::SecuritySamlPrepareAuthentication => "security.saml_prepare_authentication",
+            Action::SecuritySamlAuthenticate => "security.saml_authenticate",
+            Action::SecuritySamlLogout => "security.saml_logout",
+            Action::SecuritySamlInvalidate => "security.saml_invalidate",
+            Action::SecuritySamlCompleteLogout => "security.saml_complete_logout",
+            Action::SecuritySamlServiceProviderMetadata => {
+                "security.saml_service_provider_metadata"
+            }
+            Action::SecurityOidcPrepareAuthentication => "security.oidc_prepare_authentication",
+            Action::SecurityOidcAuthenticate => "security.oidc_authenticate",
+            Action::SecurityOidcLogout => "security.oidc_logout",
+            Action::SecurityDelegatePki => "security.delegate_pki",
+            Action::SecurityEnrollNode => "security.enroll_node",
+            Action::SecurityEnrollKibana => "security.enroll_kibana",
         }
     }
 
@@ -239,7 +265,19 @@ impl Action {
             | Action::SecurityUpdateApiKey
             | Action::SecurityUpdateCrossClusterApiKey
             | Action::SecurityActivateUserProfile
-            | Action::SecurityHasPrivilegesUserProfile => &[],
+            | Action::SecurityHasPrivilegesUserProfile
+            | Action::SecuritySamlPrepareAuthentication
+            | Action::SecuritySamlAuthenticate
+            | Action::SecuritySamlLogout
+            | Action::SecuritySamlInvalidate
+            | Action::SecuritySamlCompleteLogout
+            | Action::SecuritySamlServiceProviderMetadata
+            | Action::SecurityOidcPrepareAuthentication
+            | Action::SecurityOidcAuthenticate
+            | Action::SecurityOidcLogout
+            | Action::SecurityDelegatePki
+            | Action::SecurityEnrollNode
+            | Action::SecurityEnrollKibana => &[],
         }
     }
 }

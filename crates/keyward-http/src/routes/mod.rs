@@ -60,6 +60,7 @@ mod put_user;
 mod query_api_keys;
 mod query_role;
 mod query_user;
+mod realms;
 mod request_name;
 mod settings;
 mod suggest_user_profiles;
@@ -217,6 +218,30 @@ pub(crate) enum Action {
     SecurityHasPrivilegesUserProfile,
     SecuritySuggestUserProfiles,
     SecurityUpdateUserProfileData,
+    /// `security.saml_prepare_authentication`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlPrepareAuthentication,
+    /// `security.saml_authenticate`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlAuthenticate,
+    /// `security.saml_logout`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlLogout,
+    /// `security.saml_invalidate`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlInvalidate,
+    /// `security.saml_complete_logout`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlCompleteLogout,
+    /// `security.saml_service_provider_metadata`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecuritySamlServiceProviderMetadata,
+    /// `security.oidc_prepare_authentication`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityOidcPrepareAuthentication,
+    /// `security.oidc_authenticate`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityOidcAuthenticate,
+    /// `security.oidc_logout`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityOidcLogout,
+    /// `security.delegate_pki`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityDelegatePki,
+    /// `security.enroll_node`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityEnrollNode,
+    /// `security.enroll_kibana`: answered as Elasticsearch answers without such a realm or enrollment.
+    SecurityEnrollKibana,
 }
 
 impl Action {
@@ -251,7 +276,16 @@ impl Action {
             | Action::SecurityActivateUserProfile
             | Action::SecurityHasPrivilegesUserProfile
             | Action::SecuritySuggestUserProfiles
-            | Action::SecurityUpdateUserProfileData => true,
+            | Action::SecurityUpdateUserProfileData
+            | Action::SecuritySamlPrepareAuthentication
+            | Action::SecuritySamlAuthenticate
+            | Action::SecuritySamlLogout
+            | Action::SecuritySamlInvalidate
+            | Action::SecuritySamlCompleteLogout
+            | Action::SecurityOidcPrepareAuthentication
+            | Action::SecurityOidcAuthenticate
+            | Action::SecurityOidcLogout
+            | Action::SecurityDelegatePki => true,
             Action::ClusterHealth
             | Action::Info
             | Action::KeywardForwardAuth
@@ -285,7 +319,10 @@ impl Action {
             | Action::SecurityGetUserPrivileges
             | Action::SecurityDisableUserProfile
             | Action::SecurityEnableUserProfile
-            | Action::SecurityGetUserProfile => false,
+            | Action::SecurityGetUserProfile
+            | Action::SecuritySamlServiceProviderMetadata
+            | Action::SecurityEnrollNode
+            | Action::SecurityEnrollKibana => false,
         }
     }
 }
@@ -655,6 +692,54 @@ const ROUTES: &[Route] = &[
             (Method::PUT, Action::SecurityDisableUserProfile),
             (Method::POST, Action::SecurityDisableUserProfile),
         ],
+    },
+    Route {
+        path: &["_security", "saml", "prepare"],
+        methods: &[(Method::POST, Action::SecuritySamlPrepareAuthentication)],
+    },
+    Route {
+        path: &["_security", "saml", "authenticate"],
+        methods: &[(Method::POST, Action::SecuritySamlAuthenticate)],
+    },
+    Route {
+        path: &["_security", "saml", "logout"],
+        methods: &[(Method::POST, Action::SecuritySamlLogout)],
+    },
+    Route {
+        path: &["_security", "saml", "invalidate"],
+        methods: &[(Method::POST, Action::SecuritySamlInvalidate)],
+    },
+    Route {
+        path: &["_security", "saml", "complete_logout"],
+        methods: &[(Method::POST, Action::SecuritySamlCompleteLogout)],
+    },
+    Route {
+        path: &["_security", "saml", "metadata", "{realm_name}"],
+        methods: &[(Method::GET, Action::SecuritySamlServiceProviderMetadata)],
+    },
+    Route {
+        path: &["_security", "oidc", "prepare"],
+        methods: &[(Method::POST, Action::SecurityOidcPrepareAuthentication)],
+    },
+    Route {
+        path: &["_security", "oidc", "authenticate"],
+        methods: &[(Method::POST, Action::SecurityOidcAuthenticate)],
+    },
+    Route {
+        path: &["_security", "oidc", "logout"],
+        methods: &[(Method::POST, Action::SecurityOidcLogout)],
+    },
+    Route {
+        path: &["_security", "delegate_pki"],
+        methods: &[(Method::POST, Action::SecurityDelegatePki)],
+    },
+    Route {
+        path: &["_security", "enroll", "node"],
+        methods: &[(Method::GET, Action::SecurityEnrollNode)],
+    },
+    Route {
+        path: &["_security", "enroll", "kibana"],
+        methods: &[(Method::GET, Action::SecurityEnrollKibana)],
     },
 ];
 
@@ -1072,6 +1157,20 @@ async fn run(api: &Api, action: Action, ctx: &Ctx<'_>) -> Result<(StatusCode, An
         Action::SecurityHasPrivilegesUserProfile => has_privileges_user_profile::handle(ctx).await,
         Action::SecuritySuggestUserProfiles => suggest_user_profiles::handle(ctx).await,
         Action::SecurityUpdateUserProfileData => update_user_profile_data::handle(ctx).await,
+        Action::SecuritySamlPrepareAuthentication => realms::saml_prepare_authentication(ctx).await,
+        Action::SecuritySamlAuthenticate => realms::saml_authenticate(ctx).await,
+        Action::SecuritySamlLogout => realms::saml_logout(ctx).await,
+        Action::SecuritySamlInvalidate => realms::saml_invalidate(ctx).await,
+        Action::SecuritySamlCompleteLogout => realms::saml_complete_logout(ctx).await,
+        Action::SecuritySamlServiceProviderMetadata => {
+            realms::saml_service_provider_metadata(ctx).await
+        }
+        Action::SecurityOidcPrepareAuthentication => realms::oidc_prepare_authentication(ctx).await,
+        Action::SecurityOidcAuthenticate => realms::oidc_authenticate(ctx).await,
+        Action::SecurityOidcLogout => realms::oidc_logout(ctx).await,
+        Action::SecurityDelegatePki => realms::delegate_pki(ctx).await,
+        Action::SecurityEnrollNode => realms::enroll(ctx).await,
+        Action::SecurityEnrollKibana => realms::enroll(ctx).await,
     };
     reply.map(|(status, value)| (status, Answer::Value(value)))
 }

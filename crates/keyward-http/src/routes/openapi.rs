@@ -149,6 +149,19 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         Action::SecurityBulkGrantApiKey => Some(("BulkGrantApiKeyRequest", true)),
         Action::SecurityCloneApiKey => Some(("CloneApiKeyRequest", true)),
         Action::SecurityUpdateSettings => Some(("UpdateSecuritySettingsRequest", true)),
+        Action::SecuritySamlPrepareAuthentication => {
+            Some(("SamlPrepareAuthenticationRequest", true))
+        }
+        Action::SecuritySamlAuthenticate => Some(("SamlAuthenticateRequest", true)),
+        Action::SecuritySamlLogout => Some(("SamlLogoutRequest", true)),
+        Action::SecuritySamlInvalidate => Some(("SamlInvalidateRequest", true)),
+        Action::SecuritySamlCompleteLogout => Some(("SamlCompleteLogoutRequest", true)),
+        Action::SecurityOidcPrepareAuthentication => {
+            Some(("OidcPrepareAuthenticationRequest", true))
+        }
+        Action::SecurityOidcAuthenticate => Some(("OidcAuthenticateRequest", true)),
+        Action::SecurityOidcLogout => Some(("OidcLogoutRequest", true)),
+        Action::SecurityDelegatePki => Some(("DelegatePkiRequest", true)),
         Action::SecurityHasPrivileges => Some(("HasPrivilegesRequest", true)),
         Action::SecurityActivateUserProfile => Some(("ActivateUserProfileRequest", true)),
         Action::SecurityHasPrivilegesUserProfile => Some(("HasPrivilegesUserProfileRequest", true)),
@@ -198,7 +211,10 @@ fn body(action: Action) -> Option<(&'static str, bool)> {
         | Action::SecurityGetUserPrivileges
         | Action::SecurityDisableUserProfile
         | Action::SecurityEnableUserProfile
-        | Action::SecurityGetUserProfile => None,
+        | Action::SecurityGetUserProfile
+        | Action::SecuritySamlServiceProviderMetadata
+        | Action::SecurityEnrollNode
+        | Action::SecurityEnrollKibana => None,
     }
 }
 
@@ -561,7 +577,8 @@ fn components() -> Value {
                 "type": "object",
                 "required": ["grant_type"],
                 "properties": {
-                    "grant_type": {"type": "string", "enum": ["password", "client_credentials", "refresh_token"]},
+                    "grant_type": {"type": "string", "enum": ["password", "client_credentials", "refresh_token", "_kerberos"]},
+                    "kerberos_ticket": {"type": "string"},
                     "username": {"type": "string"},
                     "password": {"type": "string"},
                     "refresh_token": {"type": "string"},
@@ -590,6 +607,37 @@ fn components() -> Value {
                 "security-profile": {"type": "object"},
             },
         },
+        "SamlPrepareAuthenticationRequest": {"type": "object", "properties": {
+            "acs": {"type": "string"}, "realm": {"type": "string"}, "relay_state": {"type": "string"},
+        }},
+        "SamlAuthenticateRequest": {"type": "object", "required": ["content", "ids"], "properties": {
+            "content": {"type": "string"}, "ids": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "realm": {"type": "string"},
+        }},
+        "SamlLogoutRequest": {"type": "object", "required": ["token"], "properties": {
+            "token": {"type": "string"}, "refresh_token": {"type": "string"},
+        }},
+        "SamlInvalidateRequest": {"type": "object", "required": ["query_string"], "properties": {
+            "query_string": {"type": "string"}, "acs": {"type": "string"}, "realm": {"type": "string"},
+        }},
+        "SamlCompleteLogoutRequest": {"type": "object", "required": ["realm", "ids"], "properties": {
+            "realm": {"type": "string"}, "ids": {"anyOf": [{"type": "string"}, {"type": "array", "items": {"type": "string"}}]},
+            "query_string": {"type": "string"}, "content": {"type": "string"},
+        }},
+        "OidcPrepareAuthenticationRequest": {"type": "object", "properties": {
+            "realm": {"type": "string"}, "iss": {"type": "string"}, "login_hint": {"type": "string"},
+            "state": {"type": "string"}, "nonce": {"type": "string"},
+        }},
+        "OidcAuthenticateRequest": {"type": "object", "required": ["redirect_uri", "state", "nonce"], "properties": {
+            "redirect_uri": {"type": "string"}, "state": {"type": "string"}, "nonce": {"type": "string"},
+            "realm": {"type": "string"},
+        }},
+        "OidcLogoutRequest": {"type": "object", "required": ["token"], "properties": {
+            "token": {"type": "string"}, "refresh_token": {"type": "string"},
+        }},
+        "DelegatePkiRequest": {"type": "object", "required": ["x509_certificate_chain"], "properties": {
+            "x509_certificate_chain": {"type": "array", "items": {"type": "string"}},
+        }},
         "BulkGrantApiKeyResponse": {
             "type": "object",
             "required": ["created"],

@@ -15,6 +15,7 @@ pub(crate) fn create_request(body: &Value) -> Result<CreateToken, EsError> {
     let username = reader.string("username")?;
     let password = reader.string("password")?.map(Zeroizing::new);
     let refresh_token = reader.string("refresh_token")?.map(Zeroizing::new);
+    let kerberos_ticket = reader.string("kerberos_ticket")?.map(Zeroizing::new);
     // Elasticsearch accepts a scope and ignores it; so does keyward.
     reader.string("scope")?;
     reader.finish()?;
@@ -23,6 +24,7 @@ pub(crate) fn create_request(body: &Value) -> Result<CreateToken, EsError> {
         username,
         password,
         refresh_token,
+        kerberos_ticket,
     })
 }
 

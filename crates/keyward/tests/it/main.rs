@@ -29,6 +29,7 @@ mod privileges;
 mod profiles;
 mod query;
 mod query_limits;
+mod realms;
 mod request_bodies;
 mod role_mappings;
 mod roles;

@@ -594,3 +594,69 @@ async fn a_query_can_come_in_the_source_parameter() {
         "request [/_security/api_key] contains unrecognized parameters: [source], [source_content_type]",
     );
 }
+
+#[tokio::test]
+async fn query_options_are_honoured_or_refused_never_ignored() {
+    let server = TestServer::start().await;
+    server
+        .create_keys((0..5).map(|index| {
+            serde_json::json!({"name": format!("k{}", index % 3), "metadata": {"i": index}})
+        }))
+        .await;
+    let query = |body: serde_json::Value| {
+        let server = &server;
+        async move {
+            server
+                .superuser()
+                .post("/_security/_query/api_key", body)
+                .await
+        }
+    };
+    // k0 and k1 twice, k2 once: ascending by count, then by key descending.
+    let reply = query(serde_json::json!({"size": 0, "aggs": {"names": {"terms": {
+        "field": "name", "order": [{"_count": "asc"}, {"_key": "desc"}], "exclude": ["k0"]
+    }}}}))
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(
+        reply.json()["aggregations"]["names"]["buckets"],
+        serde_json::json!([{"key": "k2", "doc_count": 1}, {"key": "k1", "doc_count": 2}])
+    );
+    let reply = query(serde_json::json!({"size": 0, "aggs": {"names": {"terms": {
+        "field": "name", "min_doc_count": 2, "include": "k[01]"
+    }}}}))
+    .await;
+    assert_eq!(
+        reply.json()["aggregations"]["names"]["buckets"],
+        serde_json::json!([{"key": "k0", "doc_count": 2}, {"key": "k1", "doc_count": 2}])
+    );
+    for (body, reason) in [
+        (
+            serde_json::json!({"sort": [{"expiration": {"missing": "_first"}}]}),
+            "sort [missing] value [_first] for [expiration] is not supported by keyward: keys without the field always sort last (_last)",
+        ),
+        (
+            serde_json::json!({"query": {"range": {"creation": {"gte": "now-1d/d", "time_zone": "Europe/Paris"}}}}),
+            "time_zone [Europe/Paris] is not supported by keyward: only UTC and fixed offsets such as +01:00",
+        ),
+        (
+            serde_json::json!({"query": {"match": {"name": {"query": "k1", "fuzziness": "AUTO"}}}}),
+            "[match] option [fuzziness] [AUTO] is not supported by keyward: values are compared as exact keywords",
+        ),
+        (
+            serde_json::json!({"aggs": {"names": {"terms": {"field": "name", "order": {"sub": "desc"}}}}}),
+            "Unsupported API Keys agg [names] of type [terms]: order by [sub] is not supported by keyward",
+        ),
+    ] {
+        let reply = query(body).await;
+        assert_error(&reply, 400, "illegal_argument_exception", reason);
+    }
+    // A fixed offset moves where `now/d` rounds: the start of yesterday in UTC+14 is still more
+    // than a day ago, so every key just created is found.
+    let reply = query(serde_json::json!({"query": {"range": {"creation": {
+        "gte": "now-1d/d", "time_zone": "+14:00", "format": "epoch_millis"
+    }}}}))
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.text);
+    assert_eq!(reply.json()["total"], 5);
+}

@@ -167,7 +167,7 @@ async fn bad_grant_types_and_fields_are_rejected() {
         (json!({}), "Validation Failed: 1: grant_type is missing;"),
         (
             json!({"grant_type": "_kerberos"}),
-            "Validation Failed: 1: grant_type [_kerberos] is not supported;",
+            "Validation Failed: 1: kerberos_ticket is missing;",
         ),
         (
             json!({"grant_type": "password", "username": "elastic"}),

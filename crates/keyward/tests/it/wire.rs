@@ -153,14 +153,71 @@ async fn pretty_and_filter_path_work_everywhere() {
         reply.json(),
         json!({"status": "green", "number_of_nodes": 1})
     );
+    // Elasticsearch builds error bodies without the filter (a filter never hides why a request
+    // failed), but pretty-prints them; so does keyward, whatever stage the error comes from.
     let reply = server
         .anonymous()
-        .get("/_cluster/health?filter_path=error.type,status")
+        .get("/_cluster/health?filter_path=error.type,status&pretty")
         .await;
+    assert_eq!(reply.status, 401);
+    assert_eq!(reply.json()["error"]["type"], "security_exception");
     assert_eq!(
-        reply.json(),
-        json!({"error": {"type": "security_exception"}, "status": 401})
+        reply.json()["error"]["reason"],
+        "missing authentication credentials for REST request [/_cluster/health?filter_path=error.type,status&pretty]"
     );
+    assert!(
+        reply.text.starts_with("{\n  \"error\" : {"),
+        "{}",
+        reply.text
+    );
+    // `format` picks the output in Elasticsearch: JSON is served, the others are refused.
+    let reply = server
+        .superuser()
+        .get("/_security/_authenticate?format=json&filter_path=username")
+        .await;
+    assert_eq!(reply.json(), json!({"username": "elastic"}));
+    for format in ["yaml", "cbor", "smile"] {
+        let reply = server
+            .superuser()
+            .get(&format!("/_security/_authenticate?format={format}"))
+            .await;
+        crate::support::assert_error(
+            &reply,
+            400,
+            "illegal_argument_exception",
+            &format!("format [{format}] is not supported: keyward renders JSON only"),
+        );
+    }
+    for (method, path, body, status) in [
+        ("GET", "/_nothing_here?pretty&filter_path=status", None, 400),
+        (
+            "DELETE",
+            "/_security/_authenticate?pretty&filter_path=status",
+            None,
+            405,
+        ),
+        (
+            "POST",
+            "/_security/api_key?pretty&filter_path=status",
+            Some("{bad"),
+            400,
+        ),
+        (
+            "POST",
+            "/_security/saml/prepare?pretty&filter_path=status",
+            Some("{}"),
+            500,
+        ),
+    ] {
+        let reply = server.superuser().send(method, path, body, &[]).await;
+        assert_eq!(reply.status, status, "{path}: {}", reply.text);
+        assert!(
+            reply.text.contains("\"error\" : "),
+            "{path}: {}",
+            reply.text
+        );
+        assert!(reply.text.ends_with("}\n"), "{path}: {}", reply.text);
+    }
     let reply = server
         .superuser()
         .get("/?human&error_trace=true&filter_path=-version,-tagline,-cluster_uuid,-name")
