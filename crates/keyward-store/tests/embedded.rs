@@ -253,12 +253,19 @@ async fn a_version_1_database_upgrades_in_place() {
     assert!(store.put_role(role).await.unwrap());
     assert_eq!(store.token("missing").await.unwrap(), None);
     assert!(store.role_mappings(None).await.unwrap().is_empty());
+    assert!(
+        store
+            .profiles(&["u_missing_0".to_owned()])
+            .await
+            .unwrap()
+            .is_empty()
+    );
     drop(store);
     let connection = rusqlite::Connection::open(dir.path().join("keyward.db")).unwrap();
     let version: i64 = connection
         .query_row("PRAGMA user_version", [], |row| row.get(0))
         .unwrap();
-    assert_eq!(version, 9);
+    assert_eq!(version, 10);
 }
 
 #[tokio::test]
