@@ -1,7 +1,9 @@
 // The web console in Debian's Chromium against a fresh keyward: sign-in, the keys list
 // (search, sort, paging with search_after), create with the secret shown once, update,
-// invalidate (single and bulk), users and roles, a manage_own_api_key user's restricted view,
-// API key sign-in, sign-out (the access token is refused afterwards), and axe-core on every
+// invalidate (single and bulk), users (create, edit, delete) and roles (create, edit, delete),
+// a manage_own_api_key user's restricted view, API key sign-in, sign-out (the access token is
+// refused afterwards), the access token's refresh before it expires and the return to sign-in
+// once it is refused (invalidated or expired, from a view or a button), and axe-core on every
 // main screen. Everything the test checks, it checks as a user sees it, or through the API
 // from Node.
 
@@ -10,6 +12,7 @@ import assert from 'node:assert/strict'
 import {
   PASSWORD, api, basic, createKeys, startKeyward, launchBrowser, consolePage, signIn, axeViolations
 } from './harness.mjs'
+import { setTimeout as sleep } from 'node:timers/promises'
 
 /** More than one page of the default 25 and one of the largest, 100. */
 const SEEDED = 120
@@ -290,6 +293,69 @@ test('users: create, disable, change password', async () => {
   assert.equal((await api(url, 'GET', '/_security/_authenticate', { auth: basic('bob', 'bob-password-2') })).status, 401)
 })
 
+test('users: edit roles, full name and email; the password and state stay', async () => {
+  await page.getByRole('button', { name: 'Edit bob' }).click()
+  const form = page.getByRole('form', { name: 'Edit bob' })
+  assert.equal(await form.getByLabel('Username').inputValue(), 'bob')
+  assert.equal(await form.getByLabel('Username').getAttribute('readonly'), '')
+  assert.equal(await form.getByLabel('Roles').inputValue(), 'viewer')
+  await assertAccessible('user editor')
+  await form.getByLabel('Roles').fill('viewer, editor')
+  await form.getByLabel('Full name').fill('Bob Builder')
+  await form.getByLabel('Email').fill('bob@example.com')
+  await form.getByRole('button', { name: 'Save user' }).click()
+  await form.waitFor({ state: 'detached' })
+  await page.getByRole('cell', { name: 'Bob Builder', exact: true }).waitFor()
+  await page.getByRole('cell', { name: 'viewer, editor', exact: true }).waitFor()
+  const { body } = await api(url, 'GET', '/_security/user/bob')
+  assert.deepEqual(body.bob.roles, ['viewer', 'editor'])
+  assert.equal(body.bob.full_name, 'Bob Builder')
+  assert.equal(body.bob.email, 'bob@example.com')
+  assert.equal(body.bob.enabled, false, 'editing keeps the user disabled')
+
+  // Enabled again, bob signs in with the password he had: the edit did not touch it.
+  await page.getByRole('button', { name: 'Enable bob' }).click()
+  await page.getByRole('button', { name: 'Disable bob' }).waitFor()
+  const me = await api(url, 'GET', '/_security/_authenticate', { auth: basic('bob', 'bob-password-2') })
+  assert.equal(me.status, 200)
+  assert.deepEqual(me.body.roles, ['viewer', 'editor'])
+
+  // Emptied fields are cleared.
+  await page.getByRole('button', { name: 'Edit bob' }).click()
+  await form.getByLabel('Email').fill('')
+  await form.getByRole('button', { name: 'Save user' }).click()
+  await form.waitFor({ state: 'detached' })
+  const after = await api(url, 'GET', '/_security/user/bob')
+  assert.ok(!after.body.bob.email, `email cleared: ${JSON.stringify(after.body.bob)}`)
+  assert.equal(after.body.bob.full_name, 'Bob Builder')
+})
+
+test('users: delete after confirmation; the user is gone and cannot authenticate', async () => {
+  const reply = await api(url, 'PUT', '/_security/user/carol', {
+    body: { password: 'carol-password', roles: ['viewer'], full_name: 'Carol' }
+  })
+  assert.equal(reply.status, 200, JSON.stringify(reply.body))
+  assert.equal((await api(url, 'GET', '/_security/_authenticate', { auth: basic('carol', 'carol-password') })).status, 200)
+  // The link to the view already shown shows it afresh, now with carol.
+  await page.getByRole('link', { name: 'Users' }).click()
+  await page.getByRole('button', { name: 'Delete carol' }).click()
+  const dialog = page.getByRole('dialog', { name: 'Delete user' })
+  await dialog.waitFor()
+  assert.match(await dialog.textContent(), /Delete the user carol\?/)
+  await assertAccessible('delete user dialog')
+  await dialog.getByRole('button', { name: 'Cancel' }).click()
+  await dialog.waitFor({ state: 'detached' })
+  assert.equal((await api(url, 'GET', '/_security/user/carol')).status, 200, 'Cancel deletes nothing')
+
+  await page.getByRole('button', { name: 'Delete carol' }).click()
+  await dialog.getByRole('button', { name: 'Delete' }).click()
+  await page.getByRole('button', { name: 'Delete carol' }).waitFor({ state: 'detached' })
+  await page.locator('#status', { hasText: 'carol deleted' }).waitFor()
+  assert.equal((await api(url, 'GET', '/_security/user/carol')).status, 404)
+  assert.equal((await api(url, 'GET', '/_security/_authenticate', { auth: basic('carol', 'carol-password') })).status, 401)
+  await page.getByRole('button', { name: 'Delete bob' }).waitFor()
+})
+
 test('roles: create from JSON, delete', async () => {
   await page.getByRole('link', { name: 'Roles' }).click()
   await page.getByRole('heading', { name: 'Roles' }).waitFor()
@@ -304,6 +370,64 @@ test('roles: create from JSON, delete', async () => {
   await page.getByRole('heading', { name: 'Roles' }).waitFor()
   await page.getByRole('button', { name: 'Delete console-role' }).waitFor({ state: 'detached' })
   assert.equal((await api(url, 'GET', '/_security/role/console-role')).status, 404)
+})
+
+test('roles: edit the JSON; invalid JSON and a role the server refuses change nothing', async () => {
+  let reply = await api(url, 'PUT', '/_security/role/console-edit', {
+    body: { cluster: ['monitor'], indices: [{ names: ['logs-*'], privileges: ['read'] }], metadata: { owner: 'console' } }
+  })
+  assert.equal(reply.status, 200, JSON.stringify(reply.body))
+  await page.getByRole('link', { name: 'Roles' }).click()
+  await page.getByRole('button', { name: 'Edit console-edit' }).click()
+  const form = page.getByRole('form', { name: 'Edit console-edit' })
+  const json = form.getByLabel('Role (JSON)')
+  const shown = JSON.parse(await json.inputValue())
+  assert.deepEqual(shown.cluster, ['monitor'])
+  assert.deepEqual(shown.metadata, { owner: 'console' })
+  await assertAccessible('role editor')
+  const edited = {
+    cluster: ['monitor', 'manage_own_api_key'],
+    indices: [{ names: ['app-*'], privileges: ['read', 'view_index_metadata'] }],
+    metadata: { owner: 'console', edited: true }
+  }
+  await json.fill(JSON.stringify(edited, null, 2))
+  await form.getByRole('button', { name: 'Save role' }).click()
+  await form.waitFor({ state: 'detached' })
+  await page.getByRole('cell', { name: 'monitor, manage_own_api_key', exact: true }).waitFor()
+  await page.getByRole('cell', { name: 'app-*: read,view_index_metadata', exact: true }).waitFor()
+  reply = await api(url, 'GET', '/_security/role/console-edit')
+  const saved = reply.body['console-edit']
+  assert.deepEqual(saved.cluster, edited.cluster)
+  assert.deepEqual(saved.indices.map(({ names, privileges }) => ({ names, privileges })), edited.indices)
+  assert.deepEqual(saved.metadata, edited.metadata)
+
+  let puts = 0
+  const countPuts = (request) => {
+    if (request.method() === 'PUT' && request.url().endsWith('/_security/role/console-edit')) puts += 1
+  }
+  page.on('request', countPuts)
+  try {
+    // Invalid JSON is refused in the page: nothing is sent.
+    await page.getByRole('button', { name: 'Edit console-edit' }).click()
+    await json.fill('{"cluster": ["monitor"')
+    await form.getByRole('button', { name: 'Save role' }).click()
+    await form.getByRole('alert').filter({ hasText: 'Role is not valid JSON' }).waitFor()
+    assert.equal(puts, 0)
+    // A role the server refuses: its reason is shown, the form stays to be corrected.
+    await json.fill('{"cluster": ["no_such_privilege"]}')
+    await form.getByRole('button', { name: 'Save role' }).click()
+    const alert = form.getByRole('alert').filter({ hasText: 'no_such_privilege' })
+    await alert.waitFor()
+    assert.match(await alert.textContent(), /\(400\b/)
+    assert.equal(puts, 1)
+    await assertAccessible('role editor with an error')
+    await form.getByRole('button', { name: 'Cancel' }).click()
+    await form.waitFor({ state: 'detached' })
+  } finally {
+    page.off('request', countPuts)
+  }
+  reply = await api(url, 'GET', '/_security/role/console-edit')
+  assert.deepEqual(reply.body['console-edit'], saved, 'the refused edits changed nothing')
 })
 
 test('sign-out invalidates the access token', async () => {
@@ -353,6 +477,173 @@ test('signing in with an encoded API key', async () => {
   await page.getByRole('button', { name: 'Sign in' }).click()
   await page.locator('#whoami', { hasText: 'API key console-sign-in (elastic)' }).waitFor()
   await summaryIs(`Keys 1–25 of ${SEEDED + 2 + 2 + 1}`)
+})
+
+/**
+ * A console page of its own (its own browser context), signed in as elastic, that records the
+ * access token it last sent (`seen.bearer`), its token grants and how many API requests it made.
+ */
+async function sessionPage (server = url) {
+  const opened = await consolePage(browser, server)
+  const seen = { bearer: null, grants: [], requests: 0 }
+  opened.page.on('request', (request) => {
+    if (!new URL(request.url()).pathname.startsWith('/_security/')) return
+    seen.requests += 1
+    const authorization = request.headers().authorization
+    if (request.method() === 'POST' && request.url().endsWith('/_security/oauth2/token')) {
+      seen.grants.push({ grant: request.postDataJSON().grant_type, authorization })
+    } else if (authorization && authorization.startsWith('Bearer ')) {
+      seen.bearer = authorization
+    }
+  })
+  await signIn(opened.page, 'elastic', PASSWORD)
+  await opened.page.locator('.summary').waitFor()
+  assert.ok(seen.bearer, 'the console calls the API with an access token')
+  return { ...opened, seen }
+}
+
+/** Invalidates an access token (`Bearer …`) from Node. */
+async function invalidate (bearer, server = url) {
+  const reply = await api(server, 'DELETE', '/_security/oauth2/token', { body: { token: bearer.slice('Bearer '.length) } })
+  assert.equal(reply.status, 200, JSON.stringify(reply.body))
+  assert.equal(reply.body.invalidated_tokens, 1)
+  assert.equal((await api(server, 'GET', '/_security/_authenticate', { auth: bearer })).status, 401)
+}
+
+const SESSION_ENDED = 'Your session ended: sign in again.'
+
+/** The sign-in screen, with the message that says why. */
+async function backAtSignIn (signInPage) {
+  await signInPage.getByRole('heading', { name: 'Sign in to keyward' }).waitFor()
+  await signInPage.getByText(SESSION_ENDED).waitFor()
+  assert.equal(await signInPage.getByRole('navigation', { name: 'Main' }).isHidden(), true)
+}
+
+test('token refresh: shortly before the access token expires, the console exchanges its refresh token and carries on', async () => {
+  const { context, page: tokenPage, violations, seen } = await sessionPage()
+  try {
+    assert.deepEqual(seen.grants.map(({ grant }) => grant), ['password'])
+    const first = seen.bearer
+    // The page's clock moves to 30 s before the 20 minutes of the token end (the server's
+    // clock does not: the token is still valid and may authenticate the exchange).
+    await tokenPage.clock.setSystemTime(Date.now() + (20 * 60 - 30) * 1000)
+    await tokenPage.getByRole('link', { name: 'Users' }).click()
+    await tokenPage.getByRole('heading', { name: 'Users' }).waitFor()
+    assert.deepEqual(seen.grants.map(({ grant }) => grant), ['password', 'refresh_token'])
+    assert.equal(seen.grants[1].authorization, first, 'the current access token authenticates the exchange')
+    assert.notEqual(seen.bearer, first, 'the view was read with the new access token')
+    const me = await api(url, 'GET', '/_security/_authenticate', { auth: seen.bearer })
+    assert.equal(me.status, 200)
+    assert.equal(me.body.username, 'elastic')
+    // The new token is good for another 20 minutes: no exchange before the next request.
+    await tokenPage.getByRole('link', { name: 'Roles' }).click()
+    await tokenPage.getByRole('heading', { name: 'Roles' }).waitFor()
+    assert.equal(seen.grants.length, 2)
+    assert.deepEqual(violations, [])
+  } finally {
+    await context.close()
+  }
+})
+
+test('an invalidated access token: one refresh attempt, then the sign-in screen with a message; signing in again carries on', async () => {
+  const { context, page: tokenPage, violations, seen } = await sessionPage()
+  try {
+    await invalidate(seen.bearer)
+    const grants = seen.grants.length
+    const requests = seen.requests
+    await tokenPage.getByRole('link', { name: 'Users' }).click()
+    await backAtSignIn(tokenPage)
+    // The invalidated token cannot authenticate the exchange of its refresh token (which is
+    // invalidated with it): one attempt, no loop.
+    await sleep(1000)
+    assert.deepEqual(seen.grants.slice(grants).map(({ grant }) => grant), ['refresh_token'])
+    assert.equal(seen.requests - requests, 2, 'the refused request and the refused exchange, nothing more')
+    assert.deepEqual(await axeViolations(tokenPage), [], 'axe on sign-in after the session ended')
+    await signIn(tokenPage, 'elastic', PASSWORD)
+    await tokenPage.getByRole('heading', { name: 'Users' }).waitFor()
+    assert.equal((await api(url, 'GET', '/_security/_authenticate', { auth: seen.bearer })).status, 200)
+    assert.deepEqual(violations, [])
+  } finally {
+    await context.close()
+  }
+})
+
+test('a 401 from a button or form of the users view returns to sign-in and changes nothing', async () => {
+  const reply = await api(url, 'PUT', '/_security/user/dave', {
+    body: { password: 'dave-password', roles: ['viewer'], full_name: 'Dave' }
+  })
+  assert.equal(reply.status, 200, JSON.stringify(reply.body))
+  const { context, page: tokenPage, violations, seen } = await sessionPage()
+  const toUsers = async () => {
+    await tokenPage.getByRole('link', { name: 'Users' }).click()
+    await tokenPage.getByRole('button', { name: 'Disable dave' }).waitFor()
+  }
+  try {
+    // A row button.
+    await toUsers()
+    await invalidate(seen.bearer)
+    await tokenPage.getByRole('button', { name: 'Disable dave' }).click()
+    await backAtSignIn(tokenPage)
+    assert.equal((await api(url, 'GET', '/_security/user/dave')).body.dave.enabled, true)
+
+    // The editor's submit.
+    await signIn(tokenPage, 'elastic', PASSWORD)
+    await toUsers()
+    await tokenPage.getByRole('button', { name: 'Edit dave' }).click()
+    await tokenPage.getByLabel('Full name').fill('Dave Changed')
+    await invalidate(seen.bearer)
+    await tokenPage.getByRole('button', { name: 'Save user' }).click()
+    await backAtSignIn(tokenPage)
+    assert.equal((await api(url, 'GET', '/_security/user/dave')).body.dave.full_name, 'Dave')
+
+    // A deletion, after its confirmation.
+    await signIn(tokenPage, 'elastic', PASSWORD)
+    await toUsers()
+    await invalidate(seen.bearer)
+    await tokenPage.getByRole('button', { name: 'Delete dave' }).click()
+    await tokenPage.getByRole('dialog', { name: 'Delete user' }).getByRole('button', { name: 'Delete' }).click()
+    await backAtSignIn(tokenPage)
+    assert.equal((await api(url, 'GET', '/_security/user/dave')).status, 200)
+
+    // Signed in again, the same button works.
+    await signIn(tokenPage, 'elastic', PASSWORD)
+    await tokenPage.getByRole('heading', { name: 'Users' }).waitFor()
+    await tokenPage.getByRole('button', { name: 'Disable dave' }).click()
+    await tokenPage.getByRole('button', { name: 'Enable dave' }).waitFor()
+    assert.equal((await api(url, 'GET', '/_security/user/dave')).body.dave.enabled, false)
+    assert.deepEqual(violations, [], 'no unhandled errors in the page')
+  } finally {
+    await context.close()
+  }
+})
+
+test('an expired access token (a keyward with 5 s tokens): refreshed while valid, then the sign-in screen', async () => {
+  const short = await startKeyward({ settings: ['xpack.security.authc.token.timeout=5s'] })
+  let opened
+  try {
+    opened = await sessionPage(short.url)
+    const { page: tokenPage, violations, seen } = opened
+    // A token shorter than the console's margin is exchanged before every request, with
+    // itself as the caller: the session works while each exchange comes in time.
+    assert.ok(seen.grants.filter(({ grant }) => grant === 'refresh_token').length >= 1)
+    await tokenPage.getByRole('link', { name: 'Users' }).click()
+    await tokenPage.getByRole('heading', { name: 'Users' }).waitFor()
+    // Idle past the token's end: it can no longer authenticate anything, not even its exchange.
+    const last = seen.bearer
+    await sleep(6000)
+    assert.equal((await api(short.url, 'GET', '/_security/_authenticate', { auth: last })).status, 401)
+    const grants = seen.grants.length
+    await tokenPage.getByRole('link', { name: 'Roles' }).click()
+    await backAtSignIn(tokenPage)
+    await sleep(500)
+    assert.ok(seen.grants.length - grants <= 2, `a bounded number of exchange attempts: ${seen.grants.length - grants}`)
+    await signIn(tokenPage, 'elastic', PASSWORD)
+    await tokenPage.getByRole('heading', { name: 'Roles' }).waitFor()
+    assert.deepEqual(violations, [])
+  } finally {
+    await opened?.context.close()
+    await short.stop()
+  }
 })
 
 test('console assets need no credentials and carry the security headers', async () => {

@@ -20,10 +20,14 @@ export const binary = process.env.KEYWARD_BIN ?? resolve(here, '../../target/rel
 export const chromiumPath = process.env.CHROMIUM ?? '/usr/bin/chromium'
 export const PASSWORD = 'keyward-console-conformance'
 
-/** A keyward on a fresh data directory; `stop()` ends it and removes the directory. */
-export async function startKeyward () {
+/**
+ * A keyward on a fresh data directory; `stop()` ends it and removes the directory.
+ * `settings` are more `name=value` settings, each passed as `-E`.
+ */
+export async function startKeyward ({ settings = [] } = {}) {
   const dataDir = mkdtempSync(join(tmpdir(), 'keyward-console-'))
-  const child = spawn(binary, ['serve', '-E', 'http.port=0', '-E', `path.data=${dataDir}`], {
+  const args = ['serve', '-E', 'http.port=0', '-E', `path.data=${dataDir}`, ...settings.flatMap((setting) => ['-E', setting])]
+  const child = spawn(binary, args, {
     env: { ...process.env, ELASTIC_PASSWORD: PASSWORD },
     stdio: ['ignore', 'pipe', 'inherit']
   })

@@ -131,11 +131,7 @@ async function route () {
       await keysView(view, context)
     }
   } catch (err) {
-    if (err instanceof ApiError && err.status === 401) {
-      session.clear()
-      context.me = null
-      return showSignIn('Your session ended: sign in again.')
-    }
+    if (err instanceof ApiError && err.status === 401) return sessionEnded()
     view.append(errorBox(err))
   }
   const heading = view.querySelector('h1')
@@ -144,6 +140,23 @@ async function route () {
     heading.focus()
   }
 }
+
+/** The server refused the session's credential, even after a refresh: back to sign-in. */
+function sessionEnded () {
+  session.clear()
+  context.me = null
+  context.can = {}
+  showSignIn('Your session ended: sign in again.')
+}
+
+// The views rethrow a 401 for the router to end the session. From a button or a form nothing
+// awaits the handler: its rejection arrives here and ends the session the same way, instead of
+// leaving a screen whose every action silently fails.
+window.addEventListener('unhandledrejection', (event) => {
+  if (!(event.reason instanceof ApiError) || event.reason.status !== 401) return
+  event.preventDefault()
+  if (context.me) sessionEnded()
+})
 
 signOutButton.addEventListener('click', async () => {
   try {
