@@ -820,22 +820,7 @@ impl Store for PostgresStore {
             .await
             .pg()?;
         let inserted = client
-            .execute(
-                &statement,
-                &[
-                    &record.uid,
-                    &record.username,
-                    &record.realm_name,
-                    &record.realm_type,
-                    &roles,
-                    &record.full_name,
-                    &record.email,
-                    &record.enabled,
-                    &record.last_synchronized,
-                    &record.labels,
-                    &record.data,
-                ],
-            )
+            .execute(&statement, &profile_params(&record, &roles))
             .await
             .pg()?;
         if inserted == 0 {
@@ -908,26 +893,9 @@ impl Store for PostgresStore {
             )
             .await
             .pg()?;
-        let updated = client
-            .execute(
-                &statement,
-                &[
-                    &record.uid,
-                    &record.username,
-                    &record.realm_name,
-                    &record.realm_type,
-                    &roles,
-                    &record.full_name,
-                    &record.email,
-                    &record.enabled,
-                    &record.last_synchronized,
-                    &record.labels,
-                    &record.data,
-                    &record.seq,
-                ],
-            )
-            .await
-            .pg()?;
+        let mut params = profile_params(&record, &roles).to_vec();
+        params.push(&record.seq);
+        let updated = client.execute(&statement, &params).await.pg()?;
         Ok(if updated == 0 {
             UpdateOutcome::Conflict
         } else {
@@ -1156,6 +1124,27 @@ impl PostgresStore {
         }
         Ok(())
     }
+}
+
+/// A profile's columns `$1`..`$11`, in the order of `PROFILE_COLUMNS`; `roles` is its role list
+/// as JSON.
+fn profile_params<'a>(
+    record: &'a ProfileRecord,
+    roles: &'a String,
+) -> [&'a (dyn tokio_postgres::types::ToSql + Sync); 11] {
+    [
+        &record.uid,
+        &record.username,
+        &record.realm_name,
+        &record.realm_type,
+        roles,
+        &record.full_name,
+        &record.email,
+        &record.enabled,
+        &record.last_synchronized,
+        &record.labels,
+        &record.data,
+    ]
 }
 
 /// A read-only transaction on one snapshot, so several statements see the same data.

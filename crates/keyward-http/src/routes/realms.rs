@@ -67,23 +67,7 @@ pub(crate) async fn saml_authenticate(ctx: &Ctx<'_>) -> Reply {
 
 /// `security.saml_logout` (`POST /_security/saml/logout`).
 pub(crate) async fn saml_logout(ctx: &Ctx<'_>) -> Reply {
-    let body = require_body(&ctx.body)?;
-    let mut reader = ObjectReader::new(&body, "saml_logout")?;
-    let token = reader.string("token")?;
-    let refresh_token = reader.string("refresh_token")?;
-    reader.finish()?;
-    let token = required(token, "token is missing")?;
-    let realm = ctx
-        .state
-        .service
-        .logout_token_realm(
-            &ctx.subject,
-            actions::SAML_LOGOUT,
-            &token,
-            refresh_token.as_deref(),
-        )
-        .await?;
-    match realm {
+    match logout_token_realm(ctx, "saml_logout", actions::SAML_LOGOUT).await? {
         None => Err(invalid_token()),
         // The token's user was authenticated by a realm that is not a SAML realm.
         Some(realm) => Err(saml_error(format!(
@@ -91,6 +75,27 @@ pub(crate) async fn saml_logout(ctx: &Ctx<'_>) -> Reply {
             realm.realm_type, realm.name
         ))),
     }
+}
+
+/// The logout APIs' common part: their body (`token`, `refresh_token`, read by the parser
+/// `parser`), the refresh token invalidated, and the realm that authenticated the access token's
+/// user (`None`: the token is not valid).
+async fn logout_token_realm(
+    ctx: &Ctx<'_>,
+    parser: &'static str,
+    action: &str,
+) -> Result<Option<keyward_service::TokenRealm>, EsError> {
+    let body = require_body(&ctx.body)?;
+    let mut reader = ObjectReader::new(&body, parser)?;
+    let token = reader.string("token")?;
+    let refresh_token = reader.string("refresh_token")?;
+    reader.finish()?;
+    let token = required(token, "token is missing")?;
+    Ok(ctx
+        .state
+        .service
+        .logout_token_realm(&ctx.subject, action, &token, refresh_token.as_deref())
+        .await?)
 }
 
 /// `security.saml_invalidate` (`POST /_security/saml/invalidate`).
@@ -208,23 +213,7 @@ pub(crate) async fn oidc_authenticate(ctx: &Ctx<'_>) -> Reply {
 
 /// `security.oidc_logout` (`POST /_security/oidc/logout`).
 pub(crate) async fn oidc_logout(ctx: &Ctx<'_>) -> Reply {
-    let body = require_body(&ctx.body)?;
-    let mut reader = ObjectReader::new(&body, "oidc_logout")?;
-    let token = reader.string("token")?;
-    let refresh_token = reader.string("refresh_token")?;
-    reader.finish()?;
-    let token = required(token, "token is missing")?;
-    let realm = ctx
-        .state
-        .service
-        .logout_token_realm(
-            &ctx.subject,
-            actions::OIDC_LOGOUT,
-            &token,
-            refresh_token.as_deref(),
-        )
-        .await?;
-    match realm {
+    match logout_token_realm(ctx, "oidc_logout", actions::OIDC_LOGOUT).await? {
         None => Err(invalid_token()),
         Some(_) => Err(EsError::illegal_argument(
             "Access token is not valid for an OpenID Connect realm",
