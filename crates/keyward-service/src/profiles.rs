@@ -146,14 +146,7 @@ impl SecurityService {
         let mut uids = uids;
         let mut seen = HashSet::new();
         uids.retain(|uid| seen.insert(uid.clone()));
-        let mut found: HashMap<String, ProfileRecord> = self
-            .inner
-            .store
-            .profiles(&uids)
-            .await?
-            .into_iter()
-            .map(|record| (record.uid.clone(), record))
-            .collect();
+        let mut found = self.profiles_by_uid(&uids).await?;
         let mut profiles = Vec::new();
         let mut missing = Vec::new();
         for uid in uids {
@@ -387,14 +380,7 @@ impl SecurityService {
         errors.into_result()?;
         check_uid_count(uids.len())?;
         self.require_full(subject, actions::PROFILE_HAS_PRIVILEGES)?;
-        let records: HashMap<String, ProfileRecord> = self
-            .inner
-            .store
-            .profiles(&uids)
-            .await?
-            .into_iter()
-            .map(|record| (record.uid.clone(), record))
-            .collect();
+        let records = self.profiles_by_uid(&uids).await?;
         let mut answer = ProfilePrivileges::default();
         let mut seen = HashSet::new();
         for uid in uids {
@@ -417,6 +403,21 @@ impl SecurityService {
             }
         }
         Ok(answer)
+    }
+
+    /// The stored profiles among `uids`, by uid.
+    async fn profiles_by_uid(
+        &self,
+        uids: &[String],
+    ) -> Result<HashMap<String, ProfileRecord>, Error> {
+        Ok(self
+            .inner
+            .store
+            .profiles(uids)
+            .await?
+            .into_iter()
+            .map(|record| (record.uid.clone(), record))
+            .collect())
     }
 
     /// The uid of the profile of each owner (username, realm name) that has one.

@@ -69,8 +69,10 @@ pub(crate) fn bulk_grant_request(body: &Value) -> Result<BulkGrantApiKeys, EsErr
     Ok(BulkGrantApiKeys { grant, api_keys })
 }
 
-/// The grantee's credentials, common to both grant bodies.
-fn grant_fields(reader: &mut ObjectReader<'_>) -> Result<Grant, EsError> {
+/// The grant type and the grantee's credentials: what every grant body (the grant and bulk grant
+/// of API keys, a profile's activation) reads; `run_as` and `client_authentication` are left
+/// to the bodies that take them.
+pub(crate) fn grant_credentials(reader: &mut ObjectReader<'_>) -> Result<Grant, EsError> {
     let grant_type = reader
         .string("grant_type")?
         .map(|kind| match kind.as_str() {
@@ -81,6 +83,19 @@ fn grant_fields(reader: &mut ObjectReader<'_>) -> Result<Grant, EsError> {
     let username = reader.string("username")?;
     let password = reader.string("password")?.map(Zeroizing::new);
     let access_token = reader.string("access_token")?.map(Zeroizing::new);
+    Ok(Grant {
+        grant_type,
+        username,
+        password,
+        access_token,
+        client_authentication: None,
+        run_as: None,
+    })
+}
+
+/// The grantee's credentials, common to both grant bodies.
+fn grant_fields(reader: &mut ObjectReader<'_>) -> Result<Grant, EsError> {
+    let grant = grant_credentials(reader)?;
     let run_as = reader.string("run_as")?;
     let client_authentication = reader.object("client_authentication")?.map(|object| {
         object
@@ -90,12 +105,9 @@ fn grant_fields(reader: &mut ObjectReader<'_>) -> Result<Grant, EsError> {
             .to_owned()
     });
     Ok(Grant {
-        grant_type,
-        username,
-        password,
-        access_token,
         client_authentication,
         run_as,
+        ..grant
     })
 }
 

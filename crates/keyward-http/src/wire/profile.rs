@@ -1,10 +1,7 @@
 //! User profile request bodies and the profile document as Elasticsearch renders it.
 
-use keyward_service::{
-    Grant, GrantType, Profile, ProfilePrivileges, SuggestProfiles, SuggestedProfiles,
-};
+use keyward_service::{Grant, Profile, ProfilePrivileges, SuggestProfiles, SuggestedProfiles};
 use serde_json::{Map, Value, json};
-use zeroize::Zeroizing;
 
 use super::ObjectReader;
 use crate::error::EsError;
@@ -12,25 +9,9 @@ use crate::error::EsError;
 /// `security.activate_user_profile` body: the grant type and the user's credentials.
 pub(crate) fn activate_request(body: &Value) -> Result<Grant, EsError> {
     let mut reader = ObjectReader::new(body, "activate_profile_request")?;
-    let grant_type = reader
-        .string("grant_type")?
-        .map(|kind| match kind.as_str() {
-            "password" => Ok(GrantType::Password),
-            "access_token" => Ok(GrantType::AccessToken),
-            _ => Err(kind),
-        });
-    let username = reader.string("username")?;
-    let password = reader.string("password")?.map(Zeroizing::new);
-    let access_token = reader.string("access_token")?.map(Zeroizing::new);
+    let grant = super::api_key::grant_credentials(&mut reader)?;
     reader.finish()?;
-    Ok(Grant {
-        grant_type,
-        username,
-        password,
-        access_token,
-        client_authentication: None,
-        run_as: None,
-    })
+    Ok(grant)
 }
 
 /// An optional JSON object of a request body.

@@ -1,13 +1,31 @@
 //! User profiles in the embedded store: one row per profile, keyed by uid, with the user's
 //! details as of the last activation and the labels and data as JSON text.
 
-use rusqlite::{Connection, Row, params};
+use rusqlite::{Connection, Row, ToSql, params};
 
 use super::SqlResultExt;
 use crate::{Error, ProfileRecord, UpdateOutcome};
 
 const COLUMNS: &str = "uid, username, realm_name, realm_type, roles, full_name, email, enabled, \
                        last_synchronized, labels, data, seq";
+
+/// A profile's parameters `?1`..`?11`, in the order of [`COLUMNS`]; `roles` is its role list as
+/// JSON.
+fn profile_params<'a>(record: &'a ProfileRecord, roles: &'a impl ToSql) -> [&'a dyn ToSql; 11] {
+    [
+        &record.uid,
+        &record.username,
+        &record.realm_name,
+        &record.realm_type,
+        roles,
+        &record.full_name,
+        &record.email,
+        &record.enabled,
+        &record.last_synchronized,
+        &record.labels,
+        &record.data,
+    ]
+}
 
 /// Inserts `record` with `seq` 1; `AlreadyExists` when its uid is taken.
 pub(super) fn insert(connection: &Connection, record: &ProfileRecord) -> Result<(), Error> {
@@ -19,19 +37,7 @@ pub(super) fn insert(connection: &Connection, record: &ProfileRecord) -> Result<
              ON CONFLICT (uid) DO NOTHING"
         ))
         .db()?
-        .execute(params![
-            record.uid,
-            record.username,
-            record.realm_name,
-            record.realm_type,
-            roles,
-            record.full_name,
-            record.email,
-            record.enabled,
-            record.last_synchronized,
-            record.labels,
-            record.data,
-        ])
+        .execute(&profile_params(record, &roles)[..])
         .db()?;
     if inserted == 0 {
         return Err(Error::AlreadyExists(record.uid.clone()));
@@ -52,20 +58,13 @@ pub(super) fn update(
              data = ?11, seq = seq + 1 WHERE uid = ?1 AND seq = ?12",
         )
         .db()?
-        .execute(params![
-            record.uid,
-            record.username,
-            record.realm_name,
-            record.realm_type,
-            roles,
-            record.full_name,
-            record.email,
-            record.enabled,
-            record.last_synchronized,
-            record.labels,
-            record.data,
-            record.seq,
-        ])
+        .execute(
+            &[
+                &profile_params(record, &roles)[..],
+                &[&record.seq as &dyn ToSql],
+            ]
+            .concat()[..],
+        )
         .db()?;
     Ok(if updated == 0 {
         UpdateOutcome::Conflict
