@@ -3,9 +3,12 @@
 //!
 //! [`Audit`] is the one sink: the dispatcher calls its typed constructors (authentication,
 //! access, security configuration changes) with the request's [`RequestInfo`]; each checks the
-//! include list first, so an event nobody wants costs one bit test. A wanted event is rendered
-//! straight into its thread's pending buffer, which the writer thread ([`writer`]) takes whole;
-//! the disk is never touched on a request, and an event allocates nothing. Secrets never reach an event: the constructors take names and ids only, and the
+//! include list first, so an event nobody wants costs one bit test. The event every request
+//! has (access, and authentication success when included) is queued as its facts
+//! ([`Deferred`]) and rendered by the writer thread ([`writer`]), thousands at a time; rarer
+//! events are rendered on the request. The fields naming a subject, about half of an event,
+//! are rendered once per subject and thread ([`SubjectCache`]). No request touches the disk.
+//! Secrets never reach an event: the constructors take names and ids only, and the
 //! configuration payloads are built field by field from an allow-list (`config_change`).
 
 mod config_change;
@@ -273,14 +276,14 @@ impl Audit {
         let mut event = Event::rest(&shared.node, "authentication_failed", request);
         match principal {
             Principal::ApiKey(id) => {
-                event.authentication_type = Some("API_KEY");
-                event.apikey_id = Some(id);
+                event.who.authentication_type = Some("API_KEY");
+                event.who.apikey_id = Some(id);
             }
             Principal::User(name) => {
-                event.authentication_type = Some("REALM");
-                event.user_name = Some(name);
+                event.who.authentication_type = Some("REALM");
+                event.who.user_name = Some(name);
             }
-            Principal::Token => event.authentication_type = Some("TOKEN"),
+            Principal::Token => event.who.authentication_type = Some("TOKEN"),
             Principal::Unknown => {}
         }
         shared.record(&|out| event.render(out)).await;
@@ -310,7 +313,7 @@ impl Audit {
             EventKind::RunAsDenied
         };
         if let Some((shared, mut event)) = self.subject_event(kind, request, subject, action) {
-            event.user_run_as_name = Some(target);
+            event.who.run_as_name = Some(target);
             shared.record(&|out| event.render(out)).await;
         }
     }
@@ -345,7 +348,7 @@ impl Audit {
     pub(crate) async fn forward_auth(
         &self,
         request: &RequestInfo<'_>,
-        subject: &Authentication,
+        subject: &Arc<Authentication>,
         (action, request_name): (&'static str, &'static str),
         granted: bool,
         details: &[(&'static str, &str)],
@@ -359,12 +362,10 @@ impl Audit {
             return;
         };
         let mut event = Event::rest(&shared.node, kind.name(), request);
-        event.subject(subject);
-        event.user_roles = Some(&subject.user.roles);
         event.action = Some(action);
         event.request_name = Some(request_name);
         event.extra = details;
-        shared.record(&|out| event.render(out)).await;
+        shared.record_subject(&event, subject, true).await;
     }
 
     /// The run-as event of `kind` that `subject` caused for `action`, when `kind` is audited.
@@ -377,7 +378,7 @@ impl Audit {
     ) -> Option<(&'a Shared, Event<'a>)> {
         let shared = self.wants(kind)?;
         let mut event = Event::transport(&shared.node, kind.name(), request, action);
-        event.subject(subject);
+        event.who = Who::of(subject, false);
         Some((shared, event))
     }
 
@@ -423,6 +424,17 @@ impl Shared {
         if !line.is_empty() {
             self.queue(Entry::Line(line.into_boxed_slice())).await;
         }
+    }
+
+    /// Queues the line of `event` with `subject`'s fields (and its roles when `roles`), taken
+    /// from this thread's [`SubjectCache`].
+    async fn record_subject(&self, event: &Event<'_>, subject: &Arc<Authentication>, roles: bool) {
+        self.record(&|out| {
+            SUBJECTS.with(|cache| {
+                event.render_with(out, Some(cache.borrow_mut().get(subject).parts(roles)));
+            });
+        })
+        .await;
     }
 
     /// Queues an event for the writer to render.
@@ -478,10 +490,10 @@ pub(super) enum Entry {
 
 impl Entry {
     /// Appends the entry's line, without its newline.
-    pub(super) fn render(&self, node: &EventNode, out: &mut Vec<u8>) {
+    pub(super) fn render(&self, node: &EventNode, subjects: &mut SubjectCache, out: &mut Vec<u8>) {
         match self {
             Entry::Line(line) => out.extend_from_slice(line),
-            Entry::Deferred(event) => event.render(node, out),
+            Entry::Deferred(event) => event.render(node, subjects, out),
         }
     }
 }
@@ -491,7 +503,8 @@ impl Entry {
 /// the thousand with warm caches where each request would render one with cold ones.
 pub(super) struct Deferred {
     kind: EventKind,
-    at: SystemTime,
+    /// When it happened, in milliseconds since the epoch.
+    at: u64,
     request_id: RequestId,
     origin: Option<SocketAddr>,
     subject: Arc<Authentication>,
@@ -514,7 +527,7 @@ impl Deferred {
     fn new(kind: EventKind, request: &RequestInfo<'_>, subject: &Arc<Authentication>) -> Deferred {
         Deferred {
             kind,
-            at: SystemTime::now(),
+            at: millis(SystemTime::now()),
             request_id: request.id,
             origin: request.origin,
             subject: Arc::clone(subject),
@@ -525,36 +538,150 @@ impl Deferred {
         }
     }
 
-    fn render(&self, node: &EventNode, out: &mut Vec<u8>) {
-        let subject = &*self.subject;
-        let event_type = if self.rest.is_some() {
-            "rest"
-        } else {
-            "transport"
-        };
-        let mut event = Event::common(
-            node,
-            event_type,
-            self.kind.name(),
-            timestamp(self.at),
-            &self.request_id,
-            self.origin,
-        );
-        event.opaque_id = self.opaque_id.as_deref();
-        event.x_forwarded_for = self.forwarded_for.as_deref();
-        event.subject(subject);
-        if let Some((action, request_name)) = self.action {
-            event.action = Some(action);
-            event.request_name = Some(request_name);
-            event.user_roles = Some(&subject.user.roles);
+    /// Writes the event as [`Event::render`] would, from the subject's cached head: what is
+    /// left to write per event is its time, address, id, action and the request's headers.
+    fn render(&self, node: &EventNode, subjects: &mut SubjectCache, out: &mut Vec<u8>) {
+        out.reserve(1024);
+        out.extend_from_slice(b"{\"type\":\"audit\",\"timestamp\":\"");
+        out.extend_from_slice(&timestamp_of(self.at).0);
+        out.push(b'"');
+        out.extend_from_slice(subjects.get(&self.subject).head(self.kind, node));
+        let mut object = JsonObject { out, first: false };
+        if let Some(address) = self.origin {
+            object.address("origin.address", address);
         }
         if let Some(rest) = &self.rest {
-            event.realm = Some(&subject.authentication_realm.name);
-            event.url_path = Some(&rest.path);
-            event.url_query = rest.query.as_deref();
-            event.request_method = Some(&rest.method);
+            object.string("realm", &self.subject.authentication_realm.name);
+            object.string("url.path", &rest.path);
+            object.optional("url.query", rest.query.as_deref());
+            object.string("request.method", &rest.method);
         }
-        event.render(out);
+        object.raw_string("request.id", self.request_id.as_str().as_bytes());
+        if let Some((action, request_name)) = self.action {
+            object.clean_string("action", action);
+            object.clean_string("request.name", request_name);
+        }
+        object.optional("opaque_id", self.opaque_id.as_deref());
+        object.optional("x_forwarded_for", self.forwarded_for.as_deref());
+        object.end();
+    }
+}
+
+/// How many subjects a request thread keeps rendered (for the forward-auth events it renders
+/// itself), as a power of two: 64.
+const THREAD_SUBJECTS: u32 = 6;
+/// How many subjects the writer thread keeps rendered, as a power of two: 4 096. A cached
+/// subject stays in memory until another takes its slot, after its key is invalidated too; it
+/// is only ever used to write events of requests it authenticated.
+pub(super) const WRITER_SUBJECTS: u32 = 12;
+
+thread_local! {
+    /// The subjects this thread audited lately, with their fields rendered.
+    static SUBJECTS: std::cell::RefCell<SubjectCache> =
+        std::cell::RefCell::new(SubjectCache::new(THREAD_SUBJECTS));
+}
+
+/// A thread's rendered subjects, in slots picked by the subject's address: the fields that name
+/// a subject (`authentication.type` to `apikey.name`, about half of an access event) are
+/// rendered once per subject rather than once per event. A cached subject is held (its `Arc`),
+/// so its address cannot be taken by another while its text is cached; a subject is
+/// immutable, so its text never goes stale.
+pub(super) struct SubjectCache {
+    /// log2 of the number of slots.
+    bits: u32,
+    slots: Vec<Option<RenderedSubject>>,
+}
+
+impl SubjectCache {
+    /// A cache of `2^bits` slots, allocated when first used.
+    pub(super) fn new(bits: u32) -> SubjectCache {
+        SubjectCache {
+            bits: bits.clamp(1, 16),
+            slots: Vec::new(),
+        }
+    }
+
+    /// `subject`'s text, rendered now unless its slot holds it.
+    fn get(&mut self, subject: &Arc<Authentication>) -> &mut RenderedSubject {
+        if self.slots.is_empty() {
+            self.slots.resize_with(1 << self.bits, || None);
+        }
+        // Fibonacci hashing of the address: allocations are aligned, so its low bits say little.
+        let hash = (Arc::as_ptr(subject) as usize as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let index = (hash >> (64 - self.bits)) as usize % self.slots.len();
+        let slot = &mut self.slots[index];
+        if slot
+            .as_ref()
+            .is_some_and(|cached| !Arc::ptr_eq(&cached.subject, subject))
+        {
+            *slot = None;
+        }
+        slot.get_or_insert_with(|| RenderedSubject::new(subject))
+    }
+}
+
+/// A subject's fields as they appear in an event, each with its leading comma.
+struct RenderedSubject {
+    subject: Arc<Authentication>,
+    text: Box<[u8]>,
+    /// Where `user.roles` is in `text` (access events have it, others do not).
+    roles: std::ops::Range<usize>,
+    /// The writer's events of this subject from `node.name` to `origin.type`, by kind
+    /// (access granted, access denied, authentication success), made when first needed.
+    heads: [Option<Box<[u8]>>; 3],
+}
+
+impl RenderedSubject {
+    fn new(subject: &Arc<Authentication>) -> RenderedSubject {
+        let mut text = Vec::with_capacity(256);
+        let roles = Who::of(subject, true).render(&mut JsonObject {
+            out: &mut text,
+            first: false,
+        });
+        RenderedSubject {
+            subject: Arc::clone(subject),
+            text: text.into_boxed_slice(),
+            roles,
+            heads: [None, None, None],
+        }
+    }
+
+    /// The fields from `node.name` to `origin.type` of a deferred event of `kind`, each with
+    /// its leading comma.
+    fn head(&mut self, kind: EventKind, node: &EventNode) -> &[u8] {
+        let (index, event_type, roles) = match kind {
+            EventKind::AccessGranted => (0, "transport", true),
+            EventKind::AccessDenied => (1, "transport", true),
+            _ => (2, "rest", false),
+        };
+        let parts = Self::split(&self.text, &self.roles, roles);
+        self.heads[index].get_or_insert_with(|| {
+            let mut head = Vec::with_capacity(512);
+            let mut object = JsonObject {
+                out: &mut head,
+                first: false,
+            };
+            object.optional("node.name", node.name.as_deref());
+            object.optional("node.id", node.id.as_deref());
+            object.string("event.type", event_type);
+            object.string("event.action", kind.name());
+            parts.iter().for_each(|part| object.raw(part));
+            object.string("origin.type", "rest");
+            head.into_boxed_slice()
+        })
+    }
+
+    /// The text to write, with or without the roles.
+    fn parts(&self, roles: bool) -> [&[u8]; 2] {
+        Self::split(&self.text, &self.roles, roles)
+    }
+
+    fn split<'t>(text: &'t [u8], range: &std::ops::Range<usize>, roles: bool) -> [&'t [u8]; 2] {
+        if roles {
+            [text, &[]]
+        } else {
+            [&text[..range.start], &text[range.end..]]
+        }
     }
 }
 
@@ -672,13 +799,7 @@ struct Event<'a> {
     node_id: Option<&'a str>,
     event_type: &'static str,
     event_action: &'static str,
-    authentication_type: Option<&'static str>,
-    user_name: Option<&'a str>,
-    user_run_as_name: Option<&'a str>,
-    user_realm: Option<&'a str>,
-    user_roles: Option<&'a [String]>,
-    apikey_id: Option<&'a str>,
-    apikey_name: Option<&'a str>,
+    who: Who<'a>,
     origin_type: &'static str,
     origin_address: Option<SocketAddr>,
     realm: Option<&'a str>,
@@ -751,13 +872,7 @@ impl<'a> Event<'a> {
             node_id: node.id.as_deref(),
             event_type,
             event_action: action,
-            authentication_type: None,
-            user_name: None,
-            user_run_as_name: None,
-            user_realm: None,
-            user_roles: None,
-            apikey_id: None,
-            apikey_name: None,
+            who: Who::default(),
             origin_type: "rest",
             origin_address: origin,
             realm: None,
@@ -773,27 +888,15 @@ impl<'a> Event<'a> {
         }
     }
 
-    /// The subject's user, realm and how it authenticated.
-    fn subject(&mut self, subject: &'a Authentication) {
-        self.user_name = Some(&subject.user.username);
-        self.user_realm = Some(&subject.owner_realm.name);
-        self.authentication_type = Some(if subject.api_key.is_some() {
-            "API_KEY"
-        } else if subject.token || subject.service_token.is_some() {
-            "TOKEN"
-        } else {
-            "REALM"
-        });
-        if let Some(key) = &subject.api_key {
-            self.apikey_id = Some(&key.id);
-            self.apikey_name = Some(&key.name);
-        }
-    }
-
     /// Writes the event as one JSON object, absent fields left out. Written by hand rather than
     /// derived: field names need no escaping and nothing is allocated, which keeps the audit
     /// trail off the latency graph of every request.
     fn render(&self, out: &mut Vec<u8>) {
+        self.render_with(out, None);
+    }
+
+    /// [`Event::render`], with the subject's fields already rendered (`who` is not read then).
+    fn render_with(&self, out: &mut Vec<u8>, who: Option<[&[u8]; 2]>) {
         // An API key's access event is about 450 bytes: one reservation, no growth midway.
         out.reserve(1024);
         let mut object = JsonObject::start(out);
@@ -803,15 +906,12 @@ impl<'a> Event<'a> {
         object.optional("node.id", self.node_id);
         object.string("event.type", self.event_type);
         object.string("event.action", self.event_action);
-        object.optional("authentication.type", self.authentication_type);
-        object.optional("user.name", self.user_name);
-        object.optional("user.run_as.name", self.user_run_as_name);
-        object.optional("user.realm", self.user_realm);
-        if let Some(roles) = self.user_roles {
-            object.strings("user.roles", roles);
+        match who {
+            Some(parts) => parts.iter().for_each(|part| object.raw(part)),
+            None => {
+                self.who.render(&mut object);
+            }
         }
-        object.optional("apikey.id", self.apikey_id);
-        object.optional("apikey.name", self.apikey_name);
         object.string("origin.type", self.origin_type);
         if let Some(address) = self.origin_address {
             object.address("origin.address", address);
@@ -829,6 +929,56 @@ impl<'a> Event<'a> {
             object.string(name, value);
         }
         object.end();
+    }
+}
+
+/// The fields of an event that say who acted: `authentication.type` to `apikey.name`.
+#[derive(Default)]
+struct Who<'a> {
+    authentication_type: Option<&'static str>,
+    user_name: Option<&'a str>,
+    run_as_name: Option<&'a str>,
+    user_realm: Option<&'a str>,
+    user_roles: Option<&'a [String]>,
+    apikey_id: Option<&'a str>,
+    apikey_name: Option<&'a str>,
+}
+
+impl<'a> Who<'a> {
+    /// The subject's user, realm and how it authenticated; its roles when `roles`.
+    fn of(subject: &'a Authentication, roles: bool) -> Who<'a> {
+        let key = subject.api_key.as_ref();
+        Who {
+            authentication_type: Some(if key.is_some() {
+                "API_KEY"
+            } else if subject.token || subject.service_token.is_some() {
+                "TOKEN"
+            } else {
+                "REALM"
+            }),
+            user_name: Some(&subject.user.username),
+            run_as_name: None,
+            user_realm: Some(&subject.owner_realm.name),
+            user_roles: roles.then_some(subject.user.roles.as_slice()),
+            apikey_id: key.map(|key| key.id.as_str()),
+            apikey_name: key.map(|key| key.name.as_str()),
+        }
+    }
+
+    /// Writes the fields in Elasticsearch's order; returns where `user.roles` is in the output.
+    fn render(&self, object: &mut JsonObject<'_>) -> std::ops::Range<usize> {
+        object.optional("authentication.type", self.authentication_type);
+        object.optional("user.name", self.user_name);
+        object.optional("user.run_as.name", self.run_as_name);
+        object.optional("user.realm", self.user_realm);
+        let roles_start = object.out.len();
+        if let Some(roles) = self.user_roles {
+            object.strings("user.roles", roles);
+        }
+        let roles = roles_start..object.out.len();
+        object.optional("apikey.id", self.apikey_id);
+        object.optional("apikey.name", self.apikey_name);
+        roles
     }
 }
 
@@ -856,9 +1006,22 @@ impl<'o> JsonObject<'o> {
         self.out.extend_from_slice(b"\":");
     }
 
+    /// Fields already rendered, each with its leading comma.
+    fn raw(&mut self, fields: &[u8]) {
+        debug_assert!(!self.first && (fields.is_empty() || fields.starts_with(b",")));
+        self.out.extend_from_slice(fields);
+    }
+
     fn string(&mut self, name: &str, value: &str) {
         self.key(name);
         push_json_string(self.out, value);
+    }
+
+    /// A name of keyward's own that needs no escaping (an action or request name: a test of
+    /// the action table keeps them so); checked in debug builds.
+    fn clean_string(&mut self, name: &str, value: &str) {
+        debug_assert!(needs_no_escape(value), "{value}");
+        self.raw_string(name, value.as_bytes());
     }
 
     /// A value known to need no escaping (ASCII digits and punctuation).
@@ -980,6 +1143,13 @@ fn push_json_string(out: &mut Vec<u8>, value: &str) {
     out.push(b'"');
 }
 
+/// Whether `value` is written in JSON as it is, between quotes.
+pub(crate) fn needs_no_escape(value: &str) -> bool {
+    value
+        .bytes()
+        .all(|byte| byte >= 0x20 && byte != b'"' && byte != b'\\')
+}
+
 /// Whether any of eight bytes may be `"`, `\\` or a control character (never false when one
 /// is; rarely true when none is).
 fn may_need_escape(word: u64) -> bool {
@@ -1022,19 +1192,29 @@ impl Serialize for Timestamp {
 }
 
 fn timestamp(now: SystemTime) -> Timestamp {
+    timestamp_of(millis(now))
+}
+
+/// Milliseconds since the epoch (0 before it).
+fn millis(at: SystemTime) -> u64 {
+    at.duration_since(UNIX_EPOCH)
+        .map_or(0, |since| since.as_millis().try_into().unwrap_or(u64::MAX))
+}
+
+/// The timestamp of `millis` milliseconds since the epoch.
+fn timestamp_of(millis: u64) -> Timestamp {
     thread_local! {
         /// The last second this thread formatted, and its text: events of the same second
         /// only write their milliseconds.
         static LAST: std::cell::Cell<(u64, [u8; 28])> = const { std::cell::Cell::new((u64::MAX, [0; 28])) };
     }
-    let since = now.duration_since(UNIX_EPOCH).unwrap_or_default();
-    let seconds = since.as_secs();
+    let seconds = millis / 1000;
     let (cached, mut out) = LAST.with(std::cell::Cell::get);
     if cached != seconds {
         out = second_text(seconds);
         LAST.with(|last| last.set((seconds, out)));
     }
-    put_digits(&mut out, 20, u64::from(since.subsec_millis()), 3);
+    put_digits(&mut out, 20, millis % 1000, 3);
     Timestamp(out)
 }
 
@@ -1126,13 +1306,15 @@ mod tests {
             node_id: None,
             event_type: "transport",
             event_action: "access_granted",
-            authentication_type: Some("API_KEY"),
-            user_name: Some("élise"),
-            user_run_as_name: None,
-            user_realm: Some("native1"),
-            user_roles: Some(&roles),
-            apikey_id: Some("id"),
-            apikey_name: Some(nasty),
+            who: Who {
+                authentication_type: Some("API_KEY"),
+                user_name: Some("élise"),
+                run_as_name: None,
+                user_realm: Some("native1"),
+                user_roles: Some(&roles),
+                apikey_id: Some("id"),
+                apikey_name: Some(nasty),
+            },
             origin_type: "rest",
             origin_address: Some("10.0.255.7:65535".parse().unwrap()),
             realm: None,
@@ -1166,12 +1348,215 @@ mod tests {
         let mut v6 = Vec::new();
         Event {
             origin_address: Some("[::1]:9200".parse().unwrap()),
-            user_roles: None,
+            who: Who {
+                user_roles: None,
+                ..event.who
+            },
             ..event
         }
         .render(&mut v6);
         let parsed: Value = serde_json::from_slice(&v6).unwrap();
         assert_eq!(parsed["origin.address"], "[::1]:9200");
+    }
+
+    /// A subject named `name` (an API key's when `key` is set) with `roles`.
+    fn subject(name: &str, key: Option<&str>, roles: &[&str]) -> Arc<Authentication> {
+        use keyward_core::authz::{Permission, RolePermission};
+        use keyward_core::role::RoleDescriptors;
+        use keyward_service::{ApiKeyRef, Realm, User};
+        let realm = |name: &str| {
+            Arc::new(Realm {
+                name: name.to_owned(),
+                realm_type: "native".to_owned(),
+            })
+        };
+        Arc::new(Authentication {
+            user: Arc::new(User {
+                username: name.to_owned(),
+                roles: roles.iter().map(|role| (*role).to_owned()).collect(),
+                full_name: None,
+                email: None,
+                metadata: serde_json::Map::new(),
+                enabled: true,
+            }),
+            authentication_realm: realm(if key.is_some() {
+                "_es_api_key"
+            } else {
+                "native1"
+            }),
+            lookup_realm: realm("native1"),
+            owner_realm: realm("native1"),
+            api_key: key.map(|id| ApiKeyRef {
+                id: id.to_owned(),
+                name: format!("key \"{id}\""),
+                key_type: keyward_core::api_key::ApiKeyType::Rest,
+                metadata: None,
+            }),
+            token: false,
+            service_token: None,
+            permission: Permission::Roles(Arc::new(RolePermission::new(RoleDescriptors(
+                Vec::new(),
+            )))),
+        })
+    }
+
+    #[test]
+    fn a_cached_subject_renders_the_same_bytes_as_its_fields() {
+        let node = EventNode {
+            name: Some("n".to_owned()),
+            id: None,
+        };
+        let id = RequestIds::new().next();
+        let request = RequestInfo {
+            id,
+            origin: Some("127.0.0.1:9".parse().unwrap()),
+            opaque_id: Some("o"),
+            forwarded_for: None,
+            method: "GET",
+            path: "/_cluster/health",
+            query: Some("pretty"),
+        };
+        let mut cache = SubjectCache::new(THREAD_SUBJECTS);
+        for who in [
+            subject("élise", Some("k1"), &["a", "b\"c"]),
+            subject("bob", None, &[]),
+            subject("carol", None, &["superuser"]),
+        ] {
+            for roles in [true, false] {
+                let mut event = Event::transport(&node, "access_granted", &request, "x:y");
+                event.who = Who::of(&who, roles);
+                let mut expected = Vec::new();
+                event.render(&mut expected);
+                let mut cached = Vec::new();
+                event.render_with(&mut cached, Some(cache.get(&who).parts(roles)));
+                assert_eq!(
+                    String::from_utf8(cached).unwrap(),
+                    String::from_utf8(expected).unwrap()
+                );
+            }
+        }
+    }
+
+    /// A deferred event rendered field by field, as [`Event::render`] writes any event.
+    fn reference(event: &Deferred, node: &EventNode) -> String {
+        let subject = &*event.subject;
+        let event_type = if event.rest.is_some() {
+            "rest"
+        } else {
+            "transport"
+        };
+        let mut reference = Event::common(
+            node,
+            event_type,
+            event.kind.name(),
+            timestamp_of(event.at),
+            &event.request_id,
+            event.origin,
+        );
+        reference.who = Who::of(subject, event.action.is_some());
+        reference.opaque_id = event.opaque_id.as_deref();
+        reference.x_forwarded_for = event.forwarded_for.as_deref();
+        if let Some((action, request_name)) = event.action {
+            reference.action = Some(action);
+            reference.request_name = Some(request_name);
+        }
+        if let Some(rest) = &event.rest {
+            reference.realm = Some(&subject.authentication_realm.name);
+            reference.url_path = Some(&rest.path);
+            reference.url_query = rest.query.as_deref();
+            reference.request_method = Some(&rest.method);
+        }
+        let mut out = Vec::new();
+        reference.render(&mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn deferred_events_render_the_same_bytes_as_field_by_field() {
+        let ids = RequestIds::new();
+        let subjects = [
+            subject("élise", Some("k1"), &["a", "b\"c"]),
+            subject("bob", None, &[]),
+        ];
+        for node in [
+            EventNode {
+                name: None,
+                id: None,
+            },
+            EventNode {
+                name: Some("node \"1\"".to_owned()),
+                id: Some("id1".to_owned()),
+            },
+        ] {
+            let mut cache = SubjectCache::new(WRITER_SUBJECTS);
+            for (index, who) in subjects.iter().cycle().take(12).enumerate() {
+                let origin = ["10.1.2.3:4", "[::1]:9200"]
+                    .get(index % 3)
+                    .map(|address| address.parse().unwrap());
+                let headers = (index % 2 == 0).then_some("x\"y");
+                let request = RequestInfo {
+                    id: ids.next(),
+                    origin,
+                    opaque_id: headers,
+                    forwarded_for: headers,
+                    method: "POST",
+                    path: "/_security/api_key",
+                    query: (index % 4 == 0).then_some("refresh=true&a=%22"),
+                };
+                let kind = [
+                    EventKind::AccessGranted,
+                    EventKind::AccessDenied,
+                    EventKind::AuthenticationSuccess,
+                ][index % 3];
+                let mut event = Deferred::new(kind, &request, who);
+                if kind == EventKind::AuthenticationSuccess {
+                    event.rest = Some(Box::new(RestLine {
+                        method: request.method.into(),
+                        path: request.path.into(),
+                        query: request.query.map(Into::into),
+                    }));
+                } else {
+                    event.action = Some((
+                        "cluster:admin/xpack/security/api_key/create",
+                        "CreateApiKeyRequest",
+                    ));
+                }
+                let mut out = Vec::new();
+                event.render(&node, &mut cache, &mut out);
+                assert_eq!(String::from_utf8(out).unwrap(), reference(&event, &node));
+            }
+        }
+    }
+
+    #[test]
+    fn the_subject_cache_never_gives_one_subject_anothers_fields() {
+        let mut cache = SubjectCache::new(THREAD_SUBJECTS);
+        let mut live = Vec::new();
+        // More subjects than slots, created and dropped in turn so that new subjects are
+        // allocated where old ones were.
+        for round in 0..20 {
+            for index in 0..((1 << THREAD_SUBJECTS) * 3) {
+                let name = format!("user-{round}-{index}");
+                let who = subject(&name, (index % 2 == 0).then_some(name.as_str()), &[]);
+                let text = String::from_utf8(cache.get(&who).parts(true).concat()).unwrap();
+                assert!(
+                    text.contains(&format!("\"user.name\":\"{name}\"")),
+                    "{text}"
+                );
+                if index % 5 == 0 {
+                    live.push(who);
+                }
+            }
+            for who in &live {
+                let text = String::from_utf8(cache.get(who).parts(false).concat()).unwrap();
+                let name = &who.user.username;
+                assert!(
+                    text.contains(&format!("\"user.name\":\"{name}\"")),
+                    "{text}"
+                );
+            }
+            live.truncate(live.len() / 2);
+        }
     }
 
     #[test]

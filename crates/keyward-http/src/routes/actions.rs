@@ -305,4 +305,16 @@ mod tests {
         names.dedup();
         assert_eq!(names.len(), Action::ALL.len());
     }
+
+    #[test]
+    fn action_and_request_names_are_written_into_audit_events_as_they_are() {
+        for action in Action::ALL {
+            for name in [
+                super::super::action_name::action_name(action),
+                super::super::request_name::request_name(action),
+            ] {
+                assert!(crate::audit::needs_no_escape(name), "{action:?}: {name}");
+            }
+        }
+    }
 }

@@ -27,7 +27,7 @@ fn read_events(path: &Path) -> Vec<Value> {
         .collect()
 }
 
-/// The audit events once one matches `done` (the writer flushes within 50 ms).
+/// The audit events once one matches `done` (the writer flushes every 100 ms).
 async fn events_until(server: &TestServer, done: impl Fn(&[Value]) -> bool) -> Vec<Value> {
     let deadline = Instant::now() + Duration::from_secs(10);
     loop {
@@ -358,6 +358,62 @@ async fn the_audit_file_rotates_by_size() {
         assert!(size <= 2048, "{} is {size} bytes", path.display());
         read_events(&path);
     }
+}
+
+#[tokio::test]
+async fn an_audit_log_that_is_a_pipe_is_written_and_never_rotated() {
+    // A log shipper reading a named pipe: rotating it by renaming would move the pipe away
+    // (and, for `/dev/null`, the device itself).
+    let dir = tempfile::tempdir().unwrap();
+    let logs = dir.path().to_path_buf();
+    let pipe = logs.join("keyward_audit.json");
+    let made = std::process::Command::new("mkfifo")
+        .arg(&pipe)
+        .status()
+        .unwrap();
+    assert!(made.success());
+    let (lines, received) = std::sync::mpsc::channel();
+    let reading = pipe.clone();
+    // Opening a pipe waits for its other end: the reader waits for the server to start.
+    std::thread::spawn(move || {
+        use std::io::BufRead;
+        let reader = std::io::BufReader::new(std::fs::File::open(reading).unwrap());
+        for line in reader.lines().map_while(Result::ok) {
+            if lines.send(line).is_err() {
+                break;
+            }
+        }
+    });
+    let path_logs = format!("path.logs={}", logs.display());
+    let mut settings = ALL.to_vec();
+    settings.extend([
+        path_logs.as_str(),
+        "keyward.audit.max_file_size=1kb",
+        "keyward.audit.max_files=2",
+    ]);
+    let server = TestServer::start_with(&settings).await;
+    for _ in 0..20 {
+        assert_eq!(server.superuser().get("/_cluster/health").await.status, 200);
+    }
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut granted = 0;
+    while granted < 20 {
+        let line = received
+            .recv_timeout(deadline.saturating_duration_since(Instant::now()))
+            .expect("the audit events reach the pipe");
+        let event: Value = serde_json::from_str(&line).unwrap();
+        if event["event.action"] == "access_granted" && event["url.path"].is_null() {
+            granted += 1;
+        }
+    }
+    use std::os::unix::fs::FileTypeExt;
+    let kind = std::fs::symlink_metadata(&pipe).unwrap().file_type();
+    assert!(kind.is_fifo(), "{kind:?}");
+    let names: Vec<_> = std::fs::read_dir(&logs)
+        .unwrap()
+        .map(|entry| entry.unwrap().file_name())
+        .collect();
+    assert_eq!(names, ["keyward_audit.json"]);
 }
 
 #[tokio::test]
