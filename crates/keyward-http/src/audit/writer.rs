@@ -165,19 +165,19 @@ pub(super) fn spawn(
         std::fs::create_dir_all(parent)?;
     }
     let opened = open(&file.path)?;
-    let written = opened.metadata().map(|meta| meta.len()).unwrap_or(0);
-    let writer = Writer {
-        regular: is_regular(&opened),
+    let mut writer = Writer {
+        regular: false,
         node,
         subjects: SubjectCache::new(WRITER_SUBJECTS),
         rendered: Vec::with_capacity(RENDER_CHUNK + 4096),
-        out: Some(BufWriter::with_capacity(BUFFER, opened)),
-        written,
-        settled: written,
+        out: None,
+        written: 0,
+        settled: 0,
         file,
         failing: false,
         lost: 0,
     };
+    writer.adopt(opened);
     std::thread::Builder::new()
         .name("keyward-audit".to_owned())
         .spawn(move || writer.run(&pending, &control))
@@ -322,12 +322,10 @@ impl Writer {
             if let Err(err) = out.flush() {
                 // What the buffer held is dropped: keeping it would retry the same bytes
                 // forever while the disk is full.
-                self.out = open(&self.file.path).ok().map(|file| {
-                    self.regular = is_regular(&file);
-                    self.written = file.metadata().map(|meta| meta.len()).unwrap_or(0);
-                    self.settled = self.written;
-                    BufWriter::with_capacity(BUFFER, file)
-                });
+                match open(&self.file.path) {
+                    Ok(file) => self.adopt(file),
+                    Err(_) => self.out = None,
+                }
                 self.failed(&err, 1);
             }
         } else {
@@ -386,14 +384,17 @@ impl Writer {
 
     fn reopen(&mut self) {
         match open(&self.file.path) {
-            Ok(file) => {
-                self.regular = is_regular(&file);
-                self.written = file.metadata().map(|meta| meta.len()).unwrap_or(0);
-                self.settled = self.written;
-                self.out = Some(BufWriter::with_capacity(BUFFER, file));
-            }
+            Ok(file) => self.adopt(file),
             Err(err) => self.failed(&err, 0),
         }
+    }
+
+    /// Writes to `file` from now on: its size so far is written and settled.
+    fn adopt(&mut self, file: File) {
+        self.regular = is_regular(&file);
+        self.written = file.metadata().map(|meta| meta.len()).unwrap_or(0);
+        self.settled = self.written;
+        self.out = Some(BufWriter::with_capacity(BUFFER, file));
     }
 
     fn failed(&mut self, err: &std::io::Error, lines: u64) {
