@@ -348,7 +348,7 @@ impl Audit {
     pub(crate) async fn forward_auth(
         &self,
         request: &RequestInfo<'_>,
-        subject: &Arc<Authentication>,
+        subject: &Authentication,
         (action, request_name): (&'static str, &'static str),
         granted: bool,
         details: &[(&'static str, &str)],
@@ -362,10 +362,11 @@ impl Audit {
             return;
         };
         let mut event = Event::rest(&shared.node, kind.name(), request);
+        event.who = Who::of(subject, true);
         event.action = Some(action);
         event.request_name = Some(request_name);
         event.extra = details;
-        shared.record_subject(&event, subject, true).await;
+        shared.record(&|out| event.render(out)).await;
     }
 
     /// The run-as event of `kind` that `subject` caused for `action`, when `kind` is audited.
@@ -424,17 +425,6 @@ impl Shared {
         if !line.is_empty() {
             self.queue(Entry::Line(line.into_boxed_slice())).await;
         }
-    }
-
-    /// Queues the line of `event` with `subject`'s fields (and its roles when `roles`), taken
-    /// from this thread's [`SubjectCache`].
-    async fn record_subject(&self, event: &Event<'_>, subject: &Arc<Authentication>, roles: bool) {
-        self.record(&|out| {
-            SUBJECTS.with(|cache| {
-                event.render_with(out, Some(cache.borrow_mut().get(subject).parts(roles)));
-            });
-        })
-        .await;
     }
 
     /// Queues an event for the writer to render.
@@ -567,22 +557,13 @@ impl Deferred {
     }
 }
 
-/// How many subjects a request thread keeps rendered (for the forward-auth events it renders
-/// itself), as a power of two: 64.
-const THREAD_SUBJECTS: u32 = 6;
 /// How many subjects the writer thread keeps rendered, as a power of two: 4 096. A cached
 /// subject stays in memory until another takes its slot, after its key is invalidated too; it
 /// is only ever used to write events of requests it authenticated.
 pub(super) const WRITER_SUBJECTS: u32 = 12;
 
-thread_local! {
-    /// The subjects this thread audited lately, with their fields rendered.
-    static SUBJECTS: std::cell::RefCell<SubjectCache> =
-        std::cell::RefCell::new(SubjectCache::new(THREAD_SUBJECTS));
-}
-
-/// A thread's rendered subjects, in slots picked by the subject's address: the fields that name
-/// a subject (`authentication.type` to `apikey.name`, about half of an access event) are
+/// The writer's rendered subjects, in slots picked by the subject's address: the fields that
+/// name a subject (`authentication.type` to `apikey.name`, about half of an access event) are
 /// rendered once per subject rather than once per event. A cached subject is held (its `Arc`),
 /// so its address cannot be taken by another while its text is cached; a subject is
 /// immutable, so its text never goes stale.
@@ -593,19 +574,17 @@ pub(super) struct SubjectCache {
 }
 
 impl SubjectCache {
-    /// A cache of `2^bits` slots, allocated when first used.
+    /// A cache of `2^bits` slots.
     pub(super) fn new(bits: u32) -> SubjectCache {
+        let bits = bits.clamp(1, 16);
         SubjectCache {
-            bits: bits.clamp(1, 16),
-            slots: Vec::new(),
+            bits,
+            slots: (0..1 << bits).map(|_| None).collect(),
         }
     }
 
     /// `subject`'s text, rendered now unless its slot holds it.
     fn get(&mut self, subject: &Arc<Authentication>) -> &mut RenderedSubject {
-        if self.slots.is_empty() {
-            self.slots.resize_with(1 << self.bits, || None);
-        }
         // Fibonacci hashing of the address: allocations are aligned, so its low bits say little.
         let hash = (Arc::as_ptr(subject) as usize as u64).wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let index = (hash >> (64 - self.bits)) as usize % self.slots.len();
@@ -654,7 +633,11 @@ impl RenderedSubject {
             EventKind::AccessDenied => (1, "transport", true),
             _ => (2, "rest", false),
         };
-        let parts = Self::split(&self.text, &self.roles, roles);
+        let parts: [&[u8]; 2] = if roles {
+            [&self.text, &[]]
+        } else {
+            [&self.text[..self.roles.start], &self.text[self.roles.end..]]
+        };
         self.heads[index].get_or_insert_with(|| {
             let mut head = Vec::with_capacity(512);
             let mut object = JsonObject {
@@ -669,19 +652,6 @@ impl RenderedSubject {
             object.string("origin.type", "rest");
             head.into_boxed_slice()
         })
-    }
-
-    /// The text to write, with or without the roles.
-    fn parts(&self, roles: bool) -> [&[u8]; 2] {
-        Self::split(&self.text, &self.roles, roles)
-    }
-
-    fn split<'t>(text: &'t [u8], range: &std::ops::Range<usize>, roles: bool) -> [&'t [u8]; 2] {
-        if roles {
-            [text, &[]]
-        } else {
-            [&text[..range.start], &text[range.end..]]
-        }
     }
 }
 
@@ -892,11 +862,6 @@ impl<'a> Event<'a> {
     /// derived: field names need no escaping and nothing is allocated, which keeps the audit
     /// trail off the latency graph of every request.
     fn render(&self, out: &mut Vec<u8>) {
-        self.render_with(out, None);
-    }
-
-    /// [`Event::render`], with the subject's fields already rendered (`who` is not read then).
-    fn render_with(&self, out: &mut Vec<u8>, who: Option<[&[u8]; 2]>) {
         // An API key's access event is about 450 bytes: one reservation, no growth midway.
         out.reserve(1024);
         let mut object = JsonObject::start(out);
@@ -906,12 +871,7 @@ impl<'a> Event<'a> {
         object.optional("node.id", self.node_id);
         object.string("event.type", self.event_type);
         object.string("event.action", self.event_action);
-        match who {
-            Some(parts) => parts.iter().for_each(|part| object.raw(part)),
-            None => {
-                self.who.render(&mut object);
-            }
-        }
+        self.who.render(&mut object);
         object.string("origin.type", self.origin_type);
         if let Some(address) = self.origin_address {
             object.address("origin.address", address);
@@ -1400,43 +1360,6 @@ mod tests {
         })
     }
 
-    #[test]
-    fn a_cached_subject_renders_the_same_bytes_as_its_fields() {
-        let node = EventNode {
-            name: Some("n".to_owned()),
-            id: None,
-        };
-        let id = RequestIds::new().next();
-        let request = RequestInfo {
-            id,
-            origin: Some("127.0.0.1:9".parse().unwrap()),
-            opaque_id: Some("o"),
-            forwarded_for: None,
-            method: "GET",
-            path: "/_cluster/health",
-            query: Some("pretty"),
-        };
-        let mut cache = SubjectCache::new(THREAD_SUBJECTS);
-        for who in [
-            subject("élise", Some("k1"), &["a", "b\"c"]),
-            subject("bob", None, &[]),
-            subject("carol", None, &["superuser"]),
-        ] {
-            for roles in [true, false] {
-                let mut event = Event::transport(&node, "access_granted", &request, "x:y");
-                event.who = Who::of(&who, roles);
-                let mut expected = Vec::new();
-                event.render(&mut expected);
-                let mut cached = Vec::new();
-                event.render_with(&mut cached, Some(cache.get(&who).parts(roles)));
-                assert_eq!(
-                    String::from_utf8(cached).unwrap(),
-                    String::from_utf8(expected).unwrap()
-                );
-            }
-        }
-    }
-
     /// A deferred event rendered field by field, as [`Event::render`] writes any event.
     fn reference(event: &Deferred, node: &EventNode) -> String {
         let subject = &*event.subject;
@@ -1477,6 +1400,7 @@ mod tests {
         let subjects = [
             subject("élise", Some("k1"), &["a", "b\"c"]),
             subject("bob", None, &[]),
+            subject("carol", None, &["superuser"]),
         ];
         for node in [
             EventNode {
@@ -1489,9 +1413,11 @@ mod tests {
             },
         ] {
             let mut cache = SubjectCache::new(WRITER_SUBJECTS);
-            for (index, who) in subjects.iter().cycle().take(12).enumerate() {
+            // Every subject with every kind, address and header combination.
+            for index in 0..36 {
+                let who = &subjects[index / 12];
                 let origin = ["10.1.2.3:4", "[::1]:9200"]
-                    .get(index % 3)
+                    .get(index / 3 % 3)
                     .map(|address| address.parse().unwrap());
                 let headers = (index % 2 == 0).then_some("x\"y");
                 let request = RequestInfo {
@@ -1530,15 +1456,21 @@ mod tests {
 
     #[test]
     fn the_subject_cache_never_gives_one_subject_anothers_fields() {
-        let mut cache = SubjectCache::new(THREAD_SUBJECTS);
+        const BITS: u32 = 6;
+        let mut cache = SubjectCache::new(BITS);
+        let node = EventNode {
+            name: None,
+            id: None,
+        };
         let mut live = Vec::new();
         // More subjects than slots, created and dropped in turn so that new subjects are
         // allocated where old ones were.
         for round in 0..20 {
-            for index in 0..((1 << THREAD_SUBJECTS) * 3) {
+            for index in 0..((1 << BITS) * 3) {
                 let name = format!("user-{round}-{index}");
                 let who = subject(&name, (index % 2 == 0).then_some(name.as_str()), &[]);
-                let text = String::from_utf8(cache.get(&who).parts(true).concat()).unwrap();
+                let head = cache.get(&who).head(EventKind::AccessGranted, &node);
+                let text = String::from_utf8(head.to_vec()).unwrap();
                 assert!(
                     text.contains(&format!("\"user.name\":\"{name}\"")),
                     "{text}"
@@ -1548,7 +1480,8 @@ mod tests {
                 }
             }
             for who in &live {
-                let text = String::from_utf8(cache.get(who).parts(false).concat()).unwrap();
+                let head = cache.get(who).head(EventKind::AuthenticationSuccess, &node);
+                let text = String::from_utf8(head.to_vec()).unwrap();
                 let name = &who.user.username;
                 assert!(
                     text.contains(&format!("\"user.name\":\"{name}\"")),
