@@ -7,7 +7,7 @@
 //! has (access, and authentication success when included) is queued as its facts
 //! ([`Deferred`]) and rendered by the writer thread ([`writer`]), thousands at a time; rarer
 //! events are rendered on the request. The fields naming a subject, about half of an event,
-//! are rendered once per subject and thread ([`SubjectCache`]). No request touches the disk.
+//! are rendered once per subject by the writer ([`SubjectCache`]). No request touches the disk.
 //! Secrets never reach an event: the constructors take names and ids only, and the
 //! configuration payloads are built field by field from an allow-list (`config_change`).
 
